@@ -1,0 +1,53 @@
+# yiwang: the only entry point for people and CI. Needs only python3 (3.11+) and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: help install run test test-unit test-integration test-e2e lint fmt typecheck schemas bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "yiwang needs Python 3.11+"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install everything
+
+run: install ## start NATS, PostgreSQL, every service for regions 36 and 44, and the gateway
+	$(BIN)/yiwang up --data data
+
+test: install ## unit, contract, integration and end-to-end tests on real NATS and PostgreSQL
+	$(BIN)/pytest
+
+test-unit: install
+	$(BIN)/pytest tests/unit tests/contract
+
+test-integration: install
+	$(BIN)/pytest tests/integration
+
+test-e2e: install
+	$(BIN)/pytest tests/e2e
+
+lint: install ## ruff, format check, mypy strict, import-linter
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schemas: install ## export the JSON Schema of every contract to contracts/schemas/
+	$(BIN)/python -m contracts.schemas export
+
+bench: install ## throughput and latency beside this machine's raw limits
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

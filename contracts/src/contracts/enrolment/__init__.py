@@ -1,0 +1,1 @@
+"""Enrolment (参保登记): employers, employees, contributions."""

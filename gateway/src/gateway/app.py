@@ -1,0 +1,78 @@
+"""make_app(settings): the gateway's composition root; the lifespan opens NATS and tracing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from contracts.subjects import Subjects
+from gateway import problems
+from gateway.bus import ServiceBus
+from gateway.config import GatewaySettings
+from gateway.middleware import TracingMiddleware
+from gateway.routes import enrolment, health, ops
+from runtime.messaging import connect, ensure_stream
+from runtime.traces import trace_stream
+from runtime.tracing import export_spans_to_nats, setup_tracing
+
+DESCRIPTION = """
+One API for the social insurance agencies of every region (一网通办).
+
+* Every request names its region in the path and its channel in `X-Channel`.
+* Every state-changing request may carry an `Idempotency-Key`: a retry gets the first answer.
+* Errors are RFC 9457 `application/problem+json` with a stable `type` and, for invalid input,
+  an `errors` list naming each field.
+* Each response carries `X-Trace-Id`: operators open the whole trace with
+  `GET /v1/ops/traces/{trace_id}` or `yiwang trace {trace_id}`.
+"""
+
+
+def make_app(settings: GatewaySettings, *, install_tracing: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        provider = (
+            setup_tracing(
+                "gateway", region=None, otlp_endpoint=settings.otlp_endpoint, sample_ratio=settings.trace_sample_ratio
+            )
+            if install_tracing
+            else None
+        )
+        nc = await connect(settings.nats_servers, name="gateway")
+        js = nc.jetstream(timeout=10)
+        await ensure_stream(
+            js,
+            trace_stream(settings.subject_root),
+            replicas=settings.jetstream_replicas,
+            duplicate_window=settings.duplicate_window_seconds,
+        )
+        if provider is not None:
+            export_spans_to_nats(provider, nc, settings.subject_root)
+        app.state.nc = nc
+        app.state.js = js
+        app.state.bus = ServiceBus(nc, Subjects(settings.subject_root), timeout=settings.request_timeout_seconds)
+        try:
+            yield
+        finally:
+            await nc.drain()
+            if provider is not None:
+                provider.shutdown()
+
+    app = FastAPI(
+        title="yiwang gateway",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={
+            400: {"description": "Invalid request", "content": {"application/problem+json": {}}},
+            401: {"description": "No or invalid token", "content": {"application/problem+json": {}}},
+        },
+    )
+    app.state.settings = settings
+    app.add_middleware(TracingMiddleware, max_body_bytes=settings.max_body_bytes)
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(enrolment.router)
+    app.include_router(ops.router)
+    return app

@@ -1,0 +1,65 @@
+"""Who is calling: bearer JWTs for citizens, employers, operators; every route checks the caller.
+
+Development and tests sign tokens with a shared secret (HS256, `yiwang token`); an agency's own
+identity provider plugs in through its published keys (JWKS, RS256/ES256), see docs/security.md.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Header, Request
+
+from contracts.envelope import Actor, ActorKind, Channel
+from contracts.replies import problem
+from gateway.problems import ProblemError
+
+AUDIENCE = "yiwang-gateway"
+ISSUER = "yiwang-dev"
+
+
+def issue_token(secret: str, *, kind: str, subject: str, region: str | None = None, role: str | None = None,
+                ttl: timedelta = timedelta(hours=8)) -> str:
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {"sub": subject, "kind": kind, "aud": AUDIENCE, "iss": ISSUER, "iat": now, "exp": now + ttl}
+    if region:
+        claims["region"] = region
+    if role:
+        claims["role"] = role
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def _unauthorized(detail: str) -> ProblemError:
+    return ProblemError(problem("unauthorized", "Unauthorized", 401, detail), {"WWW-Authenticate": "Bearer"})
+
+
+def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
+    """The verified actor of this request; 401 without a valid token."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise _unauthorized("a bearer token is required")
+    secret: str = request.app.state.settings.jwt_secret
+    try:
+        claims = jwt.decode(
+            authorization[7:], secret, algorithms=["HS256"], audience=AUDIENCE, options={"require": ["exp", "sub"]}
+        )
+        return Actor(kind=ActorKind(claims["kind"]), id=claims["sub"], region=claims.get("region"), role=claims.get("role"))
+    except (jwt.PyJWTError, ValueError, KeyError) as error:
+        raise _unauthorized(f"invalid token: {type(error).__name__}") from error
+
+
+def channel(x_channel: Annotated[Channel, Header(description="Where the request came in.")] = Channel.WEB_HALL) -> Channel:
+    return x_channel
+
+
+def require_operator_of(region: str, actor: Actor) -> None:
+    """Operators act only in their own region."""
+    if actor.kind is not ActorKind.OPERATOR:
+        raise ProblemError(problem("forbidden", "Forbidden", 403, "operators only"))
+    if actor.region != region:
+        raise ProblemError(problem("forbidden", "Forbidden", 403, f"an operator of region {actor.region} cannot act in {region}"))
+
+
+Caller = Annotated[Actor, Depends(caller)]
+ChannelDep = Annotated[Channel, Depends(channel)]

@@ -1,0 +1,74 @@
+"""Commands and queries from HTTP to the right region's service over NATS, with clear timeouts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import nats.errors
+from nats.aio.client import Client as NatsClient
+from pydantic import BaseModel
+
+from contracts.codec import encode
+from contracts.envelope import Actor, Channel, envelope_for
+from contracts.replies import Reply, problem
+from contracts.subjects import Subjects
+from gateway.problems import ProblemError
+from runtime.messaging import request
+
+
+class ServiceBus:
+    def __init__(self, nc: NatsClient, subjects: Subjects, *, timeout: float) -> None:
+        self.nc = nc
+        self.subjects = subjects
+        self.timeout = timeout
+
+    async def send(
+        self,
+        *,
+        region: str,
+        service: str,
+        name: str,
+        data: BaseModel,
+        actor: Actor,
+        channel: Channel,
+        kind: str = "cmd",
+        message_id: UUID | None = None,
+        correlation_id: UUID | None = None,
+    ) -> Any:
+        """Send and wait for the reply; a refusal becomes a ProblemError, silence a 503/504."""
+        envelope = envelope_for(
+            data,
+            service=service,
+            message=name,
+            region=region,
+            actor=actor,
+            channel=channel,
+            time=datetime.now(UTC),
+            correlationid=correlation_id or uuid4(),
+            id=message_id,
+        )
+        build = self.subjects.command if kind == "cmd" else self.subjects.query
+        subject = build(region, service, name)
+        try:
+            raw = await request(self.nc, subject, encode(envelope), timeout=self.timeout)
+        except nats.errors.NoRespondersError as error:
+            raise ProblemError(
+                problem("service-unavailable", "Service unavailable", 503, f"no {service} service in region {region}"),
+                {"Retry-After": "5"},
+            ) from error
+        except (nats.errors.TimeoutError, TimeoutError) as error:
+            raise ProblemError(
+                problem(
+                    "service-timeout",
+                    "The service did not answer in time",
+                    504,
+                    f"{service} in region {region} did not answer within {self.timeout}s; "
+                    "retry with the same Idempotency-Key to get the outcome",
+                )
+            ) from error
+        reply = Reply.model_validate_json(raw)
+        if not reply.ok:
+            raise ProblemError(reply.problem or problem("internal", "Internal error", 500))
+        return reply.result

@@ -1,0 +1,91 @@
+"""`yiwang`: the operators' command line (start the stack, tokens, traces, dead letters)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gateway.auth import issue_token
+from gateway.config import GatewaySettings
+
+app = typer.Typer(help="yiwang operators' CLI", no_args_is_help=True)
+
+
+@app.command()
+def up(
+    data: Annotated[Path, typer.Option(help="Where NATS and PostgreSQL keep their data.")] = Path("data"),
+    port: Annotated[int, typer.Option(help="Gateway port.")] = 8000,
+) -> None:
+    """Start NATS, PostgreSQL, every service for regions 36 and 44, and the gateway."""
+    from runtime.devstack import up as start
+
+    start(data, gateway_port=port)
+
+
+@app.command()
+def token(
+    kind: Annotated[str, typer.Argument(help="citizen, employer, operator or hospital")],
+    subject: Annotated[str, typer.Argument(help="who: a pseudonym, credit code, staff or hospital id")],
+    region: Annotated[str | None, typer.Option(help="the operator's region")] = None,
+    role: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Print a development token signed with YIWANG_JWT_SECRET."""
+    settings = GatewaySettings()
+    typer.echo(issue_token(settings.jwt_secret, kind=kind, subject=subject, region=region, role=role))
+
+
+def _js_call(work: object) -> object:
+    from runtime.messaging import connect
+
+    async def main() -> object:
+        settings = GatewaySettings()
+        nc = await connect(settings.nats_servers, name="yiwang-cli", wait_seconds=5)
+        try:
+            return await work(nc.jetstream(), settings)  # type: ignore[operator]
+        finally:
+            await nc.drain()
+
+    return asyncio.run(main())
+
+
+@app.command()
+def trace(trace_id: str) -> None:
+    """Show one trace as a tree: every hop across gateway, services and regions with its time."""
+    from runtime.traces import read_trace, render_tree
+
+    async def work(js: object, settings: GatewaySettings) -> str:
+        spans = await read_trace(js, settings.subject_root, trace_id)  # type: ignore[arg-type]
+        return render_tree(spans) if spans else f"no spans stored for {trace_id}"
+
+    typer.echo(_js_call(work))
+
+
+@app.command("dead-letters")
+def dead_letters() -> None:
+    """List the dead letters: sequence, consumer, subject and reason."""
+    from runtime.messaging import DeadLetters
+
+    async def work(js: object, settings: GatewaySettings) -> str:
+        found = await DeadLetters(js, settings.subject_root).list()  # type: ignore[arg-type]
+        return "\n".join(f"{d['sequence']}\t{d['consumer']}\t{d['subject']}\t{d['reason']}" for d in found) or "none"
+
+    typer.echo(_js_call(work))
+
+
+@app.command()
+def replay(sequence: int) -> None:
+    """Send a dead letter back to its subject after the fix, and remove it."""
+    from runtime.messaging import DeadLetters
+
+    async def work(js: object, settings: GatewaySettings) -> str:
+        subject = await DeadLetters(js, settings.subject_root).replay(sequence)  # type: ignore[arg-type]
+        return f"replayed {sequence} to {subject}"
+
+    typer.echo(_js_call(work))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,16 @@
+"""Gateway settings (environment variables, prefix `YIWANG_`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from runtime.settings import RuntimeSettings
+
+
+class GatewaySettings(RuntimeSettings):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    regions: tuple[str, ...] = ("36", "44")
+    request_timeout_seconds: float = Field(default=5.0, gt=0)
+    max_body_bytes: int = 1_000_000
+    jwt_secret: str = Field(default="yiwang-development-secret-change-me", min_length=16)

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per service plus health and operations."""

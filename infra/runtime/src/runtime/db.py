@@ -1,0 +1,84 @@
+"""PostgreSQL connection pools and migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from importlib.resources.abc import Traversable
+from typing import Any
+
+import asyncpg
+import orjson
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_LOCK = 7_361_482_901
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("jsonb", "json"):
+        await conn.set_type_codec(name, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, size: int = 16, wait_seconds: float = 120.0) -> asyncpg.Pool:
+    """Open a pool, retrying while the server is not up yet, with one clear log line per try."""
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    delay = 0.2
+    while True:
+        try:
+            return await asyncpg.create_pool(
+                dsn, min_size=2, max_size=size, init=_init_connection, statement_cache_size=512
+            )
+        except (OSError, asyncpg.CannotConnectNowError, asyncpg.PostgresConnectionError) as error:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("postgres not reachable, retrying", extra={"error": str(error), "retry_in": delay})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def sql_files(*folders: tuple[str, Traversable]) -> list[tuple[str, str]]:
+    """(name, sql) pairs from numbered `.sql` files of each (owner, folder), in the order given."""
+    found: list[tuple[str, str]] = []
+    for owner, folder in folders:
+        files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
+        found += [(f"{owner}/{f.name}", f.read_text()) for f in files]
+    return found
+
+
+async def migrate(pool: asyncpg.Pool, migrations: Iterable[tuple[str, str]]) -> list[str]:
+    """Apply each migration not yet applied, once, under an advisory lock so replicas can race."""
+    applied: list[str] = []
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        for name, sql in migrations:
+            if name in done:
+                continue
+            await conn.execute(sql)
+            await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+            applied.append(name)
+    if applied:
+        log.info("migrations applied", extra={"migrations": applied})
+    return applied
+
+
+def runtime_migrations() -> Traversable:
+    from importlib.resources import files
+
+    return files("runtime") / "migrations"
+
+
+Record = asyncpg.Record
+Connection = asyncpg.Connection
+Pool = asyncpg.Pool
+JsonDict = dict[str, Any]

@@ -1,0 +1,214 @@
+"""Durable deadline timers on the working-day calendar.
+
+A deadline is a row written in the same transaction as the decision that starts the clock. A
+worker claims due rows (`FOR UPDATE SKIP LOCKED`), runs the service's handler and marks the row
+fired in one transaction: it fires once, survives restarts, and a cancelled row never fires.
+A due date counted through a year with no holiday data is provisional and is recomputed when an
+operator loads that year.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from runtime.clock import Clock
+from runtime.eventstore import PostgresEventStore, PostgresTransaction
+from runtime.workdays import CalendarYear, WorkingDayCalendar, end_of_day_utc, years_from_chinese_calendar
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineRule:
+    """The legal limit: so many working days, or calendar days, after the basis date."""
+
+    basis: date
+    working_days: int = 0
+    calendar_days: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.working_days > 0) == (self.calendar_days > 0):
+            raise ValueError("a deadline rule counts either working days or calendar days")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"basis": self.basis.isoformat(), "working_days": self.working_days, "calendar_days": self.calendar_days}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DeadlineRule:
+        return cls(date.fromisoformat(data["basis"]), data["working_days"], data["calendar_days"])
+
+    def due(self, calendar: WorkingDayCalendar) -> tuple[datetime, bool]:
+        """The instant the limit expires (end of the due day, Beijing time) and whether provisional."""
+        if self.working_days:
+            result = calendar.add_working_days(self.basis, self.working_days)
+        else:
+            result = calendar.add_calendar_days(self.basis, self.calendar_days)
+        return end_of_day_utc(result.day), result.provisional
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    deadline_id: UUID
+    stream_id: str
+    kind: str
+    due_at: datetime
+    provisional: bool
+    rule: DeadlineRule
+    payload: dict[str, Any] = field(default_factory=dict)
+    traceparent: str | None = None
+
+
+def _deadline(row: asyncpg.Record) -> Deadline:
+    return Deadline(
+        deadline_id=row["deadline_id"],
+        stream_id=row["stream_id"],
+        kind=row["kind"],
+        due_at=row["due_at"],
+        provisional=row["provisional"],
+        rule=DeadlineRule.from_json(row["rule"]),
+        payload=row["payload"],
+        traceparent=row["traceparent"],
+    )
+
+
+class CalendarBook:
+    """The working-day calendar in force: the shipped years plus those operators loaded."""
+
+    def __init__(self, calendar: WorkingDayCalendar | None = None) -> None:
+        self.calendar = calendar or WorkingDayCalendar(years_from_chinese_calendar())
+
+    async def load_stored_years(self, pool: asyncpg.Pool) -> None:
+        for row in await pool.fetch("SELECT data FROM calendar_years ORDER BY year"):
+            self.calendar = self.calendar.with_year(CalendarYear.from_json(row["data"]))
+
+    async def add_year(self, pool: asyncpg.Pool, year: CalendarYear) -> int:
+        """Store an operator-loaded year and recompute every provisional deadline; returns how many moved."""
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO calendar_years (year, data) VALUES ($1, $2) "
+                "ON CONFLICT (year) DO UPDATE SET data = EXCLUDED.data, loaded_at = now()",
+                year.year,
+                year.to_json(),
+            )
+            self.calendar = self.calendar.with_year(year)
+            return await recompute_provisional(conn, self.calendar)
+
+
+async def schedule(
+    conn: asyncpg.Connection,
+    calendar: WorkingDayCalendar,
+    *,
+    deadline_id: UUID,
+    stream_id: str,
+    kind: str,
+    rule: DeadlineRule,
+    payload: dict[str, Any] | None = None,
+    traceparent: str | None = None,
+) -> Deadline:
+    due_at, provisional = rule.due(calendar)
+    deadline = Deadline(deadline_id, stream_id, kind, due_at, provisional, rule, payload or {}, traceparent)
+    await conn.execute(
+        "INSERT INTO deadlines (deadline_id, stream_id, kind, due_at, provisional, rule, payload, traceparent) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (deadline_id) DO NOTHING",
+        deadline.deadline_id,
+        stream_id,
+        kind,
+        due_at,
+        provisional,
+        rule.to_json(),
+        deadline.payload,
+        traceparent,
+    )
+    return deadline
+
+
+async def cancel(conn: asyncpg.Connection, stream_id: str, kind: str | None = None) -> int:
+    """Cancel the pending deadlines of a stream (of one kind, or all); a fired one stays fired."""
+    status = await conn.execute(
+        "UPDATE deadlines SET status = 'cancelled', settled_at = now() "
+        "WHERE stream_id = $1 AND status = 'pending' AND ($2::text IS NULL OR kind = $2)",
+        stream_id,
+        kind,
+    )
+    return int(status.split()[-1])
+
+
+async def pending(conn: asyncpg.Connection, stream_id: str) -> list[Deadline]:
+    rows = await conn.fetch(
+        "SELECT * FROM deadlines WHERE stream_id = $1 AND status = 'pending' ORDER BY due_at", stream_id
+    )
+    return [_deadline(r) for r in rows]
+
+
+async def recompute_provisional(conn: asyncpg.Connection, calendar: WorkingDayCalendar) -> int:
+    moved = 0
+    rows = await conn.fetch("SELECT * FROM deadlines WHERE status = 'pending' AND provisional FOR UPDATE")
+    for row in rows:
+        due_at, provisional = DeadlineRule.from_json(row["rule"]).due(calendar)
+        await conn.execute(
+            "UPDATE deadlines SET due_at = $2, provisional = $3 WHERE deadline_id = $1",
+            row["deadline_id"],
+            due_at,
+            provisional,
+        )
+        moved += due_at != row["due_at"]
+    return moved
+
+
+DeadlineHandler = Callable[[PostgresTransaction, Deadline], Awaitable[None]]
+
+
+class DeadlineWorker:
+    """Fires due deadlines: the handler's effects and the `fired` mark commit together."""
+
+    def __init__(
+        self, store: PostgresEventStore, clock: Clock, handler: DeadlineHandler, *, batch: int = 100, interval: float = 1.0
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.handler = handler
+        self.batch = batch
+        self.interval = interval
+        self.fired = 0
+
+    async def run_once(self) -> int:
+        """Fire every deadline due by the clock's now, batch by batch; returns how many fired."""
+        fired = 0
+        while True:
+            async with self.store.transaction() as tx:
+                rows = await tx.conn.fetch(
+                    "SELECT * FROM deadlines WHERE status = 'pending' AND due_at <= $1 "
+                    "ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+                    self.clock.now(),
+                    self.batch,
+                )
+                for row in rows:
+                    await self.handler(tx, _deadline(row))
+                await tx.conn.execute(
+                    "UPDATE deadlines SET status = 'fired', settled_at = $2 WHERE deadline_id = ANY($1::uuid[])",
+                    [r["deadline_id"] for r in rows],
+                    self.clock.now(),
+                )
+            fired += len(rows)
+            self.fired += len(rows)
+            if len(rows) < self.batch:
+                return fired
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("deadline worker interrupted", extra={"error": repr(error)})
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self.interval)
+            except TimeoutError:
+                continue

@@ -1,0 +1,201 @@
+"""Runs one service process: opens its resources in order, serves, and closes them in reverse.
+
+A service hands over what it is made of (`ServiceParts`); the host owns the loops around it:
+request server, outbox relay, consumers, projector, deadline worker and health endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
+
+import asyncpg
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+
+from runtime import db
+from runtime.clock import Clock, SystemClock
+from runtime.deadlines import CalendarBook, DeadlineHandler, DeadlineWorker
+from runtime.eventstore import PostgresEventStore
+from runtime.health import HealthServer, is_ready
+from runtime.messaging import (
+    ConsumerSpec,
+    DeadLetters,
+    PullConsumer,
+    Request,
+    RequestHandler,
+    RequestServer,
+    StreamSpec,
+    connect,
+    ensure_stream,
+    verify_server_safety,
+)
+from runtime.outbox import OutboxRelay
+from runtime.projector import Projection, Projector
+from runtime.settings import RuntimeSettings
+from runtime.traces import trace_stream
+from runtime.tracing import export_spans_to_nats, setup_tracing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Resources:
+    """What a service's bootstrap may use to build its parts."""
+
+    settings: RuntimeSettings
+    pool: asyncpg.Pool
+    nc: NatsClient
+    js: JetStreamContext
+    store: PostgresEventStore
+    clock: Clock
+    calendar: CalendarBook
+
+
+@dataclass
+class ServiceParts:
+    name: str
+    migrations: Sequence[Traversable]
+    requests: Mapping[str, RequestHandler]
+    streams: Sequence[StreamSpec] = ()
+    consumers: Sequence[ConsumerSpec] = ()
+    projections: Sequence[Projection] = ()
+    on_deadline: DeadlineHandler | None = None
+    extra_tasks: Sequence[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=tuple)
+
+
+@dataclass
+class RunningService:
+    resources: Resources
+    parts: ServiceParts
+    relay: OutboxRelay
+    projector: Projector
+    consumers: list[PullConsumer]
+    deadlines: DeadlineWorker | None
+    server: RequestServer
+    stop: asyncio.Event
+    tasks: list[asyncio.Task[None]]
+
+    async def close(self) -> None:
+        self.stop.set()
+        await self.server.stop()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+Build = Callable[[Resources], ServiceParts]
+
+
+async def start_service(
+    settings: RuntimeSettings,
+    service: str,
+    build: Build,
+    stack: contextlib.AsyncExitStack,
+    *,
+    clock: Clock | None = None,
+    calendar: CalendarBook | None = None,
+) -> RunningService:
+    """Open everything the service needs and start its loops; `stack` closes them in reverse."""
+    verify_server_safety(
+        settings.nats_monitor_url, require_sync_always=settings.require_sync_always, replicas=settings.jetstream_replicas
+    )
+    pool = await db.create_pool(settings.database_url, size=settings.pool_size)
+    stack.push_async_callback(pool.close)
+    nc = await connect(settings.nats_servers, name=f"{service}-{settings.region}")
+    stack.push_async_callback(nc.drain)
+    js = nc.jetstream(timeout=10)
+    relay_holder: list[OutboxRelay] = []
+    projector_holder: list[Projector] = []
+
+    def on_commit() -> None:
+        for relay in relay_holder:
+            relay.wake()
+        for projector in projector_holder:
+            projector.wake()
+
+    store = PostgresEventStore(pool, on_commit=on_commit)
+    book = calendar or CalendarBook()
+    resources = Resources(settings, pool, nc, js, store, clock or SystemClock(), book)
+    parts = build(resources)
+    await db.migrate(
+        pool, db.sql_files(("runtime", db.runtime_migrations()), *((service, m) for m in parts.migrations))
+    )
+    await book.load_stored_years(pool)
+    dead_letters = DeadLetters(js, settings.subject_root)
+    for spec in (*parts.streams, dead_letters.stream, trace_stream(settings.subject_root)):
+        await ensure_stream(
+            js, spec, replicas=settings.jetstream_replicas, duplicate_window=settings.duplicate_window_seconds
+        )
+    relay = OutboxRelay(pool, js)
+    projector = Projector(store, parts.projections)
+    relay_holder.append(relay)
+    projector_holder.append(projector)
+    stop = asyncio.Event()
+    consumers = [PullConsumer(js, store, spec, dead_letters) for spec in parts.consumers]
+    deadlines = DeadlineWorker(store, resources.clock, parts.on_deadline) if parts.on_deadline else None
+    loops: list[Awaitable[None]] = [relay.run(stop), projector.run(stop), *(c.run(stop) for c in consumers)]
+    if deadlines is not None:
+        loops.append(deadlines.run(stop))
+    loops += [task(stop) for task in parts.extra_tasks]
+    tasks = [asyncio.create_task(_logged(loop)) for loop in loops]
+    requests = {"health": _health_handler(pool, nc), **parts.requests}
+    server = RequestServer(nc, f"{settings.subject_root}.{settings.region}.{service}", requests)
+    await server.start()
+    running = RunningService(resources, parts, relay, projector, consumers, deadlines, server, stop, tasks)
+    stack.push_async_callback(running.close)
+    return running
+
+
+def _health_handler(pool: asyncpg.Pool, nc: NatsClient) -> RequestHandler:
+    async def health(_: Request) -> bytes:
+        ready = await is_ready(pool, nc)
+        return b'{"ok":true,"result":{"status":"ready"}}' if ready else b'{"ok":false}'
+
+    return health
+
+
+async def _logged(loop: Awaitable[None]) -> None:
+    try:
+        await loop
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("service loop stopped")
+        raise
+
+
+def run_forever(service: str, build: Build) -> None:
+    """The body of a service's `__main__`: run until SIGTERM or SIGINT, then close in order."""
+    from runtime.logs import setup_logging
+
+    settings = RuntimeSettings()
+    setup_logging(settings.log_level)
+
+    async def main() -> None:
+        provider = setup_tracing(
+            f"{service}-{settings.region}",
+            region=settings.region,
+            otlp_endpoint=settings.otlp_endpoint,
+            sample_ratio=settings.trace_sample_ratio,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with contextlib.AsyncExitStack() as stack:
+            stack.callback(provider.shutdown)
+            running = await start_service(settings, service, build, stack)
+            export_spans_to_nats(provider, running.resources.nc, settings.subject_root)
+            if settings.health_port:
+                health = HealthServer(settings.health_port, running.resources.pool, running.resources.nc)
+                await health.start()
+                stack.push_async_callback(health.stop)
+            log.info("service ready", extra={"service": service, "region": settings.region})
+            await stop.wait()
+            log.info("service stopping", extra={"service": service, "region": settings.region})
+
+    asyncio.run(main())

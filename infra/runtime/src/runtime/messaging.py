@@ -1,0 +1,403 @@
+"""NATS and JetStream: connections, streams, request/reply servers and durable pull consumers.
+
+Delivery is at-least-once on every hop. A consumer marks each message in its inbox in the same
+transaction as the effect, so a redelivery has no second effect; it acks only after the commit.
+A message that cannot be processed goes to the dead-letter stream with its reason, and the rest
+keep flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import urllib.request
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import NotFoundError
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from runtime.eventstore import EventStore, Transaction
+from runtime.tracing import extract, inject, messaging_attributes, subject_template, tracer
+
+log = logging.getLogger(__name__)
+
+MSG_ID = "Nats-Msg-Id"
+ORIGINAL_MSG_ID = "Yiwang-Original-Msg-Id"
+
+
+class UnsafeConfigurationError(RuntimeError):
+    """The server's settings could lose acknowledged messages; the process refuses to start."""
+
+
+class PoisonMessageError(Exception):
+    """This message can never be processed as it is: dead-letter it now, do not retry."""
+
+
+async def connect(servers: Sequence[str], *, name: str, wait_seconds: float = 120.0) -> NatsClient:
+    """Connect, retrying while NATS is not up yet; once connected, reconnect forever."""
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    delay = 0.2
+    while True:
+        try:
+            return await nats.connect(
+                servers=list(servers),
+                name=name,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                connect_timeout=2,
+                pending_size=64 * 1024 * 1024,
+            )
+        except (OSError, nats.errors.NoServersError, TimeoutError) as error:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("nats not reachable, retrying", extra={"error": str(error), "retry_in": delay})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def verify_server_safety(monitor_url: str | None, *, require_sync_always: bool, replicas: int) -> None:
+    """Refuse to run on JetStream that acknowledges before fsync, or clustered below R3."""
+    if not require_sync_always:
+        return
+    if monitor_url is None:
+        raise UnsafeConfigurationError(
+            "YIWANG_REQUIRE_SYNC_ALWAYS is on but YIWANG_NATS_MONITOR_URL is not set: cannot check the server"
+        )
+    with urllib.request.urlopen(f"{monitor_url.rstrip('/')}/varz", timeout=5) as response:  # noqa: S310
+        varz = json.loads(response.read())
+    config = varz.get("jetstream", {}).get("config", {})
+    if not config.get("sync_always"):
+        raise UnsafeConfigurationError("JetStream runs without sync_interval: always; acknowledged data may be lost")
+    clustered = bool(varz.get("cluster", {}).get("urls")) or bool(varz.get("cluster", {}).get("name"))
+    if clustered and replicas < 3:
+        raise UnsafeConfigurationError(f"clustered JetStream with streams at R{replicas}; R3 is the minimum")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+    memory: bool = False
+    max_age_seconds: float | None = None
+    max_bytes: int | None = None
+
+
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, replicas: int, duplicate_window: float) -> None:
+    config = StreamConfig(
+        name=spec.name,
+        subjects=list(spec.subjects),
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.MEMORY if spec.memory else StorageType.FILE,
+        num_replicas=replicas,
+        duplicate_window=duplicate_window,
+        max_age=spec.max_age_seconds,
+        max_bytes=spec.max_bytes,
+    )
+    try:
+        await js.stream_info(spec.name)
+    except NotFoundError:
+        await js.add_stream(config)
+    else:
+        await js.update_stream(config)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message as a handler sees it."""
+
+    subject: str
+    data: bytes
+    headers: Mapping[str, str]
+    message_id: UUID
+    deliveries: int
+
+
+Handler = Callable[[Transaction, Delivery], Awaitable[None]]
+
+
+@dataclass
+class ConsumerSpec:
+    """A durable pull consumer: which messages, what to do with each, and how hard to retry."""
+
+    durable: str
+    stream: str
+    filter_subjects: tuple[str, ...]
+    handler: Handler
+    max_deliver: int = 5
+    backoff: tuple[float, ...] = (0.5, 2.0, 10.0, 30.0)
+    ack_wait: float = 30.0
+    batch: int = 100
+    max_ack_pending: int = 1000
+
+
+def message_id_of(headers: Mapping[str, str]) -> UUID:
+    raw = headers.get(ORIGINAL_MSG_ID) or headers.get(MSG_ID)
+    if raw is None:
+        raise PoisonMessageError("message has no Nats-Msg-Id header")
+    try:
+        return UUID(raw)
+    except ValueError as error:
+        raise PoisonMessageError(f"Nats-Msg-Id {raw!r} is not a UUID") from error
+
+
+class DeadLetters:
+    """The dead-letter stream: each failed message with its reason, consumer and origin."""
+
+    def __init__(self, js: JetStreamContext, subject_root: str) -> None:
+        self.js = js
+        self.root = subject_root
+
+    @property
+    def stream(self) -> StreamSpec:
+        return StreamSpec(name=f"{self.root.upper()}_DEADLETTER", subjects=(f"{self.root}.deadletter.>",))
+
+    async def put(self, msg: Msg, *, consumer: str, reason: str) -> None:
+        headers = dict(msg.headers or {})
+        metadata = msg.metadata
+        headers.update(
+            {
+                "Yiwang-Dead-Reason": reason[:2000],
+                "Yiwang-Dead-Consumer": consumer,
+                "Yiwang-Dead-Subject": msg.subject,
+                "Yiwang-Dead-Stream": metadata.stream,
+                "Yiwang-Dead-Sequence": str(metadata.sequence.stream),
+                "Yiwang-Dead-Deliveries": str(metadata.num_delivered),
+            }
+        )
+        original = headers.get(MSG_ID, "")
+        headers[MSG_ID] = f"dead-{consumer}-{original or metadata.sequence.stream}"
+        await self.js.publish(f"{self.root}.deadletter.{consumer}", msg.data, headers=headers)
+
+    async def list(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The dead letters held now, oldest first (sequence, consumer, subject, reason)."""
+        info = await self.js.stream_info(self.stream.name)
+        found: list[dict[str, Any]] = []
+        seq = info.state.first_seq
+        while seq <= info.state.last_seq and len(found) < limit:
+            try:
+                raw = await self.js.get_msg(self.stream.name, seq)
+            except NotFoundError:
+                seq += 1
+                continue
+            headers = raw.headers or {}
+            found.append(
+                {
+                    "sequence": seq,
+                    "consumer": headers.get("Yiwang-Dead-Consumer"),
+                    "subject": headers.get("Yiwang-Dead-Subject"),
+                    "reason": headers.get("Yiwang-Dead-Reason"),
+                    "deliveries": int(headers.get("Yiwang-Dead-Deliveries", "0")),
+                    "data": raw.data,
+                }
+            )
+            seq += 1
+        return found
+
+    async def replay(self, sequence: int) -> str:
+        """Send a dead letter back to its subject (after a fix) and remove it from the stream.
+
+        The consumer's inbox still knows the original id, so a replay is applied at most once.
+        """
+        raw = await self.js.get_msg(self.stream.name, sequence)
+        headers = {k: v for k, v in (raw.headers or {}).items() if not k.startswith("Yiwang-Dead-")}
+        original = (raw.headers or {}).get("Yiwang-Dead-Subject")
+        if original is None:
+            raise ValueError(f"dead letter {sequence} has no original subject")
+        source_id = headers.get(ORIGINAL_MSG_ID) or (raw.headers or {}).get(MSG_ID, "").split("-", 2)[-1]
+        headers[ORIGINAL_MSG_ID] = source_id
+        headers[MSG_ID] = f"replay-{sequence}-{source_id}"
+        await self.js.publish(original, raw.data or b"", headers=headers)
+        await self.js.delete_msg(self.stream.name, sequence)
+        return original
+
+
+class PullConsumer:
+    """Fetches in batches, applies each message in one transaction with its inbox mark, then acks."""
+
+    def __init__(self, js: JetStreamContext, store: EventStore, spec: ConsumerSpec, dead_letters: DeadLetters) -> None:
+        self.js = js
+        self.store = store
+        self.spec = spec
+        self.dead_letters = dead_letters
+        self.processed = 0
+        self.dead_lettered = 0
+
+    async def _subscription(self) -> JetStreamContext.PullSubscription:
+        spec = self.spec
+        config = ConsumerConfig(
+            durable_name=spec.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=spec.ack_wait,
+            max_deliver=spec.max_deliver,
+            max_ack_pending=spec.max_ack_pending,
+            filter_subjects=list(spec.filter_subjects),
+        )
+        try:
+            await self.js.add_consumer(spec.stream, config=config)
+        except nats.js.errors.APIError as error:
+            # An existing durable with other settings keeps them; say so rather than fail.
+            log.warning("consumer exists with other settings", extra={"consumer": spec.durable, "error": str(error)})
+        return await self.js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        subscription = await self._subscription()
+        while not stop.is_set():
+            try:
+                batch = await subscription.fetch(self.spec.batch, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
+                await asyncio.sleep(0.5)
+                continue
+            for msg in batch:
+                await self.handle(msg)
+
+    async def handle(self, msg: Msg) -> None:
+        spec = self.spec
+        headers = dict(msg.headers or {})
+        attributes = messaging_attributes("process", msg.subject, client_id=spec.durable)
+        with tracer(__name__).start_as_current_span(
+            f"process {subject_template(msg.subject)}",
+            context=extract(headers),
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+        ) as span:
+            deliveries = msg.metadata.num_delivered
+            try:
+                delivery = Delivery(msg.subject, msg.data, headers, message_id_of(headers), deliveries)
+                span.set_attribute("messaging.message.id", str(delivery.message_id))
+                async with self.store.transaction() as tx:
+                    if await tx.claim(spec.durable, delivery.message_id):
+                        await spec.handler(tx, delivery)
+            except PoisonMessageError as error:
+                await self._dead_letter(msg, f"poison: {error}", span)
+                return
+            except Exception as error:  # noqa: BLE001 - any failure is retried, then dead-lettered
+                if deliveries >= spec.max_deliver:
+                    await self._dead_letter(msg, f"failed {deliveries} times: {type(error).__name__}: {error}", span)
+                else:
+                    delay = spec.backoff[min(deliveries, len(spec.backoff)) - 1]
+                    log.warning(
+                        "message failed, will retry",
+                        extra={"consumer": spec.durable, "subject": msg.subject, "error": repr(error), "retry_in": delay},
+                    )
+                    span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                    await msg.nak(delay=delay)
+                return
+            await msg.ack()
+            self.processed += 1
+
+    async def _dead_letter(self, msg: Msg, reason: str, span: Any) -> None:
+        span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
+        log.error("message dead-lettered", extra={"consumer": self.spec.durable, "subject": msg.subject, "reason": reason})
+        await self.dead_letters.put(msg, consumer=self.spec.durable, reason=reason)
+        await msg.term()
+        self.dead_lettered += 1
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    name: str
+    subject: str
+    data: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+RequestHandler = Callable[[Request], Awaitable[bytes]]
+
+INTERNAL_ERROR_REPLY = json.dumps(
+    {"ok": False, "problem": {"type": "about:blank", "title": "Internal error", "status": 500}}
+).encode()
+
+
+class RequestServer:
+    """Serves `<prefix>.cmd.*` and `<prefix>.query.*` in a queue group, so replicas share the load."""
+
+    def __init__(
+        self, nc: NatsClient, prefix: str, handlers: Mapping[str, RequestHandler], *, concurrency: int = 256
+    ) -> None:
+        self.nc = nc
+        self.prefix = prefix
+        self.handlers = handlers
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._subscriptions: list[Any] = []
+
+    async def start(self) -> None:
+        queue = self.prefix.replace(".", "-")
+        for kind in ("cmd", "query"):
+            self._subscriptions.append(
+                await self.nc.subscribe(f"{self.prefix}.{kind}.*", queue=queue, cb=self._on_message)
+            )
+
+    async def _on_message(self, msg: Msg) -> None:
+        await self._slots.acquire()
+        task = asyncio.create_task(self._serve(msg))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+
+    async def _serve(self, msg: Msg) -> None:
+        name = msg.subject.rsplit(".", 1)[-1]
+        headers = dict(msg.headers or {})
+        with tracer(__name__).start_as_current_span(
+            f"process {self.prefix}.{name}",
+            context=extract(headers),
+            kind=SpanKind.SERVER,
+            attributes=messaging_attributes("process", msg.subject),
+        ) as span:
+            handler = self.handlers.get(name)
+            try:
+                if handler is None:
+                    reply = json.dumps(
+                        {"ok": False, "problem": {"title": "Unknown request", "status": 404, "detail": name}}
+                    ).encode()
+                else:
+                    reply = await handler(Request(name, msg.subject, msg.data, headers))
+            except Exception:
+                log.exception("request handler crashed", extra={"request": name})
+                span.set_status(Status(StatusCode.ERROR))
+                reply = INTERNAL_ERROR_REPLY
+        if msg.reply:
+            try:
+                await msg.respond(reply)
+            except nats.errors.Error:
+                log.warning("could not reply", extra={"request": name})
+
+    async def stop(self) -> None:
+        for subscription in self._subscriptions:
+            await subscription.unsubscribe()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+
+
+async def request(
+    nc: NatsClient, subject: str, payload: bytes, *, timeout: float, headers: dict[str, str] | None = None
+) -> bytes:
+    """Request/reply with the trace context in the headers; raises TimeoutError or NoRespondersError."""
+    with tracer(__name__).start_as_current_span(
+        f"send {subject_template(subject)}", kind=SpanKind.CLIENT, attributes=messaging_attributes("request", subject)
+    ):
+        carrier = inject(dict(headers or {}))
+        response = await nc.request(subject, payload, timeout=timeout, headers=dict(carrier))
+        return bytes(response.data)

@@ -1,0 +1,109 @@
+"""The outbox relay: moves committed messages from PostgreSQL to JetStream.
+
+Each message is published with `Nats-Msg-Id` = its id and deleted only after JetStream
+acknowledged it. A relay killed between the two publishes again on restart, and JetStream's
+duplicate window drops the copy; consumers' inboxes catch anything later than that.
+One relay per database is active at a time (a session advisory lock), which keeps the order in
+which a stream's events were committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import asyncpg
+from nats.js import JetStreamContext
+from opentelemetry.trace import SpanKind
+
+from runtime.tracing import extract, inject, messaging_attributes, subject_template, tracer
+
+log = logging.getLogger(__name__)
+
+_RELAY_LOCK = 7_361_482_902
+
+_CLAIM = """
+SELECT id, message_id, subject, payload, headers FROM outbox
+ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+"""
+
+
+class OutboxRelay:
+    def __init__(
+        self, pool: asyncpg.Pool, js: JetStreamContext, *, batch: int = 500, poll_interval: float = 0.25
+    ) -> None:
+        self.pool = pool
+        self.js = js
+        self.batch = batch
+        self.poll_interval = poll_interval
+        self.published = 0
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Called after a commit that queued messages, so they leave without waiting for a poll."""
+        self._wake.set()
+
+    async def relay_once(self, conn: asyncpg.Connection) -> int:
+        """Publish one batch and delete it; returns how many messages left."""
+        async with conn.transaction():
+            rows = await conn.fetch(_CLAIM, self.batch)
+            if not rows:
+                return 0
+            acks = [await self._publish(row) for row in rows]
+            await asyncio.gather(*acks)
+            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        self.published += len(rows)
+        return len(rows)
+
+    async def _publish(self, row: asyncpg.Record) -> asyncio.Future[Any]:
+        headers: dict[str, str] = dict(row["headers"])
+        subject: str = row["subject"]
+        message_id = str(row["message_id"])
+        with tracer(__name__).start_as_current_span(
+            f"send {subject_template(subject)}",
+            context=extract(headers),
+            kind=SpanKind.PRODUCER,
+            attributes=messaging_attributes("publish", subject, message_id=message_id),
+        ):
+            headers["Nats-Msg-Id"] = message_id
+            inject(headers)
+            return await self.js.publish_async(subject, row["payload"], headers=headers, wait_stall=30)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until `stop` is set: leader only, retrying through NATS or PostgreSQL outages."""
+        delay = 0.2
+        while not stop.is_set():
+            try:
+                async with self.pool.acquire() as conn:
+                    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
+                        await _wait(stop, 1.0)
+                        continue
+                    try:
+                        await self._lead(conn, stop)
+                    finally:
+                        await conn.execute("SELECT pg_advisory_unlock($1)", _RELAY_LOCK)
+                delay = 0.2
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, Exception) as error:
+                if stop.is_set():
+                    return
+                log.warning("outbox relay interrupted, retrying", extra={"error": repr(error), "retry_in": delay})
+                await _wait(stop, delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _lead(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()
+            if await self.relay_once(conn) == 0:
+                waker = asyncio.create_task(self._wake.wait())
+                stopper = asyncio.create_task(stop.wait())
+                await asyncio.wait({waker, stopper}, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
+                waker.cancel()
+                stopper.cancel()
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return

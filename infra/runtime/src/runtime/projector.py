@@ -1,0 +1,92 @@
+"""Projections fed from the service's own event log, in commit order with no gaps.
+
+Each batch of view updates commits together with the projection's position, so a crash replays
+at most an uncommitted batch. A projection can be rebuilt from position zero at any time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+import asyncpg
+
+from runtime.eventstore import PostgresEventStore, Position, RecordedEvent
+
+log = logging.getLogger(__name__)
+
+
+class Projection(Protocol):
+    name: str
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        """Fold a batch of events into the view rows (idempotent per batch is not needed)."""
+        ...
+
+    async def reset(self, conn: asyncpg.Connection) -> None:
+        """Empty the view before a rebuild."""
+        ...
+
+
+class Projector:
+    def __init__(self, store: PostgresEventStore, projections: Sequence[Projection], *, batch: int = 2000) -> None:
+        self.store = store
+        self.projections = list(projections)
+        self.batch = batch
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _position(self, conn: asyncpg.Connection, name: str) -> Position:
+        await conn.execute("INSERT INTO projection_positions (projection) VALUES ($1) ON CONFLICT DO NOTHING", name)
+        row = await conn.fetchrow(
+            "SELECT transaction_id AS tx, position FROM projection_positions WHERE projection = $1 FOR UPDATE",
+            name,
+        )
+        assert row is not None
+        return Position(int(row["tx"]), row["position"])
+
+    async def catch_up(self, projection: Projection) -> int:
+        """Apply every final event after the projection's position; returns how many."""
+        applied = 0
+        while True:
+            async with self.store.pool.acquire() as conn, conn.transaction():
+                after = await self._position(conn, projection.name)
+                events = await self.store.read_all(after, self.batch)
+                if not events:
+                    return applied
+                await projection.apply(conn, events)
+                last = events[-1].at
+                await conn.execute(
+                    "UPDATE projection_positions SET transaction_id = $2, position = $3 WHERE projection = $1",
+                    projection.name,
+                    last.transaction_id,
+                    last.position,
+                )
+            applied += len(events)
+
+    async def rebuild(self, name: str) -> int:
+        projection = next(p for p in self.projections if p.name == name)
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE projection_positions SET transaction_id = '0', position = 0 WHERE projection = $1", name
+            )
+            await projection.reset(conn)
+        return await self.catch_up(projection)
+
+    async def run(self, stop: asyncio.Event, *, interval: float = 0.1) -> None:
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                for projection in self.projections:
+                    await self.catch_up(projection)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("projector interrupted", extra={"error": repr(error)})
+            waker = asyncio.create_task(self._wake.wait())
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({waker, stopper}, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+            waker.cancel()
+            stopper.cancel()

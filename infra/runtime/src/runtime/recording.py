@@ -1,0 +1,114 @@
+"""Recording a decision: private events into the store, public events into the outbox.
+
+Every event row carries its metadata (correlation, causation, actor, channel, trace context), and
+every public event leaves wrapped in the contracts' envelope, addressed by `contracts.subjects`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel
+
+from contracts.codec import encode
+from contracts.envelope import Actor, Channel, envelope_for
+from contracts.subjects import Subjects
+from runtime.eventstore import NewEvent, OutboxMessage, Transaction
+from runtime.serialization import from_json, to_json
+
+E = TypeVar("E")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandContext:
+    """Who asked, through which channel, when, and in which conversation."""
+
+    command_id: UUID
+    correlation_id: UUID
+    causation_id: UUID | None
+    actor: Actor
+    channel: Channel
+    region: str
+    now: datetime
+    traceparent: str | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "command_id": str(self.command_id),
+            "correlation_id": str(self.correlation_id),
+            "causation_id": str(self.causation_id) if self.causation_id else None,
+            "actor": self.actor.model_dump(mode="json", exclude_none=True),
+            "channel": self.channel.value,
+            "region": self.region,
+            "traceparent": self.traceparent,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A public event to send: its contract message name, version, model and target region."""
+
+    message: str
+    data: BaseModel
+    version: int = 1
+    region: str | None = None
+
+
+class EventRecorder(Generic[E]):
+    """Loads and appends one service's private events, translating each to its public form."""
+
+    def __init__(
+        self,
+        service: str,
+        subjects: Subjects,
+        event_types: Sequence[type[Any]],
+        translate: Callable[[E, str], Sequence[Published]],
+    ) -> None:
+        self.service = service
+        self.subjects = subjects
+        self.types = {t.__name__: t for t in event_types}
+        self.translate = translate
+
+    async def load(self, tx: Transaction, stream_id: str) -> tuple[list[E], int]:
+        rows = await tx.load(stream_id)
+        return [from_json(self.types[r.event_type], r.data) for r in rows], len(rows)
+
+    async def record(
+        self, tx: Transaction, stream_id: str, version: int, events: Sequence[E], ctx: CommandContext
+    ) -> int:
+        metadata = ctx.metadata()
+        stored: list[NewEvent] = []
+        messages: list[OutboxMessage] = []
+        for event in events:
+            event_id = uuid4()
+            stored.append(NewEvent(event_id, type(event).__name__, to_json(event), metadata))
+            for index, public in enumerate(self.translate(event, stream_id)):
+                messages.append(self.outbox_message(public, ctx, stream_id, event_id, index))
+        return await tx.append(stream_id, version, stored, messages)
+
+    def outbox_message(
+        self, public: Published, ctx: CommandContext, stream_id: str, event_id: UUID, index: int = 0
+    ) -> OutboxMessage:
+        message_id = event_id if index == 0 else uuid4()
+        region = public.region or ctx.region
+        envelope = envelope_for(
+            public.data,
+            service=self.service,
+            message=public.message,
+            version=public.version,
+            region=ctx.region,
+            actor=ctx.actor,
+            channel=ctx.channel,
+            time=ctx.now,
+            correlationid=ctx.correlation_id,
+            causationid=ctx.command_id,
+            subject=stream_id,
+            id=message_id,
+        )
+        headers = {"traceparent": ctx.traceparent} if ctx.traceparent else {}
+        subject = self.subjects.event(region, self.service, public.message, public.version)
+        return OutboxMessage(message_id, subject, encode(envelope), headers)

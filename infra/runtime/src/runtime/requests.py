@@ -1,0 +1,101 @@
+"""Request handlers from typed functions: decode the envelope, run once, reply or refuse.
+
+A malformed request is answered with a 400 problem naming each field; a broken rule with the
+status the service's error table gives it; nothing is stored for either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from contracts.codec import decode, invalid, reply_bytes
+from contracts.envelope import Envelope
+from contracts.replies import Problem, Reply, ok, problem, refused
+from runtime.clock import Clock
+from runtime.commands import execute_once
+from runtime.eventstore import EventStore, Transaction
+from runtime.messaging import Request, RequestHandler
+from runtime.recording import CommandContext
+from runtime.tracing import current_traceparent
+
+C = TypeVar("C", bound=BaseModel)
+
+ErrorTable = Mapping[type[Exception], tuple[int, str]]
+
+
+def refusal(error: Exception, errors: ErrorTable) -> Problem | None:
+    """The problem for a rule the service knows (status, code); None if it is not a rule."""
+    for kind, (status, code) in errors.items():
+        if isinstance(error, kind):
+            return problem(code, code.replace("-", " ").capitalize(), status, str(error))
+    return None
+
+
+def context_of(envelope: Envelope[Any], clock: Clock) -> CommandContext:
+    return CommandContext(
+        command_id=envelope.id,
+        correlation_id=envelope.correlationid,
+        causation_id=envelope.causationid,
+        actor=envelope.actor,
+        channel=envelope.channel,
+        region=envelope.region,
+        now=clock.now(),
+        traceparent=current_traceparent(),
+    )
+
+
+def command(
+    store: EventStore,
+    clock: Clock,
+    model: type[C],
+    run: Callable[[Transaction, C, CommandContext], Awaitable[dict[str, Any]]],
+    errors: ErrorTable,
+) -> RequestHandler:
+    """A request handler that runs `run` exactly once per command id."""
+
+    async def handle(request: Request) -> bytes:
+        try:
+            envelope = decode(request.data, model)
+        except ValidationError as error:
+            return reply_bytes(refused(invalid(error)))
+        ctx = context_of(envelope, clock)
+
+        async def decide(tx: Transaction) -> dict[str, Any]:
+            try:
+                return ok(await run(tx, envelope.data, ctx)).model_dump(mode="json", exclude_none=True)
+            except Exception as error:
+                known = refusal(error, errors)
+                if known is None:
+                    raise
+                return refused(known).model_dump(mode="json", exclude_none=True)
+
+        reply = await execute_once(store, envelope.id, decide)
+        return reply_bytes(Reply.model_validate(reply))
+
+    return handle
+
+
+def query(
+    model: type[C],
+    run: Callable[[C, Envelope[C]], Awaitable[dict[str, Any] | list[Any]]],
+    errors: ErrorTable,
+) -> RequestHandler:
+    """A request handler for a read: no transaction, no stored reply."""
+
+    async def handle(request: Request) -> bytes:
+        try:
+            envelope = decode(request.data, model)
+        except ValidationError as error:
+            return reply_bytes(refused(invalid(error)))
+        try:
+            return reply_bytes(ok(await run(envelope.data, envelope)))
+        except Exception as error:
+            known = refusal(error, errors)
+            if known is None:
+                raise
+            return reply_bytes(refused(known))
+
+    return handle

@@ -1,0 +1,62 @@
+"""Stored events as JSON: frozen dataclasses <-> dicts (dates, instants, Decimals, UUIDs, enums)."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TypeVar
+from uuid import UUID
+
+T = TypeVar("T")
+
+
+def to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (Decimal, UUID)):
+        return str(value)
+    if isinstance(value, (list, tuple, frozenset, set)):
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    return value
+
+
+def from_json(cls: type[T], data: Any) -> T:
+    """Rebuild a dataclass (or value) of type `cls` from `to_json` output."""
+    return typing.cast(T, _value(cls, data))
+
+
+def _value(tp: Any, data: Any) -> Any:
+    if data is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _value(inner[0], data)
+    if origin in (tuple, list, frozenset, set):
+        args = typing.get_args(tp)
+        items = [_value(args[0] if args else Any, v) for v in data]
+        return origin(items) if origin is not tuple else tuple(items)
+    if origin is dict:
+        key_type, value_type = typing.get_args(tp)
+        return {_value(key_type, k): _value(value_type, v) for k, v in data.items()}
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        return tp(**{f.name: _value(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data})
+    if isinstance(tp, type):
+        if issubclass(tp, datetime):
+            return datetime.fromisoformat(data)
+        if issubclass(tp, date):
+            return date.fromisoformat(data)
+        if issubclass(tp, (Decimal, UUID, Enum)):
+            return tp(data)
+    return data

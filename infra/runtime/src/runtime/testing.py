@@ -1,0 +1,107 @@
+"""In-memory fakes of the ports, held to the same contract tests as the real adapters."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from uuid import UUID
+
+from runtime.eventstore import (
+    ConcurrencyError,
+    Json,
+    NewEvent,
+    OutboxMessage,
+    Position,
+    RecordedEvent,
+)
+
+
+@dataclass
+class _State:
+    streams: dict[str, list[RecordedEvent]] = field(default_factory=dict)
+    log: list[RecordedEvent] = field(default_factory=list)
+    outbox: list[OutboxMessage] = field(default_factory=list)
+    inbox: set[tuple[str, UUID]] = field(default_factory=set)
+    replies: dict[UUID, Json] = field(default_factory=dict)
+    event_ids: set[UUID] = field(default_factory=set)
+    commits: int = 0
+
+
+class InMemoryTransaction:
+    def __init__(self, state: _State, transaction_id: int) -> None:
+        self.state = state
+        self.transaction_id = transaction_id
+
+    async def load(self, stream_id: str) -> list[RecordedEvent]:
+        return list(self.state.streams.get(stream_id, []))
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        messages: Sequence[OutboxMessage] = (),
+    ) -> int:
+        stream = self.state.streams.setdefault(stream_id, []) if events else []
+        if events and len(stream) != expected_version:
+            raise ConcurrencyError(stream_id, expected_version)
+        for offset, event in enumerate(events, start=1):
+            if event.event_id in self.state.event_ids:
+                raise ValueError(f"event id {event.event_id} already stored")
+            recorded = RecordedEvent(
+                stream_id=stream_id,
+                version=expected_version + offset,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                data=copy.deepcopy(event.data),
+                metadata=copy.deepcopy(event.metadata),
+                recorded_at=datetime.now(UTC),
+                at=Position(self.transaction_id, len(self.state.log) + 1),
+            )
+            stream.append(recorded)
+            self.state.log.append(recorded)
+            self.state.event_ids.add(event.event_id)
+        self.state.outbox.extend(messages)
+        return expected_version + len(events)
+
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
+        self.state.outbox.extend(messages)
+
+    async def claim(self, consumer: str, message_id: UUID) -> bool:
+        key = (consumer, message_id)
+        if key in self.state.inbox:
+            return False
+        self.state.inbox.add(key)
+        return True
+
+    async def reply_for(self, command_id: UUID) -> Json | None:
+        return self.state.replies.get(command_id)
+
+    async def record_reply(self, command_id: UUID, reply: Json) -> None:
+        if command_id in self.state.replies:
+            raise ValueError(f"command {command_id} already has a reply")
+        self.state.replies[command_id] = reply
+
+
+class InMemoryEventStore:
+    """Transactions work on a copy that replaces the state only on a clean exit."""
+
+    def __init__(self) -> None:
+        self.state = _State()
+
+    @property
+    def outbox(self) -> list[OutboxMessage]:
+        return self.state.outbox
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[InMemoryTransaction]:
+        draft = copy.deepcopy(self.state)
+        draft.commits += 1
+        yield InMemoryTransaction(draft, draft.commits)
+        self.state = draft
+
+    async def read_all(self, after: Position, limit: int = 1000) -> list[RecordedEvent]:
+        return [e for e in self.state.log if e.at > after][:limit]

@@ -1,0 +1,155 @@
+"""OpenTelemetry set-up, W3C trace context in NATS headers, and an embedded span store.
+
+Spans go over OTLP when a collector is configured. With the embedded default they are also
+published to a NATS stream, one subject per trace, so an operator can open a trace by id with
+no extra install (see `runtime.traces`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, MutableMapping, Sequence
+from typing import Any
+
+import orjson
+from opentelemetry import context, propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace import Link, SpanKind, Tracer
+
+log = logging.getLogger(__name__)
+
+MESSAGING_SYSTEM = "nats"
+
+
+def setup_tracing(
+    service_name: str, *, region: str | None, otlp_endpoint: str | None, sample_ratio: float = 1.0
+) -> TracerProvider:
+    """Create and install this process's tracer provider (once, from `__main__` or lifespan)."""
+    attributes: dict[str, Any] = {"service.name": service_name, "service.namespace": "yiwang"}
+    if region:
+        attributes["yiwang.region"] = region
+    provider = TracerProvider(
+        resource=Resource.create(attributes), sampler=ParentBased(TraceIdRatioBased(sample_ratio))
+    )
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces")
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer(name: str) -> Tracer:
+    return trace.get_tracer(name)
+
+
+def inject(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:
+    """Write the current trace context (`traceparent`, `tracestate`) into message headers."""
+    propagate.inject(headers)
+    return headers
+
+
+def extract(headers: Mapping[str, str] | None) -> context.Context:
+    return propagate.extract(dict(headers or {}))
+
+
+def current_traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def link_to(traceparent: str | None) -> list[Link]:
+    """A span link to the context a traceparent names (for work resumed days later)."""
+    if not traceparent:
+        return []
+    span_context = trace.get_current_span(extract({"traceparent": traceparent})).get_span_context()
+    return [Link(span_context)] if span_context.is_valid else []
+
+
+def messaging_attributes(
+    operation: str, destination: str, *, message_id: str | None = None, client_id: str | None = None
+) -> dict[str, Any]:
+    """OpenTelemetry messaging semantic-convention attributes for NATS."""
+    operation_type = {"publish": "send", "request": "send", "fetch": "receive"}.get(operation, "process")
+    attributes: dict[str, Any] = {
+        "messaging.system": MESSAGING_SYSTEM,
+        "messaging.operation.name": operation,
+        "messaging.operation.type": operation_type,
+        "messaging.destination.name": destination,
+    }
+    if message_id:
+        attributes["messaging.message.id"] = message_id
+    if client_id:
+        attributes["messaging.client.id"] = client_id
+    return attributes
+
+
+def subject_template(subject: str) -> str:
+    """A low-cardinality span name: ids (anything with a digit past the region) become `{id}`."""
+    parts = subject.split(".")
+    return ".".join(p if i < 3 or not any(c.isdigit() for c in p) else "{id}" for i, p in enumerate(parts))
+
+
+def span_to_json(span: ReadableSpan) -> dict[str, Any]:
+    ctx = span.get_span_context()
+    assert ctx is not None
+    return {
+        "trace_id": f"{ctx.trace_id:032x}",
+        "span_id": f"{ctx.span_id:016x}",
+        "parent_id": f"{span.parent.span_id:016x}" if span.parent else None,
+        "name": span.name,
+        "kind": span.kind.name,
+        "service": span.resource.attributes.get("service.name"),
+        "start_ns": span.start_time,
+        "end_ns": span.end_time,
+        "status": span.status.status_code.name,
+        "attributes": dict(span.attributes or {}),
+        "links": [f"{link.context.trace_id:032x}/{link.context.span_id:016x}" for link in span.links],
+    }
+
+
+class NatsSpanExporter(SpanExporter):
+    """Publishes finished spans to `<root>.traces.<trace_id>`, one message per trace per batch.
+
+    The exporter runs on the SDK's worker thread; publishing is handed to the event loop.
+    """
+
+    def __init__(self, nc: Any, loop: asyncio.AbstractEventLoop, subject_root: str) -> None:
+        self._nc = nc
+        self._loop = loop
+        self._root = subject_root
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        by_trace: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for span in spans:
+            item = span_to_json(span)
+            by_trace[item["trace_id"]].append(item)
+        if self._loop.is_closed():
+            return SpanExportResult.FAILURE
+        for trace_id, items in by_trace.items():
+            subject = f"{self._root}.traces.{trace_id}"
+            payload = orjson.dumps(items, default=str)
+            try:
+                asyncio.run_coroutine_threadsafe(self._nc.publish(subject, payload), self._loop)
+            except RuntimeError:
+                return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+
+def export_spans_to_nats(provider: TracerProvider, nc: Any, subject_root: str) -> None:
+    provider.add_span_processor(
+        BatchSpanProcessor(NatsSpanExporter(nc, asyncio.get_running_loop(), subject_root), schedule_delay_millis=500)
+    )
+
+
+__all__ = ["SpanKind", "current_traceparent", "extract", "inject", "link_to", "setup_tracing", "tracer"]

@@ -1,0 +1,1 @@
+"""The arrears domain: plain Python, no I/O."""

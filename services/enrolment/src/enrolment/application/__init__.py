@@ -1,0 +1,1 @@
+"""Enrolment use cases: one async handler per command."""

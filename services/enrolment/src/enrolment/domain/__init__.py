@@ -1,0 +1,1 @@
+"""The enrolment domain: plain Python, no I/O."""

@@ -1,0 +1,1 @@
+"""How the enrolment service is reached: NATS requests and subscriptions."""

@@ -1,0 +1,1 @@
+"""The injury domain: plain Python, no I/O."""

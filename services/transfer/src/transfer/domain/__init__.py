@@ -1,0 +1,1 @@
+"""The transfer domain: plain Python, no I/O."""
