@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from contracts.enrolment import commands as enrolment_commands
 from contracts.enrolment import events as enrolment_events
 from contracts.envelope import Actor, type_name
+from contracts.queries import HandledServices
 from contracts.replies import Problem, Reply
 
 COMMANDS: dict[str, type[BaseModel]] = {
@@ -14,6 +15,7 @@ COMMANDS: dict[str, type[BaseModel]] = {
 }
 
 QUERIES: dict[str, type[BaseModel]] = {
+    "cn.yiwang.any.handled_services.v1": HandledServices,
     type_name("enrolment", "get_employer", 1): enrolment_commands.GetEmployer,
 }
 

@@ -87,5 +87,30 @@ def replay(sequence: int) -> None:
     typer.echo(_js_call(work))
 
 
+@app.command("load-calendar")
+def load_calendar(
+    path: Annotated[Path, typer.Argument(help='JSON: {"year": 2027, "holidays": [...], "workdays": [...], "source": "..."}')],
+) -> None:
+    """Load next year's working-day calendar (State Council notice); provisional deadlines are recomputed."""
+    from uuid import uuid4
+
+    import orjson
+
+    from runtime.workdays import CalendarYear
+
+    year = CalendarYear.from_json(orjson.loads(path.read_bytes()))
+
+    async def work(js: object, settings: GatewaySettings) -> str:
+        subject = f"{settings.subject_root}.calendar.year_loaded"
+        ack = await js.publish(subject, orjson.dumps(year.to_json()), headers={"Nats-Msg-Id": str(uuid4())})  # type: ignore[attr-defined]
+        return f"calendar {year.year} published (stream sequence {ack.seq}); every service applies it"
+
+    typer.echo(_js_call(work))
+
+
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

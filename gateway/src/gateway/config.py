@@ -13,4 +13,5 @@ class GatewaySettings(RuntimeSettings):
     regions: tuple[str, ...] = ("36", "44")
     request_timeout_seconds: float = Field(default=5.0, gt=0)
     max_body_bytes: int = 1_000_000
+    online_channels: frozenset[str] = frozenset({"web_hall", "mobile_app", "kiosk", "partner", "system"})
     jwt_secret: str = Field(default="yiwang-development-secret-change-me", min_length=16)

@@ -475,7 +475,7 @@ def test_nats_configs_accepted_by_nats_server(tmp_path: Path) -> None:
             "NATS_ROUTE_1": f"nats-route://{peers[0]}:6222",
             "NATS_ROUTE_2": f"nats-route://{peers[1]}:6222",
         }
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [binary, "-t", "-c", str(NATS_CLUSTER_CONF)],
             env=env,
             capture_output=True,
@@ -484,7 +484,7 @@ def test_nats_configs_accepted_by_nats_server(tmp_path: Path) -> None:
             check=False,
         )
         assert result.returncode == 0, (index, result.stdout, result.stderr)
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [binary, "-t", "-c", str(NATS_SINGLE_CONF)],
         env={**os.environ, "NATS_STORE_DIR": str(tmp_path)},
         capture_output=True,
@@ -542,7 +542,7 @@ def test_init_shell_scripts_are_valid_bash() -> None:
     if bash is None:
         pytest.skip("bash is not installed")
     for script in sorted(POSTGRES_INIT_DIR.glob("*.sh")):
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [bash, "-n", str(script)],
             capture_output=True,
             text=True,
@@ -633,7 +633,7 @@ def test_docker_compose_config_validates() -> None:
     docker = shutil.which("docker")
     if docker is None:
         pytest.skip("docker CLI is not installed")
-    version = subprocess.run(  # noqa: S603
+    version = subprocess.run(
         [docker, "compose", "version"],
         capture_output=True,
         text=True,
@@ -643,7 +643,7 @@ def test_docker_compose_config_validates() -> None:
     if version.returncode != 0:
         reason = (version.stderr.strip().splitlines() or ["no output"])[0]
         pytest.skip(f"docker compose plugin unavailable: {reason}")
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [docker, "compose", "-f", str(COMPOSE_FILE), "config", "-q"],
         cwd=ROOT,
         env={**os.environ, **DUMMY_ENV},

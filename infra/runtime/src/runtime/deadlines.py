@@ -18,9 +18,11 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 from runtime.clock import Clock
-from runtime.eventstore import PostgresEventStore, PostgresTransaction
+from runtime.eventstore import PostgresEventStore, PostgresTransaction, Transaction
+from runtime.messaging import ConsumerSpec, Delivery, PoisonMessageError, StreamSpec
 from runtime.workdays import CalendarYear, WorkingDayCalendar, end_of_day_utc, years_from_chinese_calendar
 
 log = logging.getLogger(__name__)
@@ -92,14 +94,18 @@ class CalendarBook:
     async def add_year(self, pool: asyncpg.Pool, year: CalendarYear) -> int:
         """Store an operator-loaded year and recompute every provisional deadline; returns how many moved."""
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO calendar_years (year, data) VALUES ($1, $2) "
-                "ON CONFLICT (year) DO UPDATE SET data = EXCLUDED.data, loaded_at = now()",
-                year.year,
-                year.to_json(),
-            )
-            self.calendar = self.calendar.with_year(year)
-            return await recompute_provisional(conn, self.calendar)
+            return await self.add_year_in(conn, year)
+
+    async def add_year_in(self, conn: asyncpg.Connection, year: CalendarYear) -> int:
+        """`add_year` inside the caller's transaction."""
+        await conn.execute(
+            "INSERT INTO calendar_years (year, data) VALUES ($1, $2) "
+            "ON CONFLICT (year) DO UPDATE SET data = EXCLUDED.data, loaded_at = now()",
+            year.year,
+            year.to_json(),
+        )
+        self.calendar = self.calendar.with_year(year)
+        return await recompute_provisional(conn, self.calendar)
 
 
 async def schedule(
@@ -161,6 +167,24 @@ async def recompute_provisional(conn: asyncpg.Connection, calendar: WorkingDayCa
         )
         moved += due_at != row["due_at"]
     return moved
+
+
+def calendar_stream(root: str) -> StreamSpec:
+    """Operators publish each loaded year here; every service applies it (durably, once)."""
+    return StreamSpec(f"{root.upper()}_CALENDAR", (f"{root}.calendar.year_loaded",))
+
+
+def calendar_consumer_spec(stream: StreamSpec, book: CalendarBook, durable: str) -> ConsumerSpec:
+    async def apply(tx: Transaction, delivery: Delivery) -> None:
+        try:
+            year = CalendarYear.from_json(orjson.loads(delivery.data))
+        except (ValueError, TypeError) as error:
+            raise PoisonMessageError(f"not a calendar year: {error}") from error
+        assert isinstance(tx, PostgresTransaction)
+        moved = await book.add_year_in(tx.conn, year)
+        log.info("calendar year loaded", extra={"year": year.year, "deadlines_moved": moved})
+
+    return ConsumerSpec(durable, stream.name, stream.subjects, apply)
 
 
 DeadlineHandler = Callable[[PostgresTransaction, Deadline], Awaitable[None]]

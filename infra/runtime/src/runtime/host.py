@@ -13,6 +13,7 @@ import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
+from typing import Any
 
 import asyncpg
 from nats.aio.client import Client as NatsClient
@@ -20,8 +21,17 @@ from nats.js import JetStreamContext
 
 from runtime import db
 from runtime.clock import Clock, SystemClock
-from runtime.deadlines import CalendarBook, DeadlineHandler, DeadlineWorker
+from runtime.deadlines import (
+    CalendarBook,
+    DeadlineHandler,
+    DeadlineWorker,
+    calendar_consumer_spec,
+    calendar_stream,
+)
 from runtime.eventstore import PostgresEventStore
+from contracts.envelope import Envelope
+from contracts.queries import HandledServices
+from runtime.handled import handled_by_channel, handled_consumer
 from runtime.health import HealthServer, is_ready
 from runtime.messaging import (
     ConsumerSpec,
@@ -37,6 +47,7 @@ from runtime.messaging import (
 )
 from runtime.outbox import OutboxRelay
 from runtime.projector import Projection, Projector
+from runtime.requests import query
 from runtime.settings import RuntimeSettings
 from runtime.traces import trace_stream
 from runtime.tracing import export_spans_to_nats, setup_tracing
@@ -62,6 +73,8 @@ class ServiceParts:
     name: str
     migrations: Sequence[Traversable]
     requests: Mapping[str, RequestHandler]
+    events_stream: StreamSpec | None = None
+    handled: frozenset[str] = frozenset()
     streams: Sequence[StreamSpec] = ()
     consumers: Sequence[ConsumerSpec] = ()
     projections: Sequence[Projection] = ()
@@ -106,7 +119,7 @@ async def start_service(
     pool = await db.create_pool(settings.database_url, size=settings.pool_size)
     stack.push_async_callback(pool.close)
     nc = await connect(settings.nats_servers, name=f"{service}-{settings.region}")
-    stack.push_async_callback(nc.drain)
+    stack.push_async_callback(_close_nats, nc)
     js = nc.jetstream(timeout=10)
     relay_holder: list[OutboxRelay] = []
     projector_holder: list[Projector] = []
@@ -126,7 +139,9 @@ async def start_service(
     )
     await book.load_stored_years(pool)
     dead_letters = DeadLetters(js, settings.subject_root)
-    for spec in (*parts.streams, dead_letters.stream, trace_stream(settings.subject_root)):
+    calendar_spec = calendar_stream(settings.subject_root)
+    own_streams = [parts.events_stream] if parts.events_stream else []
+    for spec in (*own_streams, *parts.streams, dead_letters.stream, trace_stream(settings.subject_root), calendar_spec):
         await ensure_stream(
             js, spec, replicas=settings.jetstream_replicas, duplicate_window=settings.duplicate_window_seconds
         )
@@ -135,19 +150,31 @@ async def start_service(
     relay_holder.append(relay)
     projector_holder.append(projector)
     stop = asyncio.Event()
-    consumers = [PullConsumer(js, store, spec, dead_letters) for spec in parts.consumers]
+    calendar_consumer = calendar_consumer_spec(calendar_spec, book, f"calendar-{service}-{settings.region}")
+    builtin = [calendar_consumer]
+    if parts.events_stream is not None:
+        durable = f"{service}-{settings.region}-handled"
+        builtin.append(handled_consumer(durable, parts.events_stream.name, parts.events_stream.subjects, parts.handled))
+    consumers = [PullConsumer(js, store, spec, dead_letters) for spec in (*parts.consumers, *builtin)]
     deadlines = DeadlineWorker(store, resources.clock, parts.on_deadline) if parts.on_deadline else None
     loops: list[Awaitable[None]] = [relay.run(stop), projector.run(stop), *(c.run(stop) for c in consumers)]
     if deadlines is not None:
         loops.append(deadlines.run(stop))
     loops += [task(stop) for task in parts.extra_tasks]
     tasks = [asyncio.create_task(_logged(loop)) for loop in loops]
-    requests = {"health": _health_handler(pool, nc), **parts.requests}
+    requests = {"health": _health_handler(pool, nc), "handled_services": _handled_handler(pool), **parts.requests}
     server = RequestServer(nc, f"{settings.subject_root}.{settings.region}.{service}", requests)
     await server.start()
     running = RunningService(resources, parts, relay, projector, consumers, deadlines, server, stop, tasks)
     stack.push_async_callback(running.close)
     return running
+
+
+async def _close_nats(nc: NatsClient) -> None:
+    """Loops are stopped and in-flight work finished by now: flush what is sent, then close."""
+    with contextlib.suppress(Exception):
+        await nc.flush(timeout=5)
+    await nc.close()
 
 
 def _health_handler(pool: asyncpg.Pool, nc: NatsClient) -> RequestHandler:
@@ -156,6 +183,13 @@ def _health_handler(pool: asyncpg.Pool, nc: NatsClient) -> RequestHandler:
         return b'{"ok":true,"result":{"status":"ready"}}' if ready else b'{"ok":false}'
 
     return health
+
+
+def _handled_handler(pool: asyncpg.Pool) -> RequestHandler:
+    async def handled(q: HandledServices, _: Envelope[HandledServices]) -> list[Any]:
+        return await handled_by_channel(pool, q.first, q.last)
+
+    return query(HandledServices, handled, {})
 
 
 async def _logged(loop: Awaitable[None]) -> None:

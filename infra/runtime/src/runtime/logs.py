@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
 from opentelemetry import trace
@@ -15,9 +17,14 @@ from opentelemetry import trace
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
 # A safety net, not the main defence: code never logs identifiers raw in the first place.
-_CITIZEN_ID = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-_LONG_DIGITS = re.compile(r"(?<!\d)\d{12,15}(\d{4})(?!\d)")
+# Every pattern must stand alone between non-alphanumerics, so digit runs inside UUIDs, trace ids
+# and hex digests are left alone. An all-digit credit code (913100006315928412) has the shape of a
+# citizen ID number and is masked too: over-masking an organisation code is the safe side.
+_ALONE_BEFORE = r"(?<![0-9A-Za-z])"
+_ALONE_AFTER = r"(?![0-9A-Za-z])"
+_CITIZEN_ID = re.compile(rf"{_ALONE_BEFORE}(\d{{6}})\d{{8}}(\d{{3}}[\dXx]){_ALONE_AFTER}")
+_PHONE = re.compile(rf"{_ALONE_BEFORE}((?:(?:\+|00)?86[ -]?)?1[3-9]\d)\d{{4}}(\d{{4}}){_ALONE_AFTER}")
+_LONG_DIGITS = re.compile(rf"{_ALONE_BEFORE}\d{{12,15}}(\d{{4}}){_ALONE_AFTER}")
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "taskName"}
 
@@ -27,6 +34,25 @@ def redact(text: str) -> str:
     text = _CITIZEN_ID.sub(lambda m: m.group(1) + "*" * 10 + m.group(2)[-2:], text)
     text = _PHONE.sub(r"\1****\2", text)
     return _LONG_DIGITS.sub(r"****\1", text)
+
+
+def _redacted(value: Any) -> Any:
+    """`value` made safe to log: strings masked, containers walked, digits that look personal masked."""
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, int):
+        text = str(value)
+        masked = redact(text)
+        return value if masked == text else masked
+    if isinstance(value, Mapping):
+        return {redact(str(k)): _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redacted(v) for v in value]
+    if isinstance(value, datetime | date | UUID):
+        return value
+    return redact(str(value))
 
 
 class JsonFormatter(logging.Formatter):
@@ -45,7 +71,7 @@ class JsonFormatter(logging.Formatter):
             entry["correlation_id"] = cid
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = redact(value) if isinstance(value, str) else value
+                entry[key] = _redacted(value)
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         return orjson.dumps(entry, default=str).decode()

@@ -180,8 +180,10 @@ class DeadLetters:
                 "Yiwang-Dead-Deliveries": str(metadata.num_delivered),
             }
         )
-        original = headers.get(MSG_ID, "")
-        headers[MSG_ID] = f"dead-{consumer}-{original or metadata.sequence.stream}"
+        original = headers.get(ORIGINAL_MSG_ID) or headers.get(MSG_ID)
+        if original:
+            headers[ORIGINAL_MSG_ID] = original
+        headers[MSG_ID] = f"dead-{consumer}-{metadata.stream}-{metadata.sequence.stream}"
         await self.js.publish(f"{self.root}.deadletter.{consumer}", msg.data, headers=headers)
 
     async def list(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -219,9 +221,7 @@ class DeadLetters:
         original = (raw.headers or {}).get("Yiwang-Dead-Subject")
         if original is None:
             raise ValueError(f"dead letter {sequence} has no original subject")
-        source_id = headers.get(ORIGINAL_MSG_ID) or (raw.headers or {}).get(MSG_ID, "").split("-", 2)[-1]
-        headers[ORIGINAL_MSG_ID] = source_id
-        headers[MSG_ID] = f"replay-{sequence}-{source_id}"
+        headers[MSG_ID] = f"replay-{self.stream.name}-{sequence}"
         await self.js.publish(original, raw.data or b"", headers=headers)
         await self.js.delete_msg(self.stream.name, sequence)
         return original

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
@@ -19,6 +19,7 @@ from contracts.envelope import Actor, Channel, envelope_for
 from contracts.subjects import Subjects
 from runtime.eventstore import NewEvent, OutboxMessage, Transaction
 from runtime.serialization import from_json, to_json
+from runtime.workdays import local_date
 
 E = TypeVar("E")
 
@@ -35,6 +36,11 @@ class CommandContext:
     region: str
     now: datetime
     traceparent: str | None = None
+
+    @property
+    def today(self) -> date:
+        """The agency's date (Beijing) at `now`: day-based rules use it, never the UTC date."""
+        return local_date(self.now)
 
     def metadata(self) -> dict[str, Any]:
         return {

@@ -42,10 +42,14 @@ def _value(tp: Any, data: Any) -> Any:
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
         return _value(inner[0], data)
-    if origin in (tuple, list, frozenset, set):
+    if origin is tuple:
         args = typing.get_args(tp)
-        items = [_value(args[0] if args else Any, v) for v in data]
-        return origin(items) if origin is not tuple else tuple(items)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_value(args[0], v) for v in data)
+        return tuple(_value(t, v) for t, v in zip(args, data, strict=True))
+    if origin in (list, frozenset, set):
+        args = typing.get_args(tp)
+        return origin(_value(args[0] if args else Any, v) for v in data)
     if origin is dict:
         key_type, value_type = typing.get_args(tp)
         return {_value(key_type, k): _value(value_type, v) for k, v in data.items()}

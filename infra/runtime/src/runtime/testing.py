@@ -34,6 +34,7 @@ class InMemoryTransaction:
     def __init__(self, state: _State, transaction_id: int) -> None:
         self.state = state
         self.transaction_id = transaction_id
+        self.appended: dict[str, int] = {}
 
     async def load(self, stream_id: str) -> list[RecordedEvent]:
         return list(self.state.streams.get(stream_id, []))
@@ -48,6 +49,8 @@ class InMemoryTransaction:
         stream = self.state.streams.setdefault(stream_id, []) if events else []
         if events and len(stream) != expected_version:
             raise ConcurrencyError(stream_id, expected_version)
+        if events:
+            self.appended.setdefault(stream_id, expected_version)
         for offset, event in enumerate(events, start=1):
             if event.event_id in self.state.event_ids:
                 raise ValueError(f"event id {event.event_id} already stored")
@@ -100,7 +103,13 @@ class InMemoryEventStore:
     async def transaction(self) -> AsyncIterator[InMemoryTransaction]:
         draft = copy.deepcopy(self.state)
         draft.commits += 1
-        yield InMemoryTransaction(draft, draft.commits)
+        tx = InMemoryTransaction(draft, draft.commits)
+        yield tx
+        # Another transaction may have committed to the same streams meanwhile, as in PostgreSQL.
+        for stream_id, base in tx.appended.items():
+            if len(self.state.streams.get(stream_id, [])) != base:
+                raise ConcurrencyError(stream_id, base)
+        draft.commits = max(draft.commits, self.state.commits + 1)
         self.state = draft
 
     async def read_all(self, after: Position, limit: int = 1000) -> list[RecordedEvent]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
@@ -91,10 +92,13 @@ def messaging_attributes(
     return attributes
 
 
+_WORD = re.compile(r"^(?:[a-z_]+|v[0-9]+|[*>])$")
+
+
 def subject_template(subject: str) -> str:
-    """A low-cardinality span name: ids (anything with a digit past the region) become `{id}`."""
+    """A low-cardinality span name: past root, region and service, tokens that are not words become `{id}`."""
     parts = subject.split(".")
-    return ".".join(p if i < 3 or not any(c.isdigit() for c in p) else "{id}" for i, p in enumerate(parts))
+    return ".".join(p if i < 3 or _WORD.match(p) else "{id}" for i, p in enumerate(parts))
 
 
 def span_to_json(span: ReadableSpan) -> dict[str, Any]:

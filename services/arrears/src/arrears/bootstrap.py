@@ -22,5 +22,5 @@ def build(resources: Resources) -> ServiceParts:
         subjects.events_stream(settings.region, SERVICE), (subjects.events_of(settings.region, SERVICE),)
     )
     return ServiceParts(
-        name=SERVICE, migrations=[files("arrears") / "migrations"], requests={}, streams=[events_stream]
+        name=SERVICE, migrations=[files("arrears") / "migrations"], requests={}, events_stream=events_stream
     )

@@ -9,11 +9,15 @@ from enrolment.domain.events import EmployerRegistered
 from enrolment.entrypoints.requests import request_table
 from enrolment.projections import EmployersProjection
 from enrolment.translation import to_public
+from contracts.envelope import type_name
 from runtime.host import Resources, ServiceParts
 from runtime.messaging import StreamSpec
 from runtime.recording import EventRecorder
 
 SERVICE = "enrolment"
+
+# Public events that complete a service for someone, counted for the online-handling share.
+HANDLED = frozenset({type_name(SERVICE, "employer_registered", 1)})
 
 
 def build(resources: Resources) -> ServiceParts:
@@ -27,6 +31,7 @@ def build(resources: Resources) -> ServiceParts:
         name=SERVICE,
         migrations=[files("enrolment") / "migrations"],
         requests=request_table(resources.store, resources.pool, resources.clock, recorder),
-        streams=[events_stream],
+        events_stream=events_stream,
         projections=[EmployersProjection()],
+        handled=HANDLED,
     )

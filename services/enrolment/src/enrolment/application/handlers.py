@@ -34,6 +34,7 @@ async def register_employer(
         established_on=command.established_on,
         route="manual",
         now=ctx.now,
+        today=ctx.today,
     )
     await recorder.record(tx, stream, version, events, ctx)
     return {"employer_id": stream, "registered_at": ctx.now.isoformat()}

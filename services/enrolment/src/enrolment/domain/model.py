@@ -52,11 +52,12 @@ def decide_register_employer(
     established_on: date,
     route: str,
     now: datetime,
+    today: date,
 ) -> list[Event]:
-    """An employer is registered once; it cannot be established after today."""
+    """An employer is registered once; it cannot be established after today (the agency's date)."""
     if state.registered:
         raise EmployerAlreadyRegisteredError(credit_code)
-    if established_on > now.date():
+    if established_on > today:
         raise EstablishedInFutureError
     return [
         EmployerRegistered(

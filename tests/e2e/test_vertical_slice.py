@@ -1,0 +1,144 @@
+"""A command through the gateway to a region's service, its event through the outbox and NATS into
+a projection, read back through the gateway, in one trace."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from runtime.workdays import local_date
+from tests.conftest import Servers
+from tests.stack import Stack, running_stack
+from tests.waiting import eventually
+
+EMPLOYER = {
+    "credit_code": "91350100M000100Y43",
+    "name": "Nanchang Steel Works",
+    "division_code": "360102",
+    "industry_code": "C3110",
+    "established_on": "2026-01-05",
+}
+
+
+@pytest.fixture
+async def stack(servers: Servers, subject_root: str) -> AsyncIterator[Stack]:
+    async with running_stack(servers, subject_root, services=("enrolment", "transfer", "arrears", "injury")) as s:
+        yield s
+
+
+async def read_employer(stack: Stack, region: str = "36") -> httpx.Response | None:
+    response = await stack.client.get(f"/v1/regions/{region}/employers/{EMPLOYER['credit_code']}", headers=stack.token(region=region))
+    return response if response.status_code == 200 else None
+
+
+async def test_a_registered_employer_is_read_back_and_counted_with_its_channel(stack: Stack) -> None:
+    created = await stack.client.post(
+        "/v1/regions/36/employers", json=EMPLOYER, headers={**stack.token(), "X-Channel": "counter"}
+    )
+    found = await eventually(lambda: read_employer(stack))
+
+    assert created.status_code == 201, created.text
+    assert found.json()["route"] == "manual"
+    assert found.json()["channel"] == "counter"
+    assert await read_employer(stack, "44") is None
+
+    today = local_date(stack.clock.now()).isoformat()
+
+    async def counted() -> dict[str, Any] | None:
+        r = await stack.client.get(
+            "/v1/regions/36/statistics/online-share", params={"first": today, "last": today}, headers=stack.token()
+        )
+        body: dict[str, Any] = r.json()
+        return body if body.get("handled") == 1 else None
+
+    share = await eventually(counted)
+    assert share["by_channel"] == {"counter": 1}
+    assert share["online_share_percent"] == 0.0
+
+
+async def test_the_write_path_is_one_trace_from_http_through_nats_postgres_outbox_and_consumer(stack: Stack) -> None:
+    stack.spans.clear()
+    created = await stack.client.post("/v1/regions/36/employers", json=EMPLOYER, headers=stack.token())
+    trace_id = int(created.headers["x-trace-id"], 16)
+
+    def names() -> set[str]:
+        return {s.name for s in stack.spans.get_finished_spans() if s.context.trace_id == trace_id}
+
+    async def complete() -> set[str] | None:
+        found = names()
+        return found if any(n.startswith("process t") and "evt" in n for n in found) else None
+
+    found = await eventually(complete)
+    root = stack.settings.subject_root
+    assert "POST /v1/regions/36/employers" in found
+    assert f"send {root}.36.enrolment.cmd.register_employer" in found
+    assert f"process {root}.36.enrolment.register_employer" in found
+    assert f"send {root}.36.enrolment.evt.employer_registered.v1" in found
+    assert f"process {root}.36.enrolment.evt.employer_registered.v1" in found
+    spans = [s for s in stack.spans.get_finished_spans() if s.context.trace_id == trace_id]
+    consumer = next(s for s in spans if s.name.startswith("process") and "evt" in s.name)
+    assert consumer.attributes is not None
+    assert consumer.attributes["messaging.system"] == "nats"
+    assert consumer.attributes["messaging.operation.type"] == "process"
+
+
+async def test_a_malformed_request_is_a_400_naming_the_field_and_stores_nothing(stack: Stack) -> None:
+    bad = {**EMPLOYER, "credit_code": "91350100M000100Y44", "established_on": "not-a-date"}
+
+    response = await stack.client.post("/v1/regions/36/employers", json=bad, headers=stack.token())
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {"body.credit_code", "body.established_on"}
+    assert await read_employer(stack) is None
+    pool = stack.services[("enrolment", "36")].resources.pool
+    assert await pool.fetchval("SELECT count(*) FROM events") == 0
+
+
+async def test_a_rule_broken_is_a_clear_409_and_a_retry_with_the_same_key_gets_the_first_answer(stack: Stack) -> None:
+    headers = {**stack.token(), "Idempotency-Key": "register-nanchang-steel-1"}
+
+    first = await stack.client.post("/v1/regions/36/employers", json=EMPLOYER, headers=headers)
+    retry = await stack.client.post("/v1/regions/36/employers", json=EMPLOYER, headers=headers)
+    again = await stack.client.post("/v1/regions/36/employers", json=EMPLOYER, headers=stack.token())
+
+    assert first.status_code == retry.status_code == 201
+    assert first.json() == retry.json()
+    assert again.status_code == 409
+    assert again.json()["type"].endswith("/employer-already-registered")
+    pool = stack.services[("enrolment", "36")].resources.pool
+    assert await pool.fetchval("SELECT count(*) FROM events") == 1
+
+
+async def test_an_operator_of_another_region_and_a_request_without_a_token_are_refused(stack: Stack) -> None:
+    no_token = await stack.client.post("/v1/regions/36/employers", json=EMPLOYER)
+    other_region = await stack.client.post("/v1/regions/36/employers", json=EMPLOYER, headers=stack.token(region="44"))
+
+    assert no_token.status_code == 401
+    assert other_region.status_code == 403
+    assert other_region.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_region_with_no_service_running_answers_503_not_500(stack: Stack) -> None:
+    response = await stack.client.post("/v1/regions/31/employers", json=EMPLOYER, headers=stack.token(region="31"))
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+
+
+async def test_a_service_too_slow_to_answer_gives_a_504_telling_the_client_to_retry(stack: Stack, servers: Servers) -> None:
+    nc = stack.services[("enrolment", "36")].resources.nc
+    root = stack.settings.subject_root
+
+    async def never_answers(msg: Any) -> None:
+        return None
+
+    await nc.subscribe(f"{root}.12.enrolment.cmd.*", cb=never_answers)
+    response = await stack.client.post("/v1/regions/12/employers", json=EMPLOYER, headers=stack.token(region="12"))
+
+    assert response.status_code == 504
+    assert "Idempotency-Key" in response.json()["detail"]

@@ -1,0 +1,103 @@
+"""Durable deadlines: fire once after time is skipped, never after cancel, survive restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+
+from runtime import deadlines
+from runtime.clock import FixedClock
+from runtime.deadlines import CalendarBook, Deadline, DeadlineRule, DeadlineWorker
+from runtime.eventstore import NewEvent, PostgresEventStore, PostgresTransaction
+from runtime.workdays import CalendarYear, WorkingDayCalendar, years_from_chinese_calendar
+
+CALENDAR = WorkingDayCalendar(years_from_chinese_calendar(2024, 2026))
+
+
+def breach_recorder() -> tuple[list[Deadline], Any]:
+    fired: list[Deadline] = []
+
+    async def on_deadline(tx: PostgresTransaction, deadline: Deadline) -> None:
+        fired.append(deadline)
+        await tx.append(f"breach-{deadline.deadline_id}", 0, [NewEvent(uuid4(), "DeadlineBreached", {"kind": deadline.kind})])
+
+    return fired, on_deadline
+
+
+async def schedule(pool: asyncpg.Pool, stream: str, rule: DeadlineRule, calendar: WorkingDayCalendar = CALENDAR) -> Deadline:
+    async with pool.acquire() as conn:
+        return await deadlines.schedule(
+            conn, calendar, deadline_id=uuid4(), stream_id=stream, kind="stage", rule=rule
+        )
+
+
+async def test_a_deadline_fires_once_when_time_is_skipped_past_it(pool: asyncpg.Pool) -> None:
+    clock = FixedClock(datetime(2024, 9, 30, 2, 0, tzinfo=UTC))
+    fired, handler = breach_recorder()
+    worker = DeadlineWorker(PostgresEventStore(pool), clock, handler)
+    deadline = await schedule(pool, "transfer-1", DeadlineRule(date(2024, 9, 30), working_days=15))
+
+    before = await worker.run_once()
+    clock.set(deadline.due_at + timedelta(seconds=1))
+    first = await worker.run_once()
+    second = await worker.run_once()
+
+    # 15 working days from 30 Sep 2024 step over the National Day holiday: due end of 25 Oct (Beijing).
+    assert deadline.due_at == datetime(2024, 10, 25, 16, 0, tzinfo=UTC)
+    assert (before, first, second) == (0, 1, 0)
+    assert [d.stream_id for d in fired] == ["transfer-1"]
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'DeadlineBreached'") == 1
+
+
+async def test_a_cancelled_deadline_never_fires(pool: asyncpg.Pool) -> None:
+    clock = FixedClock(datetime(2025, 3, 3, tzinfo=UTC))
+    fired, handler = breach_recorder()
+    await schedule(pool, "case-7", DeadlineRule(date(2025, 3, 3), working_days=5))
+    async with pool.acquire() as conn:
+        cancelled = await deadlines.cancel(conn, "case-7")
+
+    clock.advance(days=60)
+    await DeadlineWorker(PostgresEventStore(pool), clock, handler).run_once()
+
+    assert cancelled == 1
+    assert fired == []
+
+
+async def test_deadlines_survive_a_restart_and_two_workers_fire_each_once(pool: asyncpg.Pool) -> None:
+    for i in range(200):
+        await schedule(pool, f"s-{i}", DeadlineRule(date(2025, 1, 6), calendar_days=30))
+    clock = FixedClock(datetime(2025, 6, 1, tzinfo=UTC))
+    fired_a, handler_a = breach_recorder()
+    fired_b, handler_b = breach_recorder()
+    store = PostgresEventStore(pool)
+    # Two workers started after the rows were written, as after a restart of every process.
+    worker_a = DeadlineWorker(store, clock, handler_a, batch=10)
+    worker_b = DeadlineWorker(store, clock, handler_b, batch=10)
+
+    await asyncio.gather(worker_a.run_once(), worker_b.run_once())
+
+    streams = [d.stream_id for d in fired_a + fired_b]
+    assert len(streams) == len(set(streams)) == 200
+    assert await pool.fetchval("SELECT count(*) FROM deadlines WHERE status = 'fired'") == 200
+
+
+async def test_a_deadline_in_a_year_without_holiday_data_is_provisional_until_that_year_is_loaded(
+    pool: asyncpg.Pool,
+) -> None:
+    book = CalendarBook(CALENDAR)
+    deadline = await schedule(pool, "transfer-9", DeadlineRule(date(2026, 12, 21), working_days=15), book.calendar)
+    made_up_holidays = [date(2027, 1, 4), date(2027, 1, 5), date(2027, 1, 6)]
+
+    moved = await book.add_year(pool, CalendarYear.build(2027, made_up_holidays, [], "test notice"))
+    async with pool.acquire() as conn:
+        [recomputed] = await deadlines.pending(conn, "transfer-9")
+
+    assert deadline.provisional is True
+    assert moved == 1
+    assert recomputed.provisional is False
+    assert recomputed.due_at - deadline.due_at == timedelta(days=3)
+    assert await pool.fetchval("SELECT count(*) FROM calendar_years WHERE year = 2027") == 1

@@ -1,0 +1,166 @@
+"""The event store contract, run against the in-memory fake and the PostgreSQL adapter alike."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from runtime.commands import execute_once
+from runtime.eventstore import ConcurrencyError, NewEvent, OutboxMessage, PostgresEventStore, Position
+from runtime.testing import InMemoryEventStore
+
+
+def event(kind: str = "Happened", **data: Any) -> NewEvent:
+    return NewEvent(uuid4(), kind, data or {"n": 1}, {"correlation_id": "c"})
+
+
+def message() -> OutboxMessage:
+    return OutboxMessage(uuid4(), "t.36.svc.evt.happened.v1", b"{}", {"traceparent": "x"})
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def store(request: pytest.FixtureRequest, pool: asyncpg.Pool) -> AsyncIterator[Any]:
+    yield InMemoryEventStore() if request.param == "memory" else PostgresEventStore(pool)
+
+
+async def outbox_size(store: Any) -> int:
+    if isinstance(store, InMemoryEventStore):
+        return len(store.outbox)
+    return int(await store.pool.fetchval("SELECT count(*) FROM outbox"))
+
+
+class TestEventStoreContract:
+    async def test_appended_events_load_in_order_with_versions(self, store: Any) -> None:
+        async with store.transaction() as tx:
+            await tx.append("s-1", 0, [event(n=1), event(n=2)])
+        async with store.transaction() as tx:
+            await tx.append("s-1", 2, [event(n=3)])
+            loaded = await tx.load("s-1")
+
+        assert [e.version for e in loaded] == [1, 2, 3]
+        assert [e.data["n"] for e in loaded] == [1, 2, 3]
+
+    async def test_append_at_a_stale_version_is_a_concurrency_error(self, store: Any) -> None:
+        async with store.transaction() as tx:
+            await tx.append("s-2", 0, [event()])
+
+        with pytest.raises(ConcurrencyError):
+            async with store.transaction() as tx:
+                await tx.append("s-2", 0, [event()])
+
+    async def test_append_beyond_the_current_version_is_a_concurrency_error(self, store: Any) -> None:
+        async with store.transaction() as tx:
+            await tx.append("s-3", 0, [event()])
+
+        with pytest.raises(ConcurrencyError):
+            async with store.transaction() as tx:
+                await tx.append("s-3", 5, [event()])
+
+    async def test_a_failed_transaction_leaves_no_event_and_no_outbox_row(self, store: Any) -> None:
+        with pytest.raises(RuntimeError):
+            async with store.transaction() as tx:
+                await tx.append("s-4", 0, [event()], [message()])
+                raise RuntimeError("decision failed after append")
+
+        async with store.transaction() as tx:
+            assert await tx.load("s-4") == []
+        assert await outbox_size(store) == 0
+
+    async def test_events_and_outbox_messages_commit_together(self, store: Any) -> None:
+        async with store.transaction() as tx:
+            await tx.append("s-5", 0, [event()], [message(), message()])
+
+        assert await outbox_size(store) == 2
+
+    async def test_the_inbox_claims_a_message_once_per_consumer(self, store: Any) -> None:
+        message_id = uuid4()
+        async with store.transaction() as tx:
+            first = await tx.claim("consumer-a", message_id)
+            again = await tx.claim("consumer-a", message_id)
+            other = await tx.claim("consumer-b", message_id)
+
+        assert (first, again, other) == (True, False, True)
+
+    async def test_a_command_reply_is_kept_for_retries(self, store: Any) -> None:
+        command_id = uuid4()
+        calls = 0
+
+        async def decide(tx: Any) -> dict[str, Any]:
+            nonlocal calls
+            calls += 1
+            await tx.append(f"cmd-{command_id}", 0, [event()])
+            return {"done": calls}
+
+        first = await execute_once(store, command_id, decide)
+        second = await execute_once(store, command_id, decide)
+
+        assert first == second == {"done": 1}
+        assert calls == 1
+
+    async def test_read_all_returns_every_event_once_in_commit_order(self, store: Any) -> None:
+        for i in range(5):
+            async with store.transaction() as tx:
+                await tx.append(f"r-{i}", 0, [event(n=i), event(n=i + 100)])
+
+        page_one = await store.read_all(Position(), 4)
+        page_two = await store.read_all(page_one[-1].at, 100)
+
+        seen = [e.data["n"] for e in page_one + page_two]
+        assert seen == [0, 100, 1, 101, 2, 102, 3, 103, 4, 104]
+
+
+class TestPostgresUnderConcurrency:
+    async def test_fifty_concurrent_commands_on_one_stream_lose_no_update(self, pool: asyncpg.Pool) -> None:
+        store = PostgresEventStore(pool)
+
+        async def increment(tx: Any) -> dict[str, Any]:
+            history = await tx.load("counter")
+            await tx.append("counter", len(history), [event("Incremented")])
+            return {"version": len(history) + 1}
+
+        await asyncio.gather(*(execute_once(store, uuid4(), increment, attempts=100) for _ in range(50)))
+
+        async with store.transaction() as tx:
+            assert [e.version for e in await tx.load("counter")] == list(range(1, 51))
+
+    async def test_a_reader_polling_during_concurrent_writes_skips_nothing(self, pool: asyncpg.Pool) -> None:
+        store = PostgresEventStore(pool)
+        writers_done = asyncio.Event()
+        seen: list[Any] = []
+
+        async def writer(w: int) -> None:
+            for i in range(40):
+                async with store.transaction() as tx:
+                    await tx.append(f"w{w}-{i}", 0, [event(n=i)])
+                    if i % 7 == 0:
+                        # A transaction that holds its rows uncommitted while later ones commit.
+                        await asyncio.sleep(0.01)
+
+        async def reader() -> None:
+            at = Position()
+            while True:
+                batch = await store.read_all(at, 50)
+                seen.extend(batch)
+                if batch:
+                    at = batch[-1].at
+                elif writers_done.is_set():
+                    final = await store.read_all(at, 10_000)
+                    seen.extend(final)
+                    if not final:
+                        return
+                await asyncio.sleep(0)
+
+        reading = asyncio.create_task(reader())
+        await asyncio.gather(*(writer(w) for w in range(6)))
+        writers_done.set()
+        await reading
+
+        positions = [e.at for e in seen]
+        assert len(seen) == 240
+        assert len({e.event_id for e in seen}) == 240
+        assert positions == sorted(positions)

@@ -1,0 +1,122 @@
+"""The outbox relay against real PostgreSQL and JetStream, including a relay killed mid-way."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+from nats.aio.client import Client as NatsClient
+
+from runtime.eventstore import NewEvent, OutboxMessage, PostgresEventStore
+from runtime.messaging import StreamSpec, ensure_stream
+from runtime.outbox import OutboxRelay
+from tests.waiting import eventually
+
+
+async def queue_messages(store: PostgresEventStore, subject: str, count: int) -> set[str]:
+    ids: set[str] = set()
+    for start in range(0, count, 100):
+        async with store.transaction() as tx:
+            for i in range(start, min(start + 100, count)):
+                event_id = uuid4()
+                ids.add(str(event_id))
+                await tx.append(
+                    f"s-{event_id}", 0, [NewEvent(event_id, "Happened", {"i": i})],
+                    [OutboxMessage(event_id, subject, f'{{"i":{i}}}'.encode())],
+                )
+    return ids
+
+
+async def stream_message_ids(js: Any, stream: str) -> list[str]:
+    info = await js.stream_info(stream)
+    found = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        msg = await js.get_msg(stream, seq)
+        found.append(msg.headers["Nats-Msg-Id"])
+    return found
+
+
+async def test_committed_messages_reach_jetstream_with_their_id_and_leave_the_outbox(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str
+) -> None:
+    js = nc.jetstream()
+    stream = StreamSpec(f"{subject_root.upper()}_OUT", (f"{subject_root}.>",))
+    await ensure_stream(js, stream, replicas=1, duplicate_window=600)
+    store = PostgresEventStore(pool)
+    relay = OutboxRelay(pool, js)
+    ids = await queue_messages(store, f"{subject_root}.36.svc.evt.happened.v1", 250)
+
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    await eventually(lambda: _count(pool, 0))
+    stop.set()
+    await running
+
+    assert sorted(await stream_message_ids(js, stream.name)) == sorted(ids)
+
+
+async def _count(pool: asyncpg.Pool, expected: int) -> bool:
+    return bool(await pool.fetchval("SELECT count(*) FROM outbox") == expected)
+
+
+RELAY_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from runtime import db
+    from runtime.messaging import connect
+    from runtime.outbox import OutboxRelay
+
+    async def main():
+        pool = await db.create_pool(sys.argv[1], size=2)
+        nc = await connect([sys.argv[2]], name="relay-under-test")
+        relay = OutboxRelay(pool, nc.jetstream(), batch=int(sys.argv[3]))
+        await relay.run(asyncio.Event())
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_a_relay_killed_mid_way_loses_nothing_and_publishes_nothing_twice(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str, database_url: str, servers: Any
+) -> None:
+    js = nc.jetstream()
+    stream = StreamSpec(f"{subject_root.upper()}_KILL", (f"{subject_root}.>",))
+    await ensure_stream(js, stream, replicas=1, duplicate_window=600)
+    store = PostgresEventStore(pool)
+    ids = await queue_messages(store, f"{subject_root}.36.svc.evt.happened.v1", 3000)
+
+    kills = 0
+    while await pool.fetchval("SELECT count(*) FROM outbox") > 0 and kills < 20:
+        relay = subprocess.Popen(
+            [sys.executable, "-c", RELAY_SCRIPT, database_url, servers.nats_url, "50"], env=os.environ.copy()
+        )
+        remaining = await pool.fetchval("SELECT count(*) FROM outbox")
+        # Kill it as soon as it has made some progress, i.e. in the middle of relaying.
+        await eventually(lambda r=remaining: _fewer(pool, r), within=30, every=0.005)
+        relay.send_signal(signal.SIGKILL)
+        relay.wait(10)
+        kills += 1
+
+    finisher = OutboxRelay(pool, js)
+    stop = asyncio.Event()
+    running = asyncio.create_task(finisher.run(stop))
+    await eventually(lambda: _count(pool, 0), within=30)
+    stop.set()
+    await running
+
+    published = await stream_message_ids(js, stream.name)
+    assert kills >= 2
+    assert len(published) == len(set(published)) == 3000
+    assert set(published) == ids
+
+
+async def _fewer(pool: asyncpg.Pool, than: int) -> bool:
+    return bool(await pool.fetchval("SELECT count(*) FROM outbox") < than)

@@ -1,0 +1,90 @@
+"""An in-process stack for end-to-end tests: real NATS and PostgreSQL, real services, real gateway.
+
+Services run with `runtime.host.start_service` (the same code as `python -m <service>`), the
+gateway through its ASGI app with its lifespan; tests speak HTTP to the gateway only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from contracts.subjects import SERVICES
+from gateway.app import make_app
+from gateway.auth import issue_token
+from gateway.config import GatewaySettings
+from runtime.clock import FixedClock
+from runtime.host import RunningService, start_service
+from runtime.settings import RuntimeSettings
+from tests.conftest import Servers, create_database
+
+_EXPORTER = InMemorySpanExporter()
+
+
+def span_exporter() -> InMemorySpanExporter:
+    """One tracer provider per test session (OpenTelemetry allows setting it once)."""
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+        trace.set_tracer_provider(provider)
+    return _EXPORTER
+
+
+def builders() -> dict[str, Any]:
+    from arrears.bootstrap import build as arrears
+    from enrolment.bootstrap import build as enrolment
+    from injury.bootstrap import build as injury
+    from transfer.bootstrap import build as transfer
+
+    return {"enrolment": enrolment, "transfer": transfer, "arrears": arrears, "injury": injury}
+
+
+@dataclass
+class Stack:
+    client: httpx.AsyncClient
+    settings: GatewaySettings
+    services: dict[tuple[str, str], RunningService]
+    clock: FixedClock
+    spans: InMemorySpanExporter = field(default_factory=span_exporter)
+
+    def token(self, kind: str = "operator", subject: str = "ops-1", region: str | None = "36") -> dict[str, str]:
+        return {"Authorization": "Bearer " + issue_token(self.settings.jwt_secret, kind=kind, subject=subject, region=region)}
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    servers: Servers, root: str, *, regions: tuple[str, ...] = ("36", "44"), services: tuple[str, ...] = SERVICES
+) -> AsyncIterator[Stack]:
+    exporter = span_exporter()
+    clock = FixedClock()
+    build = builders()
+    async with contextlib.AsyncExitStack() as stack:
+        running: dict[tuple[str, str], RunningService] = {}
+        for region in regions:
+            for service in services:
+                settings = RuntimeSettings(
+                    region=region,
+                    nats_url=servers.nats_url,
+                    nats_monitor_url=servers.nats_monitor_url,
+                    database_url=await create_database(servers.postgres_admin_url),
+                    subject_root=root,
+                    require_sync_always=servers.nats_monitor_url is not None,
+                    pool_size=4,
+                )
+                running[(service, region)] = await start_service(settings, service, build[service], stack, clock=clock)
+        gateway_settings = GatewaySettings(
+            nats_url=servers.nats_url, subject_root=root, regions=regions, request_timeout_seconds=5.0
+        )
+        app = make_app(gateway_settings, install_tracing=False)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+                yield Stack(client, gateway_settings, running, clock, exporter)
