@@ -38,12 +38,13 @@ lint: install ## ruff, format check, mypy strict, import-linter
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python -m contracts.schemas check
 
 fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-schemas: install ## export the JSON Schema of every contract to contracts/schemas/
+schemas: install ## export the JSON Schema of every contract to contracts/json-schemas/
 	$(BIN)/python -m contracts.schemas export
 
 bench: install ## throughput and latency beside this machine's raw limits

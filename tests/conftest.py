@@ -38,7 +38,7 @@ def _containers() -> Iterator[Servers]:
     from testcontainers.postgres import PostgresContainer
 
     with (
-        PostgresContainer("postgres:18", username="postgres", password="postgres", dbname="postgres") as pg,  # noqa: S106
+        PostgresContainer("postgres:18", username="postgres", password="postgres", dbname="postgres") as pg,
         DockerContainer("nats:2.12-alpine").with_command("-js -m 8222").with_exposed_ports(4222, 8222) as nats,
     ):
         host = nats.get_container_host_ip()

@@ -56,7 +56,10 @@ class Stack:
     spans: InMemorySpanExporter = field(default_factory=span_exporter)
 
     def token(self, kind: str = "operator", subject: str = "ops-1", region: str | None = "36") -> dict[str, str]:
-        return {"Authorization": "Bearer " + issue_token(self.settings.jwt_secret, kind=kind, subject=subject, region=region)}
+        return {
+            "Authorization": "Bearer "
+            + issue_token(self.settings.jwt_secret, kind=kind, subject=subject, region=region)
+        }
 
 
 @contextlib.asynccontextmanager

@@ -69,13 +69,19 @@ def stop(launcher: subprocess.Popen[bytes]) -> str:
 def test_the_stack_starts_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
     data, port = tmp_path / "data", free_port()
     base = f"http://127.0.0.1:{port}"
-    token = {"Authorization": "Bearer " + issue_token("yiwang-development-secret-change-me", kind="operator", subject="t", region="36")}
+    token = {
+        "Authorization": "Bearer "
+        + issue_token("yiwang-development-secret-change-me", kind="operator", subject="t", region="36")
+    }
 
     launcher = start(data, port)
     try:
         wait_until(lambda: httpx.get(f"{base}/health/ready").status_code == 200, 90)
         created = wait_until(
-            lambda: (r := httpx.post(f"{base}/v1/regions/36/employers", json=EMPLOYER, headers=token)).status_code == 201 and r,
+            lambda: (
+                (r := httpx.post(f"{base}/v1/regions/36/employers", json=EMPLOYER, headers=token)).status_code == 201
+                and r
+            ),
             60,
         )
         docs = httpx.get(f"{base}/docs")
@@ -93,9 +99,11 @@ def test_the_stack_starts_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path
     try:
         wait_until(lambda: httpx.get(f"{base}/health/ready").status_code == 200, 90)
         found = wait_until(
-            lambda: (r := httpx.get(f"{base}/v1/regions/36/employers/{EMPLOYER['credit_code']}", headers=token)).status_code
-            == 200
-            and r,
+            lambda: (
+                (r := httpx.get(f"{base}/v1/regions/36/employers/{EMPLOYER['credit_code']}", headers=token)).status_code
+                == 200
+                and r
+            ),
             60,
         )
     finally:

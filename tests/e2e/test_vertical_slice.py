@@ -30,7 +30,9 @@ async def stack(servers: Servers, subject_root: str) -> AsyncIterator[Stack]:
 
 
 async def read_employer(stack: Stack, region: str = "36") -> httpx.Response | None:
-    response = await stack.client.get(f"/v1/regions/{region}/employers/{EMPLOYER['credit_code']}", headers=stack.token(region=region))
+    response = await stack.client.get(
+        f"/v1/regions/{region}/employers/{EMPLOYER['credit_code']}", headers=stack.token(region=region)
+    )
     return response if response.status_code == 200 else None
 
 
@@ -78,6 +80,7 @@ async def test_the_write_path_is_one_trace_from_http_through_nats_postgres_outbo
     assert f"process {root}.36.enrolment.register_employer" in found
     assert f"send {root}.36.enrolment.evt.employer_registered.v1" in found
     assert f"process {root}.36.enrolment.evt.employer_registered.v1" in found
+    assert "transaction" in found
     spans = [s for s in stack.spans.get_finished_spans() if s.context.trace_id == trace_id]
     consumer = next(s for s in spans if s.name.startswith("process") and "evt" in s.name)
     assert consumer.attributes is not None
@@ -130,7 +133,9 @@ async def test_a_region_with_no_service_running_answers_503_not_500(stack: Stack
     assert response.headers["retry-after"] == "5"
 
 
-async def test_a_service_too_slow_to_answer_gives_a_504_telling_the_client_to_retry(stack: Stack, servers: Servers) -> None:
+async def test_a_service_too_slow_to_answer_gives_a_504_telling_the_client_to_retry(
+    stack: Stack, servers: Servers
+) -> None:
     nc = stack.services[("enrolment", "36")].resources.nc
     root = stack.settings.subject_root
 

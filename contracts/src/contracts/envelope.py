@@ -93,7 +93,7 @@ def envelope_for(
     correlationid: UUID,
     causationid: UUID | None = None,
     subject: str | None = None,
-    id: UUID | None = None,  # noqa: A002 - CloudEvents attribute name
+    id: UUID | None = None,
 ) -> Envelope[T]:
     return Envelope[T](
         id=id or uuid4(),

@@ -82,13 +82,8 @@ def citizen_id_check_character(body: str) -> str:
     the check character is "10X98765432"[S mod 11].
     """
     if len(body) != 17 or not _DIGITS.issuperset(body):
-        raise IdentifierError(
-            "charset", "citizen ID check is computed over exactly 17 digits"
-        )
-    total = sum(
-        int(digit) * weight
-        for digit, weight in zip(body, _CITIZEN_WEIGHTS, strict=True)
-    )
+        raise IdentifierError("charset", "citizen ID check is computed over exactly 17 digits")
+    total = sum(int(digit) * weight for digit, weight in zip(body, _CITIZEN_WEIGHTS, strict=True))
     return _CITIZEN_CHECK_SYMBOLS[total % 11]
 
 
@@ -118,16 +113,13 @@ def check_citizen_id(value: str) -> str:
     codes such as 830000.
     """
     if len(value) != 18:
-        raise IdentifierError(
-            "length", f"citizen ID number must have 18 characters, got {len(value)}"
-        )
+        raise IdentifierError("length", f"citizen ID number must have 18 characters, got {len(value)}")
     for position, char in enumerate(value, start=1):
         if char not in _DIGITS and not (position == 18 and char in "Xx"):
             allowed = "a digit or X" if position == 18 else "a digit"
             raise IdentifierError(
                 "charset",
-                f"citizen ID number character {position} is {char!r}, "
-                f"expected {allowed}",
+                f"citizen ID number character {position} is {char!r}, expected {allowed}",
             )
     normalised = value.upper()
     _birth_date(normalised[6:14])
@@ -157,9 +149,7 @@ def upgrade_legacy_citizen_id(value: str) -> str:
     "19" before the year and appends the MOD 11-2 check character.
     """
     if len(value) != 15:
-        raise IdentifierError(
-            "length", f"legacy citizen ID number must have 15 digits, got {len(value)}"
-        )
+        raise IdentifierError("length", f"legacy citizen ID number must have 15 digits, got {len(value)}")
     if not _DIGITS.issuperset(value):
         raise IdentifierError("charset", "legacy citizen ID number must be all digits")
     body = f"{value[:6]}19{value[6:]}"
@@ -172,9 +162,7 @@ def upgrade_legacy_citizen_id(value: str) -> str:
 
 def _check_digits(value: str, length: int, what: str) -> None:
     if len(value) != length:
-        raise IdentifierError(
-            "length", f"{what} must have {length} digits, got {len(value)}"
-        )
+        raise IdentifierError("length", f"{what} must have {length} digits, got {len(value)}")
     if not _DIGITS.issuperset(value):
         raise IdentifierError("charset", f"{what} must contain only digits 0-9")
 
@@ -183,9 +171,7 @@ def check_region(value: str) -> str:
     """Validate a region code: a two-digit province code such as "36" (Jiangxi)."""
     _check_digits(value, 2, "region code")
     if value not in PROVINCE_CODES:
-        raise IdentifierError(
-            "province", f"region code {value!r} is not a province code"
-        )
+        raise IdentifierError("province", f"region code {value!r} is not a province code")
     return value
 
 
@@ -197,9 +183,7 @@ def check_division_code(value: str) -> str:
     """
     _check_digits(value, 6, "division code")
     if value[:2] not in PROVINCE_CODES:
-        raise IdentifierError(
-            "province", f"division code {value!r} does not start with a province code"
-        )
+        raise IdentifierError("province", f"division code {value!r} does not start with a province code")
     return value
 
 
@@ -226,13 +210,8 @@ def credit_code_check_character(body: str) -> str:
     the check value is 31 - (S mod 31), with 31 written as 0.
     """
     if len(body) != 17 or not _CREDIT_INPUT.issuperset(body):
-        raise IdentifierError(
-            "charset", "credit code check is computed over 17 credit-code symbols"
-        )
-    total = sum(
-        _CREDIT_VALUES[symbol] * weight
-        for symbol, weight in zip(body.upper(), _CREDIT_WEIGHTS, strict=True)
-    )
+        raise IdentifierError("charset", "credit code check is computed over 17 credit-code symbols")
+    total = sum(_CREDIT_VALUES[symbol] * weight for symbol, weight in zip(body.upper(), _CREDIT_WEIGHTS, strict=True))
     return _CREDIT_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -253,15 +232,12 @@ def check_credit_code(value: str, *, verify_check_character: bool = True) -> str
     then tells whether the check held.
     """
     if len(value) != 18:
-        raise IdentifierError(
-            "length", f"credit code must have 18 characters, got {len(value)}"
-        )
+        raise IdentifierError("length", f"credit code must have 18 characters, got {len(value)}")
     for position, char in enumerate(value, start=1):
         if char not in _CREDIT_INPUT:
             raise IdentifierError(
                 "charset",
-                f"credit code character {position} is {char!r}, "
-                "not one of 0-9 A-H J-N P-R T U W-Y",
+                f"credit code character {position} is {char!r}, not one of 0-9 A-H J-N P-R T U W-Y",
             )
     normalised = value.upper()
     authority = normalised[0]
@@ -272,13 +248,8 @@ def check_credit_code(value: str, *, verify_check_character: bool = True) -> str
         )
     division = normalised[2:8]
     if not _DIGITS.issuperset(division):
-        raise IdentifierError(
-            "charset", "credit code characters 3-8 must be a six-digit division code"
-        )
-    if (
-        division[:2] not in PROVINCE_CODES
-        and division != _NATIONAL_REGISTRATION_DIVISION
-    ):
+        raise IdentifierError("charset", "credit code characters 3-8 must be a six-digit division code")
+    if division[:2] not in PROVINCE_CODES and division != _NATIONAL_REGISTRATION_DIVISION:
         raise IdentifierError(
             "province",
             f"credit code division code {division!r} has no province prefix",

@@ -20,10 +20,24 @@ AUDIENCE = "yiwang-gateway"
 ISSUER = "yiwang-dev"
 
 
-def issue_token(secret: str, *, kind: str, subject: str, region: str | None = None, role: str | None = None,
-                ttl: timedelta = timedelta(hours=8)) -> str:
+def issue_token(
+    secret: str,
+    *,
+    kind: str,
+    subject: str,
+    region: str | None = None,
+    role: str | None = None,
+    ttl: timedelta = timedelta(hours=8),
+) -> str:
     now = datetime.now(UTC)
-    claims: dict[str, Any] = {"sub": subject, "kind": kind, "aud": AUDIENCE, "iss": ISSUER, "iat": now, "exp": now + ttl}
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "kind": kind,
+        "aud": AUDIENCE,
+        "iss": ISSUER,
+        "iat": now,
+        "exp": now + ttl,
+    }
     if region:
         claims["region"] = region
     if role:
@@ -44,12 +58,16 @@ def caller(request: Request, authorization: Annotated[str | None, Header()] = No
         claims = jwt.decode(
             authorization[7:], secret, algorithms=["HS256"], audience=AUDIENCE, options={"require": ["exp", "sub"]}
         )
-        return Actor(kind=ActorKind(claims["kind"]), id=claims["sub"], region=claims.get("region"), role=claims.get("role"))
+        return Actor(
+            kind=ActorKind(claims["kind"]), id=claims["sub"], region=claims.get("region"), role=claims.get("role")
+        )
     except (jwt.PyJWTError, ValueError, KeyError) as error:
         raise _unauthorized(f"invalid token: {type(error).__name__}") from error
 
 
-def channel(x_channel: Annotated[Channel, Header(description="Where the request came in.")] = Channel.WEB_HALL) -> Channel:
+def channel(
+    x_channel: Annotated[Channel, Header(description="Where the request came in.")] = Channel.WEB_HALL,
+) -> Channel:
     return x_channel
 
 
@@ -58,7 +76,9 @@ def require_operator_of(region: str, actor: Actor) -> None:
     if actor.kind is not ActorKind.OPERATOR:
         raise ProblemError(problem("forbidden", "Forbidden", 403, "operators only"))
     if actor.region != region:
-        raise ProblemError(problem("forbidden", "Forbidden", 403, f"an operator of region {actor.region} cannot act in {region}"))
+        raise ProblemError(
+            problem("forbidden", "Forbidden", 403, f"an operator of region {actor.region} cannot act in {region}")
+        )
 
 
 Caller = Annotated[Actor, Depends(caller)]

@@ -89,7 +89,9 @@ def replay(sequence: int) -> None:
 
 @app.command("load-calendar")
 def load_calendar(
-    path: Annotated[Path, typer.Argument(help='JSON: {"year": 2027, "holidays": [...], "workdays": [...], "source": "..."}')],
+    path: Annotated[
+        Path, typer.Argument(help='JSON: {"year": 2027, "holidays": [...], "workdays": [...], "source": "..."}')
+    ],
 ) -> None:
     """Load next year's working-day calendar (State Council notice); provisional deadlines are recomputed."""
     from uuid import uuid4

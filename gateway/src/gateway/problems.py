@@ -38,9 +38,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [
-            FieldError(field=".".join(str(p) for p in e["loc"]), message=str(e["msg"])) for e in error.errors()
-        ]
+        errors = [FieldError(field=".".join(str(p) for p in e["loc"]), message=str(e["msg"])) for e in error.errors()]
         detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
         return respond(problem("invalid-request", "The request is not valid", 400, detail, errors=errors), request)
 

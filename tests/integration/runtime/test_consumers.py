@@ -64,7 +64,9 @@ async def test_each_message_has_one_effect_even_when_delivered_twice(
         await js.publish(
             subject, b"ok", headers={"Nats-Msg-Id": f"again-{message_id}", "Yiwang-Original-Msg-Id": message_id}
         )
-    consumer = PullConsumer(js, PostgresEventStore(pool), ConsumerSpec("svc-effects", stream, (subject,), record_effect), dead)
+    consumer = PullConsumer(
+        js, PostgresEventStore(pool), ConsumerSpec("svc-effects", stream, (subject,), record_effect), dead
+    )
 
     stop, task = await run_consumer(consumer)
     await eventually(lambda: _processed(consumer, 250))

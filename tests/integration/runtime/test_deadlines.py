@@ -23,16 +23,18 @@ def breach_recorder() -> tuple[list[Deadline], Any]:
 
     async def on_deadline(tx: PostgresTransaction, deadline: Deadline) -> None:
         fired.append(deadline)
-        await tx.append(f"breach-{deadline.deadline_id}", 0, [NewEvent(uuid4(), "DeadlineBreached", {"kind": deadline.kind})])
+        await tx.append(
+            f"breach-{deadline.deadline_id}", 0, [NewEvent(uuid4(), "DeadlineBreached", {"kind": deadline.kind})]
+        )
 
     return fired, on_deadline
 
 
-async def schedule(pool: asyncpg.Pool, stream: str, rule: DeadlineRule, calendar: WorkingDayCalendar = CALENDAR) -> Deadline:
+async def schedule(
+    pool: asyncpg.Pool, stream: str, rule: DeadlineRule, calendar: WorkingDayCalendar = CALENDAR
+) -> Deadline:
     async with pool.acquire() as conn:
-        return await deadlines.schedule(
-            conn, calendar, deadline_id=uuid4(), stream_id=stream, kind="stage", rule=rule
-        )
+        return await deadlines.schedule(conn, calendar, deadline_id=uuid4(), stream_id=stream, kind="stage", rule=rule)
 
 
 async def test_a_deadline_fires_once_when_time_is_skipped_past_it(pool: asyncpg.Pool) -> None:

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from runtime.commands import execute_once
-from runtime.eventstore import ConcurrencyError, NewEvent, OutboxMessage, PostgresEventStore, Position
+from runtime.eventstore import ConcurrencyError, NewEvent, OutboxMessage, Position, PostgresEventStore
 from runtime.testing import InMemoryEventStore
 
 

@@ -28,7 +28,9 @@ async def queue_messages(store: PostgresEventStore, subject: str, count: int) ->
                 event_id = uuid4()
                 ids.add(str(event_id))
                 await tx.append(
-                    f"s-{event_id}", 0, [NewEvent(event_id, "Happened", {"i": i})],
+                    f"s-{event_id}",
+                    0,
+                    [NewEvent(event_id, "Happened", {"i": i})],
                     [OutboxMessage(event_id, subject, f'{{"i":{i}}}'.encode())],
                 )
     return ids

@@ -125,9 +125,7 @@ def test_every_adjacent_transposition_of_a_citizen_id_is_detected(number: str) -
         ("370101190102039972", "check_character"),
     ],
 )
-def test_a_broken_citizen_id_is_refused_with_the_rule_it_breaks(
-    number: str, reason: str
-) -> None:
+def test_a_broken_citizen_id_is_refused_with_the_rule_it_breaks(number: str, reason: str) -> None:
     assert reason_of(check_citizen_id, number) == reason
 
 
@@ -154,9 +152,7 @@ def test_reading_a_birth_date_from_an_invalid_citizen_id_raises() -> None:
     assert reason_of(citizen_id_birth_date, "370101190102039972") == "check_character"
 
 
-def test_a_legacy_15_digit_number_upgrades_to_the_matching_18_character_number() -> (
-    None
-):
+def test_a_legacy_15_digit_number_upgrades_to_the_matching_18_character_number() -> None:
     assert upgrade_legacy_citizen_id("370101010203997") == "370101190102039973"
     assert upgrade_legacy_citizen_id("110105491231002") == "11010519491231002X"
 
@@ -242,9 +238,7 @@ def test_a_lowercase_credit_code_is_normalised_to_uppercase() -> None:
 
 def test_a_real_code_failing_only_its_check_passes_only_unverified() -> None:
     assert reason_of(check_credit_code, REAL_CODE_FAILING_CHECK) == "check_character"
-    unverified = check_credit_code(
-        REAL_CODE_FAILING_CHECK, verify_check_character=False
-    )
+    unverified = check_credit_code(REAL_CODE_FAILING_CHECK, verify_check_character=False)
     assert unverified == REAL_CODE_FAILING_CHECK
     assert not credit_code_check_character_ok(unverified)
 
@@ -282,9 +276,7 @@ def test_every_single_character_substitution_of_a_credit_code_is_refused(
         ("91000000M000100Y43", "province"),
     ],
 )
-def test_a_structurally_broken_credit_code_fails_even_without_check_verification(
-    code: str, reason: str
-) -> None:
+def test_a_structurally_broken_credit_code_fails_even_without_check_verification(code: str, reason: str) -> None:
     def unverified(value: str) -> str:
         return check_credit_code(value, verify_check_character=False)
 
@@ -346,9 +338,7 @@ def test_check_credit_code_agrees_with_stdnum_where_both_define_validity(
             st.sampled_from(CREDIT_ALPHABET),
             st.text(CREDIT_ALPHABET, min_size=1, max_size=1),
             st.one_of(divisions, st.text(CREDIT_ALPHABET, min_size=6, max_size=6)),
-            st.text(
-                CREDIT_ALPHABET.lower() + CREDIT_ALPHABET, min_size=10, max_size=10
-            ),
+            st.text(CREDIT_ALPHABET.lower() + CREDIT_ALPHABET, min_size=10, max_size=10),
         ),
     )
 )
@@ -499,9 +489,7 @@ def test_strict_and_unverified_credit_code_types_differ_only_on_the_check() -> N
 
 
 def test_division_and_region_types_validate() -> None:
-    assert Place(division="360100", region="36") == Place(
-        division="360100", region="36"
-    )
+    assert Place(division="360100", region="36") == Place(division="360100", region="36")
     with pytest.raises(ValidationError) as caught:
         Place(division="990000", region="99")
     assert [error["type"] for error in caught.value.errors()] == [

@@ -56,9 +56,7 @@ _VARIABLE = re.compile(
     r"|\{(?P<braced>[^}]*)\}"
     r"|(?P<named>[A-Za-z_][A-Za-z0-9_]*))"
 )
-_BRACED = re.compile(
-    r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>.*))?", re.DOTALL
-)
+_BRACED = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>.*))?", re.DOTALL)
 
 
 class InterpolationError(ValueError):
@@ -230,11 +228,7 @@ def python_services(services: dict[str, Any]) -> dict[str, Any]:
     """Services that are built here or run the image built here."""
     built_images = {svc.get("image") for svc in services.values() if "build" in svc}
     built_images.discard(None)
-    return {
-        name: svc
-        for name, svc in services.items()
-        if "build" in svc or svc.get("image") in built_images
-    }
+    return {name: svc for name, svc in services.items() if "build" in svc or svc.get("image") in built_images}
 
 
 # --- compose.yaml -----------------------------------------------------------
@@ -272,9 +266,7 @@ def test_python_services_share_one_image(python_services: dict[str, Any]) -> Non
 
 
 @pytest.mark.parametrize("name", PYTHON_SERVICE_NAMES)
-def test_python_service_has_readiness_healthcheck(
-    python_services: dict[str, Any], name: str
-) -> None:
+def test_python_service_has_readiness_healthcheck(python_services: dict[str, Any], name: str) -> None:
     command = healthcheck_command(python_services[name])
     port = 8000 if name == "gateway" else 8081
     url = rf"http://(localhost|127\.0\.0\.1):{port}/health/ready"
@@ -289,9 +281,7 @@ def test_every_built_service_has_healthcheck(python_services: dict[str, Any]) ->
 
 
 @pytest.mark.parametrize("name", PYTHON_SERVICE_NAMES)
-def test_python_service_waits_for_healthy_infra(
-    python_services: dict[str, Any], name: str
-) -> None:
+def test_python_service_waits_for_healthy_infra(python_services: dict[str, Any], name: str) -> None:
     depends_on = python_services[name].get("depends_on")
     assert isinstance(depends_on, dict), f"{name}: depends_on needs conditions"
     for dependency in INFRA_HEALTHY:
@@ -302,9 +292,7 @@ def test_python_service_waits_for_healthy_infra(
 
 
 @pytest.mark.parametrize("name", PYTHON_SERVICE_NAMES)
-def test_python_service_common_environment(
-    python_services: dict[str, Any], name: str
-) -> None:
+def test_python_service_common_environment(python_services: dict[str, Any], name: str) -> None:
     env = environment_of(python_services[name])
     assert tuple(env["YIWANG_NATS_URL"].split(",")) == NATS_CLIENT_URLS
     assert env["YIWANG_JETSTREAM_REPLICAS"] == "3"
@@ -389,9 +377,7 @@ def test_required_secrets_use_error_syntax(raw_compose: Any) -> None:
 def test_no_secret_values_in_compose() -> None:
     text = COMPOSE_FILE.read_text(encoding="utf-8")
     for line in text.splitlines():
-        key_value = re.match(
-            r"\s*-?\s*([A-Z_]*(SECRET|PASSWORD)[A-Z_]*)\s*[:=]\s*(.+)", line
-        )
+        key_value = re.match(r"\s*-?\s*([A-Z_]*(SECRET|PASSWORD)[A-Z_]*)\s*[:=]\s*(.+)", line)
         if key_value:
             assert key_value.group(3).strip().startswith("${"), line
 
@@ -441,9 +427,7 @@ def test_nats_node(services: dict[str, Any], node: str) -> None:
     assert "js-enabled" in healthcheck, healthcheck
 
 
-def test_nats_nodes_route_to_each_other(
-    compose: dict[str, Any], services: dict[str, Any]
-) -> None:
+def test_nats_nodes_route_to_each_other(compose: dict[str, Any], services: dict[str, Any]) -> None:
     conf = strip_conf_comments(NATS_CLUSTER_CONF.read_text(encoding="utf-8"))
     variables = route_variables(conf)
     stores = set()
@@ -520,18 +504,13 @@ def test_postgres_service(raw_compose: Any, services: dict[str, Any]) -> None:
 
 
 def test_init_script_creates_every_database(python_services: dict[str, Any]) -> None:
-    scripts = sorted(POSTGRES_INIT_DIR.glob("*.sh")) + sorted(
-        POSTGRES_INIT_DIR.glob("*.sql")
-    )
+    scripts = sorted(POSTGRES_INIT_DIR.glob("*.sh")) + sorted(POSTGRES_INIT_DIR.glob("*.sql"))
     assert scripts, "no init script"
     text = "\n".join(script.read_text(encoding="utf-8") for script in scripts)
     assert re.search(r"CREATE ROLE yiwang\b", text)
     assert re.search(r"CREATE DATABASE .*OWNER yiwang\b", text)
     assert "POSTGRES_PASSWORD" in text, "role yiwang gets POSTGRES_PASSWORD"
-    wanted = {
-        urlsplit(environment_of(svc)["YIWANG_DATABASE_URL"]).path.lstrip("/")
-        for svc in python_services.values()
-    }
+    wanted = {urlsplit(environment_of(svc)["YIWANG_DATABASE_URL"]).path.lstrip("/") for svc in python_services.values()}
     expected = {"gateway", *(f"{s}_{r}" for s, r in REGION_SERVICES)}
     assert wanted == expected
     assert init_script_databases() == wanted
@@ -565,8 +544,7 @@ def test_otel_collector_config() -> None:
     jaeger = [
         key
         for key, value in exporters.items()
-        if key.split("/")[0] in ("otlp", "otlp_grpc")
-        and value.get("endpoint") == "jaeger:4317"
+        if key.split("/")[0] in ("otlp", "otlp_grpc") and value.get("endpoint") == "jaeger:4317"
     ]
     assert len(jaeger) == 1, exporters
     assert exporters[jaeger[0]]["tls"]["insecure"] is True
@@ -583,9 +561,7 @@ def test_tracing_services(services: dict[str, Any]) -> None:
     mounted = [source for source, _ in volume_mounts(collector)]
     assert any(same_path(source, COLLECTOR_CONF) for source in mounted)
     jaeger = services["jaeger"]
-    assert jaeger["image"].startswith(
-        ("jaegertracing/all-in-one", "jaegertracing/jaeger:2")
-    )
+    assert jaeger["image"].startswith(("jaegertracing/all-in-one", "jaegertracing/jaeger:2"))
     assert f"{LOOPBACK}:16686:16686" in [str(p) for p in jaeger["ports"]]
 
 
@@ -617,9 +593,7 @@ def test_dockerfile_builds_slim_python_image() -> None:
 
 def test_dockerfile_does_not_run_as_root() -> None:
     instructions = dockerfile_instructions()
-    last_from = max(
-        i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM"
-    )
+    last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
     users = [rest for keyword, rest in instructions[last_from:] if keyword == "USER"]
     assert users, "final stage sets no USER, so it runs as root"
     user = users[-1].split(":")[0]

@@ -54,9 +54,7 @@ def test_package_years_store_only_exceptions_to_the_weekend_rule() -> None:
         assert all(d.weekday() >= 5 for d in cy.workdays)
 
 
-@pytest.mark.parametrize(
-    "day", [date(2024, 2, 4), date(2024, 2, 18), date(2024, 9, 29), date(2024, 10, 12)]
-)
+@pytest.mark.parametrize("day", [date(2024, 2, 4), date(2024, 2, 18), date(2024, 9, 29), date(2024, 10, 12)])
 def test_2024_make_up_weekend_days_are_working_days(day: date) -> None:
     assert day.weekday() >= 5
     assert chinese_calendar.is_workday(day)
@@ -73,22 +71,14 @@ def test_2024_national_day_week_is_all_rest_days() -> None:
 
 def test_adding_working_days_skips_the_2024_national_day_holiday() -> None:
     # Mon 30 Sep is a working day, then 1-7 Oct off, then Tue 8 Oct.
-    assert CALENDAR.add_working_days(date(2024, 9, 29), 1) == DueDate(
-        date(2024, 9, 30), False
-    )
-    assert CALENDAR.add_working_days(date(2024, 9, 29), 2) == DueDate(
-        date(2024, 10, 8), False
-    )
-    assert WEEKENDS_ONLY.add_working_days(date(2024, 9, 29), 2) == DueDate(
-        date(2024, 10, 1), True
-    )
+    assert CALENDAR.add_working_days(date(2024, 9, 29), 1) == DueDate(date(2024, 9, 30), False)
+    assert CALENDAR.add_working_days(date(2024, 9, 29), 2) == DueDate(date(2024, 10, 8), False)
+    assert WEEKENDS_ONLY.add_working_days(date(2024, 9, 29), 2) == DueDate(date(2024, 10, 1), True)
 
 
 def test_fifteen_working_days_count_the_make_up_saturday() -> None:
     # From Mon 30 Sep: 8-11 Oct (4), Sat 12 Oct make-up (5), 14-18 (10), 21-25 (15).
-    assert CALENDAR.add_working_days(date(2024, 9, 30), 15) == DueDate(
-        date(2024, 10, 25), False
-    )
+    assert CALENDAR.add_working_days(date(2024, 9, 30), 15) == DueDate(date(2024, 10, 25), False)
     assert CALENDAR.working_days_between(date(2024, 9, 30), date(2024, 10, 25)) == (
         15,
         False,
@@ -115,25 +105,17 @@ def test_counting_into_a_year_without_data_is_provisional_by_weekend_rule() -> N
 
 def test_loading_the_missing_year_makes_the_same_deadline_firm_and_moves_it() -> None:
     loaded = CALENDAR.with_year(MADE_UP_2027)
-    assert loaded.add_working_days(date(2026, 12, 28), 5) == DueDate(
-        date(2027, 1, 5), False
-    )
+    assert loaded.add_working_days(date(2026, 12, 28), 5) == DueDate(date(2027, 1, 5), False)
     assert 2027 not in CALENDAR.known_years
     assert 2027 in loaded.known_years
 
 
-def test_a_deadline_inside_known_years_is_firm_even_if_later_years_are_unknown() -> (
-    None
-):
-    assert CALENDAR.add_working_days(date(2026, 12, 28), 3) == DueDate(
-        date(2026, 12, 31), False
-    )
+def test_a_deadline_inside_known_years_is_firm_even_if_later_years_are_unknown() -> None:
+    assert CALENDAR.add_working_days(date(2026, 12, 28), 3) == DueDate(date(2026, 12, 31), False)
 
 
 def test_with_year_may_replace_an_existing_year() -> None:
-    replaced = CALENDAR.with_year(
-        CalendarYear(2024, frozenset(), frozenset(), "replacement")
-    )
+    replaced = CALENDAR.with_year(CalendarYear(2024, frozenset(), frozenset(), "replacement"))
     assert replaced.is_working_day(date(2024, 10, 1))
     assert not CALENDAR.is_working_day(date(2024, 10, 1))
 
@@ -149,34 +131,22 @@ def test_working_days_between_is_negative_backwards_and_zero_on_the_same_day() -
     assert CALENDAR.working_days_between(a, a) == (0, False)
 
 
-def test_a_calendar_day_period_ending_on_a_holiday_ends_on_the_next_working_day() -> (
-    None
-):
-    assert CALENDAR.add_calendar_days(date(2024, 9, 1), 30) == DueDate(
-        date(2024, 10, 8), False
-    )
-    unextended = CALENDAR.add_calendar_days(
-        date(2024, 9, 1), 30, extend_past_rest_days=False
-    )
+def test_a_calendar_day_period_ending_on_a_holiday_ends_on_the_next_working_day() -> None:
+    assert CALENDAR.add_calendar_days(date(2024, 9, 1), 30) == DueDate(date(2024, 10, 8), False)
+    unextended = CALENDAR.add_calendar_days(date(2024, 9, 1), 30, extend_past_rest_days=False)
     assert unextended == DueDate(date(2024, 10, 1), False)
 
 
 def test_a_calendar_day_period_ending_on_a_make_up_saturday_is_not_extended() -> None:
-    assert CALENDAR.add_calendar_days(date(2024, 10, 2), 10) == DueDate(
-        date(2024, 10, 12), False
-    )
+    assert CALENDAR.add_calendar_days(date(2024, 10, 2), 10) == DueDate(date(2024, 10, 12), False)
 
 
 def test_a_calendar_period_ending_in_a_year_without_data_is_provisional() -> None:
-    assert CALENDAR.add_calendar_days(date(2026, 12, 1), 31) == DueDate(
-        date(2027, 1, 1), True
+    assert CALENDAR.add_calendar_days(date(2026, 12, 1), 31) == DueDate(date(2027, 1, 1), True)
+    assert CALENDAR.add_calendar_days(date(2026, 12, 1), 31, extend_past_rest_days=False) == DueDate(
+        date(2027, 1, 1), False
     )
-    assert CALENDAR.add_calendar_days(
-        date(2026, 12, 1), 31, extend_past_rest_days=False
-    ) == DueDate(date(2027, 1, 1), False)
-    assert CALENDAR.with_year(MADE_UP_2027).add_calendar_days(
-        date(2026, 12, 1), 31
-    ) == DueDate(date(2027, 1, 4), False)
+    assert CALENDAR.with_year(MADE_UP_2027).add_calendar_days(date(2026, 12, 1), 31) == DueDate(date(2027, 1, 4), False)
 
 
 def test_calendar_year_json_round_trips() -> None:
@@ -239,9 +209,7 @@ def _doc(**changes: object) -> dict[str, object]:
         ),
     ],
 )
-def test_from_json_rejects_bad_data_with_a_clear_message(
-    doc: dict[str, object], message: str
-) -> None:
+def test_from_json_rejects_bad_data_with_a_clear_message(doc: dict[str, object], message: str) -> None:
     with pytest.raises(CalendarDataError, match=message):
         CalendarYear.from_json(doc)
 
@@ -284,9 +252,7 @@ def test_local_date_refuses_a_naive_datetime() -> None:
     start=st.dates(min_value=date(2005, 1, 1), max_value=date(2025, 12, 31)),
     n=st.integers(min_value=1, max_value=60),
 )
-def test_adding_n_working_days_lands_on_a_working_day_exactly_n_working_days_later(
-    start: date, n: int
-) -> None:
+def test_adding_n_working_days_lands_on_a_working_day_exactly_n_working_days_later(start: date, n: int) -> None:
     due = CALENDAR.add_working_days(start, n)
     assert due.day > start
     assert not due.provisional

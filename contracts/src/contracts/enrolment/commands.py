@@ -16,7 +16,9 @@ class RegisterEmployer(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    credit_code: CreditCode = Field(description="Unified social credit code (统一社会信用代码), check character verified.")
+    credit_code: CreditCode = Field(
+        description="Unified social credit code (统一社会信用代码), check character verified."
+    )
     name: str = Field(min_length=2, max_length=200, description="Registered name of the employer.")
     division_code: DivisionCode = Field(description="County-level GB/T 2260 code of the employer's address.")
     industry_code: str = Field(pattern=INDUSTRY_CODE, description="GB/T 4754 industry code, e.g. `C1310` or `I65`.")

@@ -14,7 +14,9 @@ Region = Annotated[str, Path(pattern=r"^[0-9]{2}$", description="2-digit provinc
 IdempotencyKey = Annotated[
     str | None,
     Header(
-        min_length=8, max_length=128, description="Unique per intended change; a retry with the same key gets the first answer."
+        min_length=8,
+        max_length=128,
+        description="Unique per intended change; a retry with the same key gets the first answer.",
     ),
 ]
 

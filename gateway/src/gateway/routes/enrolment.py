@@ -18,7 +18,11 @@ router = APIRouter(prefix="/v1/regions/{region}", tags=["enrolment"])
 
 @router.post("/employers", status_code=201)
 async def register_employer(
-    region: Region, body: RegisterEmployer, request: Request, actor: Caller, channel: ChannelDep,
+    region: Region,
+    body: RegisterEmployer,
+    request: Request,
+    actor: Caller,
+    channel: ChannelDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Register an employer at a counter (单位参保登记). An operator of the region registers it.
@@ -27,7 +31,12 @@ async def register_employer(
     """
     require_operator_of(region, actor)
     result: dict[str, Any] = await request.app.state.bus.send(
-        region=region, service="enrolment", name="register_employer", data=body, actor=actor, channel=channel,
+        region=region,
+        service="enrolment",
+        name="register_employer",
+        data=body,
+        actor=actor,
+        channel=channel,
         message_id=command_id(actor, idempotency_key),
     )
     return result
@@ -40,7 +49,12 @@ async def get_employer(region: Region, credit_code: str, request: Request, actor
     if len(credit_code) != 18:
         raise ProblemError(problem("employer-not-found", "Employer not found", 404, credit_code))
     result: dict[str, Any] = await request.app.state.bus.send(
-        region=region, service="enrolment", name="get_employer", data=GetEmployer(credit_code=credit_code),
-        actor=actor, channel=Channel.SYSTEM, kind="query",
+        region=region,
+        service="enrolment",
+        name="get_employer",
+        data=GetEmployer(credit_code=credit_code),
+        actor=actor,
+        channel=Channel.SYSTEM,
+        kind="query",
     )
     return result

@@ -16,9 +16,7 @@ router = APIRouter(prefix="/v1/ops", tags=["operations"])
 
 
 @router.get("/traces/{trace_id}")
-async def get_trace(
-    request: Request, actor: Caller, trace_id: str = Path(pattern=r"^[0-9a-f]{32}$")
-) -> dict[str, Any]:
+async def get_trace(request: Request, actor: Caller, trace_id: str = Path(pattern=r"^[0-9a-f]{32}$")) -> dict[str, Any]:
     """Every span of one trace across gateway, services and regions, ordered by start."""
     if actor.kind is not ActorKind.OPERATOR:
         raise ProblemError(problem("forbidden", "Forbidden", 403, "operators only"))

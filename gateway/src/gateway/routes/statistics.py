@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
@@ -23,8 +23,8 @@ async def online_share(
     region: Region,
     request: Request,
     actor: Caller,
-    first: date = Query(description="First day, inclusive (Beijing date)."),
-    last: date = Query(description="Last day, inclusive (Beijing date)."),
+    first: Annotated[date, Query(description="First day, inclusive (Beijing date).")],
+    last: Annotated[date, Query(description="Last day, inclusive (Beijing date).")],
 ) -> dict[str, Any]:
     """Services handled by channel between two dates, and the share handled online.
 
@@ -36,7 +36,12 @@ async def online_share(
     replies = await asyncio.gather(
         *(
             request.app.state.bus.send(
-                region=region, service=s, name="handled_services", data=q, actor=actor, channel=Channel.SYSTEM,
+                region=region,
+                service=s,
+                name="handled_services",
+                data=q,
+                actor=actor,
+                channel=Channel.SYSTEM,
                 kind="query",
             )
             for s in SERVICES

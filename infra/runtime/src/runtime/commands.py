@@ -26,7 +26,7 @@ async def execute_once(
     for attempt in range(1, attempts + 1):
         try:
             async with store.transaction() as tx:
-                previous = await tx.reply_for(command_id)
+                previous: Reply | None = await tx.reply_for(command_id)
                 if previous is not None:
                     return previous
                 reply = await decide(tx)

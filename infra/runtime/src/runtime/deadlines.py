@@ -180,7 +180,8 @@ def calendar_consumer_spec(stream: StreamSpec, book: CalendarBook, durable: str)
             year = CalendarYear.from_json(orjson.loads(delivery.data))
         except (ValueError, TypeError) as error:
             raise PoisonMessageError(f"not a calendar year: {error}") from error
-        assert isinstance(tx, PostgresTransaction)
+        if not isinstance(tx, PostgresTransaction):
+            raise TypeError("calendar years are stored in PostgreSQL")
         moved = await book.add_year_in(tx.conn, year)
         log.info("calendar year loaded", extra={"year": year.year, "deadlines_moved": moved})
 
@@ -194,7 +195,13 @@ class DeadlineWorker:
     """Fires due deadlines: the handler's effects and the `fired` mark commit together."""
 
     def __init__(
-        self, store: PostgresEventStore, clock: Clock, handler: DeadlineHandler, *, batch: int = 100, interval: float = 1.0
+        self,
+        store: PostgresEventStore,
+        clock: Clock,
+        handler: DeadlineHandler,
+        *,
+        batch: int = 100,
+        interval: float = 1.0,
     ) -> None:
         self.store = store
         self.clock = clock

@@ -104,7 +104,7 @@ class Stack:
         while not stop[0]:
             for child in self.children:
                 if child.process is not None and child.process.poll() is not None and not stop[0]:
-                    wait = min(2 ** child.restarts, 30)
+                    wait = min(2**child.restarts, 30)
                     if time.monotonic() - child.started_at > wait:
                         print(f"  {child.name} exited ({child.process.returncode}); restarting, see {child.log}")
                         child.restarts += 1

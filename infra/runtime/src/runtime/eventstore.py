@@ -14,6 +14,9 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import asyncpg
+from opentelemetry.trace import SpanKind
+
+from runtime.tracing import tracer
 
 Json = dict[str, Any]
 
@@ -142,9 +145,7 @@ class PostgresTransaction:
         self.queued_messages = 0
 
     async def load(self, stream_id: str) -> list[RecordedEvent]:
-        rows = await self.conn.fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version", stream_id
-        )
+        rows = await self.conn.fetch(f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version", stream_id)
         return [_recorded(r) for r in rows]
 
     async def append(
@@ -172,7 +173,8 @@ class PostgresTransaction:
             if error.constraint_name == "events_pkey":
                 raise ConcurrencyError(stream_id, expected_version) from error
             raise
-        assert row is not None
+        if row is None:
+            raise RuntimeError("append returned no row")
         if events and row["appended"] == 0:
             raise ConcurrencyError(stream_id, expected_version)
         self.queued_messages += row["queued"]
@@ -197,9 +199,7 @@ class PostgresTransaction:
         return reply
 
     async def record_reply(self, command_id: UUID, reply: Json) -> None:
-        await self.conn.execute(
-            "INSERT INTO command_replies (command_id, reply) VALUES ($1, $2)", command_id, reply
-        )
+        await self.conn.execute("INSERT INTO command_replies (command_id, reply) VALUES ($1, $2)", command_id, reply)
 
 
 class PostgresEventStore:
@@ -211,10 +211,13 @@ class PostgresEventStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
-        async with self.pool.acquire() as conn:
-            tx = PostgresTransaction(conn)
-            async with conn.transaction():
-                yield tx
+        with tracer(__name__).start_as_current_span(
+            "transaction", kind=SpanKind.CLIENT, attributes={"db.system.name": "postgresql"}
+        ):
+            async with self.pool.acquire() as conn:
+                tx = PostgresTransaction(conn)
+                async with conn.transaction():
+                    yield tx
         if tx.queued_messages and self._on_commit is not None:
             self._on_commit()
 

@@ -33,7 +33,8 @@ def handled_consumer(durable: str, stream: str, subjects: tuple[str, ...], count
             raise PoisonMessageError(f"not an envelope: {error.error_count()} errors") from error
         if envelope.type not in counted:
             return
-        assert isinstance(tx, PostgresTransaction)
+        if not isinstance(tx, PostgresTransaction):
+            raise TypeError("the handled-services view lives in PostgreSQL")
         await tx.conn.execute(
             "INSERT INTO handled_services (day, channel, event_type, handled) VALUES ($1, $2, $3, 1) "
             "ON CONFLICT (day, channel, event_type) DO UPDATE SET handled = handled_services.handled + 1",

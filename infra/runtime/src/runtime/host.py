@@ -19,6 +19,8 @@ import asyncpg
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from contracts.envelope import Envelope
+from contracts.queries import HandledServices
 from runtime import db
 from runtime.clock import Clock, SystemClock
 from runtime.deadlines import (
@@ -29,8 +31,6 @@ from runtime.deadlines import (
     calendar_stream,
 )
 from runtime.eventstore import PostgresEventStore
-from contracts.envelope import Envelope
-from contracts.queries import HandledServices
 from runtime.handled import handled_by_channel, handled_consumer
 from runtime.health import HealthServer, is_ready
 from runtime.messaging import (
@@ -114,7 +114,9 @@ async def start_service(
 ) -> RunningService:
     """Open everything the service needs and start its loops; `stack` closes them in reverse."""
     verify_server_safety(
-        settings.nats_monitor_url, require_sync_always=settings.require_sync_always, replicas=settings.jetstream_replicas
+        settings.nats_monitor_url,
+        require_sync_always=settings.require_sync_always,
+        replicas=settings.jetstream_replicas,
     )
     pool = await db.create_pool(settings.database_url, size=settings.pool_size)
     stack.push_async_callback(pool.close)

@@ -84,7 +84,7 @@ class OutboxRelay:
                     finally:
                         await conn.execute("SELECT pg_advisory_unlock($1)", _RELAY_LOCK)
                 delay = 0.2
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, Exception) as error:
+            except Exception as error:  # noqa: BLE001 - the relay outlives any outage and retries
                 if stop.is_set():
                     return
                 log.warning("outbox relay interrupted, retrying", extra={"error": repr(error), "retry_in": delay})

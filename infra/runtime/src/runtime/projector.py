@@ -13,7 +13,7 @@ from typing import Protocol
 
 import asyncpg
 
-from runtime.eventstore import PostgresEventStore, Position, RecordedEvent
+from runtime.eventstore import Position, PostgresEventStore, RecordedEvent
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ class Projector:
             "SELECT transaction_id AS tx, position FROM projection_positions WHERE projection = $1 FOR UPDATE",
             name,
         )
-        assert row is not None
+        if row is None:
+            raise RuntimeError(f"no position row for projection {name}")
         return Position(int(row["tx"]), row["position"])
 
     async def catch_up(self, projection: Projection) -> int:

@@ -55,7 +55,8 @@ def _value(tp: Any, data: Any) -> Any:
         return {_value(key_type, k): _value(value_type, v) for k, v in data.items()}
     if dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
-        return tp(**{f.name: _value(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data})
+        build = typing.cast(Any, tp)
+        return build(**{f.name: _value(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data})
     if isinstance(tp, type):
         if issubclass(tp, datetime):
             return datetime.fromisoformat(data)

@@ -103,7 +103,8 @@ def subject_template(subject: str) -> str:
 
 def span_to_json(span: ReadableSpan) -> dict[str, Any]:
     ctx = span.get_span_context()
-    assert ctx is not None
+    if ctx is None:
+        raise ValueError("span without context")
     return {
         "trace_id": f"{ctx.trace_id:032x}",
         "span_id": f"{ctx.span_id:016x}",

@@ -64,9 +64,7 @@ class CalendarYear:
             raise CalendarDataError(f"make-up days must be weekends: {_listing(bad)}")
 
     @classmethod
-    def build(
-        cls, year: int, holidays: Iterable[date], workdays: Iterable[date], source: str
-    ) -> CalendarYear:
+    def build(cls, year: int, holidays: Iterable[date], workdays: Iterable[date], source: str) -> CalendarYear:
         """Drop weekend holidays (rest days anyway); refuse a date in both lists.
 
         A weekday listed as a make-up working day is refused, not dropped: no
@@ -117,9 +115,7 @@ def _days(data: Mapping[str, object], key: str) -> list[date]:
     return days
 
 
-def years_from_chinese_calendar(
-    first: int = 2004, last: int | None = None
-) -> dict[int, CalendarYear]:
+def years_from_chinese_calendar(first: int = 2004, last: int | None = None) -> dict[int, CalendarYear]:
     """Years ``first`` to ``last`` (default: the package's last) from chinese_calendar.
 
     A year the package does not cover raises :class:`CalendarDataError`.
@@ -210,9 +206,7 @@ class WorkingDayCalendar:
                 n -= 1
         return DueDate(day, provisional)
 
-    def add_calendar_days(
-        self, start: date, n: int, *, extend_past_rest_days: bool = True
-    ) -> DueDate:
+    def add_calendar_days(self, start: date, n: int, *, extend_past_rest_days: bool = True) -> DueDate:
         """The day ``n`` calendar days after ``start`` (n >= 1), moved past rest days.
 
         A period whose last day is a rest day (weekend or holiday, but not a

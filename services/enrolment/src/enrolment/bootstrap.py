@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from importlib.resources import files
 
+from contracts.envelope import type_name
 from contracts.subjects import Subjects
 from enrolment.domain.events import EmployerRegistered
 from enrolment.entrypoints.requests import request_table
 from enrolment.projections import EmployersProjection
 from enrolment.translation import to_public
-from contracts.envelope import type_name
 from runtime.host import Resources, ServiceParts
 from runtime.messaging import StreamSpec
 from runtime.recording import EventRecorder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import assert_never
 
 from contracts.enrolment.events import EmployerRegisteredV1
 from enrolment.domain.events import EmployerRegistered, Event
@@ -27,4 +28,5 @@ def to_public(event: Event, stream_id: str) -> Sequence[Published]:
                     ),
                 )
             ]
-    return []
+        case _:
+            assert_never(event)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import assert_never
 
 from enrolment.domain.errors import EmployerAlreadyRegisteredError, EstablishedInFutureError
 from enrolment.domain.events import EmployerRegistered, Event
@@ -32,7 +33,8 @@ def evolve(state: Employer, event: Event) -> Employer:
                 name=event.name,
                 division_code=event.division_code,
             )
-    return state
+        case _:
+            assert_never(event)
 
 
 def fold(events: Iterable[Event]) -> Employer:
