@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
 
@@ -13,6 +14,8 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from contracts import codec, registry, schemas
+from contracts.enrolment import commands as ec
+from contracts.enrolment import events as ee
 from contracts.enrolment.commands import GetEmployer, RegisterEmployer
 from contracts.enrolment.events import EmployerRegisteredV1
 from contracts.envelope import Actor, ActorKind, Channel, envelope_for
@@ -74,7 +77,67 @@ def reply() -> Reply:
     return Reply(ok=True, result={"employer_id": f"employer-{CREDIT_CODE}", "version": 1})
 
 
+CITIZEN = "11010519491231002X"
+RECORD = {
+    "record_id": "feed-1",
+    "credit_code": CREDIT_CODE,
+    "name": "南昌示例科技有限公司",
+    "division_code": DIVISION_CODE,
+    "industry_code": "C3110",
+    "established_on": date(2024, 11, 1),
+    "market_registered_at": NOW,
+}
+PERSON = {"person_ref": "0123456789abcdef", "employer_credit_code": CREDIT_CODE}
+
 SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
+    ec.ImportMarketRegistration: lambda: ec.ImportMarketRegistration(**RECORD),
+    ec.AssignInjuryClass: lambda: ec.AssignInjuryClass(credit_code=CREDIT_CODE, risk_class=2, tier=Decimal("1.2")),
+    ec.EnrolEmployee: lambda: ec.EnrolEmployee(
+        citizen_id=CITIZEN,
+        employer_credit_code=CREDIT_CODE,
+        schemes=[ec.Scheme.PENSION],
+        hired_on=date(2025, 1, 2),
+        declared_monthly_wage_fen=800_000,
+    ),
+    ec.EndEmployment: lambda: ec.EndEmployment(
+        citizen_id=CITIZEN, employer_credit_code=CREDIT_CODE, ended_on=date(2025, 6, 30)
+    ),
+    ec.DeclareBase: lambda: ec.DeclareBase(
+        citizen_id=CITIZEN, employer_credit_code=CREDIT_CODE, year=2025, declared_monthly_wage_fen=700_000
+    ),
+    ec.AssessContributions: lambda: ec.AssessContributions(employer_credit_code=CREDIT_CODE, month="2025-03"),
+    ec.RecordPayment: lambda: ec.RecordPayment(
+        employer_credit_code=CREDIT_CODE, month="2025-03", paid_on=date(2025, 4, 20)
+    ),
+    ec.GetPerson: lambda: ec.GetPerson(citizen_id=CITIZEN),
+    ec.ListReviewQueue: lambda: ec.ListReviewQueue(limit=10),
+    ec.ActivePension: lambda: ec.ActivePension(person_ref="0123456789abcdef", month="2025-03"),
+    ec.EnrolmentFigures: lambda: ec.EnrolmentFigures(first=date(2025, 1, 1), last=date(2025, 12, 31)),
+    ee.InjuryClassSetV1: lambda: ee.InjuryClassSetV1(
+        credit_code=CREDIT_CODE, risk_class=6, tier=Decimal("1.0"), rate=Decimal("0.013"), how="matched"
+    ),
+    ee.EmployeeEnrolledV1: lambda: ee.EmployeeEnrolledV1(
+        **PERSON, citizen_id=CITIZEN, schemes=["pension"], hired_on=date(2025, 1, 2), base_fen=600_000, late=False
+    ),
+    ee.EmploymentEndedV1: lambda: ee.EmploymentEndedV1(**PERSON, ended_on=date(2025, 6, 30)),
+    ee.ContributionAssessedV1: lambda: ee.ContributionAssessedV1(
+        **PERSON,
+        citizen_id=CITIZEN,
+        region="36",
+        month="2025-03",
+        base_fen=600_000,
+        employer_total_fen=100_000,
+        worker_total_fen=60_000,
+        pension_employer_fen=96_000,
+        account_fen=48_000,
+        due_on=date(2025, 4, 15),
+    ),
+    ee.ContributionPaidV1: lambda: ee.ContributionPaidV1(
+        **PERSON, month="2025-03", amount_fen=160_000, late_fee_fen=0, paid_on=date(2025, 4, 10)
+    ),
+    ee.DeadlineBreachedV1: lambda: ee.DeadlineBreachedV1(
+        kind="contribution_due", stream_id="person-x", due_on=date(2025, 4, 15)
+    ),
     RegisterEmployer: register_employer,
     GetEmployer: get_employer,
     HandledServices: handled_services,

@@ -4,24 +4,57 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from contracts.enrolment import commands as enrolment_commands
-from contracts.enrolment import events as enrolment_events
+from contracts.enrolment import commands as ec
+from contracts.enrolment import events as ee
 from contracts.envelope import Actor, type_name
 from contracts.queries import HandledServices
 from contracts.replies import Problem, Reply
 
-COMMANDS: dict[str, type[BaseModel]] = {
-    type_name("enrolment", "register_employer", 1): enrolment_commands.RegisterEmployer,
-}
+
+def _named(service: str, models: dict[str, type[BaseModel]]) -> dict[str, type[BaseModel]]:
+    return {type_name(service, name, 1): model for name, model in models.items()}
+
+
+COMMANDS: dict[str, type[BaseModel]] = _named(
+    "enrolment",
+    {
+        "import_market_registration": ec.ImportMarketRegistration,
+        "register_employer": ec.RegisterEmployer,
+        "assign_injury_class": ec.AssignInjuryClass,
+        "enrol_employee": ec.EnrolEmployee,
+        "end_employment": ec.EndEmployment,
+        "declare_base": ec.DeclareBase,
+        "assess_contributions": ec.AssessContributions,
+        "record_payment": ec.RecordPayment,
+    },
+)
 
 QUERIES: dict[str, type[BaseModel]] = {
     "cn.yiwang.any.handled_services.v1": HandledServices,
-    type_name("enrolment", "get_employer", 1): enrolment_commands.GetEmployer,
+    **_named(
+        "enrolment",
+        {
+            "get_employer": ec.GetEmployer,
+            "get_person": ec.GetPerson,
+            "list_review_queue": ec.ListReviewQueue,
+            "active_pension": ec.ActivePension,
+            "enrolment_figures": ec.EnrolmentFigures,
+        },
+    ),
 }
 
-EVENTS: dict[str, type[BaseModel]] = {
-    type_name("enrolment", "employer_registered", 1): enrolment_events.EmployerRegisteredV1,
-}
+EVENTS: dict[str, type[BaseModel]] = _named(
+    "enrolment",
+    {
+        "employer_registered": ee.EmployerRegisteredV1,
+        "injury_class_set": ee.InjuryClassSetV1,
+        "employee_enrolled": ee.EmployeeEnrolledV1,
+        "employment_ended": ee.EmploymentEndedV1,
+        "contribution_assessed": ee.ContributionAssessedV1,
+        "contribution_paid": ee.ContributionPaidV1,
+        "deadline_breached": ee.DeadlineBreachedV1,
+    },
+)
 
 SHARED: dict[str, type[BaseModel]] = {"actor": Actor, "problem": Problem, "reply": Reply}
 

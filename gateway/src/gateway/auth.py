@@ -27,6 +27,7 @@ def issue_token(
     subject: str,
     region: str | None = None,
     role: str | None = None,
+    citizen_id: str | None = None,
     ttl: timedelta = timedelta(hours=8),
 ) -> str:
     now = datetime.now(UTC)
@@ -42,6 +43,8 @@ def issue_token(
         claims["region"] = region
     if role:
         claims["role"] = role
+    if citizen_id:
+        claims["cid"] = citizen_id
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -50,7 +53,11 @@ def _unauthorized(detail: str) -> ProblemError:
 
 
 def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
-    """The verified actor of this request; 401 without a valid token."""
+    """The verified actor of this request; 401 without a valid token.
+
+    A citizen's token carries the citizen ID number in `cid`; the actor is then named by its
+    pseudonym, and the number itself is kept on the request only (never logged or traced).
+    """
     if not authorization or not authorization.startswith("Bearer "):
         raise _unauthorized("a bearer token is required")
     secret: str = request.app.state.settings.jwt_secret
@@ -69,6 +76,19 @@ def channel(
     x_channel: Annotated[Channel, Header(description="Where the request came in.")] = Channel.WEB_HALL,
 ) -> Channel:
     return x_channel
+
+
+def forbidden(detail: str) -> ProblemError:
+    return ProblemError(problem("forbidden", "Forbidden", 403, detail))
+
+
+def require_operator_or(region: str, actor: Actor, *, employer: str | None = None, system: bool = False) -> None:
+    """An operator of the region; or the employer itself; or (for feeds) the system."""
+    if actor.kind is ActorKind.EMPLOYER and employer is not None and actor.id == employer:
+        return
+    if actor.kind is ActorKind.SYSTEM and system:
+        return
+    require_operator_of(region, actor)
 
 
 def require_operator_of(region: str, actor: Actor) -> None:

@@ -10,7 +10,6 @@ from runtime.settings import RuntimeSettings
 class GatewaySettings(RuntimeSettings):
     host: str = "127.0.0.1"
     port: int = 8000
-    regions: tuple[str, ...] = ("36", "44")
     request_timeout_seconds: float = Field(default=5.0, gt=0)
     max_body_bytes: int = 1_000_000
     online_channels: frozenset[str] = frozenset({"web_hall", "mobile_app", "kiosk", "partner", "system"})

@@ -17,7 +17,9 @@ async def logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
     return text in caplog.text
 
 
-async def test_a_pool_opened_before_postgres_is_up_connects_once_it_is(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_pool_opened_before_postgres_is_up_connects_once_it_is(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     server = EmbeddedPostgres(tmp_path / "pg", port=free_port())
     opening = asyncio.create_task(db.create_pool(server.url, size=2, wait_seconds=60))
     await eventually(lambda: logged(caplog, "postgres not reachable, retrying"))
@@ -30,7 +32,9 @@ async def test_a_pool_opened_before_postgres_is_up_connects_once_it_is(tmp_path:
         server.stop()
 
 
-async def test_a_connection_opened_before_nats_is_up_connects_once_it_is(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_connection_opened_before_nats_is_up_connects_once_it_is(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     server = EmbeddedNats(tmp_path / "nats")
     opening = asyncio.create_task(connect([server.url], name="early", wait_seconds=60))
     await eventually(lambda: logged(caplog, "nats not reachable, retrying"))

@@ -1,31 +1,139 @@
-"""Commands the enrolment service accepts. Unknown fields are refused."""
+"""Commands and queries the enrolment service accepts. Unknown fields are refused."""
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.identifiers import CreditCode, DivisionCode
+from contracts.identifiers import CitizenId, CreditCode, CreditCodeUnverified, DivisionCode
 
 INDUSTRY_CODE = r"^[A-T][0-9]{2,4}$"
+MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
+Fen = Annotated[int, Field(gt=0, le=10**12, description="Amount in fen (1/100 yuan), positive.")]
+IndustryCode = Annotated[str, Field(pattern=INDUSTRY_CODE, description="GB/T 4754-2017 code, e.g. `C3110` or `I65`.")]
+Month = Annotated[str, Field(pattern=MONTH, description="A contribution month, `YYYY-MM`.")]
 
 
-class RegisterEmployer(BaseModel):
+class Scheme(StrEnum):
+    PENSION = "pension"
+    WORK_INJURY = "work_injury"
+    UNEMPLOYMENT = "unemployment"
+    MEDICAL = "medical"
+    MATERNITY = "maternity"
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+
+class MarketRegistrationRecord(_Command):
+    """One record of the market-registration feed (what the business registry shares)."""
+
+    record_id: str = Field(min_length=1, max_length=64, description="The registry's own id of this record.")
+    credit_code: CreditCodeUnverified = Field(
+        description="Checked for structure; a bad check character goes to review."
+    )
+    name: str = Field(min_length=2, max_length=200)
+    division_code: DivisionCode
+    industry_code: IndustryCode
+    established_on: date
+    market_registered_at: AwareDatetime = Field(description="When the market regulator registered it.")
+
+
+class ImportMarketRegistration(MarketRegistrationRecord):
+    """Register an employer from the feed with no review (zero-touch, 零跑动)."""
+
+
+class MarketRegistrationBatch(_Command):
+    records: list[MarketRegistrationRecord] = Field(min_length=1, max_length=1000)
+
+
+class RegisterEmployer(_Command):
     """Register an employer at a counter (manual registration, 单位参保登记)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     credit_code: CreditCode = Field(
         description="Unified social credit code (统一社会信用代码), check character verified."
     )
     name: str = Field(min_length=2, max_length=200, description="Registered name of the employer.")
     division_code: DivisionCode = Field(description="County-level GB/T 2260 code of the employer's address.")
-    industry_code: str = Field(pattern=INDUSTRY_CODE, description="GB/T 4754 industry code, e.g. `C1310` or `I65`.")
+    industry_code: IndustryCode
     established_on: date = Field(description="Date the employer was established (start of the 30-day limit).")
 
 
-class GetEmployer(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class AssignInjuryClass(_Command):
+    """An operator settles the work-injury risk class and rate tier (after review, or the annual float)."""
 
     credit_code: str = Field(min_length=18, max_length=18)
+    risk_class: int = Field(ge=1, le=8)
+    tier: Decimal = Field(description="Floating tier: 0.5, 0.8, 1.0, 1.2 or 1.5 (class 1: 1.0, 1.2, 1.5).")
+
+
+class EnrolEmployee(_Command):
+    """An employer enrols an employee (职工参保登记) in pension, work-injury, unemployment and listed schemes."""
+
+    citizen_id: CitizenId
+    employer_credit_code: CreditCode
+    schemes: list[Scheme] = Field(default_factory=list, description="Empty: pension, work injury, unemployment.")
+    hired_on: date
+    declared_monthly_wage_fen: Fen
+
+
+class EndEmployment(_Command):
+    citizen_id: CitizenId
+    employer_credit_code: CreditCode
+    ended_on: date
+
+
+class DeclareBase(_Command):
+    """Declare last year's average monthly wage; the base is clamped to 60%-300% of the average wage."""
+
+    citizen_id: CitizenId
+    employer_credit_code: CreditCode
+    year: int = Field(ge=2000, le=2100)
+    declared_monthly_wage_fen: Fen
+
+
+class AssessContributions(_Command):
+    """Assess one month's contributions for every employee of an employer."""
+
+    employer_credit_code: CreditCode
+    month: Month
+
+
+class RecordPayment(_Command):
+    """Record that an employer paid a month's contributions (late fee 0.05% a day past the due date)."""
+
+    employer_credit_code: CreditCode
+    month: Month
+    paid_on: date
+
+
+class GetEmployer(_Command):
+    credit_code: str = Field(min_length=18, max_length=18)
+
+
+class GetPerson(_Command):
+    """A person's enrolments and contribution history."""
+
+    citizen_id: CitizenId
+
+
+class ListReviewQueue(_Command):
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class ActivePension(_Command):
+    """Does this person (by pseudonym) hold an active pension enrolment here in this month?"""
+
+    person_ref: str = Field(min_length=8, max_length=64)
+    month: Month
+
+
+class EnrolmentFigures(_Command):
+    first: date
+    last: date

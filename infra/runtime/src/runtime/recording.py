@@ -6,8 +6,8 @@ every public event leaves wrapped in the contracts' envelope, addressed by `cont
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
@@ -36,6 +36,7 @@ class CommandContext:
     region: str
     now: datetime
     traceparent: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def today(self) -> date:
@@ -51,6 +52,7 @@ class CommandContext:
             "channel": self.channel.value,
             "region": self.region,
             "traceparent": self.traceparent,
+            **self.extra,
         }
 
 

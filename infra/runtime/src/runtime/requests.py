@@ -78,6 +78,35 @@ def command(
     return handle
 
 
+def command_across(
+    store: EventStore,
+    clock: Clock,
+    model: type[C],
+    run: Callable[[EventStore, C, CommandContext], Awaitable[dict[str, Any]]],
+    errors: ErrorTable,
+) -> RequestHandler:
+    """A command that touches many aggregates, each in its own transaction.
+
+    `run` makes every step idempotent itself (e.g. `execute_once` with ids derived from the
+    command id), so a retried command redoes nothing that was done.
+    """
+
+    async def handle(request: Request) -> bytes:
+        try:
+            envelope = decode(request.data, model)
+        except ValidationError as error:
+            return reply_bytes(refused(invalid(error)))
+        try:
+            return reply_bytes(ok(await run(store, envelope.data, context_of(envelope, clock))))
+        except Exception as error:
+            known = refusal(error, errors)
+            if known is None:
+                raise
+            return reply_bytes(refused(known))
+
+    return handle
+
+
 def query(
     model: type[C],
     run: Callable[[C, Envelope[C]], Awaitable[dict[str, Any] | list[Any]]],

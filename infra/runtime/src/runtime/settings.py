@@ -16,6 +16,7 @@ class RuntimeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="YIWANG_", extra="ignore")
 
     region: str = Field(default="36", pattern=r"^[0-9]{2}$")
+    regions: tuple[str, ...] = ("36", "44")
     nats_url: str = "nats://127.0.0.1:4222"
     nats_monitor_url: str | None = None
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -2,36 +2,169 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import partial
 from importlib.resources import files
+from typing import Any
+from uuid import uuid4
 
-from contracts.envelope import type_name
+import asyncpg
+
+from contracts.envelope import SYSTEM_ACTOR, Channel, type_name
+from contracts.identifiers import pseudonym
 from contracts.subjects import Subjects
-from enrolment.domain.events import EmployerRegistered
+from enrolment import queries
+from enrolment.application import employers, people
+from enrolment.domain import events
+from enrolment.domain.rates import RateTable, load_rate_tables, rate_table_for
+from enrolment.entrypoints.peers import NatsPensionRegistry
 from enrolment.entrypoints.requests import request_table
-from enrolment.projections import EmployersProjection
+from enrolment.projections import EnrolmentProjection
 from enrolment.translation import to_public
+from runtime import deadlines as timers
+from runtime.clock import Clock
+from runtime.deadlines import CalendarBook, Deadline, DeadlineRule
+from runtime.eventstore import PostgresTransaction, Transaction
 from runtime.host import Resources, ServiceParts
 from runtime.messaging import StreamSpec
-from runtime.recording import EventRecorder
+from runtime.recording import CommandContext, EventRecorder
+from runtime.tracing import current_traceparent
+from runtime.workdays import local_date
 
 SERVICE = "enrolment"
 
 # Public events that complete a service for someone, counted for the online-handling share.
-HANDLED = frozenset({type_name(SERVICE, "employer_registered", 1)})
+HANDLED = frozenset(
+    type_name(SERVICE, name, 1)
+    for name in ("employer_registered", "employee_enrolled", "employment_ended", "contribution_paid")
+)
+
+EVENT_TYPES = (
+    events.MarketRegistrationHeld,
+    events.EmployerRegistered,
+    events.InjuryClassMatched,
+    events.InjuryClassNeedsReview,
+    events.InjuryClassAssigned,
+    events.EmployerRegistrationOverdue,
+    events.EmployeeEnrolled,
+    events.EmploymentEnded,
+    events.ContributionBaseDeclared,
+    events.ContributionAssessed,
+    events.ContributionPaid,
+    events.ContributionOverdue,
+)
+
+
+@dataclass
+class PackagedRateBook:
+    """The region's rate tables shipped with the service (`enrolment/rates/<region>.json`)."""
+
+    region: str
+    tables: dict[tuple[str, int], RateTable]
+
+    @classmethod
+    def load(cls, region: str) -> PackagedRateBook:
+        raw = json.loads((files("enrolment") / "rates" / f"{region}.json").read_text())
+        return cls(region, load_rate_tables(raw))
+
+    def for_year(self, year: int) -> RateTable:
+        return rate_table_for(self.tables, self.region, year)
+
+
+@dataclass
+class PooledPeople:
+    pool: asyncpg.Pool
+    salt: bytes
+
+    def ref(self, citizen_id: str) -> str:
+        return pseudonym(citizen_id, salt=self.salt)
+
+    async def employees_of(self, employer_credit_code: str, month: str) -> list[tuple[str, str]]:
+        return await queries.employees_of(self.pool, employer_credit_code, month)
+
+
+@dataclass
+class RuntimeDeadlines:
+    calendar: CalendarBook
+
+    async def schedule(
+        self,
+        tx: Transaction,
+        *,
+        stream_id: str,
+        kind: str,
+        basis: date,
+        calendar_days: int = 0,
+        working_days: int = 0,
+        payload: dict[str, Any],
+    ) -> None:
+        if not isinstance(tx, PostgresTransaction):
+            raise TypeError("deadlines are stored in PostgreSQL")
+        await timers.schedule(
+            tx.conn,
+            self.calendar.calendar,
+            deadline_id=uuid4(),
+            stream_id=stream_id,
+            kind=kind,
+            rule=DeadlineRule(basis, working_days=working_days, calendar_days=calendar_days),
+            payload=payload,
+            traceparent=current_traceparent(),
+        )
+
+    async def cancel(self, tx: Transaction, *, stream_id: str, kind: str) -> None:
+        if not isinstance(tx, PostgresTransaction):
+            raise TypeError("deadlines are stored in PostgreSQL")
+        await timers.cancel(tx.conn, stream_id, kind)
+
+
+def deadline_handler(recorder: Any, clock: Clock, region: str, calendar: CalendarBook) -> Any:
+    async def on_deadline(tx: PostgresTransaction, deadline: Deadline) -> None:
+        ctx = CommandContext(
+            command_id=deadline.deadline_id,
+            correlation_id=deadline.deadline_id,
+            causation_id=None,
+            actor=SYSTEM_ACTOR,
+            channel=Channel.SYSTEM,
+            region=region,
+            now=clock.now(),
+            traceparent=deadline.traceparent,
+        )
+        if deadline.kind == employers.REGISTRATION_DEADLINE:
+            due_on = local_date(deadline.due_at) - timedelta(days=1)
+            await employers.registration_deadline_passed(tx, deadline.stream_id, due_on, ctx, recorder=recorder)
+        elif deadline.kind.startswith(people.CONTRIBUTION_DEADLINE):
+            await people.contribution_deadline_passed(tx, deadline.stream_id, deadline.payload, ctx, recorder=recorder)
+
+    return on_deadline
 
 
 def build(resources: Resources) -> ServiceParts:
     settings = resources.settings
     subjects = Subjects(settings.subject_root)
-    recorder = EventRecorder(SERVICE, subjects, [EmployerRegistered], to_public)
+    recorder = EventRecorder(SERVICE, subjects, EVENT_TYPES, partial(to_public, region=settings.region))
     events_stream = StreamSpec(
         subjects.events_stream(settings.region, SERVICE), (subjects.events_of(settings.region, SERVICE),)
+    )
+    pensions = NatsPensionRegistry(
+        resources.nc, subjects, resources.clock, region=settings.region, peers=settings.regions
     )
     return ServiceParts(
         name=SERVICE,
         migrations=[files("enrolment") / "migrations"],
-        requests=request_table(resources.store, resources.pool, resources.clock, recorder),
+        requests=request_table(
+            resources.store,
+            resources.pool,
+            resources.clock,
+            recorder=recorder,
+            rates=PackagedRateBook.load(settings.region),
+            people_port=PooledPeople(resources.pool, settings.pseudonym_salt.encode()),
+            pensions=pensions,
+            deadlines=RuntimeDeadlines(resources.calendar),
+        ),
         events_stream=events_stream,
-        projections=[EmployersProjection()],
         handled=HANDLED,
+        projections=[EnrolmentProjection()],
+        on_deadline=deadline_handler(recorder, resources.clock, settings.region, resources.calendar),
     )

@@ -1,4 +1,4 @@
-"""Request table of the enrolment service: command and query names -> handlers, and its error table."""
+"""Request table of the enrolment service (command and query names -> handlers) and its error table."""
 
 from __future__ import annotations
 
@@ -7,35 +7,101 @@ from typing import Any
 
 import asyncpg
 
-from contracts.enrolment.commands import GetEmployer, RegisterEmployer
+from contracts.enrolment import commands as c
 from contracts.envelope import Envelope
-from enrolment import projections
-from enrolment.application import handlers
+from enrolment import queries
+from enrolment.application import employers, people
+from enrolment.application.ports import Deadlines, PensionRegistry, People, RateBook, Recorder
 from enrolment.domain import errors
+from enrolment.entrypoints.peers import PensionCheckUnavailableError
 from runtime.clock import Clock
 from runtime.eventstore import EventStore
 from runtime.messaging import RequestHandler
-from runtime.requests import ErrorTable, command, query
+from runtime.requests import ErrorTable, command, command_across, query
 
 ERRORS: ErrorTable = {
     errors.EmployerAlreadyRegisteredError: (409, "employer-already-registered"),
     errors.EmployerNotFoundError: (404, "employer-not-found"),
     errors.EstablishedInFutureError: (422, "established-in-future"),
+    errors.InvalidIndustryCodeError: (422, "invalid-industry-code"),
+    errors.InvalidTierError: (422, "invalid-tier"),
+    errors.InvalidRiskClassError: (422, "invalid-risk-class"),
+    errors.NoRateTableError: (422, "no-rate-table"),
+    errors.SchemeNotOfferedError: (422, "scheme-not-offered"),
+    errors.InvalidAmountError: (422, "invalid-amount"),
+    errors.HiredInFutureError: (422, "hired-in-future"),
+    errors.AlreadyEnrolledError: (409, "already-enrolled"),
+    errors.DoublePensionEnrolmentError: (409, "double-pension-enrolment"),
+    errors.NotEnrolledError: (404, "not-enrolled"),
+    errors.InvalidDateError: (422, "invalid-date"),
+    errors.NothingAssessedError: (404, "nothing-assessed"),
+    errors.InjuryRatePendingError: (409, "injury-rate-pending"),
+    errors.EnrolmentError: (422, "enrolment-rule"),
+    PensionCheckUnavailableError: (503, "pension-check-unavailable"),
 }
 
 
+class PersonNotFoundError(errors.EnrolmentError):
+    def __init__(self) -> None:
+        super().__init__("no enrolment found for this person")
+
+
 def request_table(
-    store: EventStore, pool: asyncpg.Pool, clock: Clock, recorder: handlers.Recorder
+    store: EventStore,
+    pool: asyncpg.Pool,
+    clock: Clock,
+    *,
+    recorder: Recorder,
+    rates: RateBook,
+    people_port: People,
+    pensions: PensionRegistry,
+    deadlines: Deadlines,
 ) -> dict[str, RequestHandler]:
-    async def get_employer(q: GetEmployer, _: Envelope[GetEmployer]) -> dict[str, Any]:
-        found = await projections.get_employer(pool, q.credit_code)
+    def cmd(model: Any, handler: Any, **deps: Any) -> RequestHandler:
+        return command(store, clock, model, partial(handler, recorder=recorder, **deps), ERRORS)
+
+    def across(model: Any, handler: Any, **deps: Any) -> RequestHandler:
+        return command_across(store, clock, model, partial(handler, recorder=recorder, **deps), ERRORS)
+
+    async def get_employer(q: c.GetEmployer, _: Envelope[c.GetEmployer]) -> dict[str, Any]:
+        found = await queries.get_employer(pool, q.credit_code)
         if found is None:
             raise errors.EmployerNotFoundError(q.credit_code)
         return found
 
+    async def get_person(q: c.GetPerson, _: Envelope[c.GetPerson]) -> dict[str, Any]:
+        found = await queries.get_person(pool, people_port.ref(q.citizen_id))
+        if found is None:
+            raise PersonNotFoundError
+        return found
+
+    async def review_queue(q: c.ListReviewQueue, _: Envelope[c.ListReviewQueue]) -> list[Any]:
+        return await queries.review_queue(pool, q.limit)
+
+    async def active_pension(q: c.ActivePension, _: Envelope[c.ActivePension]) -> dict[str, Any]:
+        return {"active": await queries.active_pension(pool, q.person_ref, q.month)}
+
+    async def figures(q: c.EnrolmentFigures, _: Envelope[c.EnrolmentFigures]) -> dict[str, Any]:
+        return await queries.figures(pool, q.first, q.last)
+
     return {
-        "register_employer": command(
-            store, clock, RegisterEmployer, partial(handlers.register_employer, recorder=recorder), ERRORS
+        "import_market_registration": cmd(
+            c.ImportMarketRegistration, employers.import_market_registration, rates=rates, deadlines=deadlines
         ),
-        "get_employer": query(GetEmployer, get_employer, ERRORS),
+        "register_employer": cmd(c.RegisterEmployer, employers.register_employer, rates=rates, deadlines=deadlines),
+        "assign_injury_class": cmd(c.AssignInjuryClass, employers.assign_injury_class, rates=rates),
+        "enrol_employee": cmd(
+            c.EnrolEmployee, people.enrol_employee, rates=rates, people=people_port, pensions=pensions
+        ),
+        "end_employment": cmd(c.EndEmployment, people.end_employment, people=people_port),
+        "declare_base": cmd(c.DeclareBase, people.declare_base, rates=rates, people=people_port),
+        "assess_contributions": across(
+            c.AssessContributions, people.assess_contributions, rates=rates, people=people_port, deadlines=deadlines
+        ),
+        "record_payment": across(c.RecordPayment, people.record_payment, people=people_port, deadlines=deadlines),
+        "get_employer": query(c.GetEmployer, get_employer, ERRORS),
+        "get_person": query(c.GetPerson, get_person, ERRORS),
+        "list_review_queue": query(c.ListReviewQueue, review_queue, ERRORS),
+        "active_pension": query(c.ActivePension, active_pension, ERRORS),
+        "enrolment_figures": query(c.EnrolmentFigures, figures, ERRORS),
     }

@@ -1,0 +1,215 @@
+"""Employee use cases: enrol, end employment, declare bases, assess and record contributions."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+from typing import Any
+from uuid import NAMESPACE_OID, uuid5
+
+from contracts.enrolment.commands import AssessContributions, DeclareBase, EndEmployment, EnrolEmployee, RecordPayment
+from enrolment.application.ports import Deadlines, PensionRegistry, People, RateBook, Recorder
+from enrolment.domain.errors import EmployerNotFoundError
+from enrolment.domain.events import ContributionBaseDeclared, ContributionPaid, EmployeeEnrolled
+from enrolment.domain.model import employer_stream
+from enrolment.domain.model import fold as fold_employer
+from enrolment.domain.person import (
+    decide_assess_month,
+    decide_declare_base,
+    decide_end_employment,
+    decide_enrol_employee,
+    decide_mark_overdue,
+    decide_record_payment,
+    person_stream,
+)
+from enrolment.domain.person import fold as fold_person
+from enrolment.domain.values import Scheme, month_key
+from runtime.commands import execute_once
+from runtime.eventstore import EventStore, Transaction
+from runtime.recording import CommandContext
+
+CONTRIBUTION_DEADLINE = "contribution_due"
+DEFAULT_SCHEMES = (Scheme.PENSION, Scheme.WORK_INJURY, Scheme.UNEMPLOYMENT)
+
+
+def contribution_deadline(employer_credit_code: str, month: str) -> str:
+    return f"{CONTRIBUTION_DEADLINE}:{employer_credit_code}:{month}"
+
+
+def due_basis(month: str) -> date:
+    """Contributions for a month fall due 15 days after its last day (the 15th of the next month)."""
+    year, number = (int(part) for part in month.split("-"))
+    return date(year, number, calendar.monthrange(year, number)[1])
+
+
+async def enrol_employee(
+    tx: Transaction,
+    command: EnrolEmployee,
+    ctx: CommandContext,
+    *,
+    recorder: Recorder,
+    rates: RateBook,
+    people: People,
+    pensions: PensionRegistry,
+) -> dict[str, Any]:
+    """Enrol an employee with a registered employer; never two active pension enrolments in two pooling areas."""
+    ref = people.ref(command.citizen_id)
+    employer, _ = await recorder.load(tx, employer_stream(command.employer_credit_code))
+    schemes = [Scheme(s.value) for s in command.schemes] or list(DEFAULT_SCHEMES)
+    elsewhere = Scheme.PENSION in schemes and await pensions.active_elsewhere(ref, month_key(ctx.today))
+    stream = person_stream(ref)
+    history, version = await recorder.load(tx, stream)
+    events = decide_enrol_employee(
+        fold_person(history),
+        person_ref=ref,
+        citizen_id=command.citizen_id,
+        employer_credit_code=command.employer_credit_code,
+        employer_registered=fold_employer(employer).registered,
+        schemes=schemes,
+        hired_on=command.hired_on,
+        declared_monthly_wage_fen=command.declared_monthly_wage_fen,
+        rates=rates.for_year(command.hired_on.year),
+        today=ctx.today,
+        now=ctx.now,
+        active_pension_elsewhere=elsewhere,
+    )
+    await recorder.record(tx, stream, version, events, ctx)
+    enrolled = next(e for e in events if isinstance(e, EmployeeEnrolled))
+    return {
+        "person_ref": ref,
+        "schemes": list(enrolled.schemes),
+        "base_fen": enrolled.base_fen,
+        "clamped": enrolled.clamped,
+        "late": enrolled.late,
+    }
+
+
+async def end_employment(
+    tx: Transaction, command: EndEmployment, ctx: CommandContext, *, recorder: Recorder, people: People
+) -> dict[str, Any]:
+    """End an employee's enrolment with one employer."""
+    stream = person_stream(people.ref(command.citizen_id))
+    history, version = await recorder.load(tx, stream)
+    events = decide_end_employment(
+        fold_person(history), employer_credit_code=command.employer_credit_code, ended_on=command.ended_on, now=ctx.now
+    )
+    await recorder.record(tx, stream, version, events, ctx)
+    return {"ended_on": command.ended_on.isoformat()}
+
+
+async def declare_base(
+    tx: Transaction, command: DeclareBase, ctx: CommandContext, *, recorder: Recorder, rates: RateBook, people: People
+) -> dict[str, Any]:
+    """Declare the yearly base: last year's average monthly wage clamped to 60%-300% of the average wage."""
+    stream = person_stream(people.ref(command.citizen_id))
+    history, version = await recorder.load(tx, stream)
+    events = decide_declare_base(
+        fold_person(history),
+        employer_credit_code=command.employer_credit_code,
+        year=command.year,
+        declared_monthly_wage_fen=command.declared_monthly_wage_fen,
+        rates=rates.for_year(command.year),
+        now=ctx.now,
+    )
+    await recorder.record(tx, stream, version, events, ctx)
+    declared = next(e for e in events if isinstance(e, ContributionBaseDeclared))
+    return {"year": command.year, "base_fen": declared.base_fen, "clamped": declared.clamped}
+
+
+async def assess_contributions(
+    store: EventStore,
+    command: AssessContributions,
+    ctx: CommandContext,
+    *,
+    recorder: Recorder,
+    rates: RateBook,
+    people: People,
+    deadlines: Deadlines,
+) -> dict[str, Any]:
+    """Assess a month for every employee of the employer; each person in its own transaction, once."""
+    async with store.transaction() as tx:
+        employer_events, _ = await recorder.load(tx, employer_stream(command.employer_credit_code))
+    employer = fold_employer(employer_events)
+    if not employer.registered:
+        raise EmployerNotFoundError(command.employer_credit_code)
+    basis = due_basis(command.month)
+    year = int(command.month[:4])
+    assessed = 0
+    for ref, citizen_id in await people.employees_of(command.employer_credit_code, command.month):
+
+        async def assess(tx: Transaction, ref: str = ref, citizen_id: str = citizen_id) -> dict[str, Any]:
+            stream = person_stream(ref)
+            history, version = await recorder.load(tx, stream)
+            events = decide_assess_month(
+                fold_person(history),
+                employer_credit_code=command.employer_credit_code,
+                month=command.month,
+                rates=rates.for_year(year),
+                injury_rate=employer.injury_rate,
+                due_on=basis + timedelta(days=15),
+                citizen_id=citizen_id,
+                now=ctx.now,
+            )
+            await recorder.record(tx, stream, version, events, ctx)
+            if events:
+                await deadlines.schedule(
+                    tx,
+                    stream_id=stream,
+                    kind=contribution_deadline(command.employer_credit_code, command.month),
+                    basis=basis,
+                    calendar_days=15,
+                    payload={"employer": command.employer_credit_code, "month": command.month},
+                )
+            return {"assessed": len(events)}
+
+        reply = await execute_once(store, uuid5(NAMESPACE_OID, f"{ctx.command_id}:{ref}"), assess)
+        assessed += reply["assessed"]
+    return {"employer_credit_code": command.employer_credit_code, "month": command.month, "assessed": assessed}
+
+
+async def record_payment(
+    store: EventStore,
+    command: RecordPayment,
+    ctx: CommandContext,
+    *,
+    recorder: Recorder,
+    people: People,
+    deadlines: Deadlines,
+) -> dict[str, Any]:
+    """Record an employer's payment for a month: every assessed employee is paid, late fees worked out."""
+    paid = late_fees = 0
+    for ref, _citizen_id in await people.employees_of(command.employer_credit_code, command.month):
+
+        async def pay(tx: Transaction, ref: str = ref) -> dict[str, Any]:
+            stream = person_stream(ref)
+            history, version = await recorder.load(tx, stream)
+            events = decide_record_payment(
+                fold_person(history),
+                employer_credit_code=command.employer_credit_code,
+                month=command.month,
+                paid_on=command.paid_on,
+                now=ctx.now,
+            )
+            await recorder.record(tx, stream, version, events, ctx)
+            await deadlines.cancel(
+                tx, stream_id=stream, kind=contribution_deadline(command.employer_credit_code, command.month)
+            )
+            return {
+                "paid": len(events),
+                "late_fee_fen": sum(e.late_fee_fen for e in events if isinstance(e, ContributionPaid)),
+            }
+
+        reply = await execute_once(store, uuid5(NAMESPACE_OID, f"{ctx.command_id}:{ref}"), pay)
+        paid += reply["paid"]
+        late_fees += reply["late_fee_fen"]
+    return {"month": command.month, "paid": paid, "late_fee_fen": late_fees}
+
+
+async def contribution_deadline_passed(
+    tx: Transaction, stream: str, payload: dict[str, Any], ctx: CommandContext, *, recorder: Recorder
+) -> None:
+    history, version = await recorder.load(tx, stream)
+    events = decide_mark_overdue(
+        fold_person(history), employer_credit_code=payload["employer"], month=payload["month"], now=ctx.now
+    )
+    await recorder.record(tx, stream, version, events, ctx)

@@ -1,0 +1,296 @@
+"""Enrolment through the gateway: zero-touch feed, review queue, employees, contributions, figures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from contracts.identifiers import citizen_id_check_character, credit_code_check_character
+from runtime.workdays import local_date
+from tests.conftest import Servers
+from tests.stack import Stack, running_stack
+from tests.waiting import eventually
+
+STEEL = "91360102MA35L0XC0" + credit_code_check_character("91360102MA35L0XC0")
+SHOP = "91360102MA35L0XC1" + credit_code_check_character("91360102MA35L0XC1")
+BAD_CHECK = "91350211M0000XUF46"
+
+
+def citizen(body17: str) -> str:
+    return body17 + citizen_id_check_character(body17)
+
+
+WORKER = citizen("36010219900307123")
+
+
+def record(code: str, record_id: str, industry: str = "C3110", **extra: Any) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "credit_code": code,
+        "name": f"Employer {record_id}",
+        "division_code": "360102",
+        "industry_code": industry,
+        "established_on": "2026-06-01",
+        "market_registered_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        **extra,
+    }
+
+
+@pytest.fixture
+async def stack(servers: Servers, subject_root: str) -> AsyncIterator[Stack]:
+    async with running_stack(servers, subject_root, services=("enrolment",)) as s:
+        yield s
+
+
+def feed_token(stack: Stack) -> dict[str, str]:
+    return stack.token(kind="system", subject="market-feed", region="36")
+
+
+async def get_employer(stack: Stack, code: str) -> dict[str, Any] | None:
+    r = await stack.client.get(f"/v1/regions/36/employers/{code}", headers=stack.token())
+    return r.json() if r.status_code == 200 else None
+
+
+async def feed(stack: Stack, *records: dict[str, Any]) -> list[dict[str, Any]]:
+    r = await stack.client.post(
+        "/v1/regions/36/feeds/market-registrations", json={"records": list(records)}, headers=feed_token(stack)
+    )
+    assert r.status_code == 200, r.text
+    results: list[dict[str, Any]] = r.json()["results"]
+    return results
+
+
+async def test_a_feed_record_registers_its_employer_with_no_touch_and_a_matched_risk_class(stack: Stack) -> None:
+    [result] = await feed(stack, record(STEEL, "r-1"))
+    [again] = await feed(stack, record(STEEL, "r-1-resent"))
+    employer = await eventually(lambda: get_employer(stack, STEEL))
+
+    assert result["outcome"] == "registered"
+    assert (result["risk_class"], Decimal(result["injury_rate"])) == (6, Decimal("0.013"))
+    assert again["outcome"] == "unchanged"
+    assert employer["route"] == "zero_touch"
+    assert employer["channel"] == "system"
+    assert employer["risk_class"] == 6
+    pool = stack.services[("enrolment", "36")].resources.pool
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'EmployerRegistered'") == 1
+
+
+async def test_a_bad_check_character_from_the_feed_is_held_for_review_but_refused_at_the_counter(stack: Stack) -> None:
+    [held] = await feed(stack, record(BAD_CHECK, "r-2"))
+    counter = await stack.client.post(
+        "/v1/regions/36/employers",
+        json={k: v for k, v in record(BAD_CHECK, "x").items() if k not in {"record_id", "market_registered_at"}},
+        headers=stack.token(),
+    )
+
+    async def queued() -> list[Any] | None:
+        r = await stack.client.get("/v1/regions/36/review-queue", headers=stack.token())
+        return r.json() or None
+
+    queue = await eventually(queued)
+    assert held["outcome"] == "held_for_review"
+    assert counter.status_code == 400
+    assert counter.json()["errors"][0]["field"] == "body.credit_code"
+    assert [(q["credit_code"], q["kind"]) for q in queue] == [(BAD_CHECK, "credit_code")]
+    assert await get_employer(stack, BAD_CHECK) is None
+
+
+async def test_an_industry_code_spanning_classes_goes_to_review_until_an_operator_assigns_the_class(
+    stack: Stack,
+) -> None:
+    [result] = await feed(stack, record(SHOP, "r-3", industry="G59"))
+
+    async def in_queue() -> list[Any] | None:
+        r = await stack.client.get("/v1/regions/36/review-queue", headers=stack.token())
+        return [q for q in r.json() if q["kind"] == "risk_class"] or None
+
+    [item] = await eventually(in_queue)
+    assigned = await stack.client.post(
+        f"/v1/regions/36/employers/{SHOP}/injury-class",
+        json={"credit_code": SHOP, "risk_class": 2, "tier": "1.2"},
+        headers=stack.token(),
+    )
+
+    async def settled() -> dict[str, Any] | None:
+        e = await get_employer(stack, SHOP)
+        return e if e and e["risk_class"] == 2 else None
+
+    employer = await eventually(settled)
+    assert result["outcome"] == "registered" and result["risk_class"] is None
+    assert sorted(item["candidates"]) == [2, 5]
+    assert assigned.status_code == 200, assigned.text
+    assert Decimal(assigned.json()["injury_rate"]) == Decimal("0.0048")
+    assert employer["needs_review"] is False
+
+
+async def test_employees_are_enrolled_with_a_clamped_base_and_never_twice_in_two_pooling_areas(
+    servers: Servers, subject_root: str
+) -> None:
+    async with running_stack(servers, subject_root, services=("enrolment",), regions=("36", "44")) as stack:
+        await feed(stack, record(STEEL, "r-4"))
+        await eventually(lambda: get_employer(stack, STEEL))
+        enrol = {
+            "citizen_id": WORKER,
+            "employer_credit_code": STEEL,
+            "hired_on": "2026-07-01",
+            "declared_monthly_wage_fen": 100_000,
+        }
+        first = await stack.client.post("/v1/regions/36/employees", json=enrol, headers=stack.token())
+        await eventually(lambda: _enrolled(stack, "36"))
+        foshan = "91440604MA4W0XC02" + credit_code_check_character("91440604MA4W0XC02")
+        await stack.client.post(
+            "/v1/regions/44/employers",
+            json={
+                "credit_code": foshan,
+                "name": "Foshan Ceramics",
+                "division_code": "440604",
+                "industry_code": "C3071",
+                "established_on": "2026-01-02",
+            },
+            headers=stack.token(region="44"),
+        )
+        await eventually(lambda: _employer_in(stack, "44", foshan))
+        elsewhere = await stack.client.post(
+            "/v1/regions/44/employees",
+            json={**enrol, "employer_credit_code": foshan},
+            headers=stack.token(region="44"),
+        )
+        twice = await stack.client.post("/v1/regions/36/employees", json=enrol, headers=stack.token())
+
+    assert first.status_code == 201, first.text
+    assert first.json()["clamped"] == "floor"
+    assert first.json()["base_fen"] > 100_000
+    assert elsewhere.status_code == 409
+    assert elsewhere.json()["type"].endswith("/double-pension-enrolment")
+    assert twice.status_code == 409
+
+
+async def _enrolled(stack: Stack, region: str) -> bool:
+    r = await stack.client.post(
+        f"/v1/regions/{region}/people/lookup", json={"citizen_id": WORKER}, headers=stack.token(region=region)
+    )
+    return r.status_code == 200
+
+
+async def _employer_in(stack: Stack, region: str, code: str) -> bool:
+    r = await stack.client.get(f"/v1/regions/{region}/employers/{code}", headers=stack.token(region=region))
+    return r.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "field_or_type"),
+    [
+        ({"citizen_id": "36010219900307123X"}, 400, "body.citizen_id"),
+        ({"declared_monthly_wage_fen": -5}, 400, "body.declared_monthly_wage_fen"),
+        ({"schemes": ["maternity"]}, 422, "scheme-not-offered"),
+        ({"schemes": ["space_travel"]}, 400, "body.schemes.0"),
+        ({"hired_on": "2026-02-30"}, 400, "body.hired_on"),
+        ({"employer_credit_code": SHOP}, 404, "employer-not-found"),
+    ],
+)
+async def test_bad_enrolments_get_a_clear_error_and_store_nothing(
+    stack: Stack, change: dict[str, Any], status: int, field_or_type: str
+) -> None:
+    await feed(stack, record(STEEL, "r-5"))
+    await eventually(lambda: get_employer(stack, STEEL))
+    body = {
+        "citizen_id": WORKER,
+        "employer_credit_code": STEEL,
+        "hired_on": "2026-07-01",
+        "declared_monthly_wage_fen": 800_000,
+    }
+
+    r = await stack.client.post("/v1/regions/36/employees", json={**body, **change}, headers=stack.token())
+
+    assert r.status_code == status, r.text
+    problem = r.json()
+    found = [e["field"] for e in problem.get("errors", [])] + [problem["type"].rsplit("/", 1)[-1]]
+    assert field_or_type in found
+    pool = stack.services[("enrolment", "36")].resources.pool
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'EmployeeEnrolled'") == 0
+
+
+async def test_contributions_are_assessed_paid_late_with_a_fee_and_flagged_overdue_when_time_passes(
+    stack: Stack,
+) -> None:
+    await feed(stack, record(STEEL, "r-6"))
+    await eventually(lambda: get_employer(stack, STEEL))
+    enrol = {
+        "citizen_id": WORKER,
+        "employer_credit_code": STEEL,
+        "hired_on": "2026-07-01",
+        "declared_monthly_wage_fen": 800_000,
+    }
+    assert (await stack.client.post("/v1/regions/36/employees", json=enrol, headers=stack.token())).status_code == 201
+    await eventually(lambda: _enrolled(stack, "36"))
+
+    for month in ("2026-08", "2026-09"):
+        r = await stack.client.post(
+            "/v1/regions/36/contributions/assessments",
+            json={"employer_credit_code": STEEL, "month": month},
+            headers=stack.token(),
+        )
+        assert r.json()["assessed"] == 1, r.text
+    paid = await stack.client.post(
+        "/v1/regions/36/contributions/payments",
+        json={"employer_credit_code": STEEL, "month": "2026-08", "paid_on": "2026-09-25"},
+        headers=stack.token(),
+    )
+    # Time passes: 2026-09 falls due on 15 October and stays unpaid.
+    stack.clock.advance(days=400)
+    enrolment = stack.services[("enrolment", "36")]
+    assert enrolment.deadlines is not None
+    await enrolment.deadlines.run_once()
+
+    async def history() -> dict[str, Any] | None:
+        r = await stack.client.post("/v1/regions/36/people/lookup", json={"citizen_id": WORKER}, headers=stack.token())
+        body: dict[str, Any] = r.json()
+        months = {c["month"]: c for c in body["contributions"]}
+        return body if len(months) == 2 and months["2026-09"]["overdue"] and months["2026-08"]["paid_on"] else None
+
+    person = await eventually(history)
+    months = {c["month"]: c for c in person["contributions"]}
+    august = months["2026-08"]
+    due = august["employer_total_fen"] + august["worker_total_fen"]
+    assert paid.status_code == 200, paid.text
+    # Due 15 September; paid 25 September: 10 days at 0.05% a day.
+    assert august["late_fee_fen"] == round(due * 0.0005 * 10)
+    assert august["account_fen"] == round(august["base_fen"] * 0.08)
+    assert months["2026-09"]["overdue"] is True
+    assert person["account_total_fen"] == august["account_fen"]
+
+
+async def test_the_figures_count_routes_schemes_and_classes(stack: Stack) -> None:
+    await feed(stack, record(STEEL, "r-7"))
+    await stack.client.post(
+        "/v1/regions/36/employers",
+        json={
+            "credit_code": SHOP,
+            "name": "Corner Shop",
+            "division_code": "360102",
+            "industry_code": "F5211",
+            "established_on": "2026-03-01",
+        },
+        headers=stack.token(),
+    )
+    today = local_date(datetime.now(UTC))
+
+    async def figures() -> dict[str, Any] | None:
+        r = await stack.client.get(
+            "/v1/regions/36/statistics/enrolment",
+            params={"first": (today - timedelta(days=1)).isoformat(), "last": (today + timedelta(days=1)).isoformat()},
+            headers=stack.token(),
+        )
+        body: dict[str, Any] = r.json()
+        return body if sum(body["employers_by_route"].values()) == 2 else None
+
+    found = await eventually(figures)
+    assert found["employers_by_route"] == {"zero_touch": 1, "manual": 1}
+    # The registry registered it an hour before the feed arrived (the stack's clock started just before).
+    assert 3400 <= found["median_feed_to_registered_seconds"] <= 3600
+    classes = {(c["risk_class"], c["tier"]) for c in found["employers_by_class_and_tier"]}
+    assert classes == {("6", "1.00"), ("2", "1.00")}
