@@ -91,6 +91,7 @@ PERSON = {"person_ref": "0123456789abcdef", "employer_credit_code": CREDIT_CODE}
 
 SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
     ec.ImportMarketRegistration: lambda: ec.ImportMarketRegistration(**RECORD),
+    ec.ApproveHeldRegistration: lambda: ec.ApproveHeldRegistration(credit_code=CREDIT_CODE),
     ec.AssignInjuryClass: lambda: ec.AssignInjuryClass(credit_code=CREDIT_CODE, risk_class=2, tier=Decimal("1.2")),
     ec.EnrolEmployee: lambda: ec.EnrolEmployee(
         citizen_id=CITIZEN,

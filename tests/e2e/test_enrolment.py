@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from contracts.codec import decode
+from contracts.enrolment.events import ContributionAssessedV1
 from contracts.identifiers import citizen_id_check_character, credit_code_check_character
 from runtime.workdays import local_date
 from tests.conftest import Servers
@@ -97,6 +99,13 @@ async def test_a_bad_check_character_from_the_feed_is_held_for_review_but_refuse
     assert counter.json()["errors"][0]["field"] == "body.credit_code"
     assert [(q["credit_code"], q["kind"]) for q in queue] == [(BAD_CHECK, "credit_code")]
     assert await get_employer(stack, BAD_CHECK) is None
+
+    approved = await stack.client.post(f"/v1/regions/36/review-queue/{BAD_CHECK}/approve", headers=stack.token())
+    employer = await eventually(lambda: get_employer(stack, BAD_CHECK))
+    assert approved.json()["outcome"] == "registered", approved.text
+    assert employer["route"] == "zero_touch"
+    remaining = await stack.client.get("/v1/regions/36/review-queue", headers=stack.token())
+    assert [q for q in remaining.json() if q["kind"] == "credit_code"] == []
 
 
 async def test_an_industry_code_spanning_classes_goes_to_review_until_an_operator_assigns_the_class(
@@ -262,6 +271,25 @@ async def test_contributions_are_assessed_paid_late_with_a_fee_and_flagged_overd
     assert august["account_fen"] == round(august["base_fen"] * 0.08)
     assert months["2026-09"]["overdue"] is True
     assert person["account_total_fen"] == august["account_fen"]
+
+    # The history leaves the service as public events, for the transfer service of the region.
+    published = await published_events(stack, "contribution_assessed")
+    assert sorted(p.data.month for p in published) == ["2026-08", "2026-09"]
+    assert {p.data.citizen_id for p in published} == {WORKER}
+    assert all(p.data.account_fen == august["account_fen"] for p in published)
+
+
+async def published_events(stack: Stack, name: str) -> list[Any]:
+    root = stack.settings.subject_root
+    js = stack.services[("enrolment", "36")].resources.js
+    stream = f"{root.upper()}_ENROLMENT_36"
+    info = await js.stream_info(stream)
+    found = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        msg = await js.get_msg(stream, seq)
+        if msg.subject == f"{root}.36.enrolment.evt.{name}.v1":
+            found.append(decode(msg.data, ContributionAssessedV1))
+    return found
 
 
 async def test_the_figures_count_routes_schemes_and_classes(stack: Stack) -> None:

@@ -20,6 +20,7 @@ COMMANDS: dict[str, type[BaseModel]] = _named(
     {
         "import_market_registration": ec.ImportMarketRegistration,
         "register_employer": ec.RegisterEmployer,
+        "approve_held_registration": ec.ApproveHeldRegistration,
         "assign_injury_class": ec.AssignInjuryClass,
         "enrol_employee": ec.EnrolEmployee,
         "end_employment": ec.EndEmployment,

@@ -65,6 +65,12 @@ class RegisterEmployer(_Command):
     established_on: date = Field(description="Date the employer was established (start of the 30-day limit).")
 
 
+class ApproveHeldRegistration(_Command):
+    """A clerk confirms a feed record held for its check character; the employer is then registered."""
+
+    credit_code: str = Field(min_length=18, max_length=18)
+
+
 class AssignInjuryClass(_Command):
     """An operator settles the work-injury risk class and rate tier (after review, or the annual float)."""
 

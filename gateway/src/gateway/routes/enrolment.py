@@ -134,6 +134,24 @@ async def review_queue(
     return result
 
 
+@router.post("/review-queue/{credit_code}/approve")
+async def approve_held_registration(
+    region: Region,
+    credit_code: CreditCodePath,
+    request: Request,
+    actor: Caller,
+    channel: ChannelDep,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Confirm a feed record held for its check character (some real codes fail it): the employer is registered."""
+    require_operator_of(region, actor)
+    data = c.ApproveHeldRegistration(credit_code=credit_code)
+    result: dict[str, Any] = await _send(
+        request, region, "approve_held_registration", data, actor, channel, idempotency_key
+    )
+    return result
+
+
 def _employer_command(region: str, actor: Any, employer: str) -> None:
     require_operator_or(region, actor, employer=employer)
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from contracts.enrolment.commands import AssignInjuryClass, ImportMarketRegistration, RegisterEmployer
+from contracts.enrolment.commands import (
+    ApproveHeldRegistration,
+    AssignInjuryClass,
+    ImportMarketRegistration,
+    RegisterEmployer,
+)
 from contracts.identifiers import credit_code_check_character_ok
 from enrolment.application.ports import Deadlines, RateBook, Recorder
+from enrolment.domain.errors import EmployerNotHeldError
 from enrolment.domain.events import (
     EmployerRegistered,
     InjuryClassMatched,
@@ -114,6 +120,38 @@ async def register_employer(
     )
     await recorder.record(tx, stream, version, events, ctx)
     await _follow_deadline(tx, events, stream, deadlines, command.established_on)
+    return {"employer_id": stream, **_outcome(events)}
+
+
+async def approve_held_registration(
+    tx: Transaction,
+    command: ApproveHeldRegistration,
+    ctx: CommandContext,
+    *,
+    recorder: Recorder,
+    rates: RateBook,
+    deadlines: Deadlines,
+) -> dict[str, Any]:
+    """A clerk confirms a held feed record (a real code can fail its check character): registered zero-touch."""
+    stream = employer_stream(command.credit_code)
+    history, version = await recorder.load(tx, stream)
+    state = fold(history)
+    if not state.held or state.established_on is None:
+        raise EmployerNotHeldError(command.credit_code)
+    events = decide_register_employer(
+        state,
+        credit_code=state.credit_code,
+        name=state.name,
+        division_code=state.division_code,
+        industry_code=state.industry_code,
+        established_on=state.established_on,
+        route=Route.ZERO_TOUCH,
+        now=ctx.now,
+        today=ctx.today,
+        rates=rates.for_year(ctx.today.year),
+    )
+    await recorder.record(tx, stream, version, events, ctx)
+    await _follow_deadline(tx, events, stream, deadlines, state.established_on)
     return {"employer_id": stream, **_outcome(events)}
 
 

@@ -133,3 +133,10 @@ class NothingAssessedError(EnrolmentError):
 
 def _person(person_ref: str) -> str:
     return f"person {person_ref}" if person_ref else "the person"
+
+
+class EmployerNotHeldError(EnrolmentError):
+    """Only a feed record held for review can be approved."""
+
+    def __init__(self, credit_code: str) -> None:
+        super().__init__(f"no feed record for {credit_code} is held for review")

@@ -35,6 +35,7 @@ ERRORS: ErrorTable = {
     errors.NotEnrolledError: (404, "not-enrolled"),
     errors.InvalidDateError: (422, "invalid-date"),
     errors.NothingAssessedError: (404, "nothing-assessed"),
+    errors.EmployerNotHeldError: (404, "employer-not-held"),
     errors.InjuryRatePendingError: (409, "injury-rate-pending"),
     errors.EnrolmentError: (422, "enrolment-rule"),
     PensionCheckUnavailableError: (503, "pension-check-unavailable"),
@@ -89,6 +90,9 @@ def request_table(
             c.ImportMarketRegistration, employers.import_market_registration, rates=rates, deadlines=deadlines
         ),
         "register_employer": cmd(c.RegisterEmployer, employers.register_employer, rates=rates, deadlines=deadlines),
+        "approve_held_registration": cmd(
+            c.ApproveHeldRegistration, employers.approve_held_registration, rates=rates, deadlines=deadlines
+        ),
         "assign_injury_class": cmd(c.AssignInjuryClass, employers.assign_injury_class, rates=rates),
         "enrol_employee": cmd(
             c.EnrolEmployee, people.enrol_employee, rates=rates, people=people_port, pensions=pensions
