@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from contracts.codec import decode
-from contracts.enrolment.events import ContributionAssessedV1
+from contracts.enrolment.events import ContributionAssessedV1, DeadlineBreachedV1
 from contracts.identifiers import citizen_id_check_character, credit_code_check_character
 from runtime.workdays import local_date
 from tests.conftest import Servers
@@ -279,7 +279,7 @@ async def test_contributions_are_assessed_paid_late_with_a_fee_and_flagged_overd
     assert all(p.data.account_fen == august["account_fen"] for p in published)
 
 
-async def published_events(stack: Stack, name: str) -> list[Any]:
+async def published_events(stack: Stack, name: str, model: Any = ContributionAssessedV1) -> list[Any]:
     root = stack.settings.subject_root
     js = stack.services[("enrolment", "36")].resources.js
     stream = f"{root.upper()}_ENROLMENT_36"
@@ -288,7 +288,7 @@ async def published_events(stack: Stack, name: str) -> list[Any]:
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
         msg = await js.get_msg(stream, seq)
         if msg.subject == f"{root}.36.enrolment.evt.{name}.v1":
-            found.append(decode(msg.data, ContributionAssessedV1))
+            found.append(decode(msg.data, model))
     return found
 
 
@@ -322,3 +322,9 @@ async def test_the_figures_count_routes_schemes_and_classes(stack: Stack) -> Non
     assert 3400 <= found["median_feed_to_registered_seconds"] <= 3600
     classes = {(c["risk_class"], c["tier"]) for c in found["employers_by_class_and_tier"]}
     assert classes == {("6", "1.00"), ("2", "1.00")}
+    # Both were registered long after the 30 days from their establishment (June, March): breach events.
+    breaches = await published_events(stack, "deadline_breached", DeadlineBreachedV1)
+    assert sorted((b.data.kind, b.data.stream_id) for b in breaches) == [
+        ("employer_registration", f"employer-{STEEL}"),
+        ("employer_registration", f"employer-{SHOP}"),
+    ]

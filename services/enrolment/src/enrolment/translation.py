@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from contracts.enrolment.events import (
     ContributionAssessedV1,
@@ -14,14 +15,16 @@ from contracts.enrolment.events import (
     InjuryClassSetV1,
 )
 from enrolment.domain import events as e
+from enrolment.domain.model import registration_due
 from enrolment.domain.values import Scheme
 from runtime.recording import Published
+from runtime.workdays import local_date
 
 
 def to_public(event: e.Event, stream_id: str, *, region: str) -> Sequence[Published]:
     match event:
         case e.EmployerRegistered():
-            return [
+            registered = [
                 Published(
                     "employer_registered",
                     EmployerRegisteredV1(
@@ -36,6 +39,11 @@ def to_public(event: e.Event, stream_id: str, *, region: str) -> Sequence[Publis
                     ),
                 )
             ]
+            due_on = registration_due(event.established_on)
+            if local_date(event.registered_at) > due_on:
+                breach = DeadlineBreachedV1(kind="employer_registration", stream_id=stream_id, due_on=due_on)
+                registered.append(Published("deadline_breached", breach))
+            return registered
         case e.InjuryClassMatched() | e.InjuryClassAssigned():
             how = "matched" if isinstance(event, e.InjuryClassMatched) else "assigned"
             return [
@@ -51,7 +59,7 @@ def to_public(event: e.Event, stream_id: str, *, region: str) -> Sequence[Publis
                 )
             ]
         case e.EmployeeEnrolled():
-            return [
+            enrolled = [
                 Published(
                     "employee_enrolled",
                     EmployeeEnrolledV1(
@@ -65,6 +73,11 @@ def to_public(event: e.Event, stream_id: str, *, region: str) -> Sequence[Publis
                     ),
                 )
             ]
+            if event.late:
+                due_on = event.hired_on + timedelta(days=30)
+                breach = DeadlineBreachedV1(kind="employee_registration", stream_id=stream_id, due_on=due_on)
+                enrolled.append(Published("deadline_breached", breach))
+            return enrolled
         case e.EmploymentEnded():
             return [
                 Published(
