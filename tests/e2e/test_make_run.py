@@ -71,7 +71,7 @@ def test_the_stack_starts_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path
     base = f"http://127.0.0.1:{port}"
     token = {
         "Authorization": "Bearer "
-        + issue_token("yiwang-development-secret-change-me", kind="operator", subject="t", region="36")
+        + issue_token("yiwang-development-secret-change-me-32bytes", kind="operator", subject="t", region="36")
     }
 
     launcher = start(data, port)

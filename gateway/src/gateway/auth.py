@@ -52,7 +52,7 @@ def _unauthorized(detail: str) -> ProblemError:
     return ProblemError(problem("unauthorized", "Unauthorized", 401, detail), {"WWW-Authenticate": "Bearer"})
 
 
-def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
+async def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
     """The verified actor of this request; 401 without a valid token.
 
     A citizen's token carries the citizen ID number in `cid`; the actor is then named by its
@@ -72,7 +72,7 @@ def caller(request: Request, authorization: Annotated[str | None, Header()] = No
         raise _unauthorized(f"invalid token: {type(error).__name__}") from error
 
 
-def channel(
+async def channel(
     x_channel: Annotated[Channel, Header(description="Where the request came in.")] = Channel.WEB_HALL,
 ) -> Channel:
     return x_channel

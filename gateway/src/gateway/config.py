@@ -13,4 +13,4 @@ class GatewaySettings(RuntimeSettings):
     request_timeout_seconds: float = Field(default=5.0, gt=0)
     max_body_bytes: int = 1_000_000
     online_channels: frozenset[str] = frozenset({"web_hall", "mobile_app", "kiosk", "partner", "system"})
-    jwt_secret: str = Field(default="yiwang-development-secret-change-me", min_length=16)
+    jwt_secret: str = Field(default="yiwang-development-secret-change-me-32bytes", min_length=32)

@@ -122,3 +122,25 @@ async def test_a_relay_killed_mid_way_loses_nothing_and_publishes_nothing_twice(
 
 async def _fewer(pool: asyncpg.Pool, than: int) -> bool:
     return bool(await pool.fetchval("SELECT count(*) FROM outbox") < than)
+
+
+async def test_a_message_no_stream_takes_is_parked_and_does_not_block_the_others(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str
+) -> None:
+    js = nc.jetstream()
+    stream = StreamSpec(f"{subject_root.upper()}_HOL", (f"{subject_root}.36.>",))
+    await ensure_stream(js, stream, replicas=1, duplicate_window=600)
+    store = PostgresEventStore(pool)
+    await queue_messages(store, f"{subject_root}.99.nowhere.evt.lost.v1", 1)
+    good = await queue_messages(store, f"{subject_root}.36.svc.evt.happened.v1", 20)
+
+    relay = OutboxRelay(pool, js)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    await eventually(lambda: _count(pool, 0))
+    stop.set()
+    await running
+
+    assert sorted(await stream_message_ids(js, stream.name)) == sorted(good)
+    parked = await pool.fetch("SELECT subject, reason FROM outbox_undeliverable")
+    assert [r["subject"] for r in parked] == [f"{subject_root}.99.nowhere.evt.lost.v1"]

@@ -273,51 +273,68 @@ class PullConsumer:
             except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
                 await asyncio.sleep(0.5)
                 continue
-            for msg in batch:
-                await self.handle(msg)
+            await self.handle_batch(batch)
 
-    async def handle(self, msg: Msg) -> None:
-        spec = self.spec
+    async def handle_batch(self, batch: list[Msg]) -> None:
+        """Apply a whole fetch in one transaction (one commit, then the acks); if any message fails,
+        roll back and take them one by one, so only the failing one is retried or dead-lettered."""
+        if len(batch) > 1:
+            try:
+                async with self.store.transaction() as tx:
+                    for msg in batch:
+                        await self._apply(tx, msg)
+            except Exception:  # noqa: BLE001 - the one-by-one pass below sorts out which message failed
+                log.info("batch failed, applying one by one", extra={"consumer": self.spec.durable, "size": len(batch)})
+            else:
+                for msg in batch:
+                    await msg.ack()
+                self.processed += len(batch)
+                return
+        for msg in batch:
+            await self.handle(msg)
+
+    async def _apply(self, tx: Transaction, msg: Msg) -> None:
         headers = dict(msg.headers or {})
-        attributes = messaging_attributes("process", msg.subject, client_id=spec.durable)
         with tracer(__name__).start_as_current_span(
             f"process {subject_template(msg.subject)}",
             context=extract(headers),
             kind=SpanKind.CONSUMER,
-            attributes=attributes,
+            attributes=messaging_attributes("process", msg.subject, client_id=self.spec.durable),
         ) as span:
-            deliveries = msg.metadata.num_delivered
+            delivery = Delivery(msg.subject, msg.data, headers, message_id_of(headers), msg.metadata.num_delivered)
+            span.set_attribute("messaging.message.id", str(delivery.message_id))
             try:
-                delivery = Delivery(msg.subject, msg.data, headers, message_id_of(headers), deliveries)
-                span.set_attribute("messaging.message.id", str(delivery.message_id))
-                async with self.store.transaction() as tx:
-                    if await tx.claim(spec.durable, delivery.message_id):
-                        await spec.handler(tx, delivery)
-            except PoisonMessageError as error:
-                await self._dead_letter(msg, f"poison: {error}", span)
-                return
-            except Exception as error:  # noqa: BLE001 - any failure is retried, then dead-lettered
-                if deliveries >= spec.max_deliver:
-                    await self._dead_letter(msg, f"failed {deliveries} times: {type(error).__name__}: {error}", span)
-                else:
-                    delay = spec.backoff[min(deliveries, len(spec.backoff)) - 1]
-                    log.warning(
-                        "message failed, will retry",
-                        extra={
-                            "consumer": spec.durable,
-                            "subject": msg.subject,
-                            "error": repr(error),
-                            "retry_in": delay,
-                        },
-                    )
-                    span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-                    await msg.nak(delay=delay)
-                return
-            await msg.ack()
-            self.processed += 1
+                if await tx.claim(self.spec.durable, delivery.message_id):
+                    await self.spec.handler(tx, delivery)
+            except Exception as error:
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                raise
 
-    async def _dead_letter(self, msg: Msg, reason: str, span: Any) -> None:
-        span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
+    async def handle(self, msg: Msg) -> None:
+        """Apply one message in its own transaction; retry with backoff, or dead-letter it."""
+        spec = self.spec
+        deliveries = msg.metadata.num_delivered
+        try:
+            async with self.store.transaction() as tx:
+                await self._apply(tx, msg)
+        except PoisonMessageError as error:
+            await self._dead_letter(msg, f"poison: {error}")
+            return
+        except Exception as error:  # noqa: BLE001 - any failure is retried, then dead-lettered
+            if deliveries >= spec.max_deliver:
+                await self._dead_letter(msg, f"failed {deliveries} times: {type(error).__name__}: {error}")
+            else:
+                delay = spec.backoff[min(deliveries, len(spec.backoff)) - 1]
+                log.warning(
+                    "message failed, will retry",
+                    extra={"consumer": spec.durable, "subject": msg.subject, "error": repr(error), "retry_in": delay},
+                )
+                await msg.nak(delay=delay)
+            return
+        await msg.ack()
+        self.processed += 1
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> None:
         log.error(
             "message dead-lettered", extra={"consumer": self.spec.durable, "subject": msg.subject, "reason": reason}
         )

@@ -14,6 +14,8 @@ import logging
 from typing import Any
 
 import asyncpg
+import nats.errors
+import nats.js.errors
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 
@@ -51,7 +53,24 @@ class OutboxRelay:
             if not rows:
                 return 0
             acks = [await self._publish(row) for row in rows]
-            await asyncio.gather(*acks)
+            results = await asyncio.gather(*acks, return_exceptions=True)
+            undeliverable = [
+                (row, str(result)) for row, result in zip(rows, results, strict=True) if _no_stream(result)
+            ]
+            failed = [r for r in results if isinstance(r, BaseException) and not _no_stream(r)]
+            if failed:
+                raise failed[0]
+            if undeliverable:
+                # No stream captures the subject: park the row with its reason instead of blocking the rest.
+                await conn.executemany(
+                    "INSERT INTO outbox_undeliverable (message_id, subject, payload, headers, reason) "
+                    "VALUES ($1, $2, $3, $4, $5)",
+                    [(r["message_id"], r["subject"], r["payload"], r["headers"], why) for r, why in undeliverable],
+                )
+                log.error(
+                    "outbox messages undeliverable",
+                    extra={"count": len(undeliverable), "subject": undeliverable[0][0]["subject"]},
+                )
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
         self.published += len(rows)
         return len(rows)
@@ -100,6 +119,10 @@ class OutboxRelay:
                 await asyncio.wait({waker, stopper}, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
                 waker.cancel()
                 stopper.cancel()
+
+
+def _no_stream(result: object) -> bool:
+    return isinstance(result, nats.js.errors.NoStreamResponseError | nats.errors.NoRespondersError)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -64,6 +64,7 @@ class Published:
     data: BaseModel
     version: int = 1
     region: str | None = None
+    inbox: bool = False
 
 
 class EventRecorder(Generic[E]):
@@ -118,5 +119,6 @@ class EventRecorder(Generic[E]):
             id=message_id,
         )
         headers = {"traceparent": ctx.traceparent} if ctx.traceparent else {}
-        subject = self.subjects.event(region, self.service, public.message, public.version)
+        address = self.subjects.inbox if public.inbox else self.subjects.event
+        subject = address(region, self.service, public.message, public.version)
         return OutboxMessage(message_id, subject, encode(envelope), headers)

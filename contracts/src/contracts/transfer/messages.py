@@ -1,0 +1,82 @@
+"""Messages between the transfer services of two regions, and the public events of a transfer.
+
+Cross-region messages go to the receiving region's inbox subject
+(`<root>.<to_region>.transfer.in.<message>.v1`), held in that region's inbox stream until its
+transfer service applies them; a duplicate has no second effect.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class PeriodV1(_Message):
+    month: str
+    base_fen: int
+    kind: str
+    employer_rate: str
+    account_fen: int
+    back_payment_batch: str | None = None
+    documented: bool = False
+
+
+class ContactLetterV1(_Message):
+    """联系函: the new agency asks the old one to transfer the person's pension."""
+
+    case_id: str
+    person_ref: str
+    citizen_id: str
+    from_region: str
+    to_region: str
+
+
+class InformationSheetV1(_Message):
+    """信息表: what the old agency transfers: the periods and the two amounts, to the fen."""
+
+    case_id: str
+    periods: list[PeriodV1]
+    individual_fen: int
+    pooled_fen: int
+    returned_periods: list[str]
+
+
+class FundsTransferredV1(_Message):
+    case_id: str
+    amount_fen: int
+    reference: str
+
+
+class UnpaidContributionsFoundV1(_Message):
+    case_id: str
+    months: list[str]
+
+
+class TransferStageV1(_Message):
+    """A step of a transfer's path, for projections and operators."""
+
+    case_id: str
+    step: str
+    region: str
+    at: AwareDatetime
+    detail: str | None = None
+
+
+class TransferOutcomeV1(_Message):
+    """How a transfer ended: completed, refused (with the reason told to the applicant), temporary account."""
+
+    case_id: str
+    outcome: str
+    from_region: str
+    to_region: str
+    applied_at: AwareDatetime
+    ended_at: AwareDatetime
+    reason_code: str | None = None
+    individual_fen: int = 0
+    pooled_fen: int = 0
+    due_on: date | None = None

@@ -1,0 +1,150 @@
+"""`make bench`: this machine's raw limits, the peer library and the stack, in one run.
+
+Starts its own PostgreSQL and NATS (JetStream, fsync always) in a temporary folder, measures, prints a
+summary table and writes bench-results/bench-<UTC time>.json. Everything it starts it stops, also on
+Ctrl-C, SIGTERM or an error. YIWANG_BENCH_SCALE (default 1.0) scales every duration; 0.1 is a smoke run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import sys
+import tempfile
+import traceback
+import urllib.request
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import asyncpg
+
+from runtime.embedded import EmbeddedNats, EmbeddedPostgres
+from tests.bench import cpu, limits_http, limits_nats, limits_pg, peer, stack_append, stack_gateway, stack_lag
+from tests.bench.common import Figure, say, scale
+from tests.bench.loadgen import Load, find_wrk
+from tests.bench.procs import Children
+from tests.bench.report import print_summary, write_json
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+async def _versions(pg: EmbeddedPostgres, nats_server: EmbeddedNats) -> tuple[str, str]:
+    conn = await asyncpg.connect(pg.url)
+    try:
+        pg_version = str(await conn.fetchval("SHOW server_version"))
+    finally:
+        await conn.close()
+    with urllib.request.urlopen(f"{nats_server.monitor_url}/varz", timeout=5) as response:  # noqa: S310 - loopback
+        nats_version = str(json.loads(response.read()).get("version", "?"))
+    return pg_version, nats_version
+
+
+async def run_all(
+    pg: EmbeddedPostgres, nats_server: EmbeddedNats, children: Children, workdir: Path, meta: dict[str, Any]
+) -> list[Figure]:
+    meta["postgres"], meta["nats"] = await _versions(pg, nats_server)
+    load = Load(children, workdir, find_wrk())
+    meta["http_load"] = load.tool
+    figures: list[Figure] = [Figure("target.lag_p99", "target: outbox lag p99", 100.0, "ms", "target")]
+    sections: list[tuple[str, Callable[[], Awaitable[list[Figure]]]]] = [
+        ("raw PostgreSQL", lambda: limits_pg.measure(pg.create_database("bench_raw"))),
+        ("raw NATS", lambda: limits_nats.measure(nats_server.url, children)),
+        ("raw HTTP", lambda: limits_http.measure(children, load)),
+        ("peer", lambda: peer.measure(pg.port, _created(pg, "bench_peer"))),
+        ("stack append", lambda: stack_append.measure(pg.create_database("bench_stack"), children)),
+        (
+            "stack outbox lag",
+            lambda: stack_lag.measure(
+                pg.create_database("bench_lag"), pg.create_database("bench_lag_consumer"), nats_server.url, children
+            ),
+        ),
+        ("stack gateway", lambda: stack_gateway.measure(children, load, pg, nats_server)),
+    ]
+    overall = cpu.ForeignLoad()
+    for name, section in sections:
+        foreign = cpu.ForeignLoad()
+        try:
+            figures += await section()
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as error:  # noqa: BLE001 - a report: note the failure, go on with the rest
+            say(f"section {name!r} failed: {error!r}")
+            traceback.print_exc()
+            meta["errors"].append(f"{name}: {error!r}")
+        meta["foreign_cpu"][name] = round(foreign.share(), 3)
+    meta["foreign_cpu"]["overall"] = round(overall.share(), 3)
+    return figures
+
+
+def _created(pg: EmbeddedPostgres, name: str) -> str:
+    pg.create_database(name)
+    return name
+
+
+def _terminate(signum: int, _: FrameType | None) -> None:
+    """SIGTERM takes the Ctrl-C path: asyncio.run cancels the running section, whose cleanups run."""
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def main() -> int:
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with SIGINT ignored (`cmd &`)
+    signal.signal(signal.SIGTERM, _terminate)
+    workdir = Path(tempfile.mkdtemp(prefix="yiwang-bench-"))
+    (workdir / "logs").mkdir()
+    children = Children(workdir / "logs")
+    pg = EmbeddedPostgres(workdir / "pg")
+    nats_server = EmbeddedNats(workdir / "nats")
+    meta: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "scale": scale(),
+        "cpu_count": os.cpu_count(),
+        "load_start": _load(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "trace_ratio": stack_gateway.trace_ratio(),
+        "peer": peer.describe(),
+        "errors": [],
+        "foreign_cpu": {},
+    }
+    say(f"scale {meta['scale']}, {meta['cpu_count']} cores, load {meta['load_start']}; work folder {workdir}")
+    clean = False
+    try:
+        say("starting PostgreSQL and NATS (JetStream, sync_interval: always)")
+        pg.start()
+        nats_server.start()
+        figures = asyncio.run(run_all(pg, nats_server, children, workdir, meta))
+        clean = not meta["errors"]
+    except KeyboardInterrupt:
+        say("interrupted: stopping everything")
+        return 130
+    finally:
+        children.stop_all()
+        nats_server.stop()
+        pg.stop()
+        if not clean:
+            children.tail_logs()
+        if os.environ.get("YIWANG_BENCH_KEEP"):
+            say(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    meta["load_end"] = _load()
+    meta["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    write_json(figures, meta)
+    print_summary(figures, meta)
+    if meta["errors"]:
+        print("errors: " + "; ".join(meta["errors"]), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Raw NATS limits: JetStream publish-with-ack (fsync always), durable pull consume, core request/reply."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import nats
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+
+from tests.bench.common import OUTBOX_PAYLOAD, Figure, closed_loop, percentile, say, seconds
+from tests.bench.procs import Children
+
+WINDOW = 256
+REQUESTERS = 64
+STREAM = "BENCH_PUB"
+SUBJECT = "bench.pub.e"
+
+
+async def _publish_async(js: Any, duration: float) -> tuple[int, float]:
+    """Pipelined publishes, at most WINDOW awaiting their ack; (acknowledged, seconds)."""
+    acked = 0
+    failed = 0
+
+    def done(future: asyncio.Future[Any]) -> None:
+        nonlocal acked, failed
+        if future.cancelled() or future.exception() is not None:
+            failed += 1
+        else:
+            acked += 1
+
+    started = time.perf_counter()
+    deadline = started + duration
+    while time.perf_counter() < deadline:
+        for _ in range(64):
+            future = await js.publish_async(SUBJECT, OUTBOX_PAYLOAD, wait_stall=30)
+            future.add_done_callback(done)
+    await js.publish_async_completed()
+    elapsed = time.perf_counter() - started
+    if failed:
+        say(f"raw: {failed} async publishes failed")
+    return acked, elapsed
+
+
+async def _consume(js: Any, total: int, timeout: float) -> tuple[int, float]:
+    config = ConsumerConfig(
+        durable_name="bench-consume",
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        max_ack_pending=100_000,
+        ack_wait=60,
+    )
+    sub = await js.pull_subscribe(SUBJECT, durable="bench-consume", stream=STREAM, config=config)
+    consumed = 0
+    started = time.perf_counter()
+    deadline = started + timeout
+    while consumed < total and time.perf_counter() < deadline:
+        try:
+            batch = await sub.fetch(256, timeout=1.0)
+        except (TimeoutError, nats.errors.TimeoutError):
+            continue
+        for msg in batch:
+            await msg.ack()
+        consumed += len(batch)
+    elapsed = time.perf_counter() - started
+    await sub.unsubscribe()
+    return consumed, elapsed
+
+
+async def _request_reply(nc: Any, subject: str, duration: float) -> tuple[float, float, float]:
+    payload = OUTBOX_PAYLOAD
+
+    async def step(_: int) -> None:
+        await nc.request(subject, payload, timeout=5)
+
+    await closed_loop(REQUESTERS, 0.5, step)
+    count, elapsed, latencies = await closed_loop(REQUESTERS, duration, step)
+    return count / elapsed, percentile(latencies, 50), percentile(latencies, 99)
+
+
+async def wait_responder(nc: Any, subject: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await nc.request(subject, b"ping", timeout=0.5)
+            return
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
+async def measure(nats_url: str, children: Children) -> list[Figure]:
+    figures: list[Figure] = []
+    nc = await nats.connect(nats_url, name="bench-raw", pending_size=64 * 1024 * 1024)
+    try:
+        js = nc.jetstream(timeout=30, publish_async_max_pending=WINDOW)
+        await js.add_stream(
+            StreamConfig(name=STREAM, subjects=["bench.pub.>"], storage=StorageType.FILE, num_replicas=1)
+        )
+        duration = seconds(4.0)
+        say("raw: JetStream sequential publish-with-ack")
+        latencies: list[float] = []
+        end = time.perf_counter() + duration / 2
+        started = time.perf_counter()
+        while time.perf_counter() < end:
+            before = time.perf_counter()
+            await js.publish(SUBJECT, OUTBOX_PAYLOAD)
+            latencies.append((time.perf_counter() - before) * 1000)
+        rate = len(latencies) / (time.perf_counter() - started)
+        figures.append(
+            Figure(
+                "limit.js_publish_seq",
+                "raw: JetStream publish, sequential",
+                rate,
+                "msg/s",
+                "limit",
+                p50_ms=percentile(latencies, 50),
+                p99_ms=percentile(latencies, 99),
+                notes="await js.publish one at a time; bound by the fsync per ack",
+            )
+        )
+        say(f"raw: JetStream publish_async, window {WINDOW}")
+        acked, elapsed = await _publish_async(js, duration)
+        figures.append(
+            Figure(
+                "limit.js_publish",
+                f"raw: JetStream publish_async, {WINDOW} in flight",
+                acked / elapsed,
+                "msg/s",
+                "limit",
+                notes=f"sync_interval: always; {len(OUTBOX_PAYLOAD)}-byte payload",
+            )
+        )
+        total = acked + len(latencies)
+        say(f"raw: durable pull consume of {total} messages, fetch 256, ack each")
+        consumed, elapsed = await _consume(js, total, timeout=max(20.0, duration * 5))
+        figures.append(
+            Figure(
+                "limit.js_consume",
+                "raw: JetStream durable pull, fetch 256",
+                consumed / elapsed,
+                "msg/s",
+                "limit",
+                notes=f"{consumed} messages, explicit ack each",
+            )
+        )
+        say(f"raw: NATS core request/reply, {REQUESTERS} concurrent requesters, responder in its own process")
+        subject = "bench.rpc.echo"
+        responder = children.start_python(["tests.bench.responder", nats_url, subject], name="responder")
+        try:
+            await wait_responder(nc, subject)
+            rate, p50, p99 = await _request_reply(nc, subject, duration)
+        finally:
+            children.stop(responder)
+        figures.append(
+            Figure(
+                "limit.nats_rpc",
+                f"raw: NATS request/reply, {REQUESTERS} requesters",
+                rate,
+                "req/s",
+                "limit",
+                p50_ms=p50,
+                p99_ms=p99,
+                notes="nats-py both ends, one process each",
+            )
+        )
+        await js.delete_stream(STREAM)
+    finally:
+        await nc.close()
+    return figures

@@ -1,0 +1,105 @@
+"""Raw PostgreSQL limits: one-row transactions from 16 asyncpg connections, with and without an outbox row.
+
+Each transaction is one statement in autocommit (one round trip, one commit, one WAL flush shared
+by whatever commits group with it): the most a client can ask of this server per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import asyncpg
+
+from runtime import db
+from tests.bench.common import (
+    EVENT_DATA_JSON,
+    EVENT_METADATA_JSON,
+    OUTBOX_HEADERS_JSON,
+    OUTBOX_PAYLOAD,
+    OUTBOX_SUBJECT,
+    Figure,
+    closed_loop,
+    percentile,
+    say,
+    seconds,
+)
+
+CONNECTIONS = 16
+
+_INSERT_EVENT = """
+INSERT INTO events (stream_id, version, event_id, event_type, data, metadata)
+VALUES ($1, 1, $2, 'EmployerRegistered', $3::jsonb, $4::jsonb)
+"""
+
+_INSERT_EVENT_AND_OUTBOX = """
+WITH appended AS (
+    INSERT INTO events (stream_id, version, event_id, event_type, data, metadata)
+    VALUES ($1, 1, $2, 'EmployerRegistered', $3::jsonb, $4::jsonb)
+    RETURNING event_id
+)
+INSERT INTO outbox (message_id, subject, payload, headers)
+SELECT event_id, $5, $6, $7::jsonb FROM appended
+"""
+
+
+async def migrated_pool(dsn: str, size: int = CONNECTIONS) -> Any:
+    """A runtime pool (the service's codecs) on a database holding the runtime's tables."""
+    pool = await db.create_pool(dsn, size=size)
+    await db.migrate(pool, db.sql_files(("runtime", db.runtime_migrations())))
+    return pool
+
+
+async def _raw_rate(dsn: str, sql: str, *, with_outbox: bool, duration: float) -> tuple[float, float, float]:
+    connections = [await asyncpg.connect(dsn) for _ in range(CONNECTIONS)]
+    try:
+
+        async def step(index: int) -> None:
+            event_id = uuid.uuid4()
+            args: list[Any] = [f"raw-{event_id}", event_id, EVENT_DATA_JSON, EVENT_METADATA_JSON]
+            if with_outbox:
+                args += [OUTBOX_SUBJECT, OUTBOX_PAYLOAD, OUTBOX_HEADERS_JSON]
+            await connections[index].execute(sql, *args)
+
+        await closed_loop(CONNECTIONS, 0.5, step)  # warm-up: prepared statements, caches
+        count, elapsed, latencies = await closed_loop(CONNECTIONS, duration, step)
+    finally:
+        await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
+    return count / elapsed, percentile(latencies, 50), percentile(latencies, 99)
+
+
+async def measure(dsn: str) -> list[Figure]:
+    pool = await migrated_pool(dsn, size=2)
+    await pool.close()
+    figures: list[Figure] = []
+    duration = seconds(4.0)
+    say("raw: asyncpg single-event transactions, 16 connections")
+    rate, p50, p99 = await _raw_rate(dsn, _INSERT_EVENT, with_outbox=False, duration=duration)
+    figures.append(
+        Figure(
+            "limit.pg_event_tx",
+            "raw: asyncpg 1-event tx, 16 conns",
+            rate,
+            "tx/s",
+            "limit",
+            p50_ms=p50,
+            p99_ms=p99,
+            notes="autocommit INSERT into the runtime's events table",
+        )
+    )
+    say("raw: asyncpg event + outbox row in one statement, 16 connections")
+    rate, p50, p99 = await _raw_rate(dsn, _INSERT_EVENT_AND_OUTBOX, with_outbox=True, duration=duration)
+    figures.append(
+        Figure(
+            "limit.pg_event_outbox_tx",
+            "raw: asyncpg event+outbox 1 stmt, 16 conns",
+            rate,
+            "tx/s",
+            "limit",
+            p50_ms=p50,
+            p99_ms=p99,
+            notes="autocommit CTE: INSERT events + INSERT outbox",
+        )
+    )
+    return figures

@@ -1,0 +1,113 @@
+"""Every child process the bench starts, so that all of them stop however the bench ends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from runtime.embedded import wait_for_port
+from tests.bench.common import REPO, say
+
+
+class Children:
+    """Popen objects started in their own session; `stop_all` ends each process group."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.running: list[subprocess.Popen[bytes]] = []
+        self.log_files: list[Path] = []
+
+    def start(
+        self,
+        args: Sequence[str],
+        *,
+        name: str,
+        env: Mapping[str, str] | None = None,
+        capture: bool = False,
+    ) -> subprocess.Popen[bytes]:
+        log = self.logs / f"{name}.log"
+        self.log_files.append(log)
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        with log.open("ab") as sink:
+            process = subprocess.Popen(
+                list(args),
+                cwd=REPO,
+                env=full_env,
+                stdout=subprocess.PIPE if capture else sink,
+                stderr=sink,
+                start_new_session=True,
+            )
+        self.running.append(process)
+        return process
+
+    def start_python(
+        self, module_args: Sequence[str], *, name: str, env: Mapping[str, str] | None = None, capture: bool = False
+    ) -> subprocess.Popen[bytes]:
+        return self.start([sys.executable, "-m", *module_args], name=name, env=env, capture=capture)
+
+    def stop(self, process: subprocess.Popen[bytes], *, timeout: float = 10.0) -> None:
+        """SIGTERM to the process group, then SIGKILL if it lingers."""
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # anything the child left in its group
+        if process.stdout is not None:
+            process.stdout.close()
+        if process in self.running:
+            self.running.remove(process)
+
+    def stop_all(self) -> None:
+        for process in list(reversed(self.running)):
+            self.stop(process, timeout=5.0)
+
+    def tail_logs(self, lines: int = 15) -> None:
+        for log in self.log_files:
+            if log.exists():
+                text = log.read_text(errors="replace").splitlines()[-lines:]
+                if text:
+                    say(f"--- last lines of {log.name} ---")
+                    for line in text:
+                        print(f"    {line}", file=sys.stderr)
+
+
+async def run_tool(children: Children, args: Sequence[str], *, name: str, timeout: float) -> str:
+    """Run a command to completion (e.g. wrk) and return its stdout; it is killed on cancel."""
+    process = children.start(args, name=name, capture=True)
+    try:
+        assert process.stdout is not None
+        stream = process.stdout
+        out = await asyncio.wait_for(asyncio.to_thread(stream.read), timeout)
+        await asyncio.to_thread(process.wait)
+        return out.decode(errors="replace")
+    finally:
+        children.stop(process)
+
+
+async def wait_http(url: str, *, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Until `url` answers 200 (or the process dies)."""
+    deadline = time.monotonic() + timeout
+    port = int(url.split(":")[2].split("/")[0])
+    await asyncio.to_thread(wait_for_port, port, timeout=timeout, process=process)
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            if response.status == 200:
+                return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
