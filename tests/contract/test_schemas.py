@@ -22,6 +22,8 @@ from contracts.envelope import Actor, ActorKind, Channel, envelope_for
 from contracts.queries import HandledServices
 from contracts.replies import FieldError, Problem, Reply
 from contracts.subjects import SERVICES
+from contracts.transfer import commands as tc
+from contracts.transfer import messages as tm
 
 CREDIT_CODE = "91350100M000100Y43"
 DIVISION_CODE = "360102"
@@ -139,6 +141,20 @@ SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
     ee.DeadlineBreachedV1: lambda: ee.DeadlineBreachedV1(
         kind="contribution_due", stream_id="person-x", due_on=date(2025, 4, 15)
     ),
+    tc.ApplyForTransfer: lambda: tc.ApplyForTransfer(citizen_id=CITIZEN, from_region="44"),
+    tc.GetTransfer: lambda: tc.GetTransfer(case_id="0b8f6c1e-case"),
+    tc.ListTransfers: lambda: tc.ListTransfers(),
+    tc.TransferFigures: lambda: tc.TransferFigures(first=date(2025, 1, 1), last=date(2025, 12, 31)),
+    tm.ContactLetterV1: lambda: tm.ContactLetterV1(
+        case_id="c-1", person_ref="0123456789abcdef", citizen_id=CITIZEN, from_region="36", to_region="44"
+    ),
+    tm.InformationSheetV1: lambda: tm.InformationSheetV1(
+        case_id="c-1",
+        periods=[tm.PeriodV1(month="2025-01", base_fen=500_000, kind="employee", employer_rate="0.16", account_fen=40_000)],
+        individual_fen=40_000, pooled_fen=60_000, returned_periods=[],
+    ),
+    tm.FundsTransferredV1: lambda: tm.FundsTransferredV1(case_id="c-1", amount_fen=100_000, reference="44-c-1"),
+    tm.TransferStageV1: lambda: tm.TransferStageV1(case_id="c-1", step="applied", region="36", at=NOW),
     RegisterEmployer: register_employer,
     GetEmployer: get_employer,
     HandledServices: handled_services,

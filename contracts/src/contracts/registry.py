@@ -9,6 +9,8 @@ from contracts.enrolment import events as ee
 from contracts.envelope import Actor, type_name
 from contracts.queries import HandledServices
 from contracts.replies import Problem, Reply
+from contracts.transfer import commands as tc
+from contracts.transfer import messages as tm
 
 
 def _named(service: str, models: dict[str, type[BaseModel]]) -> dict[str, type[BaseModel]]:
@@ -28,7 +30,7 @@ COMMANDS: dict[str, type[BaseModel]] = _named(
         "assess_contributions": ec.AssessContributions,
         "record_payment": ec.RecordPayment,
     },
-)
+) | _named("transfer", {"apply_for_transfer": tc.ApplyForTransfer})
 
 QUERIES: dict[str, type[BaseModel]] = {
     "cn.yiwang.any.handled_services.v1": HandledServices,
@@ -42,6 +44,10 @@ QUERIES: dict[str, type[BaseModel]] = {
             "enrolment_figures": ec.EnrolmentFigures,
         },
     ),
+    **_named(
+        "transfer",
+        {"get_transfer": tc.GetTransfer, "list_transfers": tc.ListTransfers, "transfer_figures": tc.TransferFigures},
+    ),
 }
 
 EVENTS: dict[str, type[BaseModel]] = _named(
@@ -54,6 +60,15 @@ EVENTS: dict[str, type[BaseModel]] = _named(
         "contribution_assessed": ee.ContributionAssessedV1,
         "contribution_paid": ee.ContributionPaidV1,
         "deadline_breached": ee.DeadlineBreachedV1,
+    },
+) | _named(
+    "transfer",
+    {
+        "contact_letter": tm.ContactLetterV1,
+        "information_sheet": tm.InformationSheetV1,
+        "funds_transferred": tm.FundsTransferredV1,
+        "transfer_applied": tm.TransferStageV1,
+        "transfer_stage": tm.TransferStageV1,
     },
 )
 

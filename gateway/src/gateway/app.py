@@ -12,7 +12,7 @@ from gateway import problems
 from gateway.bus import ServiceBus
 from gateway.config import GatewaySettings
 from gateway.middleware import TracingMiddleware
-from gateway.routes import enrolment, health, ops, statistics
+from gateway.routes import enrolment, health, ops, statistics, transfer
 from runtime.messaging import connect, ensure_stream
 from runtime.traces import trace_stream
 from runtime.tracing import export_spans_to_nats, setup_tracing
@@ -77,5 +77,6 @@ def make_app(settings: GatewaySettings, *, install_tracing: bool = True) -> Fast
     app.include_router(health.router)
     app.include_router(enrolment.router)
     app.include_router(ops.router)
+    app.include_router(transfer.router)
     app.include_router(statistics.router)
     return app

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import orjson
@@ -23,6 +23,7 @@ import orjson
 from runtime.clock import Clock
 from runtime.eventstore import PostgresEventStore, PostgresTransaction, Transaction
 from runtime.messaging import ConsumerSpec, Delivery, PoisonMessageError, StreamSpec
+from runtime.tracing import current_traceparent
 from runtime.workdays import CalendarYear, WorkingDayCalendar, end_of_day_utc, years_from_chinese_calendar
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,42 @@ async def recompute_provisional(conn: asyncpg.Connection, calendar: WorkingDayCa
         )
         moved += due_at != row["due_at"]
     return moved
+
+
+class Timers:
+    """Deadlines as the application layer sees them: start or cancel a timer inside a decision's transaction."""
+
+    def __init__(self, book: CalendarBook) -> None:
+        self.book = book
+
+    async def schedule(
+        self,
+        tx: Transaction,
+        *,
+        stream_id: str,
+        kind: str,
+        basis: date,
+        calendar_days: int = 0,
+        working_days: int = 0,
+        payload: dict[str, Any],
+    ) -> None:
+        if not isinstance(tx, PostgresTransaction):
+            raise TypeError("deadlines are stored in PostgreSQL")
+        await schedule(
+            tx.conn,
+            self.book.calendar,
+            deadline_id=uuid4(),
+            stream_id=stream_id,
+            kind=kind,
+            rule=DeadlineRule(basis, working_days=working_days, calendar_days=calendar_days),
+            payload=payload,
+            traceparent=current_traceparent(),
+        )
+
+    async def cancel(self, tx: Transaction, *, stream_id: str, kind: str) -> None:
+        if not isinstance(tx, PostgresTransaction):
+            raise TypeError("deadlines are stored in PostgreSQL")
+        await cancel(tx.conn, stream_id, kind)
 
 
 def calendar_stream(root: str) -> StreamSpec:

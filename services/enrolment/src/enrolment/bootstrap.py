@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from functools import partial
 from importlib.resources import files
 from typing import Any
-from uuid import uuid4
 
 import asyncpg
 
@@ -23,14 +22,12 @@ from enrolment.entrypoints.peers import NatsPensionRegistry
 from enrolment.entrypoints.requests import request_table
 from enrolment.projections import EnrolmentProjection
 from enrolment.translation import to_public
-from runtime import deadlines as timers
 from runtime.clock import Clock
-from runtime.deadlines import CalendarBook, Deadline, DeadlineRule
-from runtime.eventstore import PostgresTransaction, Transaction
+from runtime.deadlines import CalendarBook, Deadline, Timers
+from runtime.eventstore import PostgresTransaction
 from runtime.host import Resources, ServiceParts
 from runtime.messaging import StreamSpec
 from runtime.recording import CommandContext, EventRecorder
-from runtime.tracing import current_traceparent
 from runtime.workdays import local_date
 
 SERVICE = "enrolment"
@@ -85,40 +82,6 @@ class PooledPeople:
         return await queries.employees_of(self.pool, employer_credit_code, month)
 
 
-@dataclass
-class RuntimeDeadlines:
-    calendar: CalendarBook
-
-    async def schedule(
-        self,
-        tx: Transaction,
-        *,
-        stream_id: str,
-        kind: str,
-        basis: date,
-        calendar_days: int = 0,
-        working_days: int = 0,
-        payload: dict[str, Any],
-    ) -> None:
-        if not isinstance(tx, PostgresTransaction):
-            raise TypeError("deadlines are stored in PostgreSQL")
-        await timers.schedule(
-            tx.conn,
-            self.calendar.calendar,
-            deadline_id=uuid4(),
-            stream_id=stream_id,
-            kind=kind,
-            rule=DeadlineRule(basis, working_days=working_days, calendar_days=calendar_days),
-            payload=payload,
-            traceparent=current_traceparent(),
-        )
-
-    async def cancel(self, tx: Transaction, *, stream_id: str, kind: str) -> None:
-        if not isinstance(tx, PostgresTransaction):
-            raise TypeError("deadlines are stored in PostgreSQL")
-        await timers.cancel(tx.conn, stream_id, kind)
-
-
 def deadline_handler(recorder: Any, clock: Clock, region: str, calendar: CalendarBook) -> Any:
     async def on_deadline(tx: PostgresTransaction, deadline: Deadline) -> None:
         ctx = CommandContext(
@@ -161,7 +124,7 @@ def build(resources: Resources) -> ServiceParts:
             rates=PackagedRateBook.load(settings.region),
             people_port=PooledPeople(resources.pool, settings.pseudonym_salt.encode()),
             pensions=pensions,
-            deadlines=RuntimeDeadlines(resources.calendar),
+            deadlines=Timers(resources.calendar),
         ),
         events_stream=events_stream,
         handled=HANDLED,

@@ -1,26 +1,97 @@
-"""Composition root of the transfer service: the only module naming concrete adapters.
-
-The service joins the stack (database, migrations, event stream, health) now; its commands
-arrive with its own issue.
-"""
+"""Composition root of the transfer service: the only module naming concrete adapters."""
 
 from __future__ import annotations
 
+from functools import partial
 from importlib.resources import files
+from typing import Any
 
+from contracts.envelope import SYSTEM_ACTOR, Channel, type_name
 from contracts.subjects import Subjects
+from runtime.clock import Clock
+from runtime.deadlines import Deadline, Timers
+from runtime.eventstore import PostgresTransaction
 from runtime.host import Resources, ServiceParts
 from runtime.messaging import StreamSpec
+from runtime.recording import CommandContext, EventRecorder
+from transfer.application import cases
+from transfer.domain import events
+from transfer.entrypoints.inbox import inbox_consumer
+from transfer.entrypoints.requests import request_table
+from transfer.history import history_consumer
+from transfer.projections import TransfersProjection
+from transfer.translation import to_public
 
 SERVICE = "transfer"
+
+# A transfer handled for someone: counted for the online-handling share once, when it is applied for.
+HANDLED = frozenset({type_name(SERVICE, "transfer_applied", 1)})
+
+EVENT_TYPES = (
+    events.TransferApplied,
+    events.TransferRefused,
+    events.TemporaryAccountOpened,
+    events.ContactLetterSent,
+    events.InformationSheetReceived,
+    events.FundsReceived,
+    events.FundsMismatchDetected,
+    events.TransferCompleted,
+    events.StageDeadlineBreached,
+    events.ContactLetterReceived,
+    events.UnpaidContributionsFound,
+    events.InformationSheetIssued,
+    events.FundsTransferred,
+    events.LocalRelationshipTerminated,
+)
+
+
+def deadline_handler(recorder: Any, clock: Clock, region: str) -> Any:
+    async def on_deadline(tx: PostgresTransaction, deadline: Deadline) -> None:
+        ctx = CommandContext(
+            command_id=deadline.deadline_id,
+            correlation_id=deadline.deadline_id,
+            causation_id=None,
+            actor=SYSTEM_ACTOR,
+            channel=Channel.SYSTEM,
+            region=region,
+            now=clock.now(),
+            traceparent=deadline.traceparent,
+        )
+        await cases.stage_deadline_passed(
+            tx, deadline.stream_id, deadline.payload["stage"], deadline.due_at, ctx, recorder=recorder
+        )
+
+    return on_deadline
 
 
 def build(resources: Resources) -> ServiceParts:
     settings = resources.settings
     subjects = Subjects(settings.subject_root)
-    events_stream = StreamSpec(
-        subjects.events_stream(settings.region, SERVICE), (subjects.events_of(settings.region, SERVICE),)
+    region = settings.region
+    recorder = EventRecorder(SERVICE, subjects, EVENT_TYPES, partial(to_public, region=region))
+    timers = Timers(resources.calendar)
+    events_stream = StreamSpec(subjects.events_stream(region, SERVICE), (subjects.events_of(region, SERVICE),))
+    inbox = StreamSpec(subjects.inbox_stream(region, SERVICE), (subjects.inbox_of(region, SERVICE),))
+    enrolment_events = StreamSpec(
+        subjects.events_stream(region, "enrolment"), (subjects.events_of(region, "enrolment"),)
     )
     return ServiceParts(
-        name=SERVICE, migrations=[files("transfer") / "migrations"], requests={}, events_stream=events_stream
+        name=SERVICE,
+        migrations=[files("transfer") / "migrations"],
+        requests=request_table(
+            resources.store,
+            resources.pool,
+            resources.clock,
+            recorder=recorder,
+            deadlines=timers,
+            salt=settings.pseudonym_salt.encode(),
+        ),
+        events_stream=events_stream,
+        streams=[inbox, enrolment_events],
+        consumers=[
+            history_consumer(subjects, region),
+            inbox_consumer(subjects, region, resources.clock, recorder=recorder, deadlines=timers),
+        ],
+        projections=[TransfersProjection()],
+        on_deadline=deadline_handler(recorder, resources.clock, region),
     )

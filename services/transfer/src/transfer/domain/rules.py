@@ -1,4 +1,4 @@
-"""Rules deciding what transfers: back payments, overlapping months, the age rule for temporary accounts."""
+"""Rules deciding what transfers: who may apply, back payments, overlapping months, the age rule."""
 
 from __future__ import annotations
 
@@ -12,6 +12,45 @@ from transfer.domain.values import Period, Sex, is_month, province_of
 BACK_PAYMENT_MONTHS = 36  # a lump-sum back payment of 3 years or more needs documents to transfer
 MALE_AGE = 50
 FEMALE_AGE = 40
+
+
+def application_refusal(
+    *,
+    from_region: str,
+    to_region: str,
+    enrolled_here: bool,
+    contributing_here: bool,
+    is_pensioner: bool,
+    overlap: tuple[str, ...],
+) -> tuple[str, str] | None:
+    """The first rule an application fails, as (code, reason told to the applicant), or None.
+
+    In order: both regions in one province ("intra_province": the accounts are merged locally, not
+    transferred); a pension already paid ("pensioner"); not enrolled and contributing at the new
+    place ("not_enrolled_here", 国办发〔2009〕66号); months paid in both places ("overlap").
+    """
+    if province_of(from_region) == province_of(to_region):
+        return "intra_province", (
+            f"{from_region} and {to_region} are in the same province: no cross-province transfer is needed; "
+            "your accounts are merged locally under the province's own rules"
+        )
+    if is_pensioner:
+        return "pensioner", (
+            "you already draw a basic pension: a pension relationship is transferred only before pension "
+            "age, never once a pension is paid"
+        )
+    if not (enrolled_here and contributing_here):
+        missing = "enrolled" if not enrolled_here else "contributing"
+        return "not_enrolled_here", (
+            f"you are not yet {missing} in {to_region}: apply to the new place once your new employer has "
+            "enrolled you there and contributions have started (国办发〔2009〕66号)"
+        )
+    if overlap:
+        return "overlap", (
+            f"months {', '.join(overlap)} were paid both in {from_region} and in {to_region}: duplicate "
+            "months (重复缴费) must be settled with the two agencies before a transfer"
+        )
+    return None
 
 
 def back_payment_exclusions(periods: Iterable[Period]) -> tuple[tuple[Period, ...], tuple[Period, ...]]:
@@ -58,7 +97,7 @@ def needs_temporary_account(
     """
     if organisational_transfer or province_of(hukou_province) == province_of(to_region):
         return False
-    return age >= (MALE_AGE if sex is Sex.MALE else FEMALE_AGE)
+    return age >= (MALE_AGE if sex == Sex.MALE else FEMALE_AGE)
 
 
 def check_periods(periods: Sequence[Period]) -> None:

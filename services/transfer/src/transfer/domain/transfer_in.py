@@ -21,17 +21,22 @@ from transfer.domain.errors import (
 from transfer.domain.events import (
     ContactLetterSent,
     Event,
-    FundsMismatchDetected,
     FundsReceived,
     InformationSheetReceived,
     StageDeadlineBreached,
     TemporaryAccountOpened,
     TransferApplied,
-    TransferCompleted,
     TransferRefused,
 )
-from transfer.domain.formula import fund_amounts
-from transfer.domain.rules import age_on, check_months, check_periods, needs_temporary_account, overlapping_months
+from transfer.domain.rules import (
+    age_on,
+    application_refusal,
+    check_months,
+    check_periods,
+    needs_temporary_account,
+    overlapping_months,
+)
+from transfer.domain.settlement import settle
 from transfer.domain.transfer_in_state import (
     TransferIn,
     evolve,
@@ -40,7 +45,7 @@ from transfer.domain.transfer_in_state import (
     stage_started_at,
     transfer_stream,
 )
-from transfer.domain.values import Period, Sex, Stage, province_of
+from transfer.domain.values import Period, Sex, Stage
 
 __all__ = [
     "TransferIn",
@@ -103,7 +108,7 @@ def decide_apply(
         channel=channel,
         applied_at=now,
     )
-    refusal = _refusal(
+    refusal = application_refusal(
         from_region=from_region,
         to_region=to_region,
         enrolled_here=enrolled_here,
@@ -123,7 +128,7 @@ def decide_apply(
         organisational_transfer=organisational_transfer,
     ):
         reason = (
-            f"at {age} ({'men from 50' if sex is Sex.MALE else 'women from 40'}) moving to work outside your "
+            f"at {age} ({'men from 50' if sex == Sex.MALE else 'women from 40'}) moving to work outside your "
             f"household-registration province {hukou_province}, your pension relationship stays in {from_region}; "
             f"{to_region} opens a temporary contribution account instead, consolidated later where you move on or "
             "draw your pension (国办发〔2009〕66号 art. 6; exempt: returning to the hukou province, approved 组织调动)"
@@ -151,7 +156,7 @@ def decide_receive_sheet(
     new_periods: Sequence[Period] = (),
 ) -> list[Event]:
     """Record the old agency's information sheet, once (a second sheet yields nothing); if the funds
-    are already in, check them against it and complete or flag the mismatch (see `_settle`)."""
+    are already in, check them against it and complete or flag the mismatch (see `settlement.settle`)."""
     _check_awaiting(state)
     if state.sheet_received_at is not None:
         return []
@@ -167,27 +172,27 @@ def decide_receive_sheet(
         returned_periods=check_months(returned_periods),
         at=now,
     )
-    return [sheet, *_settle(evolve(state, sheet), now=now, new_periods=new_periods)]
+    return [sheet, *settle(evolve(state, sheet), now=now, new_periods=new_periods)]
 
 
 def decide_receive_funds(
     state: TransferIn, *, amount_fen: int, reference: str, now: datetime, new_periods: Sequence[Period]
 ) -> list[Event]:
     """Record the funds the old agency sent, once (a second receipt yields nothing); if the sheet is
-    already in, check them against it and complete or flag the mismatch (see `_settle`)."""
+    already in, check them against it and complete or flag the mismatch (see `settlement.settle`)."""
     _check_awaiting(state)
     if state.funds_received_at is not None:
         return []
     if amount_fen < 0:
         raise InvalidAmountError("the amount received", amount_fen)
     funds = FundsReceived(case_id=state.case_id, amount_fen=amount_fen, reference=reference, at=now)
-    return [funds, *_settle(evolve(state, funds), now=now, new_periods=new_periods)]
+    return [funds, *settle(evolve(state, funds), now=now, new_periods=new_periods)]
 
 
 def decide_deadline(state: TransferIn, *, stage: Stage, due_at: datetime, now: datetime) -> list[Event]:
     """A stage still open at its due time is breached, once per stage; a stage passed, a case closed
     (completed, refused, temporary account) or a due time not yet reached yields nothing."""
-    if open_stage(state) is not stage or stage in state.breached or now < due_at:
+    if open_stage(state) != stage or stage in state.breached or now < due_at:
         return []
     return [StageDeadlineBreached(case_id=state.case_id, stage=stage, due_at=due_at, at=now)]
 

@@ -164,6 +164,6 @@ def decide_issue_sheet(
 def decide_deadline(state: TransferOut, *, stage: Stage, due_at: datetime, now: datetime) -> list[Event]:
     """The old agency's stage still open at its due time is breached, once; any other stage, a case
     already answered, or a due time not yet reached yields nothing."""
-    if open_stage(state) is not stage or stage in state.breached or now < due_at:
+    if open_stage(state) != stage or stage in state.breached or now < due_at:
         return []
     return [StageDeadlineBreached(case_id=state.case_id, stage=stage, due_at=due_at, at=now)]

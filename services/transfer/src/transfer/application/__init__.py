@@ -1,0 +1,1 @@
+"""Transfer use cases: the application here, and each message of the cross-region conversation."""

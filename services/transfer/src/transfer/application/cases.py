@@ -1,0 +1,322 @@
+"""The transfer saga, one handler per step; each step commits its events, outbox and deadlines together.
+
+New region: apply -> (contact letter out) ... sheet in, funds in -> complete.
+Old region: letter in -> unpaid check -> sheet + funds out, local relationship ended.
+Where every rule passes with no person involved the whole path runs straight through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, Protocol
+from uuid import NAMESPACE_URL, uuid5
+
+from contracts.identifiers import citizen_id_birth_date, citizen_id_is_male
+from contracts.transfer.commands import ApplyForTransfer
+from contracts.transfer.messages import ContactLetterV1, FundsTransferredV1, InformationSheetV1, PeriodV1
+from runtime.eventstore import Transaction
+from runtime.recording import CommandContext, Published
+from transfer.domain import events as ev
+from transfer.domain import transfer_in, transfer_out
+from transfer.domain.transfer_in_state import TransferIn, transfer_stream
+from transfer.domain.transfer_in_state import fold as fold_in
+from transfer.domain.values import Period, PeriodKind, Sex, Stage
+
+STAGE_DEADLINE = "stage"
+
+
+class Recorder(Protocol):
+    async def load(self, tx: Transaction, stream_id: str) -> tuple[list[Any], int]: ...
+
+    async def record(
+        self, tx: Transaction, stream_id: str, version: int, events: list[Any], ctx: CommandContext
+    ) -> int: ...
+
+    def outbox_message(
+        self, public: Published, ctx: CommandContext, stream_id: str, event_id: Any, index: int = 0
+    ) -> Any: ...
+
+
+class History(Protocol):
+    async def status(self, person_ref: str) -> tuple[bool, bool]: ...
+
+    async def periods(self, person_ref: str, *, paid_only: bool) -> list[Period]: ...
+
+    async def unpaid_months(self, person_ref: str) -> list[str]: ...
+
+
+class Deadlines(Protocol):
+    async def schedule(
+        self,
+        tx: Transaction,
+        *,
+        stream_id: str,
+        kind: str,
+        basis: date,
+        calendar_days: int = 0,
+        working_days: int = 0,
+        payload: dict[str, Any],
+    ) -> None: ...
+
+    async def cancel(self, tx: Transaction, *, stream_id: str, kind: str) -> None: ...
+
+
+def _message_id(case_id: str, message: str) -> Any:
+    return uuid5(NAMESPACE_URL, f"yiwang:transfer:{case_id}:{message}")
+
+
+async def _send(
+    tx: Transaction, recorder: Recorder, ctx: CommandContext, stream: str, case_id: str, message: Published
+) -> None:
+    outbox = recorder.outbox_message(message, ctx, stream, _message_id(case_id, message.message))
+    await tx.enqueue([outbox])  # type: ignore[attr-defined]
+
+
+async def apply_for_transfer(
+    tx: Transaction,
+    command: ApplyForTransfer,
+    ctx: CommandContext,
+    *,
+    recorder: Recorder,
+    history: History,
+    deadlines: Deadlines,
+    person_ref: str,
+) -> dict[str, Any]:
+    """Review the application here at once; if every rule passes, the contact letter leaves for the old region."""
+    case_id = str(uuid5(NAMESPACE_URL, f"yiwang:transfer-case:{ctx.command_id}"))
+    enrolled, contributing = await history.status(person_ref)
+    events = transfer_in.decide_apply(
+        TransferIn(),
+        case_id=case_id,
+        person_ref=person_ref,
+        citizen_id=command.citizen_id,
+        from_region=command.from_region,
+        to_region=ctx.region,
+        channel=ctx.channel.value,
+        now=ctx.now,
+        today=ctx.today,
+        enrolled_here=enrolled,
+        contributing_here=contributing,
+        is_pensioner=command.receiving_pension,
+        sex=Sex.MALE if citizen_id_is_male(command.citizen_id) else Sex.FEMALE,
+        birth=citizen_id_birth_date(command.citizen_id),
+        hukou_province=command.hukou_province or command.citizen_id[:2],
+        organisational_transfer=command.organisational_transfer,
+        new_periods=await history.periods(person_ref, paid_only=False),
+    )
+    stream = transfer_stream(case_id)
+    await recorder.record(tx, stream, 0, events, ctx)
+    outcome: dict[str, Any] = {"case_id": case_id, "status": "applied"}
+    for event in events:
+        match event:
+            case ev.ContactLetterSent():
+                letter = ContactLetterV1(
+                    case_id=case_id,
+                    person_ref=person_ref,
+                    citizen_id=command.citizen_id,
+                    from_region=ctx.region,
+                    to_region=command.from_region,
+                )
+                await _send(
+                    tx,
+                    recorder,
+                    ctx,
+                    stream,
+                    case_id,
+                    Published("contact_letter", letter, region=command.from_region, inbox=True),
+                )
+                await deadlines.schedule(
+                    tx,
+                    stream_id=stream,
+                    kind=f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}",
+                    basis=ctx.today,
+                    working_days=15,
+                    payload={"stage": Stage.OLD_AGENCY.value},
+                )
+                outcome["status"] = "contact_letter_sent"
+            case ev.TransferRefused():
+                outcome.update(status="refused", reason_code=event.reason_code, reason=event.reason)
+            case ev.TemporaryAccountOpened():
+                outcome.update(status="temporary_account", reason=event.reason)
+    return outcome
+
+
+async def receive_contact_letter(
+    tx: Transaction,
+    letter: ContactLetterV1,
+    ctx: CommandContext,
+    *,
+    recorder: Recorder,
+    history: History,
+    deadlines: Deadlines,
+) -> None:
+    """Old region: record the letter; with nothing unpaid, issue the sheet, send the funds, end the relationship."""
+    stream = transfer_out.transfer_out_stream(letter.case_id)
+    past, version = await recorder.load(tx, stream)
+    state = transfer_out.fold(past)
+    events: list[Any] = transfer_out.decide_receive_letter(
+        state,
+        case_id=letter.case_id,
+        person_ref=letter.person_ref,
+        citizen_id=letter.citizen_id,
+        from_region=letter.from_region,
+        now=ctx.now,
+    )
+    for event in events:
+        state = transfer_out.evolve(state, event)
+    if events:
+        await deadlines.schedule(
+            tx,
+            stream_id=stream,
+            kind=f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}",
+            basis=ctx.today,
+            working_days=15,
+            payload={"stage": Stage.OLD_AGENCY.value},
+        )
+    issued = transfer_out.decide_issue_sheet(
+        state,
+        periods=await history.periods(letter.person_ref, paid_only=True),
+        unpaid_months=await history.unpaid_months(letter.person_ref),
+        now=ctx.now,
+        reference=f"{ctx.region}-{letter.case_id}",
+    )
+    await recorder.record(tx, stream, version, [*events, *issued], ctx)
+    for event in issued:
+        match event:
+            case ev.InformationSheetIssued():
+                sheet = InformationSheetV1(
+                    case_id=letter.case_id,
+                    periods=[PeriodV1(**_period(p)) for p in event.periods],
+                    individual_fen=event.individual_fen,
+                    pooled_fen=event.pooled_fen,
+                    returned_periods=list(event.returned_periods),
+                )
+                await _send(
+                    tx,
+                    recorder,
+                    ctx,
+                    stream,
+                    letter.case_id,
+                    Published("information_sheet", sheet, region=letter.from_region, inbox=True),
+                )
+            case ev.FundsTransferred():
+                funds = FundsTransferredV1(
+                    case_id=letter.case_id, amount_fen=event.amount_fen, reference=event.reference
+                )
+                await _send(
+                    tx,
+                    recorder,
+                    ctx,
+                    stream,
+                    letter.case_id,
+                    Published("funds_transferred", funds, region=letter.from_region, inbox=True),
+                )
+                await deadlines.cancel(tx, stream_id=stream, kind=f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}")
+
+
+def _period(period: Period) -> dict[str, Any]:
+    return {
+        "month": period.month,
+        "base_fen": period.base_fen,
+        "kind": period.kind.value,
+        "employer_rate": str(period.employer_rate),
+        "account_fen": period.account_fen,
+        "back_payment_batch": period.back_payment_batch,
+        "documented": period.documented,
+    }
+
+
+def periods_of(sheet: InformationSheetV1) -> Sequence[Period]:
+    return [
+        Period(
+            month=p.month,
+            base_fen=p.base_fen,
+            kind=PeriodKind(p.kind),
+            employer_rate=Decimal(p.employer_rate),
+            account_fen=p.account_fen,
+            back_payment_batch=p.back_payment_batch,
+            documented=p.documented,
+        )
+        for p in sheet.periods
+    ]
+
+
+async def _settle(tx: Transaction, events: list[Any], stream: str, deadlines: Deadlines, ctx: CommandContext) -> None:
+    if any(isinstance(e, ev.TransferCompleted) for e in events):
+        await deadlines.cancel(tx, stream_id=stream, kind=f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}")
+        await deadlines.cancel(tx, stream_id=stream, kind=f"{STAGE_DEADLINE}:{Stage.NEW_AGENCY.value}")
+    elif any(isinstance(e, ev.FundsMismatchDetected) for e in events):
+        await deadlines.cancel(tx, stream_id=stream, kind=f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}")
+        await deadlines.schedule(
+            tx,
+            stream_id=stream,
+            kind=f"{STAGE_DEADLINE}:{Stage.NEW_AGENCY.value}",
+            basis=ctx.today,
+            working_days=15,
+            payload={"stage": Stage.NEW_AGENCY.value},
+        )
+
+
+async def receive_sheet(
+    tx: Transaction,
+    sheet: InformationSheetV1,
+    ctx: CommandContext,
+    *,
+    recorder: Recorder,
+    history: History,
+    deadlines: Deadlines,
+) -> None:
+    """New region: record the information sheet; with the funds in, check them to the fen and complete."""
+    stream = transfer_stream(sheet.case_id)
+    past, version = await recorder.load(tx, stream)
+    state = fold_in(past)
+    events = transfer_in.decide_receive_sheet(
+        state,
+        periods=periods_of(sheet),
+        individual_fen=sheet.individual_fen,
+        pooled_fen=sheet.pooled_fen,
+        returned_periods=sheet.returned_periods,
+        now=ctx.now,
+        new_periods=await history.periods(state.person_ref, paid_only=False),
+    )
+    await recorder.record(tx, stream, version, events, ctx)
+    await _settle(tx, events, stream, deadlines, ctx)
+
+
+async def receive_funds(
+    tx: Transaction,
+    funds: FundsTransferredV1,
+    ctx: CommandContext,
+    *,
+    recorder: Recorder,
+    history: History,
+    deadlines: Deadlines,
+) -> None:
+    """New region: record the funds; with the sheet in, check them to the fen and complete."""
+    stream = transfer_stream(funds.case_id)
+    past, version = await recorder.load(tx, stream)
+    state = fold_in(past)
+    events = transfer_in.decide_receive_funds(
+        state,
+        amount_fen=funds.amount_fen,
+        reference=funds.reference,
+        now=ctx.now,
+        new_periods=await history.periods(state.person_ref, paid_only=False),
+    )
+    await recorder.record(tx, stream, version, events, ctx)
+    await _settle(tx, events, stream, deadlines, ctx)
+
+
+async def stage_deadline_passed(
+    tx: Transaction, stream: str, stage: str, due_at: Any, ctx: CommandContext, *, recorder: Recorder
+) -> None:
+    past, version = await recorder.load(tx, stream)
+    if stream.startswith("transfer-out-"):
+        events: list[Any] = transfer_out.decide_deadline(
+            transfer_out.fold(past), stage=Stage(stage), due_at=due_at, now=ctx.now
+        )
+    else:
+        events = transfer_in.decide_deadline(fold_in(past), stage=Stage(stage), due_at=due_at, now=ctx.now)
+    await recorder.record(tx, stream, version, events, ctx)

@@ -1,0 +1,1 @@
+"""How the transfer service is reached: NATS requests, its inbox from other regions, the history feed."""

@@ -1,0 +1,135 @@
+"""The contribution history of this region, kept from the enrolment service's public events."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+from pydantic import ValidationError
+
+from contracts.codec import decode
+from contracts.enrolment.events import (
+    ContributionAssessedV1,
+    ContributionPaidV1,
+    EmployeeEnrolledV1,
+    EmploymentEndedV1,
+)
+from contracts.subjects import Subjects
+from runtime.eventstore import PostgresTransaction, Transaction
+from runtime.messaging import ConsumerSpec, Delivery, PoisonMessageError
+from transfer.domain.values import Period, PeriodKind
+
+SOURCES = ("employee_enrolled", "employment_ended", "contribution_assessed", "contribution_paid")
+
+
+async def _apply(conn: asyncpg.Connection, name: str, raw: bytes) -> None:
+    if name == "contribution_assessed":
+        a = decode(raw, ContributionAssessedV1).data
+        rate = Decimal(a.pension_employer_fen) / Decimal(a.base_fen) if a.base_fen else Decimal(0)
+        await conn.execute(
+            "INSERT INTO history (person_ref, employer_credit_code, month, citizen_id, base_fen, employer_rate, account_fen) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            a.person_ref,
+            a.employer_credit_code,
+            a.month,
+            a.citizen_id,
+            a.base_fen,
+            rate.quantize(Decimal("0.000001")),
+            a.account_fen,
+        )
+    elif name == "contribution_paid":
+        p = decode(raw, ContributionPaidV1).data
+        await conn.execute(
+            "UPDATE history SET paid = true WHERE person_ref = $1 AND employer_credit_code = $2 AND month = $3",
+            p.person_ref,
+            p.employer_credit_code,
+            p.month,
+        )
+    elif name == "employee_enrolled":
+        e = decode(raw, EmployeeEnrolledV1).data
+        await conn.execute(
+            "INSERT INTO employments (person_ref, employer_credit_code, schemes, hired_on) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (person_ref, employer_credit_code) DO UPDATE SET schemes = EXCLUDED.schemes, "
+            "hired_on = EXCLUDED.hired_on, ended_on = NULL",
+            e.person_ref,
+            e.employer_credit_code,
+            e.schemes,
+            e.hired_on,
+        )
+    elif name == "employment_ended":
+        x = decode(raw, EmploymentEndedV1).data
+        await conn.execute(
+            "UPDATE employments SET ended_on = $3 WHERE person_ref = $1 AND employer_credit_code = $2",
+            x.person_ref,
+            x.employer_credit_code,
+            x.ended_on,
+        )
+
+
+def history_consumer(subjects: Subjects, region: str) -> ConsumerSpec:
+    """Consumes the enrolment events of the same region (never its tables)."""
+
+    async def apply(tx: Transaction, delivery: Delivery) -> None:
+        if not isinstance(tx, PostgresTransaction):
+            raise TypeError("the history lives in PostgreSQL")
+        name = delivery.subject.split(".")[-2]
+        try:
+            await _apply(tx.conn, name, delivery.data)
+        except ValidationError as error:
+            raise PoisonMessageError(f"{name}: {error.error_count()} invalid fields") from error
+
+    filters = tuple(subjects.event(region, "enrolment", name) for name in SOURCES)
+    return ConsumerSpec(f"transfer-{region}-history", subjects.events_stream(region, "enrolment"), filters, apply)
+
+
+class PostgresHistory:
+    """What the transfer rules need to know about a person here."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def status(self, person_ref: str) -> tuple[bool, bool]:
+        """(enrolled here with a pension now, has contributed here)."""
+        enrolled = await self.conn.fetchval(
+            "SELECT 1 FROM employments WHERE person_ref = $1 AND ended_on IS NULL AND 'pension' = ANY(schemes)",
+            person_ref,
+        )
+        contributing = await self.conn.fetchval("SELECT 1 FROM history WHERE person_ref = $1 LIMIT 1", person_ref)
+        return enrolled is not None, contributing is not None
+
+    async def periods(self, person_ref: str, *, paid_only: bool) -> list[Period]:
+        rows = await self.conn.fetch(
+            "SELECT month, base_fen, employer_rate, account_fen FROM history WHERE person_ref = $1 "
+            + ("AND paid " if paid_only else "")
+            + "ORDER BY month",
+            person_ref,
+        )
+        return [
+            Period(
+                month=r["month"],
+                base_fen=r["base_fen"],
+                kind=PeriodKind.EMPLOYEE,
+                employer_rate=r["employer_rate"],
+                account_fen=r["account_fen"],
+            )
+            for r in rows
+        ]
+
+    async def unpaid_months(self, person_ref: str) -> list[str]:
+        rows = await self.conn.fetch(
+            "SELECT DISTINCT month FROM history WHERE person_ref = $1 AND NOT paid ORDER BY month", person_ref
+        )
+        return [r["month"] for r in rows]
+
+
+def as_message(period: Period) -> dict[str, Any]:
+    return {
+        "month": period.month,
+        "base_fen": period.base_fen,
+        "kind": period.kind.value,
+        "employer_rate": str(period.employer_rate),
+        "account_fen": period.account_fen,
+        "back_payment_batch": period.back_payment_batch,
+        "documented": period.documented,
+    }
