@@ -150,8 +150,12 @@ SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
     ),
     tm.InformationSheetV1: lambda: tm.InformationSheetV1(
         case_id="c-1",
-        periods=[tm.PeriodV1(month="2025-01", base_fen=500_000, kind="employee", employer_rate="0.16", account_fen=40_000)],
-        individual_fen=40_000, pooled_fen=60_000, returned_periods=[],
+        periods=[
+            tm.PeriodV1(month="2025-01", base_fen=500_000, kind="employee", employer_rate="0.16", account_fen=40_000)
+        ],
+        individual_fen=40_000,
+        pooled_fen=60_000,
+        returned_periods=[],
     ),
     tm.FundsTransferredV1: lambda: tm.FundsTransferredV1(case_id="c-1", amount_fen=100_000, reference="44-c-1"),
     tm.TransferStageV1: lambda: tm.TransferStageV1(case_id="c-1", step="applied", region="36", at=NOW),

@@ -13,6 +13,7 @@ import jwt
 from fastapi import Depends, Header, Request
 
 from contracts.envelope import Actor, ActorKind, Channel
+from contracts.identifiers import check_citizen_id, pseudonym
 from contracts.replies import problem
 from gateway.problems import ProblemError
 
@@ -65,9 +66,13 @@ async def caller(request: Request, authorization: Annotated[str | None, Header()
         claims = jwt.decode(
             authorization[7:], secret, algorithms=["HS256"], audience=AUDIENCE, options={"require": ["exp", "sub"]}
         )
-        return Actor(
-            kind=ActorKind(claims["kind"]), id=claims["sub"], region=claims.get("region"), role=claims.get("role")
-        )
+        kind = ActorKind(claims["kind"])
+        subject = claims["sub"]
+        if kind is ActorKind.CITIZEN:
+            citizen_id = check_citizen_id(claims["cid"])
+            request.state.citizen_id = citizen_id
+            subject = pseudonym(citizen_id, salt=request.app.state.settings.pseudonym_salt.encode())
+        return Actor(kind=kind, id=subject, region=claims.get("region"), role=claims.get("role"))
     except (jwt.PyJWTError, ValueError, KeyError) as error:
         raise _unauthorized(f"invalid token: {type(error).__name__}") from error
 

@@ -164,3 +164,33 @@ class TestPostgresUnderConcurrency:
         assert len(seen) == 240
         assert len({e.event_id for e in seen}) == 240
         assert positions == sorted(positions)
+
+
+async def test_a_deadlock_between_two_decisions_is_a_concurrency_error_that_a_retry_resolves(
+    pool: asyncpg.Pool,
+) -> None:
+    store = PostgresEventStore(pool)
+    await pool.execute("CREATE TABLE locks (id int PRIMARY KEY, n int)")
+    await pool.execute("INSERT INTO locks VALUES (1, 0), (2, 0)")
+    both_locked = asyncio.Barrier(2)
+    attempts: list[int] = []
+
+    async def crossing(first: int, second: int) -> None:
+        tries = 0
+
+        async def decide(tx: Any) -> dict[str, Any]:
+            nonlocal tries
+            tries += 1
+            await tx.conn.execute("UPDATE locks SET n = n + 1 WHERE id = $1", first)
+            if tries == 1:
+                await both_locked.wait()
+            await tx.conn.execute("UPDATE locks SET n = n + 1 WHERE id = $1", second)
+            return {}
+
+        await execute_once(store, uuid4(), decide)
+        attempts.append(tries)
+
+    await asyncio.gather(crossing(1, 2), crossing(2, 1))
+
+    assert sorted(attempts) == [1, 2]
+    assert await pool.fetchval("SELECT sum(n) FROM locks") == 4

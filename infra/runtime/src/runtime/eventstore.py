@@ -216,8 +216,12 @@ class PostgresEventStore:
         ):
             async with self.pool.acquire() as conn:
                 tx = PostgresTransaction(conn)
-                async with conn.transaction():
-                    yield tx
+                try:
+                    async with conn.transaction():
+                        yield tx
+                except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as error:
+                    # Two decisions crossed (e.g. a payment and a deadline on the same stream): decide again.
+                    raise ConcurrencyError("(transaction)", -1) from error
         if tx.queued_messages and self._on_commit is not None:
             self._on_commit()
 
