@@ -26,7 +26,17 @@ from typing import Any
 import asyncpg
 
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres
-from tests.bench import cpu, limits_http, limits_nats, limits_pg, peer, stack_append, stack_gateway, stack_lag
+from tests.bench import (
+    cpu,
+    limits_http,
+    limits_nats,
+    limits_pg,
+    peer,
+    stack_append,
+    stack_feed,
+    stack_gateway,
+    stack_lag,
+)
 from tests.bench.common import Figure, say, scale
 from tests.bench.loadgen import Load, find_wrk
 from tests.bench.procs import Children
@@ -68,6 +78,7 @@ async def run_all(
             ),
         ),
         ("stack gateway", lambda: stack_gateway.measure(children, load, pg, nats_server)),
+        ("stack feed", lambda: stack_feed.measure(children, pg, nats_server)),
     ]
     overall = cpu.ForeignLoad()
     for name, section in sections:

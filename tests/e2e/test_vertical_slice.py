@@ -114,7 +114,7 @@ async def test_a_rule_broken_is_a_clear_409_and_a_retry_with_the_same_key_gets_t
     assert again.status_code == 409
     assert again.json()["type"].endswith("/employer-already-registered")
     pool = stack.services[("enrolment", "36")].resources.pool
-    assert await pool.fetchval("SELECT count(*) FROM events") == 1
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'EmployerRegistered'") == 1
 
 
 async def test_an_operator_of_another_region_and_a_request_without_a_token_are_refused(stack: Stack) -> None:

@@ -1,7 +1,7 @@
 """Who is calling: bearer JWTs for citizens, employers, operators; every route checks the caller.
 
-Development and tests sign tokens with a shared secret (HS256, `yiwang token`); an agency's own
-identity provider plugs in through its published keys (JWKS, RS256/ES256), see docs/security.md.
+Development and tests sign tokens with a shared secret (HS256, `yiwang token`). Verifying an
+agency identity provider's tokens from its published keys (JWKS) is not built yet: docs/security.md.
 """
 
 from __future__ import annotations

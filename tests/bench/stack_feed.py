@@ -1,0 +1,107 @@
+"""Stack: the zero-touch employer feed through the gateway (employers per second, feed-to-registered time)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from contracts.identifiers import credit_code_check_character
+from gateway.auth import issue_token
+from runtime.embedded import EmbeddedNats, EmbeddedPostgres
+from runtime.workdays import local_date
+from tests.bench.common import Figure, say, scale
+from tests.bench.procs import Children
+from tests.bench.stack_gateway import SECRET, start_stack, stop_stack, trace_ratio
+
+ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+BATCH = 500
+IN_FLIGHT = 4
+
+
+def _code(rng: random.Random) -> str:
+    body = "91360102" + "".join(rng.choice(ALPHABET) for _ in range(9))
+    return body + credit_code_check_character(body)
+
+
+def _records(count: int) -> list[dict[str, Any]]:
+    rng = random.Random(7)  # noqa: S311 - test data, not secrets
+    return [
+        {
+            "record_id": f"bench-{i}",
+            "credit_code": _code(rng),
+            "name": f"Feed Co {i}",
+            "division_code": "360102",
+            "industry_code": rng.choice(["C3110", "I6510", "F5211", "E4710", "G5410"]),
+            "established_on": "2026-01-05",
+            "market_registered_at": "",
+        }
+        for i in range(count)
+    ]
+
+
+async def measure(children: Children, pg: EmbeddedPostgres, nats_server: EmbeddedNats) -> list[Figure]:
+    count = max(200, int(10_000 * scale()))
+    records = _records(count)
+    stack = await start_stack(children, pg, nats_server, trace_ratio(), "feed")
+    base = stack.url.rsplit("/employers", 1)[0]
+    feed_token = issue_token(SECRET, kind="system", subject="market-feed", region="36")
+    operator = issue_token(SECRET, kind="operator", subject="bench", region="36")
+    batches = [records[i : i + BATCH] for i in range(0, count, BATCH)]
+    slots = asyncio.Semaphore(IN_FLIGHT)
+    registered = 0
+    try:
+        async with httpx.AsyncClient(timeout=120) as client:
+
+            async def post(batch: list[dict[str, Any]]) -> None:
+                nonlocal registered
+                async with slots:
+                    stamp = datetime.now(UTC).isoformat()
+                    body = {"records": [{**r, "market_registered_at": stamp} for r in batch]}
+                    r = await client.post(
+                        f"{base}/feeds/market-registrations",
+                        json=body,
+                        headers={"Authorization": f"Bearer {feed_token}"},
+                    )
+                    r.raise_for_status()
+                    registered += sum(1 for x in r.json()["results"] if x.get("outcome") == "registered")
+
+            say(f"stack: zero-touch feed of {count} employers in batches of {BATCH}, {IN_FLIGHT} in flight")
+            started = time.perf_counter()
+            await asyncio.gather(*(post(b) for b in batches))
+            took = time.perf_counter() - started
+            today = local_date(datetime.now(UTC))
+            figures = await client.get(
+                f"{base}/statistics/enrolment",
+                params={
+                    "first": (today - timedelta(days=1)).isoformat(),
+                    "last": (today + timedelta(days=1)).isoformat(),
+                },
+                headers={"Authorization": f"Bearer {operator}"},
+            )
+            median = figures.json().get("median_feed_to_registered_seconds")
+    finally:
+        stop_stack(children, stack)
+    rate = registered / took if took else 0.0
+    return [
+        Figure(
+            "stack.feed",
+            f"stack: zero-touch feed, {count} employers",
+            rate,
+            "employers/s",
+            "stack",
+            notes=f"{registered} registered in {took:.1f} s",
+        ),
+        Figure(
+            "stack.feed_median",
+            "stack: feed -> registered, median",
+            (median or 0.0) * 1000,
+            "ms",
+            "stack",
+            target="employee registration promised within 3 h",
+        ),
+    ]
