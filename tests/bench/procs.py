@@ -16,6 +16,8 @@ from pathlib import Path
 from runtime.embedded import wait_for_port
 from tests.bench.common import REPO, say
 
+POLL_SECONDS = 0.1
+
 
 class Children:
     """Popen objects started in their own session; `stop_all` ends each process group."""
@@ -109,5 +111,5 @@ async def wait_http(url: str, *, process: subprocess.Popen[bytes], timeout: floa
         with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
             if response.status == 200:
                 return
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(POLL_SECONDS)
     raise TimeoutError(f"{url} did not answer 200 within {timeout}s")

@@ -15,6 +15,8 @@ import psutil
 from gateway.auth import issue_token
 from runtime.embedded import free_port
 
+POLL_SECONDS = 0.2
+
 EMPLOYER = {
     "credit_code": "91512081MA62K0260E",
     "name": "Foshan Ceramics",
@@ -44,7 +46,7 @@ def wait_until(check: object, within: float) -> object:
             result = None
         if result:
             return result
-        time.sleep(0.2)
+        time.sleep(POLL_SECONDS)
     raise AssertionError(f"not met within {within}s")
 
 

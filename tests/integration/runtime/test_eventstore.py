@@ -139,7 +139,7 @@ class TestPostgresUnderConcurrency:
                     await tx.append(f"w{w}-{i}", 0, [event(n=i)])
                     if i % 7 == 0:
                         # A transaction that holds its rows uncommitted while later ones commit.
-                        await asyncio.sleep(0.01)
+                        await tx.conn.execute("SELECT pg_sleep(0.01)")
 
         async def reader() -> None:
             at = Position()

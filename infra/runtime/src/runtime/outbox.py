@@ -33,10 +33,17 @@ ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
 
 class OutboxRelay:
     def __init__(
-        self, pool: asyncpg.Pool, js: JetStreamContext, *, batch: int = 500, poll_interval: float = 0.25
+        self,
+        pool: asyncpg.Pool,
+        js: JetStreamContext,
+        *,
+        batch: int = 500,
+        poll_interval: float = 0.25,
+        ack_timeout: float = 10.0,
     ) -> None:
         self.pool = pool
         self.js = js
+        self.ack_timeout = ack_timeout
         self.batch = batch
         self.poll_interval = poll_interval
         self.published = 0
@@ -53,7 +60,7 @@ class OutboxRelay:
             if not rows:
                 return 0
             acks = [await self._publish(row) for row in rows]
-            results = await asyncio.gather(*acks, return_exceptions=True)
+            results = await self._settle(acks)
             undeliverable = [
                 (row, str(result)) for row, result in zip(rows, results, strict=True) if _no_stream(result)
             ]
@@ -74,6 +81,16 @@ class OutboxRelay:
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
         self.published += len(rows)
         return len(rows)
+
+    async def _settle(self, acks: list[asyncio.Future[Any]]) -> list[Any]:
+        """Each ack or its error. A server that dies mid-batch never answers: the batch fails and
+        is published again, which the duplicate window absorbs."""
+        _, pending = await asyncio.wait(acks, timeout=self.ack_timeout)
+        for ack in pending:
+            ack.cancel()  # releases nats-py's pending-publish slot
+        if pending:
+            raise TimeoutError(f"{len(pending)} of {len(acks)} publishes not acknowledged in {self.ack_timeout}s")
+        return [ack.exception() or ack.result() for ack in acks]
 
     async def _publish(self, row: asyncpg.Record) -> asyncio.Future[Any]:
         headers: dict[str, str] = dict(row["headers"])
