@@ -54,6 +54,28 @@ class Stack:
     services: dict[tuple[str, str], RunningService]
     clock: FixedClock
     spans: InMemorySpanExporter = field(default_factory=span_exporter)
+    service_settings: dict[tuple[str, str], RuntimeSettings] = field(default_factory=dict)
+    _exits: dict[tuple[str, str], contextlib.AsyncExitStack] = field(default_factory=dict)
+
+    async def stop(self, service: str, region: str) -> None:
+        """Stop one service of one region as a shutdown would: its database and streams stay."""
+        await self._exits.pop((service, region)).aclose()
+        del self.services[(service, region)]
+
+    async def start(self, service: str, region: str) -> RunningService:
+        """Start a stopped service again on the same database (a restart or the end of an outage)."""
+        exits = contextlib.AsyncExitStack()
+        key = (service, region)
+        self.services[key] = await start_service(
+            self.service_settings[key], service, builders()[service], exits, clock=self.clock
+        )
+        self._exits[key] = exits
+        return self.services[key]
+
+    async def close(self) -> None:
+        for exits in reversed(list(self._exits.values())):
+            await exits.aclose()
+        self._exits.clear()
 
     def token(self, kind: str = "operator", subject: str = "ops-1", region: str | None = "36") -> dict[str, str]:
         return {
@@ -68,26 +90,34 @@ async def running_stack(
 ) -> AsyncIterator[Stack]:
     exporter = span_exporter()
     clock = FixedClock()
-    build = builders()
+    service_settings: dict[tuple[str, str], RuntimeSettings] = {}
+    for region in regions:
+        for service in services:
+            service_settings[(service, region)] = RuntimeSettings(
+                region=region,
+                nats_url=servers.nats_url,
+                nats_monitor_url=servers.nats_monitor_url,
+                database_url=await create_database(servers.postgres_admin_url),
+                subject_root=root,
+                require_sync_always=servers.nats_monitor_url is not None,
+                pool_size=4,
+            )
+    gateway_settings = GatewaySettings(
+        nats_url=servers.nats_url, subject_root=root, regions=regions, request_timeout_seconds=5.0
+    )
+    app = make_app(gateway_settings, install_tracing=False)
     async with contextlib.AsyncExitStack() as stack:
-        running: dict[tuple[str, str], RunningService] = {}
-        for region in regions:
-            for service in services:
-                settings = RuntimeSettings(
-                    region=region,
-                    nats_url=servers.nats_url,
-                    nats_monitor_url=servers.nats_monitor_url,
-                    database_url=await create_database(servers.postgres_admin_url),
-                    subject_root=root,
-                    require_sync_always=servers.nats_monitor_url is not None,
-                    pool_size=4,
-                )
-                running[(service, region)] = await start_service(settings, service, build[service], stack, clock=clock)
-        gateway_settings = GatewaySettings(
-            nats_url=servers.nats_url, subject_root=root, regions=regions, request_timeout_seconds=5.0
+        handle = Stack(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway"),
+            gateway_settings,
+            {},
+            clock,
+            exporter,
+            service_settings,
         )
-        app = make_app(gateway_settings, install_tracing=False)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-                yield Stack(client, gateway_settings, running, clock, exporter)
+        stack.push_async_callback(handle.close)
+        for key in service_settings:
+            await handle.start(*key)
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        await stack.enter_async_context(handle.client)
+        yield handle

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 from importlib.resources import files
 from typing import Any
+from uuid import uuid4
 
 from contracts.envelope import SYSTEM_ACTOR, Channel, type_name
 from contracts.subjects import Subjects
@@ -14,6 +15,7 @@ from runtime.eventstore import PostgresTransaction
 from runtime.host import Resources, ServiceParts
 from runtime.messaging import StreamSpec
 from runtime.recording import CommandContext, EventRecorder
+from runtime.tracing import current_traceparent
 from transfer.application import cases
 from transfer.domain import events
 from transfer.entrypoints.inbox import inbox_consumer
@@ -64,6 +66,25 @@ def deadline_handler(recorder: Any, clock: Clock, region: str) -> Any:
     return on_deadline
 
 
+def payment_handler(recorder: Any, deadlines: Any, clock: Clock, region: str) -> Any:
+    """A contribution paid here: contact letters of that person waiting for unpaid months are answered again."""
+
+    async def on_paid(tx: PostgresTransaction, person_ref: str, history: Any) -> None:
+        ctx = CommandContext(
+            command_id=uuid4(),
+            correlation_id=uuid4(),
+            causation_id=None,
+            actor=SYSTEM_ACTOR,
+            channel=Channel.SYSTEM,
+            region=region,
+            now=clock.now(),
+            traceparent=current_traceparent(),
+        )
+        await cases.resume_after_payment(tx, person_ref, ctx, recorder=recorder, history=history, deadlines=deadlines)
+
+    return on_paid
+
+
 def build(resources: Resources) -> ServiceParts:
     settings = resources.settings
     subjects = Subjects(settings.subject_root)
@@ -89,7 +110,7 @@ def build(resources: Resources) -> ServiceParts:
         events_stream=events_stream,
         streams=[inbox, enrolment_events],
         consumers=[
-            history_consumer(subjects, region),
+            history_consumer(subjects, region, payment_handler(recorder, timers, resources.clock, region)),
             inbox_consumer(subjects, region, resources.clock, recorder=recorder, deadlines=timers),
         ],
         projections=[TransfersProjection()],

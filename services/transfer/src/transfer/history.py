@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -20,10 +21,13 @@ from runtime.eventstore import PostgresTransaction, Transaction
 from runtime.messaging import ConsumerSpec, Delivery, PoisonMessageError
 from transfer.domain.values import Period, PeriodKind
 
+OnPaid = Callable[[PostgresTransaction, str, "PostgresHistory"], Awaitable[None]]
+
 SOURCES = ("employee_enrolled", "employment_ended", "contribution_assessed", "contribution_paid")
 
 
-async def _apply(conn: asyncpg.Connection, name: str, raw: bytes) -> None:
+async def _apply(conn: asyncpg.Connection, name: str, raw: bytes) -> str | None:
+    """Store one enrolment fact; returns the person whose contribution was just paid, if any."""
     if name == "contribution_assessed":
         a = decode(raw, ContributionAssessedV1).data
         rate = Decimal(a.pension_employer_fen) / Decimal(a.base_fen) if a.base_fen else Decimal(0)
@@ -46,7 +50,8 @@ async def _apply(conn: asyncpg.Connection, name: str, raw: bytes) -> None:
             p.employer_credit_code,
             p.month,
         )
-    elif name == "employee_enrolled":
+        return p.person_ref
+    if name == "employee_enrolled":
         e = decode(raw, EmployeeEnrolledV1).data
         await conn.execute(
             "INSERT INTO employments (person_ref, employer_credit_code, schemes, hired_on) VALUES ($1, $2, $3, $4) "
@@ -65,19 +70,23 @@ async def _apply(conn: asyncpg.Connection, name: str, raw: bytes) -> None:
             x.employer_credit_code,
             x.ended_on,
         )
+    return None
 
 
-def history_consumer(subjects: Subjects, region: str) -> ConsumerSpec:
-    """Consumes the enrolment events of the same region (never its tables)."""
+def history_consumer(subjects: Subjects, region: str, on_paid: OnPaid) -> ConsumerSpec:
+    """Consumes the enrolment events of the same region (never its tables); `on_paid` runs in the same
+    transaction after a contribution is recorded as paid (a waiting contact letter may now be answered)."""
 
     async def apply(tx: Transaction, delivery: Delivery) -> None:
         if not isinstance(tx, PostgresTransaction):
             raise TypeError("the history lives in PostgreSQL")
         name = delivery.subject.split(".")[-2]
         try:
-            await _apply(tx.conn, name, delivery.data)
+            paid_by = await _apply(tx.conn, name, delivery.data)
         except ValidationError as error:
             raise PoisonMessageError(f"{name}: {error.error_count()} invalid fields") from error
+        if paid_by is not None:
+            await on_paid(tx, paid_by, PostgresHistory(tx.conn))
 
     filters = tuple(subjects.event(region, "enrolment", name) for name in SOURCES)
     return ConsumerSpec(f"transfer-{region}-history", subjects.events_stream(region, "enrolment"), filters, apply)
@@ -121,6 +130,27 @@ class PostgresHistory:
             "SELECT DISTINCT month FROM history WHERE person_ref = $1 AND NOT paid ORDER BY month", person_ref
         )
         return [r["month"] for r in rows]
+
+    async def lock(self, person_ref: str) -> None:
+        """Until the transaction ends: a letter's unpaid check and a payment of the same person never interleave
+        (else a payment committed between the check and the wait would leave the letter waiting for ever)."""
+        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", person_ref)
+
+    async def waiting_cases(self, person_ref: str) -> list[str]:
+        rows = await self.conn.fetch(
+            "SELECT case_id FROM waiting_letters WHERE person_ref = $1 ORDER BY case_id", person_ref
+        )
+        return [r["case_id"] for r in rows]
+
+    async def wait_for_payment(self, person_ref: str, case_id: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO waiting_letters (case_id, person_ref) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            case_id,
+            person_ref,
+        )
+
+    async def stop_waiting(self, case_id: str) -> None:
+        await self.conn.execute("DELETE FROM waiting_letters WHERE case_id = $1", case_id)
 
 
 def as_message(period: Period) -> dict[str, Any]:

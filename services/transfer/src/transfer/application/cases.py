@@ -46,6 +46,15 @@ class History(Protocol):
 
     async def unpaid_months(self, person_ref: str) -> list[str]: ...
 
+    async def lock(self, person_ref: str) -> None:
+        """Serialises a letter's unpaid check with payments of the same person."""
+
+    async def waiting_cases(self, person_ref: str) -> list[str]: ...
+
+    async def wait_for_payment(self, person_ref: str, case_id: str) -> None: ...
+
+    async def stop_waiting(self, case_id: str) -> None: ...
+
 
 class Deadlines(Protocol):
     async def schedule(
@@ -153,6 +162,7 @@ async def receive_contact_letter(
     deadlines: Deadlines,
 ) -> None:
     """Old region: record the letter; with nothing unpaid, issue the sheet, send the funds, end the relationship."""
+    await history.lock(letter.person_ref)
     stream = transfer_out.transfer_out_stream(letter.case_id)
     past, version = await recorder.load(tx, stream)
     state = transfer_out.fold(past)
@@ -175,19 +185,57 @@ async def receive_contact_letter(
             working_days=15,
             payload={"stage": Stage.OLD_AGENCY.value},
         )
+    await _answer_letter(
+        tx, stream, version, state, events, ctx, recorder=recorder, history=history, deadlines=deadlines
+    )
+
+
+async def resume_after_payment(
+    tx: Transaction, person_ref: str, ctx: CommandContext, *, recorder: Recorder, history: History, deadlines: Deadlines
+) -> None:
+    """Old region: a contribution was paid; every letter of this person waiting for unpaid months is answered again."""
+    await history.lock(person_ref)
+    for case_id in await history.waiting_cases(person_ref):
+        stream = transfer_out.transfer_out_stream(case_id)
+        past, version = await recorder.load(tx, stream)
+        state = transfer_out.fold(past)
+        await _answer_letter(
+            tx, stream, version, state, [], ctx, recorder=recorder, history=history, deadlines=deadlines
+        )
+
+
+async def _answer_letter(
+    tx: Transaction,
+    stream: str,
+    version: int,
+    state: transfer_out.TransferOut,
+    recorded: list[Any],
+    ctx: CommandContext,
+    *,
+    recorder: Recorder,
+    history: History,
+    deadlines: Deadlines,
+) -> None:
+    """While months are unpaid the case waits (and is found again on payment); else sheet + funds leave."""
     issued = transfer_out.decide_issue_sheet(
         state,
-        periods=await history.periods(letter.person_ref, paid_only=True),
-        unpaid_months=await history.unpaid_months(letter.person_ref),
+        periods=await history.periods(state.person_ref, paid_only=True),
+        unpaid_months=await history.unpaid_months(state.person_ref),
         now=ctx.now,
-        reference=f"{ctx.region}-{letter.case_id}",
+        reference=f"{ctx.region}-{state.case_id}",
     )
-    await recorder.record(tx, stream, version, [*events, *issued], ctx)
+    events = [*recorded, *issued]
+    if not events:
+        return
+    await recorder.record(tx, stream, version, events, ctx)
     for event in issued:
         match event:
+            case ev.UnpaidContributionsFound():
+                await history.wait_for_payment(state.person_ref, state.case_id)
             case ev.InformationSheetIssued():
+                await history.stop_waiting(state.case_id)
                 sheet = InformationSheetV1(
-                    case_id=letter.case_id,
+                    case_id=state.case_id,
                     periods=[PeriodV1(**_period(p)) for p in event.periods],
                     individual_fen=event.individual_fen,
                     pooled_fen=event.pooled_fen,
@@ -198,20 +246,20 @@ async def receive_contact_letter(
                     recorder,
                     ctx,
                     stream,
-                    letter.case_id,
-                    Published("information_sheet", sheet, region=letter.from_region, inbox=True),
+                    state.case_id,
+                    Published("information_sheet", sheet, region=state.new_region, inbox=True),
                 )
             case ev.FundsTransferred():
                 funds = FundsTransferredV1(
-                    case_id=letter.case_id, amount_fen=event.amount_fen, reference=event.reference
+                    case_id=state.case_id, amount_fen=event.amount_fen, reference=event.reference
                 )
                 await _send(
                     tx,
                     recorder,
                     ctx,
                     stream,
-                    letter.case_id,
-                    Published("funds_transferred", funds, region=letter.from_region, inbox=True),
+                    state.case_id,
+                    Published("funds_transferred", funds, region=state.new_region, inbox=True),
                 )
                 await deadlines.cancel(tx, stream_id=stream, kind=f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}")
 
