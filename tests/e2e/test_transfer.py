@@ -109,6 +109,12 @@ async def test_refusals_tell_the_applicant_why_and_older_workers_get_a_temporary
         ),
         201,
     )
+    within_jiangxi = await ok(
+        await stack.client.post(
+            "/v1/regions/36/transfers", json={"citizen_id": OLDER_MAN, "from_region": "36"}, headers=stack.token()
+        ),
+        201,
+    )
     older = await ok(
         await stack.client.post(
             "/v1/regions/36/transfers", json={"citizen_id": OLDER_MAN, "from_region": "44"}, headers=stack.token()
@@ -117,6 +123,7 @@ async def test_refusals_tell_the_applicant_why_and_older_workers_get_a_temporary
     )
 
     assert (not_here["status"], not_here["reason_code"]) == ("refused", "not_enrolled_here")
+    assert (within_jiangxi["status"], within_jiangxi["months"]) == ("merged", 1)
     assert (pensioner["status"], pensioner["reason_code"]) == ("refused", "pensioner")
     assert pensioner["reason"]
     assert older["status"] == "temporary_account"

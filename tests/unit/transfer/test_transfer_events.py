@@ -36,6 +36,7 @@ IN_SAMPLES: list[e.Event] = [
     ),
     e.TransferRefused(case_id="c", reason_code="pensioner", reason="why", at=NOW),
     e.TemporaryAccountOpened(case_id="c", person_ref="p", reason="why", at=NOW),
+    e.AccountsMerged(case_id="c", person_ref="p", months=2, individual_fen=80_000, at=NOW),
     e.ContactLetterSent(case_id="c", from_region="36", to_region="44", person_ref="p", citizen_id="x", at=NOW),
     e.InformationSheetReceived(
         case_id="c", periods=PERIODS, individual_fen=72_000, pooled_fen=124_000, returned_periods=("2005-01",), at=NOW

@@ -17,6 +17,7 @@ from transfer.domain.errors import (
     NotAwaitingTransferError,
 )
 from transfer.domain.events import (
+    AccountsMerged,
     ContactLetterSent,
     Event,
     FundsMismatchDetected,
@@ -137,11 +138,24 @@ def test_applying_again_changes_nothing() -> None:
     assert apply(fold(apply(is_pensioner=True)), is_pensioner=False) == []
 
 
+@pytest.mark.parametrize(("from_region", "to_region"), [("44", "44"), ("360100", "36"), ("3601", "3607")])
+def test_two_places_in_one_province_merge_the_accounts_here_at_once(from_region: str, to_region: str) -> None:
+    events = apply(from_region=from_region, to_region=to_region)
+    assert events[1:] == [AccountsMerged(case_id=CASE, person_ref="p-7f3a9c", months=2, individual_fen=80_000, at=NOW)]
+    state = fold(events)
+    assert state.status is CaseStatus.MERGED
+    assert open_stage(state) is None
+
+
+def test_within_one_province_the_rules_still_refuse_a_pensioner_first() -> None:
+    events = apply(from_region="44", to_region="44", is_pensioner=True)
+    assert isinstance(events[1], TransferRefused)
+    assert events[1].reason_code == "pensioner"
+
+
 @pytest.mark.parametrize(
     ("overrides", "code", "why"),
     [
-        ({"to_region": "36"}, "intra_province", "same province"),
-        ({"from_region": "360100", "to_region": "36"}, "intra_province", "merged locally"),
         ({"is_pensioner": True}, "pensioner", "already draw a basic pension"),
         ({"enrolled_here": False}, "not_enrolled_here", "not yet enrolled in 44"),
         ({"contributing_here": False}, "not_enrolled_here", "not yet contributing in 44"),

@@ -33,6 +33,7 @@ EVENT_TYPES = (
     events.TransferApplied,
     events.TransferRefused,
     events.TemporaryAccountOpened,
+    events.AccountsMerged,
     events.ContactLetterSent,
     events.InformationSheetReceived,
     events.FundsReceived,

@@ -14,6 +14,7 @@ CLOSING = {
     "TransferCompleted": "completed",
     "TransferRefused": "refused",
     "TemporaryAccountOpened": "temporary_account",
+    "AccountsMerged": "merged",
 }
 
 

@@ -26,6 +26,7 @@ STEPS: dict[type[Any], str] = {
     ev.TransferCompleted: "completed",
     ev.TransferRefused: "refused",
     ev.TemporaryAccountOpened: "temporary_account_opened",
+    ev.AccountsMerged: "accounts_merged",
     ev.StageDeadlineBreached: "stage_deadline_breached",
 }
 

@@ -149,6 +149,8 @@ async def apply_for_transfer(
                 outcome.update(status="refused", reason_code=event.reason_code, reason=event.reason)
             case ev.TemporaryAccountOpened():
                 outcome.update(status="temporary_account", reason=event.reason)
+            case ev.AccountsMerged():
+                outcome.update(status="merged", months=event.months, individual_fen=event.individual_fen)
     return outcome
 
 

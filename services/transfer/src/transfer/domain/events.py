@@ -158,9 +158,22 @@ class LocalRelationshipTerminated:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountsMerged:
+    """Both places are in one province: the person's records there are merged into one account here
+    (provincial pooling), with no letter, sheet or funds between agencies."""
+
+    case_id: str
+    person_ref: str
+    months: int
+    individual_fen: int
+    at: datetime
+
+
 InOnlyEvent = (
     TransferApplied
     | TransferRefused
+    | AccountsMerged
     | TemporaryAccountOpened
     | ContactLetterSent
     | InformationSheetReceived
@@ -182,6 +195,7 @@ Event = InOnlyEvent | OutOnlyEvent | StageDeadlineBreached
 TRANSFER_IN_EVENT_TYPES: tuple[type[TransferInEvent], ...] = (
     TransferApplied,
     TransferRefused,
+    AccountsMerged,
     TemporaryAccountOpened,
     ContactLetterSent,
     InformationSheetReceived,

@@ -25,15 +25,10 @@ def application_refusal(
 ) -> tuple[str, str] | None:
     """The first rule an application fails, as (code, reason told to the applicant), or None.
 
-    In order: both regions in one province ("intra_province": the accounts are merged locally, not
-    transferred); a pension already paid ("pensioner"); not enrolled and contributing at the new
+    In order: a pension already paid ("pensioner"); not enrolled and contributing at the new
     place ("not_enrolled_here", 国办发〔2009〕66号); months paid in both places ("overlap").
+    Two places in one province are not refused: their accounts are merged (`within_one_province`).
     """
-    if province_of(from_region) == province_of(to_region):
-        return "intra_province", (
-            f"{from_region} and {to_region} are in the same province: no cross-province transfer is needed; "
-            "your accounts are merged locally under the province's own rules"
-        )
     if is_pensioner:
         return "pensioner", (
             "you already draw a basic pension: a pension relationship is transferred only before pension "
@@ -51,6 +46,11 @@ def application_refusal(
             "months (重复缴费) must be settled with the two agencies before a transfer"
         )
     return None
+
+
+def within_one_province(from_region: str, to_region: str) -> bool:
+    """Intra-province moves need no cross-province transfer: the province pools its records (domain.md 1.7)."""
+    return province_of(from_region) == province_of(to_region)
 
 
 def back_payment_exclusions(periods: Iterable[Period]) -> tuple[tuple[Period, ...], tuple[Period, ...]]:

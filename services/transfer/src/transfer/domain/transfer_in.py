@@ -19,6 +19,7 @@ from transfer.domain.errors import (
     NotAwaitingTransferError,
 )
 from transfer.domain.events import (
+    AccountsMerged,
     ContactLetterSent,
     Event,
     FundsReceived,
@@ -35,6 +36,7 @@ from transfer.domain.rules import (
     check_periods,
     needs_temporary_account,
     overlapping_months,
+    within_one_province,
 )
 from transfer.domain.settlement import settle
 from transfer.domain.transfer_in_state import (
@@ -84,11 +86,11 @@ def decide_apply(
 ) -> list[Event]:
     """Record the application and review it at once; an application already recorded yields nothing.
 
-    Refused, in this order, with the reason told to the applicant: "intra_province" (both regions
-    are one province: the accounts are merged locally, by the caller), "pensioner" (a pension is
+    Refused, in this order, with the reason told to the applicant: "pensioner" (a pension is
     already paid), "not_enrolled_here" (not enrolled and contributing at the new place), "overlap"
-    (months paid in both places). Then the age rule opens a temporary account instead of a
-    transfer; otherwise the contact letter goes to the old agency.
+    (months paid in both places). Both places in one province: the accounts are merged here at
+    once. Then the age rule opens a temporary account instead of a transfer; otherwise the contact
+    letter goes to the old agency.
     """
     if state.case_id:
         return []
@@ -119,6 +121,15 @@ def decide_apply(
     if refusal is not None:
         code, reason = refusal
         return [applied, TransferRefused(case_id=case_id, reason_code=code, reason=reason, at=now)]
+    if within_one_province(from_region, to_region):
+        merged = AccountsMerged(
+            case_id=case_id,
+            person_ref=person_ref,
+            months=len({p.month for p in new_periods}),
+            individual_fen=sum(p.account_fen for p in new_periods),
+            at=now,
+        )
+        return [applied, merged]
     age = age_on(birth, today)
     if needs_temporary_account(
         sex=sex,

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import assert_never
 
 from transfer.domain.events import (
+    AccountsMerged,
     ContactLetterSent,
     Event,
     FundsMismatchDetected,
@@ -66,7 +67,12 @@ class TransferIn:
 
     @property
     def closed(self) -> bool:
-        return self.status in (CaseStatus.REFUSED, CaseStatus.TEMPORARY_ACCOUNT, CaseStatus.COMPLETED)
+        return self.status in (
+            CaseStatus.REFUSED,
+            CaseStatus.TEMPORARY_ACCOUNT,
+            CaseStatus.COMPLETED,
+            CaseStatus.MERGED,
+        )
 
 
 def transfer_stream(case_id: str) -> str:
@@ -91,6 +97,8 @@ def evolve(state: TransferIn, event: Event) -> TransferIn:
             return replace(
                 state, status=CaseStatus.REFUSED, refusal_code=event.reason_code, refusal_reason=event.reason
             )
+        case AccountsMerged():
+            return replace(state, status=CaseStatus.MERGED)
         case TemporaryAccountOpened():
             return replace(state, status=CaseStatus.TEMPORARY_ACCOUNT, temporary_account=True)
         case ContactLetterSent():

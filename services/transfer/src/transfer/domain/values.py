@@ -48,6 +48,7 @@ class CaseStatus(StrEnum):
     LETTER_SENT = "letter_sent"  # waiting for the old agency's sheet and funds
     MISMATCH = "mismatch"  # sheet and funds are in but disagree: flagged, not completed
     COMPLETED = "completed"
+    MERGED = "merged"  # both places in one province: accounts merged here, nothing transferred
 
 
 class OutStatus(StrEnum):
