@@ -64,6 +64,11 @@ async def test_a_worker_moving_from_foshan_to_nanchang_is_transferred_straight_t
         ("completed", "36"),
     }
     assert case["within_three_days"] is True
+    assert [(s["stage"], s["breached"]) for s in case["stages"]] == [
+        ("review", False),
+        ("old_agency", False),
+        ("new_agency", False),
+    ]
     assert case["months_restored"] == 3
     # 800,000 fen wage is within the bounds: 3 months at 8% into the account, 12% of the bases pooled.
     assert case["pooled_fen"] == round(0.12 * 3 * 800_000)

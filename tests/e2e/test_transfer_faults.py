@@ -104,6 +104,10 @@ async def test_the_old_region_down_for_weeks_the_deadline_fires_and_the_case_res
 
     waiting = await eventually(breached, within=30)
     assert waiting["status"] == "open"
+    assert [(s["stage"], s["region"], s["ended_at"] is None, s["breached"]) for s in waiting["stages"]] == [
+        ("review", "36", False, False),
+        ("old_agency", "44", True, True),
+    ]
     at_risk = await ok(await stack.client.get("/v1/regions/36/transfers", headers=stack.token()))
     assert [(t["case_id"], t["three_days"]) for t in at_risk] == [(case_id, "breached")]
 

@@ -1,4 +1,4 @@
-"""`yiwang`: the operators' command line (start the stack, tokens, traces, dead letters)."""
+"""`yiwang`: the operators' command line (start the stack, tokens, transfer paths, traces, dead letters)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,28 @@ def trace(trace_id: str) -> None:
         return render_tree(spans) if spans else f"no spans stored for {trace_id}"
 
     typer.echo(_js_call(work))
+
+
+@app.command()
+def transfer(
+    case_id: str,
+    region: Annotated[str, typer.Option(help="the region the worker applied in (the new region)")] = "36",
+    gateway: Annotated[str, typer.Option(help="the gateway's base URL")] = "http://127.0.0.1:8000",
+) -> None:
+    """Show a transfer's path: each stage in either region against its limit, the three days, the trace id."""
+    import httpx
+
+    from gateway.transfer_path import render
+
+    settings = GatewaySettings()
+    bearer = issue_token(settings.jwt_secret, kind="operator", subject="cli", region=region)
+    response = httpx.get(
+        f"{gateway}/v1/regions/{region}/transfers/{case_id}", headers={"Authorization": f"Bearer {bearer}"}, timeout=10
+    )
+    if response.status_code != 200:
+        typer.echo(response.json().get("detail", response.text), err=True)
+        raise typer.Exit(1)
+    typer.echo(render(response.json()))
 
 
 @app.command("dead-letters")

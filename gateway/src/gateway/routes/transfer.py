@@ -13,10 +13,10 @@ from contracts.transfer import commands as c
 from gateway.auth import Caller, ChannelDep, forbidden, require_operator_of
 from gateway.problems import ProblemError
 from gateway.routes.common import IdempotencyKey, Region, command_id
+from gateway.transfer_path import stages
 
 router = APIRouter(prefix="/v1/regions/{region}", tags=["transfer"])
 CaseId = Annotated[str, Path(min_length=8, max_length=64)]
-STAGE_LIMIT_WORKING_DAYS = 15
 
 
 async def _ask(request: Request, region: str, name: str, data: Any, actor: Any) -> Any:
@@ -71,7 +71,7 @@ async def get_transfer(region: Region, case_id: CaseId, request: Request, actor:
     except ProblemError:
         far_steps = []
     steps = sorted([*case["steps"], *far_steps], key=lambda s: (s["at"], s["step"]))
-    return {**case, "steps": steps, "stage_limit_working_days": STAGE_LIMIT_WORKING_DAYS}
+    return {**case, "steps": steps, "stages": stages(case, steps)}
 
 
 @router.get("/transfers")
