@@ -3,6 +3,7 @@
 Starts its own PostgreSQL and NATS (JetStream, fsync always) in a temporary folder, measures, prints a
 summary table and writes bench-results/bench-<UTC time>.json. Everything it starts it stops, also on
 Ctrl-C, SIGTERM or an error. YIWANG_BENCH_SCALE (default 1.0) scales every duration; 0.1 is a smoke run.
+YIWANG_BENCH_ONLY="stack transfer,raw NATS" runs only the named sections.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from tests.bench import (
     stack_feed,
     stack_gateway,
     stack_lag,
+    stack_transfer,
 )
 from tests.bench.common import Figure, say, scale
 from tests.bench.loadgen import Load, find_wrk
@@ -79,7 +81,11 @@ async def run_all(
         ),
         ("stack gateway", lambda: stack_gateway.measure(children, load, pg, nats_server)),
         ("stack feed", lambda: stack_feed.measure(children, pg, nats_server)),
+        ("stack transfer", lambda: stack_transfer.measure(children, pg, nats_server)),
     ]
+    only = {name.strip() for name in os.environ.get("YIWANG_BENCH_ONLY", "").split(",") if name.strip()}
+    if only:
+        sections = [(name, section) for name, section in sections if name in only]
     overall = cpu.ForeignLoad()
     for name, section in sections:
         foreign = cpu.ForeignLoad()

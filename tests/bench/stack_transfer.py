@@ -1,0 +1,178 @@
+"""Stack: straight-through inter-province transfers, application to completion, across two regions.
+
+The transfer services of regions 36 (new) and 44 (old) run as subprocesses with their own databases,
+with the gateway. Each worker's contribution history is seeded straight into the two services' history
+tables (what the enrolment events would have written), so the figure is the transfer path alone:
+gateway -> 36 review + letter -> outbox -> JetStream -> 44 unpaid check, sheet, funds -> 36 check to the
+fen and completion. Latency is each case's own application-to-completion time (its two timestamps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from datetime import date
+from decimal import Decimal
+from statistics import quantiles
+from typing import Any
+
+import asyncpg
+import httpx
+import nats
+
+from contracts.identifiers import citizen_id_check_character, pseudonym
+from gateway.auth import issue_token
+from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from runtime.settings import RuntimeSettings
+from tests.bench.common import Figure, say, scale
+from tests.bench.procs import Children, wait_http
+from tests.bench.stack_gateway import SECRET, trace_ratio
+
+IN_FLIGHT = 16
+MONTHS = tuple(f"2024-{m:02d}" for m in range(1, 13))
+HISTORY = (
+    "person_ref",
+    "employer_credit_code",
+    "month",
+    "citizen_id",
+    "base_fen",
+    "employer_rate",
+    "account_fen",
+    "paid",
+)
+
+
+def _citizen(i: int) -> str:
+    """Born in 1990 in Nanchang (hukou 36: no temporary-account rule), distinct for i < 28 * 12 * 1000."""
+    body = f"36010219900{1 + (i // 28_000) % 9}{1 + (i // 1000) % 28:02d}{i % 1000:03d}"
+    return body + citizen_id_check_character(body)
+
+
+async def _seed(old_url: str, new_url: str, people: list[str], salt: bytes) -> None:
+    """The old region: a year paid at an 8,000-yuan base; the new region: enrolled with one month paid."""
+    refs = [(pseudonym(p, salt=salt), p) for p in people]
+    rate = Decimal("0.16")
+    old = await asyncpg.connect(old_url)
+    new = await asyncpg.connect(new_url)
+    try:
+        await old.copy_records_to_table(
+            "history",
+            records=[(r, "91440604MA4W0XC02", m, p, 800_000, rate, 64_000, True) for r, p in refs for m in MONTHS],
+            columns=HISTORY,
+        )
+        await new.copy_records_to_table(
+            "history",
+            records=[(r, "91360102MA35L0XC0", "2026-10", p, 800_000, rate, 64_000, True) for r, p in refs],
+            columns=HISTORY,
+        )
+        await new.copy_records_to_table(
+            "employments",
+            records=[(r, "91360102MA35L0XC0", ["pension"], date(2026, 10, 1)) for r, _ in refs],
+            columns=("person_ref", "employer_credit_code", "schemes", "hired_on"),
+        )
+    finally:
+        await old.close()
+        await new.close()
+
+
+async def _wait_ready(nats_url: str, region: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    nc = await nats.connect(nats_url, name="bench-probe")
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the transfer service of {region} exited with {process.returncode}")
+            try:
+                reply = await nc.request(f"yiwang.{region}.transfer.query.health", b"{}", timeout=1)
+                if b'"ok":true' in reply.data:
+                    return
+            except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the transfer service of {region} did not become ready")
+            await asyncio.sleep(0.2)
+    finally:
+        await nc.close()
+
+
+async def _completed(url: str, count: int, timeout: float) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = await conn.fetch(
+                "SELECT started_at, ended_at FROM transfers_view WHERE direction = 'in' AND status = 'completed'"
+            )
+            if len(rows) >= count or time.monotonic() > deadline:
+                return rows
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
+async def measure(children: Children, pg: EmbeddedPostgres, nats_server: EmbeddedNats) -> list[Figure]:
+    count = max(100, int(2_000 * scale()))
+    people = [_citizen(i) for i in range(count)]
+    common = {
+        "YIWANG_NATS_URL": nats_server.url,
+        "YIWANG_NATS_MONITOR_URL": nats_server.monitor_url,
+        "YIWANG_TRACE_SAMPLE_RATIO": str(trace_ratio()),
+    }
+    urls = {region: pg.create_database(f"transfer_{region}") for region in ("36", "44")}
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for region, url in urls.items():
+            env = {**common, "YIWANG_REGION": region, "YIWANG_DATABASE_URL": url}
+            processes.append(children.start_python(["transfer"], name=f"transfer-{region}", env=env))
+            await _wait_ready(nats_server.url, region, processes[-1])
+        port = free_port()
+        env = {**common, "YIWANG_PORT": str(port), "YIWANG_JWT_SECRET": SECRET}
+        processes.append(children.start_python(["gateway"], name="gateway-transfer", env=env))
+        await wait_http(f"http://127.0.0.1:{port}/health/ready", process=processes[-1])
+        await _seed(urls["44"], urls["36"], people, RuntimeSettings().pseudonym_salt.encode())
+        token = issue_token(SECRET, kind="operator", subject="bench", region="36")
+        slots = asyncio.Semaphore(IN_FLIGHT)
+        outcomes: dict[str, int] = {}
+        async with httpx.AsyncClient(timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
+
+            async def apply(citizen: str) -> None:
+                async with slots:
+                    r = await client.post(
+                        f"http://127.0.0.1:{port}/v1/regions/36/transfers",
+                        json={"citizen_id": citizen, "from_region": "44"},
+                    )
+                    status = r.json().get("status", str(r.status_code)) if r.status_code < 500 else str(r.status_code)
+                    outcomes[status] = outcomes.get(status, 0) + 1
+
+            say(f"stack: {count} straight-through transfers 44 -> 36 through the gateway, {IN_FLIGHT} in flight")
+            started = time.perf_counter()
+            await asyncio.gather(*(apply(p) for p in people))
+            rows = await _completed(urls["36"], count, timeout=max(120.0, count / 5))
+            took = time.perf_counter() - started
+    finally:
+        for process in reversed(processes):
+            children.stop(process)
+    say(f"  application outcomes: {outcomes}; {len(rows)} completed")
+    return _figures(rows, count, took)
+
+
+def _figures(rows: list[Any], count: int, took: float) -> list[Figure]:
+    latencies = sorted((r["ended_at"] - r["started_at"]).total_seconds() * 1000 for r in rows)
+    cuts = quantiles(latencies, n=100) if len(latencies) >= 2 else latencies * 99
+    first = min((r["started_at"] for r in rows), default=None)
+    last = max((r["ended_at"] for r in rows), default=None)
+    span = (last - first).total_seconds() if first and last else took
+    return [
+        Figure(
+            "stack.transfer",
+            f"stack: straight-through transfers, {count} cases",
+            len(rows) / span if span else 0.0,
+            "transfers/s",
+            "stack",
+            p50_ms=cuts[49] if cuts else None,
+            p99_ms=cuts[98] if cuts else None,
+            target="three days end to end; seconds when straight through",
+            notes=f"{len(rows)}/{count} completed; application -> completion, both regions; history seeded",
+        )
+    ]
