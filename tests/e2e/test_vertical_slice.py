@@ -3,6 +3,7 @@ a projection, read back through the gateway, in one trace."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -115,6 +116,43 @@ async def test_a_rule_broken_is_a_clear_409_and_a_retry_with_the_same_key_gets_t
     assert again.json()["type"].endswith("/employer-already-registered")
     pool = stack.services[("enrolment", "36")].resources.pool
     assert await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'EmployerRegistered'") == 1
+
+
+async def test_the_same_idempotency_key_with_another_body_is_refused_and_changes_nothing(stack: Stack) -> None:
+    headers = {**stack.token(), "Idempotency-Key": "register-nanchang-steel-2"}
+    first = await stack.client.post("/v1/regions/36/employers", json=EMPLOYER, headers=headers)
+    other = await stack.client.post(
+        "/v1/regions/36/employers", json={**EMPLOYER, "name": "Another Steel Co"}, headers=headers
+    )
+
+    assert first.status_code == 201
+    assert other.status_code == 422
+    assert other.json()["type"].endswith("/idempotency-key-reused")
+    stored = await eventually(lambda: read_employer(stack))
+    assert stored.json()["name"] == EMPLOYER["name"]
+
+
+async def test_a_retry_while_the_first_request_is_still_running_gets_409_with_retry_after(stack: Stack) -> None:
+    nc = stack.services[("enrolment", "36")].resources.nc
+    await nc.subscribe(f"{stack.settings.subject_root}.12.enrolment.cmd.*", cb=_never_answers)
+    headers = {**stack.token(region="12"), "Idempotency-Key": "slow-registration-1"}
+    first = asyncio.create_task(stack.client.post("/v1/regions/12/employers", json=EMPLOYER, headers=headers))
+    bus = stack.client._transport.app.state.bus  # type: ignore[attr-defined]
+
+    async def running() -> bool:
+        return bool(bus._in_flight)
+
+    await eventually(running)
+    retry = await stack.client.post("/v1/regions/12/employers", json=EMPLOYER, headers=headers)
+
+    assert retry.status_code == 409
+    assert retry.json()["type"].endswith("/idempotency-key-in-use")
+    assert retry.headers["retry-after"] == "1"
+    assert (await first).status_code == 504
+
+
+async def _never_answers(msg: Any) -> None:
+    return None
 
 
 async def test_an_operator_of_another_region_and_a_request_without_a_token_are_refused(stack: Stack) -> None:

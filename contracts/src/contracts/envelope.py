@@ -68,6 +68,12 @@ class Envelope(BaseModel, Generic[T]):
     causationid: UUID | None = None
     actor: Actor
     channel: Channel
+    fingerprint: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the request a command id was derived from (Idempotency-Key): "
+        "the same id with another request is refused, never answered with the first reply.",
+    )
     data: T
 
 
@@ -94,6 +100,7 @@ def envelope_for(
     causationid: UUID | None = None,
     subject: str | None = None,
     id: UUID | None = None,
+    fingerprint: str | None = None,
 ) -> Envelope[T]:
     return Envelope[T](
         id=id or uuid4(),
@@ -106,6 +113,7 @@ def envelope_for(
         causationid=causationid,
         actor=actor,
         channel=channel,
+        fingerprint=fingerprint,
         data=data,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -17,12 +18,17 @@ from contracts.subjects import Subjects
 from gateway.problems import ProblemError
 from runtime.messaging import request
 
+# The request (method, path, body) an Idempotency-Key came with, set per request by the routes:
+# the service refuses the same key with another request.
+request_fingerprint: ContextVar[str | None] = ContextVar("request_fingerprint", default=None)
+
 
 class ServiceBus:
     def __init__(self, nc: NatsClient, subjects: Subjects, *, timeout: float) -> None:
         self.nc = nc
         self.subjects = subjects
         self.timeout = timeout
+        self._in_flight: set[UUID] = set()
 
     async def send(
         self,
@@ -37,7 +43,41 @@ class ServiceBus:
         message_id: UUID | None = None,
         correlation_id: UUID | None = None,
     ) -> Any:
-        """Send and wait for the reply; a refusal becomes a ProblemError, silence a 503/504."""
+        """Send and wait for the reply; a refusal becomes a ProblemError, silence a 503/504.
+
+        A command whose id is already in flight from this gateway is answered 409 at once: the first
+        is still running, and its outcome is what a later retry with the same key gets.
+        """
+        if kind == "cmd" and message_id is not None:
+            if message_id in self._in_flight:
+                raise ProblemError(
+                    problem(
+                        "idempotency-key-in-use",
+                        "A request with this Idempotency-Key is still running",
+                        409,
+                        "the first request with this key has not finished; retry shortly for its outcome",
+                    ),
+                    {"Retry-After": "1"},
+                )
+            self._in_flight.add(message_id)
+            try:
+                return await self._send(region, service, name, data, actor, channel, kind, message_id, correlation_id)
+            finally:
+                self._in_flight.discard(message_id)
+        return await self._send(region, service, name, data, actor, channel, kind, message_id, correlation_id)
+
+    async def _send(
+        self,
+        region: str,
+        service: str,
+        name: str,
+        data: BaseModel,
+        actor: Actor,
+        channel: Channel,
+        kind: str,
+        message_id: UUID | None,
+        correlation_id: UUID | None,
+    ) -> Any:
         envelope = envelope_for(
             data,
             service=service,
@@ -48,6 +88,7 @@ class ServiceBus:
             time=datetime.now(UTC),
             correlationid=correlation_id or uuid4(),
             id=message_id,
+            fingerprint=request_fingerprint.get() if kind == "cmd" and message_id is not None else None,
         )
         build = self.subjects.command if kind == "cmd" else self.subjects.query
         subject = build(region, service, name)

@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
-from fastapi import Header, Path
+from fastapi import Depends, Header, Path, Request
 
 from contracts.envelope import Actor
 from contracts.identifiers import PROVINCE_CODES
+from gateway.bus import request_fingerprint
 
 Region = Annotated[str, Path(pattern=r"^[0-9]{2}$", description="2-digit province code (GB/T 2260), e.g. 36 or 44.")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        min_length=8,
-        max_length=128,
-        description="Unique per intended change; a retry with the same key gets the first answer.",
-    ),
-]
+
+
+async def _idempotency_key(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=8,
+            max_length=128,
+            description="Unique per intended change. A retry with the same key and body gets the first answer; "
+            "the same key with another body is refused (422 idempotency-key-reused); a retry while the first "
+            "is still running gets 409 idempotency-key-in-use with Retry-After.",
+        ),
+    ] = None,
+) -> str | None:
+    if idempotency_key is not None:
+        digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
+        digest.update(await request.body())
+        request_fingerprint.set(digest.hexdigest())
+    return idempotency_key
+
+
+IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]
 
 
 def command_id(actor: Actor, key: str | None) -> UUID:

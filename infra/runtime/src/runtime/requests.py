@@ -25,6 +25,14 @@ C = TypeVar("C", bound=BaseModel)
 
 ErrorTable = Mapping[type[Exception], tuple[int, str]]
 
+FINGERPRINT = "fingerprint"  # kept beside the stored reply: which request the command id came from
+KEY_REUSED = problem(
+    "idempotency-key-reused",
+    "Idempotency-Key already used for another request",
+    422,
+    "this Idempotency-Key was first used with a different request; use a new key for a new request",
+)
+
 
 def refusal(error: Exception, errors: ErrorTable) -> Problem | None:
     """The problem for a rule the service knows (status, code); None if it is not a rule."""
@@ -65,15 +73,18 @@ def command(
 
         async def decide(tx: Transaction) -> dict[str, Any]:
             try:
-                return ok(await run(tx, envelope.data, ctx)).model_dump(mode="json", exclude_none=True)
+                reply = ok(await run(tx, envelope.data, ctx)).model_dump(mode="json", exclude_none=True)
             except Exception as error:
                 known = refusal(error, errors)
                 if known is None:
                     raise
-                return refused(known).model_dump(mode="json", exclude_none=True)
+                reply = refused(known).model_dump(mode="json", exclude_none=True)
+            return {**reply, FINGERPRINT: envelope.fingerprint}
 
-        reply = await execute_once(store, envelope.id, decide)
-        return reply_bytes(Reply.model_validate(reply))
+        stored = dict(await execute_once(store, envelope.id, decide))
+        if stored.pop(FINGERPRINT, None) != envelope.fingerprint:
+            return reply_bytes(refused(KEY_REUSED))
+        return reply_bytes(Reply.model_validate(stored))
 
     return handle
 
