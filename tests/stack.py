@@ -86,7 +86,12 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    servers: Servers, root: str, *, regions: tuple[str, ...] = ("36", "44"), services: tuple[str, ...] = SERVICES
+    servers: Servers,
+    root: str,
+    *,
+    regions: tuple[str, ...] = ("36", "44"),
+    services: tuple[str, ...] = SERVICES,
+    **gateway_settings: Any,
 ) -> AsyncIterator[Stack]:
     exporter = span_exporter()
     clock = FixedClock()
@@ -102,14 +107,17 @@ async def running_stack(
                 require_sync_always=servers.nats_monitor_url is not None,
                 pool_size=4,
             )
-    gateway_settings = GatewaySettings(
-        nats_url=servers.nats_url, subject_root=root, regions=regions, request_timeout_seconds=5.0
+    settings = GatewaySettings(
+        nats_url=servers.nats_url,
+        subject_root=root,
+        regions=regions,
+        **({"request_timeout_seconds": 5.0} | gateway_settings),
     )
-    app = make_app(gateway_settings, install_tracing=False)
+    app = make_app(settings, install_tracing=False)
     async with contextlib.AsyncExitStack() as stack:
         handle = Stack(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway"),
-            gateway_settings,
+            settings,
             {},
             clock,
             exporter,

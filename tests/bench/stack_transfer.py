@@ -27,7 +27,7 @@ from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from runtime.settings import RuntimeSettings
 from tests.bench.common import Figure, say, scale
 from tests.bench.procs import Children, wait_http
-from tests.bench.stack_gateway import SECRET, trace_ratio
+from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
 
 IN_FLIGHT = 16
 MONTHS = tuple(f"2024-{m:02d}" for m in range(1, 13))
@@ -127,7 +127,7 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
             processes.append(children.start_python(["transfer"], name=f"transfer-{region}", env=env))
             await _wait_ready(nats_server.url, region, processes[-1])
         port = free_port()
-        env = {**common, "YIWANG_PORT": str(port), "YIWANG_JWT_SECRET": SECRET}
+        env = {**common, "YIWANG_PORT": str(port), "YIWANG_JWT_SECRET": SECRET, **UNLIMITED}
         processes.append(children.start_python(["gateway"], name="gateway-transfer", env=env))
         await wait_http(f"http://127.0.0.1:{port}/health/ready", process=processes[-1])
         await _seed(urls["44"], urls["36"], people, RuntimeSettings().pseudonym_salt.encode())

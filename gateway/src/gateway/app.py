@@ -12,6 +12,7 @@ from gateway import problems
 from gateway.bus import ServiceBus
 from gateway.config import GatewaySettings
 from gateway.middleware import TracingMiddleware
+from gateway.ratelimit import RateLimitMiddleware, TokenBuckets
 from gateway.routes import enrolment, health, ops, statistics, transfer
 from runtime.messaging import connect, ensure_stream
 from runtime.traces import trace_stream
@@ -24,6 +25,7 @@ One API for the social insurance agencies of every region (一网通办).
 * Every state-changing request may carry an `Idempotency-Key`: a retry gets the first answer.
 * Errors are RFC 9457 `application/problem+json` with a stable `type` and, for invalid input,
   an `errors` list naming each field.
+* Over its rate limit a caller gets `429` with `Retry-After`; bodies over the size limit get `413`.
 * Each response carries `X-Trace-Id`: operators open the whole trace with
   `GET /v1/ops/traces/{trace_id}` or `yiwang trace {trace_id}`.
 """
@@ -72,6 +74,9 @@ def make_app(settings: GatewaySettings, *, install_tracing: bool = True) -> Fast
         },
     )
     app.state.settings = settings
+    app.add_middleware(
+        RateLimitMiddleware, buckets=TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
+    )
     app.add_middleware(TracingMiddleware, max_body_bytes=settings.max_body_bytes)
     problems.install(app)
     app.include_router(health.router)
