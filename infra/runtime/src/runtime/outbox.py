@@ -31,6 +31,10 @@ ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
 """
 
 
+class TransientNoStreamError(Exception):
+    """A publish found no stream, yet the stream exists: a leader election; the batch is retried."""
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -67,6 +71,9 @@ class OutboxRelay:
             failed = [r for r in results if isinstance(r, BaseException) and not _no_stream(r)]
             if failed:
                 raise failed[0]
+            if undeliverable and not await self._truly_streamless({row["subject"] for row, _ in undeliverable}):
+                # "No responders" also answers a publish while a clustered stream elects its leader.
+                raise TransientNoStreamError(undeliverable[0][1])
             if undeliverable:
                 # No stream captures the subject: park the row with its reason instead of blocking the rest.
                 await conn.executemany(
@@ -81,6 +88,16 @@ class OutboxRelay:
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
         self.published += len(rows)
         return len(rows)
+
+    async def _truly_streamless(self, subjects: set[str]) -> bool:
+        """Whether no stream captures any of these subjects (asked of JetStream itself)."""
+        for subject in subjects:
+            try:
+                await self.js.find_stream_name_by_subject(subject)
+            except nats.js.errors.NotFoundError:
+                continue
+            return False
+        return True
 
     async def _settle(self, acks: list[asyncio.Future[Any]]) -> list[Any]:
         """Each ack or its error. A server that dies mid-batch never answers: the batch fails and
