@@ -7,11 +7,13 @@ Each test gets its own database and its own subject root, so tests never see eac
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -22,6 +24,7 @@ from runtime import db
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from runtime.messaging import connect
 from runtime.settings import RuntimeSettings
+from tests.pii_scan import PiiScan, RecordScanner, scan_spans
 
 
 @dataclass(frozen=True)
@@ -119,3 +122,30 @@ def repo_root() -> Path:
 
 def git_tracked(root: Path) -> list[str]:
     return subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
+
+
+# Issue 9: every log record and span of the whole run is scanned for personal data (tests/pii_scan.py).
+_PII = PiiScan()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = logging.getLogger()
+    root.addHandler(RecordScanner(_PII))
+    if root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests.stack import _EXPORTER
+
+    scan_spans(_PII, _EXPORTER.get_finished_spans())
+    if _PII.leaks and exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(
+        f"personal-data scan: {_PII.log_records} log records, {_PII.spans} spans, {len(_PII.leaks)} findings"
+    )
+    for leak in _PII.leaks[:20]:
+        terminalreporter.write_line(f"  LEAK {leak}", red=True)

@@ -21,7 +21,7 @@ import asyncpg
 import orjson
 
 from runtime.clock import Clock
-from runtime.eventstore import PostgresEventStore, PostgresTransaction, Transaction
+from runtime.eventstore import ConcurrencyError, PostgresEventStore, PostgresTransaction, Transaction
 from runtime.messaging import ConsumerSpec, Delivery, PoisonMessageError, StreamSpec
 from runtime.tracing import current_traceparent
 from runtime.workdays import CalendarYear, WorkingDayCalendar, end_of_day_utc, years_from_chinese_calendar
@@ -258,23 +258,35 @@ class DeadlineWorker:
                     self.clock.now(),
                     self.batch,
                 )
-                for row in rows:
-                    await self.handler(tx, _deadline(row))
+                done = [row["deadline_id"] for row in rows if await self._fire(tx, row)]
                 await tx.conn.execute(
                     "UPDATE deadlines SET status = 'fired', settled_at = $2 WHERE deadline_id = ANY($1::uuid[])",
-                    [r["deadline_id"] for r in rows],
+                    done,
                     self.clock.now(),
                 )
-            fired += len(rows)
-            self.fired += len(rows)
-            if len(rows) < self.batch:
-                return fired
+            fired += len(done)
+            self.fired += len(done)
+            if len(rows) < self.batch or len(done) < len(rows):
+                return fired  # what could not fire now stays pending for the next round
+
+    async def _fire(self, tx: Any, row: Any) -> bool:
+        """One deadline in a savepoint: a conflict with a command on the same stream, or a failing
+        handler, leaves it pending (retried next round) without holding back the others."""
+        try:
+            async with tx.conn.transaction():
+                await self.handler(tx, _deadline(row))
+        except ConcurrencyError:
+            return False
+        except Exception:
+            log.exception("deadline handler failed; retried next round", extra={"kind": row["kind"]})
+            return False
+        return True
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await self.run_once()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except Exception as error:  # noqa: BLE001 - the worker outlives outages; deadlines stay pending
                 log.warning("deadline worker interrupted", extra={"error": repr(error)})
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.interval)
