@@ -39,7 +39,13 @@ REGION_SERVICE_NAMES = tuple(f"{s}-{r}" for s, r in REGION_SERVICES)
 PYTHON_SERVICE_NAMES = ("gateway", *REGION_SERVICE_NAMES)
 NATS_NODES = ("nats-1", "nats-2", "nats-3")
 NATS_CLIENT_URLS = tuple(f"nats://{node}:4222" for node in NATS_NODES)
-INFRA_HEALTHY = (*NATS_NODES, "postgres")
+NATS_IMAGE = "nats:2.12-alpine"
+NATS_HEALTHY = NATS_NODES
+# One PostgreSQL server per region, and one for the gateway.
+POSTGRES_OF_REGION = {region: f"postgres-{region}" for region in REGIONS}
+POSTGRES_OF_GATEWAY = "postgres-gateway"
+POSTGRES_SERVERS = (POSTGRES_OF_GATEWAY, *POSTGRES_OF_REGION.values())
+POSTGRES_HOST_PORTS = {POSTGRES_OF_GATEWAY: 5432, "postgres-36": 5436, "postgres-44": 5444}
 
 SECRETS = ("POSTGRES_PASSWORD", "YIWANG_JWT_SECRET")
 DUMMY_ENV = {
@@ -244,7 +250,7 @@ def test_compose_parses_as_compose_spec(raw_compose: Any) -> None:
 def test_all_expected_services_exist(services: dict[str, Any]) -> None:
     expected = {
         *NATS_NODES,
-        "postgres",
+        *POSTGRES_SERVERS,
         "otel-collector",
         "jaeger",
         *PYTHON_SERVICE_NAMES,
@@ -280,15 +286,26 @@ def test_every_built_service_has_healthcheck(python_services: dict[str, Any]) ->
         assert healthcheck_command(svc), name
 
 
+def postgres_server_of(name: str) -> str:
+    """The PostgreSQL service a Python service must use: its region's, or the gateway's."""
+    if name == "gateway":
+        return POSTGRES_OF_GATEWAY
+    return POSTGRES_OF_REGION[name.rsplit("-", 1)[1]]
+
+
 @pytest.mark.parametrize("name", PYTHON_SERVICE_NAMES)
 def test_python_service_waits_for_healthy_infra(python_services: dict[str, Any], name: str) -> None:
     depends_on = python_services[name].get("depends_on")
     assert isinstance(depends_on, dict), f"{name}: depends_on needs conditions"
-    for dependency in INFRA_HEALTHY:
+    own_postgres = postgres_server_of(name)
+    for dependency in (*NATS_HEALTHY, own_postgres):
         assert dependency in depends_on, f"{name} does not depend on {dependency}"
         condition = depends_on[dependency].get("condition")
         assert condition == "service_healthy", f"{name} -> {dependency}"
     assert "otel-collector" in depends_on, name
+    # A region never waits for (or needs) another region's database server.
+    others = set(POSTGRES_SERVERS) - {own_postgres}
+    assert not others & set(depends_on), f"{name} depends on {sorted(others & set(depends_on))}"
 
 
 @pytest.mark.parametrize("name", PYTHON_SERVICE_NAMES)
@@ -297,17 +314,23 @@ def test_python_service_common_environment(python_services: dict[str, Any], name
     assert tuple(env["YIWANG_NATS_URL"].split(",")) == NATS_CLIENT_URLS
     assert env["YIWANG_JETSTREAM_REPLICAS"] == "3"
     assert env["YIWANG_REQUIRE_SYNC_ALWAYS"] == "true"
+    # With the check on, a service reads /varz of a NATS node at start and
+    # refuses to run without it (runtime.messaging.verify_server_safety).
+    monitor = urlsplit(env["YIWANG_NATS_MONITOR_URL"])
+    assert monitor.scheme == "http", env["YIWANG_NATS_MONITOR_URL"]
+    assert monitor.hostname in NATS_NODES, env["YIWANG_NATS_MONITOR_URL"]
+    assert monitor.port == 8222, env["YIWANG_NATS_MONITOR_URL"]
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
     assert env["OTEL_SERVICE_NAME"] == name
     assert env["YIWANG_HEALTH_PORT"] == "8081"
 
 
-def assert_database_url(url: str, database: str) -> None:
+def assert_database_url(url: str, database: str, host: str) -> None:
     parts = urlsplit(url)
     assert parts.scheme in ("postgresql", "postgres"), url
     assert parts.username == "yiwang", url
     assert parts.password == DUMMY_ENV["POSTGRES_PASSWORD"], url
-    assert parts.hostname == "postgres", url
+    assert parts.hostname == host, url
     assert parts.port == 5432, url
     assert parts.path == f"/{database}", url
 
@@ -319,7 +342,7 @@ def test_region_service(services: dict[str, Any], service: str, region: str) -> 
     assert command_of(svc) == ["python", "-m", service]
     env = environment_of(svc)
     assert env["YIWANG_REGION"] == region
-    assert_database_url(env["YIWANG_DATABASE_URL"], f"{service}_{region}")
+    assert_database_url(env["YIWANG_DATABASE_URL"], f"{service}_{region}", POSTGRES_OF_REGION[region])
     assert "YIWANG_JWT_SECRET" not in env
     assert not svc.get("ports"), f"{name} needs no host port"
 
@@ -329,9 +352,31 @@ def test_gateway(services: dict[str, Any]) -> None:
     assert command_of(gateway) == ["python", "-m", "gateway"]
     env = environment_of(gateway)
     assert "YIWANG_REGION" not in env
-    assert_database_url(env["YIWANG_DATABASE_URL"], "gateway")
+    assert_database_url(env["YIWANG_DATABASE_URL"], "gateway", POSTGRES_OF_GATEWAY)
     assert env["YIWANG_JWT_SECRET"] == DUMMY_ENV["YIWANG_JWT_SECRET"]
     assert f"{LOOPBACK}:8000:8000" in [str(port) for port in gateway["ports"]]
+
+
+def test_each_region_has_its_own_postgres_server(python_services: dict[str, Any]) -> None:
+    """Every service of a region uses that region's server; no server is shared across regions."""
+    users: dict[str, set[str]] = {}
+    for svc in python_services.values():
+        host = str(urlsplit(environment_of(svc)["YIWANG_DATABASE_URL"]).hostname)
+        region = environment_of(svc).get("YIWANG_REGION", "gateway")
+        users.setdefault(host, set()).add(region)
+    assert users == {
+        POSTGRES_OF_GATEWAY: {"gateway"},
+        **{server: {region} for region, server in POSTGRES_OF_REGION.items()},
+    }
+
+
+def test_every_service_sees_the_whole_nats_cluster(python_services: dict[str, Any]) -> None:
+    """All three client URLs, each a NATS node of this file, at R3."""
+    for name, svc in python_services.items():
+        env = environment_of(svc)
+        hosts = {urlsplit(url).hostname for url in env["YIWANG_NATS_URL"].split(",")}
+        assert hosts == set(NATS_NODES), name
+        assert env["YIWANG_JETSTREAM_REPLICAS"] == "3", name
 
 
 def test_jetstream_replicas_is_three_wherever_set(services: dict[str, Any]) -> None:
@@ -407,10 +452,43 @@ def test_nats_single_conf() -> None:
     assert not re.search(r"^\s*cluster\b", conf, re.MULTILINE)
 
 
+def test_exactly_three_nats_nodes_in_one_cluster(services: dict[str, Any]) -> None:
+    nodes = {name for name, svc in services.items() if str(svc.get("image", "")).startswith("nats:")}
+    assert nodes == set(NATS_NODES)
+    names = {environment_of(services[node])["SERVER_NAME"] for node in NATS_NODES}
+    assert len(names) == len(NATS_NODES), "server names must be unique"
+
+
+def nats_config_of(svc: dict[str, Any]) -> Path:
+    """The config file a NATS node runs with (the host file mounted at the -c path)."""
+    command = command_of(svc)
+    config_flag = next(i for i, arg in enumerate(command) if arg in ("-c", "--config"))
+    mounts = {target: source for source, target in volume_mounts(svc)}
+    return (ROOT / mounts[command[config_flag + 1]]).resolve()
+
+
+@pytest.mark.parametrize("node", NATS_NODES)
+def test_nats_node_runs_with_sync_always_and_a_cluster(services: dict[str, Any], node: str) -> None:
+    conf = strip_conf_comments(nats_config_of(services[node]).read_text(encoding="utf-8"))
+    jetstream = conf_block(conf, "jetstream")
+    assert re.search(r"\bsync_interval\s*[:=]\s*\"?always\"?", jetstream), node
+    cluster = conf_block(conf, "cluster")
+    assert re.search(r"\bname\s*[:=]\s*\"?yiwang\"?", cluster), node
+    assert len(route_variables(conf)) == len(NATS_NODES) - 1, node
+
+
+def test_every_nats_config_fsyncs_always() -> None:
+    confs = sorted((ROOT / "infra" / "nats").glob("*.conf"))
+    assert confs
+    for path in confs:
+        jetstream = conf_block(strip_conf_comments(path.read_text(encoding="utf-8")), "jetstream")
+        assert re.search(r"\bsync_interval\s*[:=]\s*\"?always\"?", jetstream), path.name
+
+
 @pytest.mark.parametrize("node", NATS_NODES)
 def test_nats_node(services: dict[str, Any], node: str) -> None:
     svc = services[node]
-    assert svc["image"] == "nats:2.12-alpine"
+    assert svc["image"] == NATS_IMAGE
     command = command_of(svc)
     assert "-js" in command or "--jetstream" in command
     config_flag = next(i for i, arg in enumerate(command) if arg in ("-c", "--config"))
@@ -482,8 +560,9 @@ def test_nats_configs_accepted_by_nats_server(tmp_path: Path) -> None:
 # --- PostgreSQL -------------------------------------------------------------
 
 
-def test_postgres_service(raw_compose: Any, services: dict[str, Any]) -> None:
-    svc = services["postgres"]
+@pytest.mark.parametrize("server", POSTGRES_SERVERS)
+def test_postgres_service(raw_compose: Any, services: dict[str, Any], server: str) -> None:
+    svc = services[server]
     assert svc["image"] == "postgres:18"
     assert command_of(svc) == [
         "postgres",
@@ -492,7 +571,7 @@ def test_postgres_service(raw_compose: Any, services: dict[str, Any]) -> None:
         "-c",
         "max_connections=300",
     ]
-    raw_env = environment_of(raw_compose["services"]["postgres"])
+    raw_env = environment_of(raw_compose["services"][server])
     assert raw_env["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
     mounts = {target: source for source, target in volume_mounts(svc)}
     assert same_path(mounts["/docker-entrypoint-initdb.d"], POSTGRES_INIT_DIR)
@@ -500,7 +579,14 @@ def test_postgres_service(raw_compose: Any, services: dict[str, Any]) -> None:
     data = mounts["/var/lib/postgresql"]
     assert data in (raw_compose.get("volumes") or {}), "named volume expected"
     assert "pg_isready" in healthcheck_command(svc)
-    assert [str(p) for p in svc["ports"]] == [f"{LOOPBACK}:5432:5432"]
+    assert [str(p) for p in svc["ports"]] == [f"{LOOPBACK}:{POSTGRES_HOST_PORTS[server]}:5432"]
+
+
+def test_postgres_servers_keep_separate_data(services: dict[str, Any]) -> None:
+    volumes = [{t: s for s, t in volume_mounts(services[server])}["/var/lib/postgresql"] for server in POSTGRES_SERVERS]
+    assert len(set(volumes)) == len(POSTGRES_SERVERS), volumes
+    postgres = {name for name, svc in services.items() if str(svc.get("image", "")).startswith("postgres:")}
+    assert postgres == set(POSTGRES_SERVERS)
 
 
 def test_init_script_creates_every_database(python_services: dict[str, Any]) -> None:

@@ -163,6 +163,7 @@ def up(data_dir: Path, *, regions: tuple[str, ...] = ("36", "44"), gateway_port:
             f"\nyiwang is up: regions {', '.join(regions)}\n"
             f"  gateway        {base}\n"
             f"  API docs       {base}/docs\n"
+            f"  dashboard      {base}/dashboard#region=36&token=<a token, below>\n"
             f"  traces         every response has X-Trace-Id; `yiwang trace <id>` or GET {base}/v1/ops/traces/<id>\n"
             f"  a token        `.venv/bin/yiwang token operator ops-1 --region 36`\n"
             f"  NATS           {nats_url} (monitor {monitor})\n"
