@@ -24,6 +24,8 @@ from contracts.replies import FieldError, Problem, Reply
 from contracts.subjects import SERVICES
 from contracts.transfer import commands as tc
 from contracts.transfer import messages as tm
+from tests.contract.arrears_samples import ARREARS_SAMPLES
+from tests.contract.injury_samples import INJURY_SAMPLES
 
 CREDIT_CODE = "91350100M000100Y43"
 DIVISION_CODE = "360102"
@@ -166,6 +168,8 @@ SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
     Actor: actor,
     Problem: problem,
     Reply: reply,
+    **ARREARS_SAMPLES,
+    **INJURY_SAMPLES,
 }
 
 ALL = registry.all_contracts()

@@ -61,33 +61,6 @@ class CatalogueVersionError(InjuryError):
         super().__init__(f"catalogue item {code}: {why}")
 
 
-# Request signatures
-
-
-class SignatureError(InjuryError):
-    """A hospital request whose signature cannot be accepted."""
-
-
-class MissingSignatureError(SignatureError):
-    def __init__(self, what: str) -> None:
-        super().__init__(f"the request carries no {what}: every hospital request is signed")
-
-
-class BadSignatureError(SignatureError):
-    def __init__(self, why: str) -> None:
-        super().__init__(f"the request signature is not valid: {why}")
-
-
-class SignatureExpiredError(SignatureError):
-    def __init__(self, skew_seconds: int, tolerance_seconds: int) -> None:
-        self.skew_seconds = skew_seconds
-        direction = "old" if skew_seconds < 0 else "ahead of our clock"
-        super().__init__(
-            f"the request was signed {abs(skew_seconds)} s {direction}: signatures are accepted within "
-            f"{tolerance_seconds} s either way, so a captured request cannot be replayed later"
-        )
-
-
 # Determinations
 
 

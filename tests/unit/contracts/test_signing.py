@@ -7,8 +7,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from injury.domain.errors import BadSignatureError, MissingSignatureError, SignatureError, SignatureExpiredError
-from injury.domain.signing import TOLERANCE, VerifiedRequest, canonical_string, sign, verify
+from contracts.signing import (
+    TOLERANCE,
+    BadSignatureError,
+    MissingSignatureError,
+    SignatureError,
+    SignatureExpiredError,
+    VerifiedRequest,
+    canonical_string,
+    sign,
+    verify,
+)
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 OLD_KEY = b"old-key-of-hospital-h1-0123456789"
@@ -113,3 +122,9 @@ def test_a_forged_old_request_is_bad_not_expired() -> None:
 def test_an_empty_key_cannot_sign() -> None:
     with pytest.raises(ValueError, match="empty"):
         sign(b"", timestamp=1, message_id="m", method="POST", path="/", body=b"")
+
+
+def test_each_refusal_has_a_stable_reason_code() -> None:
+    assert MissingSignatureError("signature").reason == "signature-missing"
+    assert BadSignatureError("why").reason == "signature-invalid"
+    assert SignatureExpiredError(-400, 300).reason == "signature-expired"

@@ -1,15 +1,16 @@
-"""Hospital request signatures: HMAC-SHA256 over timestamp, message id, method, path and body.
+"""Partner request signatures (hospitals): HMAC-SHA256 over timestamp, message id, method, path and body.
 
 Signed content (one line each, then the body's SHA-256 in lower-case hex):
 
     {timestamp}\\n{message_id}\\n{METHOD}\\n{path}\\n{sha256(body)}
 
 `timestamp` is unix seconds and `path` the request target as sent (query string included); the
-signature is the lower-case hex HMAC-SHA256 of that text with the hospital's key. A request is accepted when the signature matches one of the hospital's active keys
-(two during a rotation), compared in constant time, and was signed within 5 minutes either way of
-our clock. The message id is signed so it cannot be swapped: the application refuses a replay by
-storing ids (its inbox); the window bounds how long it must keep them. The raw body is verified
-before anything parses it. Standard Webhooks / Stripe style (reliability-ecosystem 2.2).
+signature is the lower-case hex HMAC-SHA256 of that text with the hospital's key. A request is
+accepted when the signature matches one of the hospital's active keys (two during a rotation),
+compared in constant time, and was signed within 5 minutes either way of our clock. The message id
+is signed so it cannot be swapped: the receiver refuses a replay by remembering ids for longer than
+the window. The raw body is verified before anything parses it. Standard Webhooks / Stripe style
+(reliability-ecosystem 2.2). One implementation, used by the gateway and by hospitals' test clients.
 """
 
 from __future__ import annotations
@@ -20,9 +21,39 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from injury.domain.errors import BadSignatureError, MissingSignatureError, SignatureExpiredError
-
 TOLERANCE = timedelta(minutes=5)
+
+
+class SignatureError(ValueError):
+    """A partner request whose signature cannot be accepted; `reason` is a short stable code."""
+
+    reason = "signature-invalid"
+
+
+class MissingSignatureError(SignatureError):
+    reason = "signature-missing"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"the request carries no {what}: every hospital request is signed")
+
+
+class BadSignatureError(SignatureError):
+    reason = "signature-invalid"
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"the request signature is not valid: {why}")
+
+
+class SignatureExpiredError(SignatureError):
+    reason = "signature-expired"
+
+    def __init__(self, skew_seconds: int, tolerance_seconds: int) -> None:
+        self.skew_seconds = skew_seconds
+        direction = "old" if skew_seconds < 0 else "ahead of our clock"
+        super().__init__(
+            f"the request was signed {abs(skew_seconds)} s {direction}: signatures are accepted within "
+            f"{tolerance_seconds} s either way, so a captured request cannot be replayed later"
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

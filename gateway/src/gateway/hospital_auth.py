@@ -1,0 +1,128 @@
+"""Hospital requests: each signed with the hospital's own key, within 5 minutes, never replayed.
+
+Every request of an agreement institution carries four headers:
+
+    X-Hospital-Id   the hospital's code, e.g. H36001
+    X-Timestamp     unix seconds when it was signed
+    X-Message-Id    unique per request (a retry is a new request: new id, new signature), <= 128 chars
+    X-Signature     hex HMAC-SHA256 of `contracts.signing.canonical_string` with the hospital's key
+
+The raw body is verified before anything parses it. Keys come from `YIWANG_HOSPITAL_KEYS` (JSON,
+`{"H36001": ["new-key", "old-key"]}`: two keys are valid while a hospital rotates). A message id is
+remembered for twice the window in a JetStream key-value bucket that every gateway replica shares;
+`create` fails when the id is there, so a replayed request is refused by whichever replica gets it.
+A refused request (401 problem+json) never reaches a service: nothing is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Protocol
+
+from fastapi import Depends, FastAPI, Header, Request
+from nats.js import JetStreamContext
+from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from contracts.envelope import Actor, ActorKind
+from contracts.replies import problem
+from contracts.signing import TOLERANCE, MissingSignatureError, SignatureError, verify
+from gateway.problems import ProblemError
+
+REMEMBER_SECONDS = 2 * TOLERANCE.total_seconds()
+MAX_MESSAGE_ID = 128
+
+
+class ReplayGuard(Protocol):
+    async def first_use(self, hospital_id: str, message_id: str) -> bool:
+        """True the first time a hospital's message id is seen (across replicas), False after."""
+        ...
+
+
+class NatsReplayGuard:
+    """Message ids in a JetStream key-value bucket with a TTL longer than the signature window."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self.kv = kv
+
+    @classmethod
+    async def open(cls, js: JetStreamContext, subject_root: str, *, replicas: int) -> NatsReplayGuard:
+        bucket = f"{subject_root.upper()}_HOSPITAL_MESSAGES"
+        try:
+            kv = await js.key_value(bucket)
+        except BucketNotFoundError:
+            kv = await js.create_key_value(bucket=bucket, ttl=REMEMBER_SECONDS, history=1, replicas=replicas)
+        return cls(kv)
+
+    async def first_use(self, hospital_id: str, message_id: str) -> bool:
+        key = hashlib.sha256(f"{hospital_id}\n{message_id}".encode()).hexdigest()  # any id, a valid key
+        try:
+            await self.kv.create(key, b"1")
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+
+@asynccontextmanager
+async def replay_guard(app: FastAPI) -> AsyncIterator[None]:
+    """Opened after the gateway's own lifespan has connected to NATS (router lifespans nest inside)."""
+    settings = app.state.settings
+    app.state.replay_guard = await NatsReplayGuard.open(
+        app.state.js, settings.subject_root, replicas=settings.jetstream_replicas
+    )
+    yield
+
+
+def refused(code: str, detail: str) -> ProblemError:
+    return ProblemError(
+        problem(code, "Unauthorized", 401, detail), {"WWW-Authenticate": 'HMAC-SHA256 realm="hospitals"'}
+    )
+
+
+def request_target(request: Request) -> str:
+    """The path the hospital signed: the request target as sent, query string included."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+async def signed_hospital(
+    request: Request,
+    x_hospital_id: Annotated[str | None, Header(description="The hospital's code.")] = None,
+    x_timestamp: Annotated[str | None, Header(description="Unix seconds when signed.")] = None,
+    x_message_id: Annotated[str | None, Header(description="Unique per request, at most 128 characters.")] = None,
+    x_signature: Annotated[str | None, Header(description="Hex HMAC-SHA256 (contracts.signing).")] = None,
+) -> Actor:
+    """The hospital whose key signed this request; 401 when unsigned, badly signed, expired or replayed."""
+    keys: dict[str, list[str]] = request.app.state.settings.hospital_keys
+    try:
+        if not x_hospital_id:
+            raise MissingSignatureError("X-Hospital-Id")
+        verified = verify(
+            method=request.method,
+            path=request_target(request),
+            body=await request.body(),
+            timestamp=x_timestamp,
+            message_id=x_message_id,
+            signature=x_signature,
+            keys=[key.encode() for key in keys.get(x_hospital_id, [])],
+            now=datetime.now(UTC),
+        )
+    except SignatureError as error:
+        raise refused(error.reason, str(error)) from error
+    if len(verified.message_id) > MAX_MESSAGE_ID:
+        raise refused("signature-invalid", f"the message id is longer than {MAX_MESSAGE_ID} characters")
+    guard: ReplayGuard = request.app.state.replay_guard
+    if not await guard.first_use(x_hospital_id, verified.message_id):
+        raise refused(
+            "signature-replayed",
+            "this message id was already used: every request, a retry too, is signed anew with a new message id",
+        )
+    actor = Actor(kind=ActorKind.HOSPITAL, id=x_hospital_id)
+    request.state.actor = actor  # for the audit record of this request
+    return actor
+
+
+SignedHospital = Annotated[Actor, Depends(signed_hospital)]

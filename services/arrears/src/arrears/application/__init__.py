@@ -1,0 +1,1 @@
+"""Use cases of the wage-arrears service: one async handler per command."""

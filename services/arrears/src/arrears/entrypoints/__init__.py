@@ -1,0 +1,1 @@
+"""How requests reach the wage-arrears service."""

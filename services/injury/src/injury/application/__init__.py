@@ -1,0 +1,1 @@
+"""Use cases of the injury service, one async handler per command."""

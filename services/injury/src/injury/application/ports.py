@@ -1,0 +1,84 @@
+"""What the injury use cases need from outside, as Protocols the bootstrap fills in."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from injury.domain.catalogue import Catalogue
+from injury.domain.events import Event
+from injury.domain.reconciliation import Reconciliation
+from runtime.eventstore import Transaction
+from runtime.recording import CommandContext
+
+
+class Recorder(Protocol):
+    async def load(self, tx: Transaction, stream_id: str) -> tuple[list[Any], int]: ...
+
+    async def record(
+        self, tx: Transaction, stream_id: str, version: int, events: list[Event], ctx: CommandContext
+    ) -> int: ...
+
+
+class Deadlines(Protocol):
+    async def schedule(
+        self,
+        tx: Transaction,
+        *,
+        stream_id: str,
+        kind: str,
+        basis: date,
+        calendar_days: int = 0,
+        working_days: int = 0,
+        payload: dict[str, Any],
+    ) -> None:
+        """Start a durable timer: so many calendar or working days after `basis` (Beijing dates)."""
+        ...
+
+    async def cancel(self, tx: Transaction, *, stream_id: str, kind: str) -> None: ...
+
+
+class People(Protocol):
+    def ref(self, citizen_id: str) -> str:
+        """The person's pseudonymous reference (the same in every region)."""
+        ...
+
+
+class Catalogues(Protocol):
+    async def current(self, tx: Transaction) -> Catalogue:
+        """The region's catalogue with every version published so far."""
+        ...
+
+
+class SettlementIndex(Protocol):
+    """Settlement streams found by hospital and day, or by person: written with the first settling event."""
+
+    async def lock_person(self, tx: Transaction, person_ref: str) -> None:
+        """Serialise a person's postings with the re-settlement of their held settlements."""
+        ...
+
+    async def add(
+        self,
+        tx: Transaction,
+        *,
+        stream_id: str,
+        hospital_id: str,
+        hospital_settlement_no: str,
+        service_date: date,
+        person_ref: str,
+        determination_ref: str,
+    ) -> None: ...
+
+    async def of_person(self, tx: Transaction, person_ref: str, determination_id: str) -> list[str]:
+        """The person's settlement streams posted under `determination_id` or under none."""
+        ...
+
+    async def of_day(self, tx: Transaction, hospital_id: str, day: date) -> list[str]: ...
+
+
+class Reconciliations(Protocol):
+    async def store(
+        self, tx: Transaction, reconciliation: Reconciliation, result: dict[str, Any], at: datetime
+    ) -> None:
+        """Keep the hospital's latest declaration for the day and how it compared."""
+        ...

@@ -1,0 +1,1 @@
+"""How requests and messages reach the injury service's use cases."""

@@ -1,0 +1,107 @@
+"""PostgreSQL adapters of the injury use cases' ports: settlement index, reconciliations, catalogue, people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from contracts.identifiers import pseudonym
+from injury.application.ports import Recorder
+from injury.domain import catalogue as cat
+from injury.domain.reconciliation import Reconciliation
+from runtime.eventstore import PostgresTransaction, Transaction
+
+
+def _conn(tx: Transaction) -> asyncpg.Connection:
+    if not isinstance(tx, PostgresTransaction):
+        raise TypeError("the injury service keeps its lookups in PostgreSQL")
+    return tx.conn
+
+
+class PostgresSettlementIndex:
+    async def lock_person(self, tx: Transaction, person_ref: str) -> None:
+        await _conn(tx).execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 6))", f"injury-person:{person_ref}")
+
+    async def add(
+        self,
+        tx: Transaction,
+        *,
+        stream_id: str,
+        hospital_id: str,
+        hospital_settlement_no: str,
+        service_date: date,
+        person_ref: str,
+        determination_ref: str,
+    ) -> None:
+        await _conn(tx).execute(
+            "INSERT INTO settlement_index (stream_id, hospital_id, hospital_settlement_no, service_date, person_ref, "
+            "determination_ref) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_id) DO NOTHING",
+            stream_id,
+            hospital_id,
+            hospital_settlement_no,
+            service_date,
+            person_ref,
+            determination_ref,
+        )
+
+    async def of_person(self, tx: Transaction, person_ref: str, determination_id: str) -> list[str]:
+        rows = await _conn(tx).fetch(
+            "SELECT stream_id FROM settlement_index WHERE person_ref = $1 AND determination_ref IN ('', $2) "
+            "ORDER BY service_date, stream_id",
+            person_ref,
+            determination_id,
+        )
+        return [r["stream_id"] for r in rows]
+
+    async def of_day(self, tx: Transaction, hospital_id: str, day: date) -> list[str]:
+        rows = await _conn(tx).fetch(
+            "SELECT stream_id FROM settlement_index WHERE hospital_id = $1 AND service_date = $2 ORDER BY stream_id",
+            hospital_id,
+            day,
+        )
+        return [r["stream_id"] for r in rows]
+
+
+class PostgresReconciliations:
+    async def store(
+        self, tx: Transaction, reconciliation: Reconciliation, result: dict[str, Any], at: datetime
+    ) -> None:
+        await _conn(tx).execute(
+            "INSERT INTO reconciliations (hospital_id, day, matched, result, declared_at) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (hospital_id, day) DO UPDATE SET matched = EXCLUDED.matched, result = EXCLUDED.result, "
+            "declared_at = EXCLUDED.declared_at",
+            reconciliation.hospital_id,
+            reconciliation.day,
+            reconciliation.matched,
+            result,
+            at,
+        )
+
+
+class PostgresCatalogues:
+    """The region's catalogue, folded again only when a version was published since (any replica)."""
+
+    def __init__(self, recorder: Recorder, region: str) -> None:
+        self.recorder = recorder
+        self.stream = cat.catalogue_stream(region)
+        self._cached: tuple[int, cat.Catalogue] = (0, cat.Catalogue())
+
+    async def current(self, tx: Transaction) -> cat.Catalogue:
+        version = await _conn(tx).fetchval(
+            "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", self.stream
+        )
+        if version != self._cached[0]:
+            past, loaded = await self.recorder.load(tx, self.stream)
+            self._cached = (loaded, cat.fold(past))
+        return self._cached[1]
+
+
+@dataclass(frozen=True)
+class PseudonymousPeople:
+    salt: bytes
+
+    def ref(self, citizen_id: str) -> str:
+        return pseudonym(citizen_id, salt=self.salt)
