@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help install run test test-unit test-integration test-e2e lint fmt typecheck schemas bench clean
+.PHONY: help install run test test-unit test-integration test-e2e browser lint fmt typecheck schemas bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ install: $(STAMP) ## create .venv and install everything
 run: install ## start NATS, PostgreSQL, every service for regions 36 and 44, and the gateway
 	$(BIN)/yiwang up --data data
 
-test: install ## unit, contract, integration and end-to-end tests on real NATS and PostgreSQL
+test: install browser ## unit, contract, integration and end-to-end tests on real NATS and PostgreSQL
 	$(BIN)/pytest
 
 test-unit: install
@@ -30,8 +30,14 @@ test-unit: install
 test-integration: install
 	$(BIN)/pytest tests/integration
 
-test-e2e: install
+test-e2e: install browser
 	$(BIN)/pytest tests/e2e
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+browser: ## Debian's chromium, for the dashboard's test in a real headless browser
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 
 lint: install ## ruff, format check, mypy strict, import-linter
 	$(BIN)/ruff check .

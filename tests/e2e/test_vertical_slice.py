@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.audit import read_audit
 from runtime.workdays import local_date
 from tests.conftest import Servers
 from tests.stack import Stack, running_stack
@@ -185,3 +186,26 @@ async def test_a_service_too_slow_to_answer_gives_a_504_telling_the_client_to_re
 
     assert response.status_code == 504
     assert "Idempotency-Key" in response.json()["detail"]
+
+
+async def test_every_change_and_every_refusal_leaves_an_audit_record(stack: Stack) -> None:
+    created = await stack.client.post("/v1/regions/36/employers", json=EMPLOYER, headers=stack.token())
+    other_region = await stack.client.post(
+        "/v1/regions/36/employers", json=EMPLOYER, headers=stack.token(subject="ops-44", region="44")
+    )
+    no_token = await stack.client.get(f"/v1/regions/36/employers/{EMPLOYER['credit_code']}")
+    assert (created.status_code, other_region.status_code, no_token.status_code) == (201, 403, 401)
+    js = stack.services[("enrolment", "36")].resources.js
+
+    async def recorded() -> list[dict[str, Any]] | None:
+        records = await read_audit(js, stack.settings.subject_root)
+        return records if len(records) >= 3 else None
+
+    records = await eventually(recorded)
+    seen = [(r["method"], r["status"], r["problem"], (r["actor"] or {}).get("id"), r["region"]) for r in records]
+    assert seen == [
+        ("POST", 201, None, "ops-1", "36"),
+        ("POST", 403, "https://yiwang.example/problems/forbidden", "ops-44", "36"),
+        ("GET", 401, "https://yiwang.example/problems/unauthorized", None, "36"),
+    ]
+    assert all(r["trace_id"] for r in records)

@@ -9,11 +9,13 @@ from fastapi import FastAPI
 
 from contracts.subjects import Subjects
 from gateway import problems
+from gateway.audit import AuditMiddleware, audit_stream
 from gateway.bus import ServiceBus
 from gateway.config import GatewaySettings
 from gateway.middleware import TracingMiddleware
 from gateway.ratelimit import RateLimitMiddleware, TokenBuckets
-from gateway.routes import enrolment, health, ops, statistics, transfer
+from gateway.routes import arrears, enrolment, health, injury, ops, statistics, transfer
+from gateway.routes import dashboard as dashboard_routes
 from runtime.messaging import connect, ensure_stream
 from runtime.traces import trace_stream
 from runtime.tracing import export_spans_to_nats, setup_tracing
@@ -43,12 +45,10 @@ def make_app(settings: GatewaySettings, *, install_tracing: bool = True) -> Fast
         )
         nc = await connect(settings.nats_servers, name="gateway")
         js = nc.jetstream(timeout=10)
-        await ensure_stream(
-            js,
-            trace_stream(settings.subject_root),
-            replicas=settings.jetstream_replicas,
-            duplicate_window=settings.duplicate_window_seconds,
-        )
+        for spec in (trace_stream(settings.subject_root), audit_stream(settings.subject_root)):
+            await ensure_stream(
+                js, spec, replicas=settings.jetstream_replicas, duplicate_window=settings.duplicate_window_seconds
+            )
         if provider is not None:
             export_spans_to_nats(provider, nc, settings.subject_root)
         app.state.nc = nc
@@ -74,6 +74,7 @@ def make_app(settings: GatewaySettings, *, install_tracing: bool = True) -> Fast
         },
     )
     app.state.settings = settings
+    app.add_middleware(AuditMiddleware, root=settings.subject_root)
     app.add_middleware(
         RateLimitMiddleware, buckets=TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
     )
@@ -83,5 +84,8 @@ def make_app(settings: GatewaySettings, *, install_tracing: bool = True) -> Fast
     app.include_router(enrolment.router)
     app.include_router(ops.router)
     app.include_router(transfer.router)
+    app.include_router(arrears.router)
+    app.include_router(injury.router)
     app.include_router(statistics.router)
+    app.include_router(dashboard_routes.router)
     return app

@@ -1,11 +1,14 @@
 """Who is calling: bearer JWTs for citizens, employers, operators; every route checks the caller.
 
-Development and tests sign tokens with a shared secret (HS256, `yiwang token`). Verifying an
-agency identity provider's tokens from its published keys (JWKS) is not built yet: docs/security.md.
+Development and tests sign tokens with a shared secret (HS256, `yiwang token`). An agency's own
+identity provider plugs in through its published keys: with `YIWANG_JWKS_URL` set, RS256/ES256
+tokens are verified against the key their `kid` names (keys cached, refetched for an unknown `kid`),
+and `YIWANG_JWT_ISSUER` is required; `YIWANG_ALLOW_SHARED_SECRET=false` then turns HS256 off.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -18,6 +21,7 @@ from contracts.replies import problem
 from gateway.problems import ProblemError
 
 AUDIENCE = "yiwang-gateway"
+ASYMMETRIC = ("RS256", "ES256")
 ISSUER = "yiwang-dev"
 
 
@@ -61,20 +65,52 @@ async def caller(request: Request, authorization: Annotated[str | None, Header()
     """
     if not authorization or not authorization.startswith("Bearer "):
         raise _unauthorized("a bearer token is required")
-    secret: str = request.app.state.settings.jwt_secret
     try:
-        claims = jwt.decode(
-            authorization[7:], secret, algorithms=["HS256"], audience=AUDIENCE, options={"require": ["exp", "sub"]}
-        )
+        claims = await _verified_claims(request, authorization[7:])
         kind = ActorKind(claims["kind"])
         subject = claims["sub"]
         if kind is ActorKind.CITIZEN:
             citizen_id = check_citizen_id(claims["cid"])
             request.state.citizen_id = citizen_id
             subject = pseudonym(citizen_id, salt=request.app.state.settings.pseudonym_salt.encode())
-        return Actor(kind=kind, id=subject, region=claims.get("region"), role=claims.get("role"))
+        actor = Actor(kind=kind, id=subject, region=claims.get("region"), role=claims.get("role"))
+        request.state.actor = actor  # for the audit record of this request
+        return actor
     except (jwt.PyJWTError, ValueError, KeyError) as error:
         raise _unauthorized(f"invalid token: {type(error).__name__}") from error
+
+
+async def _verified_claims(request: Request, token: str) -> dict[str, Any]:
+    """The token's claims if its signature, audience, expiry (and, from the provider, issuer) hold."""
+    settings = request.app.state.settings
+    algorithm = jwt.get_unverified_header(token).get("alg")
+    if algorithm in ASYMMETRIC and settings.jwks_url:
+        keys = _jwks_client(request)
+        signing_key = await asyncio.to_thread(keys.get_signing_key_from_jwt, token)
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            signing_key.key,
+            algorithms=list(ASYMMETRIC),
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "sub", "iss"]},
+        )
+        return claims
+    if algorithm != "HS256" or not settings.allow_shared_secret:
+        raise jwt.InvalidAlgorithmError(f"tokens signed with {algorithm} are not accepted here")
+    claims = jwt.decode(
+        token, settings.jwt_secret, algorithms=["HS256"], audience=AUDIENCE, options={"require": ["exp", "sub"]}
+    )
+    return claims
+
+
+def _jwks_client(request: Request) -> jwt.PyJWKClient:
+    """One cached key set per gateway process (refetched when a token names an unknown key)."""
+    client: jwt.PyJWKClient | None = getattr(request.app.state, "jwks", None)
+    if client is None:
+        client = jwt.PyJWKClient(request.app.state.settings.jwks_url, cache_keys=True, lifespan=3600, timeout=5)
+        request.app.state.jwks = client
+    return client
 
 
 async def channel(

@@ -13,6 +13,7 @@ from contracts.envelope import Channel
 from contracts.queries import HandledServices
 from contracts.subjects import SERVICES
 from gateway.auth import Caller, require_operator_of
+from gateway.problems import ProblemError
 from gateway.routes.common import Region
 
 router = APIRouter(prefix="/v1/regions/{region}/statistics", tags=["statistics"])
@@ -30,6 +31,7 @@ async def online_share(
 
     Which channels count as online is the gateway setting `YIWANG_ONLINE_CHANNELS`
     (default: web hall, mobile app, self-service kiosk, partner systems and zero-touch feeds).
+    A service that does not answer is named in `missing_services` and left out; if none answers, 503.
     """
     require_operator_of(region, actor)
     q = HandledServices(first=first, last=last)
@@ -45,11 +47,19 @@ async def online_share(
                 kind="query",
             )
             for s in SERVICES
-        )
+        ),
+        return_exceptions=True,
     )
+    missing = [s for s, rows in zip(SERVICES, replies, strict=True) if isinstance(rows, ProblemError)]
+    if len(missing) == len(SERVICES):
+        raise next(r for r in replies if isinstance(r, ProblemError))
     by_channel: dict[str, int] = defaultdict(int)
     by_day: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for rows in replies:
+        if isinstance(rows, BaseException):
+            if not isinstance(rows, ProblemError):
+                raise rows
+            continue
         for row in rows:
             by_channel[row["channel"]] += row["handled"]
             by_day[row["day"]][row["channel"]] += row["handled"]
@@ -68,4 +78,6 @@ async def online_share(
         "by_channel": dict(sorted(by_channel.items())),
         "by_day": {day: dict(sorted(c.items())) for day, c in sorted(by_day.items())},
         "online_channels": sorted(online_channels),
+        # Services that did not answer (not running in this region, or down): the figures leave them out.
+        "missing_services": missing,
     }

@@ -116,4 +116,5 @@ def build(resources: Resources) -> ServiceParts:
         ],
         projections=[TransfersProjection()],
         on_deadline=deadline_handler(recorder, resources.clock, region),
+        handled=HANDLED,
     )

@@ -42,9 +42,11 @@ def to_public(event: Any, stream_id: str, *, region: str) -> Sequence[Published]
     detail = getattr(event, "reason", None) or (
         str(event.stage) if isinstance(event, ev.StageDeadlineBreached) else None
     )
+    # The application is its own public event: what the online-handling share counts, with its channel.
+    message = "transfer_applied" if isinstance(event, ev.TransferApplied) else "transfer_stage"
     return [
         Published(
-            "transfer_stage",
+            message,
             TransferStageV1(case_id=event.case_id, step=step, region=region, at=_at(event), detail=detail),
         )
     ]
