@@ -128,6 +128,29 @@ class TestPostgresUnderConcurrency:
         async with store.transaction() as tx:
             assert [e.version for e in await tx.load("counter")] == list(range(1, 51))
 
+    async def test_a_retry_running_beside_the_first_attempt_gets_its_reply_and_does_nothing(
+        self, pool: asyncpg.Pool
+    ) -> None:
+        """The same command id twice at once (a client retrying while the first still runs), with a
+        decision that appends to no stream: one reply stored, both callers get it."""
+        store = PostgresEventStore(pool)
+        command_id = uuid4()
+        both_decided = asyncio.Barrier(2)
+        calls = 0
+
+        async def decide(tx: Any) -> dict[str, Any]:
+            nonlocal calls
+            calls += 1
+            await both_decided.wait()
+            return {"refused": "a rule", "call": calls}
+
+        first, second = await asyncio.gather(
+            execute_once(store, command_id, decide), execute_once(store, command_id, decide)
+        )
+
+        assert first == second
+        assert await pool.fetchval("SELECT count(*) FROM command_replies WHERE command_id = $1", command_id) == 1
+
     async def test_a_reader_polling_during_concurrent_writes_skips_nothing(self, pool: asyncpg.Pool) -> None:
         store = PostgresEventStore(pool)
         writers_done = asyncio.Event()

@@ -199,7 +199,14 @@ class PostgresTransaction:
         return reply
 
     async def record_reply(self, command_id: UUID, reply: Json) -> None:
-        await self.conn.execute("INSERT INTO command_replies (command_id, reply) VALUES ($1, $2)", command_id, reply)
+        """A retry that ran beside the first attempt loses here: it rolls back, and its rerun finds
+        the first attempt's reply."""
+        try:
+            await self.conn.execute(
+                "INSERT INTO command_replies (command_id, reply) VALUES ($1, $2)", command_id, reply
+            )
+        except asyncpg.UniqueViolationError as error:
+            raise ConcurrencyError(f"command {command_id}", 0) from error
 
 
 class PostgresEventStore:

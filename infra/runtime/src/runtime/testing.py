@@ -85,7 +85,7 @@ class InMemoryTransaction:
 
     async def record_reply(self, command_id: UUID, reply: Json) -> None:
         if command_id in self.state.replies:
-            raise ValueError(f"command {command_id} already has a reply")
+            raise ConcurrencyError(f"command {command_id}", 0)
         self.state.replies[command_id] = reply
 
 
