@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help install run test test-unit test-integration test-e2e browser lint fmt typecheck schemas bench clean
+.PHONY: help install run test test-unit test-integration test-e2e browser lint fmt typecheck schemas bench simulate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -55,6 +55,12 @@ schemas: install ## export the JSON Schema of every contract to contracts/json-s
 
 bench: install ## throughput and latency beside this machine's raw limits
 	$(BIN)/python -m tests.bench
+
+PROFILE ?= docs/scenarios/nanchang-2021.json
+SCALE   ?= 0.001
+
+simulate: install ## a city's year (PROFILE, SCALE) through the stack of `make run`, then its figures
+	$(BIN)/yiwang simulate $(PROFILE) --scale $(SCALE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

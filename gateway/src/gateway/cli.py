@@ -85,6 +85,26 @@ def transfer(
     typer.echo(render(response.json()))
 
 
+@app.command()
+def audit(last: Annotated[int, typer.Option(help="how many of the latest records")] = 50) -> None:
+    """The latest audit records: every change and every refusal, who, where, the outcome, the trace."""
+    from gateway.audit import read_audit
+
+    async def work(js: object, settings: GatewaySettings) -> str:
+        records = await read_audit(js, settings.subject_root, last=last)  # type: ignore[arg-type]
+        return (
+            "\n".join(
+                f"{r['time']}\t{r['status']}\t{r['method']} {r['path']}\t"
+                f"{(r['actor'] or {}).get('kind', '-')}:{(r['actor'] or {}).get('id', '-')}\t{r['problem'] or ''}"
+                f"\t{r['trace_id'] or ''}"
+                for r in records
+            )
+            or "none"
+        )
+
+    typer.echo(_js_call(work))
+
+
 @app.command("dead-letters")
 def dead_letters() -> None:
     """List the dead letters: sequence, consumer, subject and reason."""
@@ -130,6 +150,51 @@ def load_calendar(
         return f"calendar {year.year} published (stream sequence {ack.seq}); every service applies it"
 
     typer.echo(_js_call(work))
+
+
+@app.command()
+def simulate(
+    profile: Annotated[Path, typer.Argument(help="A city's year, e.g. docs/scenarios/nanchang-2021.json.")],
+    scale: Annotated[
+        float, typer.Option(help="Share of the year's traffic to send (0.001: about 800 requests).")
+    ] = 0.001,
+    gateway: Annotated[str, typer.Option(help="the gateway's base URL")] = "http://127.0.0.1:8000",
+    seed: Annotated[int | None, typer.Option(help="Same seed, same people (default: a new one, printed).")] = None,
+    other_region: Annotated[str, typer.Option(help="Where transfers come from and go to.")] = "44",
+) -> None:
+    """Send a year of a city's traffic through the gateway, then compare the projections with the profile."""
+    import secrets
+    from datetime import UTC, datetime
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gateway import simulation as sim
+    from runtime.workdays import local_date
+
+    settings = GatewaySettings()
+    seed = secrets.randbelow(10**6) if seed is None else seed
+    plan = sim.build_plan(
+        sim.Profile.load(profile),
+        scale=scale,
+        seed=seed,
+        today=local_date(datetime.now(UTC)),
+        other_region=other_region,
+        online_channels=settings.online_channels,
+    )
+    columns = (TextColumn("{task.description:<30}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns) as bar:
+        task = bar.add_task(f"seed {seed}", total=plan.calls)
+        report = asyncio.run(
+            sim.run_against(
+                gateway,
+                plan,
+                settings.jwt_secret,
+                progress=lambda n, what: bar.update(task, advance=n, description=what),
+            )
+        )
+    typer.echo(sim.render(report))
+    if not report.reproduced:
+        raise typer.Exit(1)
 
 
 def main() -> None:
