@@ -26,6 +26,10 @@ from runtime.messaging import connect
 from runtime.settings import RuntimeSettings
 from tests.pii_scan import PiiScan, RecordScanner, scan_spans
 
+# Every test has its own subject root, so its own trace stream: keep each small, or the memory
+# JetStream reserves for them runs out over a session.
+os.environ.setdefault("YIWANG_TRACE_STREAM_MAX_BYTES", str(4 * 1024 * 1024))
+
 
 @dataclass(frozen=True)
 class Servers:

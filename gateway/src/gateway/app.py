@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
+from contracts.replies import Problem
 from contracts.subjects import Subjects
 from gateway import problems
 from gateway.audit import AuditMiddleware, audit_stream
@@ -33,6 +35,40 @@ One API for the social insurance agencies of every region (一网通办).
 """
 
 
+def _inlined(schema: Any, defs: dict[str, Any]) -> Any:
+    """A JSON schema with its local `$defs` references written out (they do not resolve inside OpenAPI)."""
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            return _inlined(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+        return {k: _inlined(v, defs) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inlined(v, defs) for v in schema]
+    return schema
+
+
+def _problem(description: str) -> dict[str, Any]:
+    schema = Problem.model_json_schema()
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": _inlined(schema, schema.get("$defs", {}))}},
+    }
+
+
+# Every route can answer these (RFC 9457 problem+json); each route documents its own successes.
+COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: _problem("Invalid request: `errors` names each field"),
+    401: _problem("No token, an invalid token, or (hospitals) a missing, bad, expired or replayed signature"),
+    403: _problem("The caller may not do this here (another region, another role, another hospital)"),
+    404: _problem("No such object, or not one this caller may see"),
+    409: _problem("A rule of the current state stops it, or the Idempotency-Key is still in use"),
+    413: _problem("Body over the size limit"),
+    422: _problem("A business rule refuses it, or the Idempotency-Key was used for another request"),
+    429: _problem("Over this caller's rate limit: see Retry-After"),
+    503: _problem("The region's service is not running: see Retry-After"),
+    504: _problem("The service did not answer in time: retry with the same Idempotency-Key"),
+}
+
+
 def make_app(settings: GatewaySettings, *, install_tracing: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,7 +81,10 @@ def make_app(settings: GatewaySettings, *, install_tracing: bool = True) -> Fast
         )
         nc = await connect(settings.nats_servers, name="gateway")
         js = nc.jetstream(timeout=10)
-        for spec in (trace_stream(settings.subject_root), audit_stream(settings.subject_root)):
+        for spec in (
+            trace_stream(settings.subject_root, settings.trace_stream_max_bytes),
+            audit_stream(settings.subject_root),
+        ):
             await ensure_stream(
                 js, spec, replicas=settings.jetstream_replicas, duplicate_window=settings.duplicate_window_seconds
             )
@@ -68,10 +107,7 @@ def make_app(settings: GatewaySettings, *, install_tracing: bool = True) -> Fast
         lifespan=lifespan,
         # One SERVER span per request comes from TracingMiddleware; FastAPI's own spans cost more than they show.
         telemetry={"tracing": False},
-        responses={
-            400: {"description": "Invalid request", "content": {"application/problem+json": {}}},
-            401: {"description": "No or invalid token", "content": {"application/problem+json": {}}},
-        },
+        responses=COMMON_PROBLEMS,
     )
     app.state.settings = settings
     app.add_middleware(AuditMiddleware, root=settings.subject_root)

@@ -10,6 +10,7 @@ a record that cannot be stored is logged as an error.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REFUSALS = frozenset({401, 403, 404, 409, 413, 422, 429})
+_REGION = re.compile(r"[0-9]{2}")
 _PROBLEM_TYPE_LIMIT = 4096  # bytes of a problem body read for its `type`
 
 
@@ -99,8 +101,11 @@ def _trace_id() -> str | None:
 
 
 def _region_of(path: str) -> str | None:
+    """The region a `/v1/regions/{region}/...` path names, if it is a region code at all."""
     parts = path.split("/")
-    return parts[3] if len(parts) > 3 and parts[1] == "v1" and parts[2] == "regions" else None
+    if len(parts) > 3 and parts[1] == "v1" and parts[2] == "regions" and _REGION.fullmatch(parts[3]):
+        return parts[3]
+    return None
 
 
 def _problem_type(body: bytes) -> str | None:

@@ -143,7 +143,13 @@ async def start_service(
     dead_letters = DeadLetters(js, settings.subject_root)
     calendar_spec = calendar_stream(settings.subject_root)
     own_streams = [parts.events_stream] if parts.events_stream else []
-    for spec in (*own_streams, *parts.streams, dead_letters.stream, trace_stream(settings.subject_root), calendar_spec):
+    for spec in (
+        *own_streams,
+        *parts.streams,
+        dead_letters.stream,
+        trace_stream(settings.subject_root, settings.trace_stream_max_bytes),
+        calendar_spec,
+    ):
         await ensure_stream(
             js, spec, replicas=settings.jetstream_replicas, duplicate_window=settings.duplicate_window_seconds
         )

@@ -29,6 +29,8 @@ class RuntimeSettings(BaseSettings):
     pool_size: int = Field(default=16, ge=2)
     otlp_endpoint: str | None = Field(default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
     trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    # The embedded trace store's size: JetStream reserves it from its memory store.
+    trace_stream_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024 * 1024)
     pseudonym_salt: str = "yiwang-development-salt"
 
     @property

@@ -16,13 +16,14 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from runtime.messaging import StreamSpec
 
 
-def trace_stream(root: str) -> StreamSpec:
+def trace_stream(root: str, max_bytes: int = 512 * 1024 * 1024) -> StreamSpec:
+    """Spans of the last three days, in memory: JetStream reserves `max_bytes` of its memory store."""
     return StreamSpec(
         name=f"{root.upper()}_TRACES",
         subjects=(f"{root}.traces.*",),
         memory=True,
         max_age_seconds=3 * 24 * 3600,
-        max_bytes=512 * 1024 * 1024,
+        max_bytes=max_bytes,
     )
 
 
