@@ -31,6 +31,15 @@ def setup_tracing(
     service_name: str, *, region: str | None, otlp_endpoint: str | None, sample_ratio: float = 1.0
 ) -> TracerProvider:
     """Create and install this process's tracer provider (once, from `__main__` or lifespan)."""
+    provider = tracer_provider(service_name, region=region, otlp_endpoint=otlp_endpoint, sample_ratio=sample_ratio)
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer_provider(
+    service_name: str, *, region: str | None, otlp_endpoint: str | None, sample_ratio: float = 1.0
+) -> TracerProvider:
+    """A tracer provider naming this service, exporting over OTLP/HTTP when an endpoint is set."""
     attributes: dict[str, Any] = {"service.name": service_name, "service.namespace": "yiwang"}
     if region:
         attributes["yiwang.region"] = region
@@ -42,7 +51,6 @@ def setup_tracing(
 
         exporter = OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces")
         provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
     return provider
 
 
