@@ -6,6 +6,7 @@ gateway through its ASGI app with its lifespan; tests speak HTTP to the gateway 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -132,3 +133,28 @@ async def running_stack(
         await stack.enter_async_context(app.router.lifespan_context(app))
         await stack.enter_async_context(handle.client)
         yield handle
+
+
+@contextlib.asynccontextmanager
+async def served_over_http(stack: Stack) -> AsyncIterator[str]:
+    """The stack's gateway app served on a loopback port (its lifespan already runs), for a browser
+    or an external tool; yields the base URL."""
+    import uvicorn
+
+    from runtime.embedded import free_port
+    from tests.waiting import eventually
+
+    port = free_port()
+    app = stack.client._transport.app  # type: ignore[attr-defined]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+
+    async def started() -> bool:
+        return server.started
+
+    await eventually(started)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving

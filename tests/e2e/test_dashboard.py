@@ -4,23 +4,19 @@ events without a reload."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.async_api import Page, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from runtime.embedded import free_port
 from runtime.settings import RuntimeSettings
 from tests.conftest import Servers
 from tests.e2e.working_lives import NANCHANG
 from tests.seeding import seed_transfer_histories, young_citizen
-from tests.stack import Stack, running_stack
-from tests.waiting import eventually
+from tests.stack import Stack, running_stack, served_over_http
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -43,19 +39,8 @@ async def stack(servers: Servers, subject_root: str) -> AsyncIterator[Stack]:
 
 @pytest.fixture
 async def gateway_url(stack: Stack) -> AsyncIterator[str]:
-    """The stack's gateway app served over real HTTP for the browser (its lifespan already runs)."""
-    port = free_port()
-    app = stack.client._transport.app  # type: ignore[attr-defined]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-
-    async def started() -> bool:
-        return server.started
-
-    await eventually(started)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await serving
+    async with served_over_http(stack) as url:
+        yield url
 
 
 async def shows(page: Page, selector: str, text: str) -> None:

@@ -10,12 +10,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from runtime.embedded import free_port
 from tests.conftest import Servers
-from tests.stack import Stack, running_stack
-from tests.waiting import eventually
+from tests.stack import Stack, running_stack, served_over_http
 
 EXAMPLES = os.environ.get("YIWANG_SCHEMATHESIS_EXAMPLES", "15")
 
@@ -30,18 +27,8 @@ async def stack(servers: Servers, subject_root: str) -> AsyncIterator[Stack]:
 
 @pytest.fixture
 async def gateway_url(stack: Stack) -> AsyncIterator[str]:
-    port = free_port()
-    app = stack.client._transport.app  # type: ignore[attr-defined]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-
-    async def started() -> bool:
-        return server.started
-
-    await eventually(started)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await serving
+    async with served_over_http(stack) as url:
+        yield url
 
 
 async def test_the_whole_api_gives_no_5xx_and_keeps_to_its_schema(

@@ -19,7 +19,7 @@ from contracts.envelope import Actor, ActorKind, Channel
 from contracts.replies import problem
 from gateway.auth import Caller, ChannelDep, forbidden, require_operator_of, require_operator_or
 from gateway.problems import ProblemError
-from gateway.routes.common import IdempotencyKey, Region, command_id
+from gateway.routes.common import IdempotencyKey, Region, send
 
 router = APIRouter(prefix="/v1/regions/{region}", tags=["arrears"])
 
@@ -35,22 +35,13 @@ async def _send(
     request: Request,
     region: str,
     name: str,
-    data: BaseModel,
-    actor: Actor,
+    data: Any,
+    actor: Any,
     channel: Channel = Channel.SYSTEM,
     key: str | None = None,
     kind: str = "cmd",
 ) -> Any:
-    return await request.app.state.bus.send(
-        region=region,
-        service=SERVICE,
-        name=name,
-        data=data,
-        actor=actor,
-        channel=channel,
-        kind=kind,
-        message_id=command_id(actor, key) if kind == "cmd" else None,
-    )
+    return await send(request, SERVICE, region, name, data, actor, channel, key, kind)
 
 
 def _with_id(model: type[M], body: BaseModel, **ids: str) -> M:

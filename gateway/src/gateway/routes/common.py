@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from fastapi import Depends, Header, Path, Request
+from pydantic import BaseModel
 
-from contracts.envelope import Actor
+from contracts.envelope import Actor, Channel
 from contracts.identifiers import PROVINCE_CODES
 from gateway.bus import request_fingerprint
 
@@ -47,3 +48,27 @@ def command_id(actor: Actor, key: str | None) -> UUID:
 
 def known_region(region: str) -> bool:
     return region in PROVINCE_CODES
+
+
+async def send(
+    request: Request,
+    service: str,
+    region: str,
+    name: str,
+    data: BaseModel,
+    actor: Actor,
+    channel: Channel = Channel.SYSTEM,
+    key: str | None = None,
+    kind: str = "cmd",
+) -> Any:
+    """One command or query to a region's service; a command's id comes from the Idempotency-Key."""
+    return await request.app.state.bus.send(
+        region=region,
+        service=service,
+        name=name,
+        data=data,
+        actor=actor,
+        channel=channel,
+        kind=kind,
+        message_id=command_id(actor, key) if kind == "cmd" else None,
+    )

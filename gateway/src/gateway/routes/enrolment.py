@@ -15,7 +15,7 @@ from contracts.enrolment import commands as c
 from contracts.envelope import ActorKind, Channel
 from gateway.auth import Caller, ChannelDep, forbidden, require_operator_of, require_operator_or
 from gateway.problems import ProblemError
-from gateway.routes.common import IdempotencyKey, Region, command_id
+from gateway.routes.common import IdempotencyKey, Region, send
 
 router = APIRouter(prefix="/v1/regions/{region}", tags=["enrolment"])
 
@@ -32,16 +32,7 @@ async def _send(
     key: str | None = None,
     kind: str = "cmd",
 ) -> Any:
-    return await request.app.state.bus.send(
-        region=region,
-        service=SERVICE,
-        name=name,
-        data=data,
-        actor=actor,
-        channel=channel,
-        kind=kind,
-        message_id=command_id(actor, key) if kind == "cmd" else None,
-    )
+    return await send(request, SERVICE, region, name, data, actor, channel, key, kind)
 
 
 @router.post("/feeds/market-registrations", status_code=200)

@@ -19,7 +19,7 @@ from contracts.injury import commands as c
 from gateway.auth import Caller, ChannelDep, forbidden, require_operator_of
 from gateway.hospital_auth import SignedHospital, replay_guard
 from gateway.problems import ProblemError
-from gateway.routes.common import IdempotencyKey, Region, command_id
+from gateway.routes.common import IdempotencyKey, Region, send
 
 router = APIRouter(prefix="/v1/regions/{region}/injury", tags=["injury"], lifespan=replay_guard)
 
@@ -36,22 +36,13 @@ async def _send(
     request: Request,
     region: str,
     name: str,
-    data: BaseModel,
-    actor: Actor,
+    data: Any,
+    actor: Any,
     channel: Channel,
     key: str | None = None,
     kind: str = "cmd",
 ) -> Any:
-    return await request.app.state.bus.send(
-        region=region,
-        service=SERVICE,
-        name=name,
-        data=data,
-        actor=actor,
-        channel=channel,
-        kind=kind,
-        message_id=command_id(actor, key) if kind == "cmd" else None,
-    )
+    return await send(request, SERVICE, region, name, data, actor, channel, key, kind)
 
 
 async def _ask(request: Request, region: str, name: str, data: BaseModel, actor: Actor) -> Any:
