@@ -36,6 +36,7 @@ from tests.bench import (
     stack_append,
     stack_feed,
     stack_gateway,
+    stack_injury,
     stack_lag,
     stack_transfer,
 )
@@ -82,6 +83,7 @@ async def run_all(
         ("stack gateway", lambda: stack_gateway.measure(children, load, pg, nats_server)),
         ("stack feed", lambda: stack_feed.measure(children, pg, nats_server)),
         ("stack transfer", lambda: stack_transfer.measure(children, pg, nats_server)),
+        ("stack injury", lambda: stack_injury.measure(children, pg, nats_server)),
     ]
     only = {name.strip() for name in os.environ.get("YIWANG_BENCH_ONLY", "").split(",") if name.strip()}
     if only:

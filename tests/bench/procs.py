@@ -13,6 +13,8 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import nats
+
 from runtime.embedded import wait_for_port
 from tests.bench.common import REPO, say
 
@@ -113,3 +115,26 @@ async def wait_http(url: str, *, process: subprocess.Popen[bytes], timeout: floa
                 return
         await asyncio.sleep(POLL_SECONDS)
     raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
+
+
+async def wait_service(
+    nats_url: str, region: str, service: str, process: subprocess.Popen[bytes], timeout: float = 60.0
+) -> None:
+    """Until the service of `region` answers its health query over NATS (or its process dies)."""
+    nc = await nats.connect(nats_url, name="bench-probe")
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the {service} service of {region} exited with {process.returncode} (see its log)")
+            try:
+                reply = await nc.request(f"yiwang.{region}.{service}.query.health", b"{}", timeout=1)
+                if b'"ok":true' in reply.data:
+                    return
+            except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the {service} service of {region} did not become ready")
+            await asyncio.sleep(0.2)
+    finally:
+        await nc.close()

@@ -6,10 +6,8 @@ The enrolment service of region 36 and the gateway run as subprocesses (`python 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +20,7 @@ from tests.bench import cpu
 from tests.bench.common import Figure, say, stack_figure, whole_seconds
 from tests.bench.limits_nats import wait_responder
 from tests.bench.loadgen import Load, LoadResult, settle
-from tests.bench.procs import Children, wait_http
+from tests.bench.procs import Children, wait_http, wait_service
 
 SECRET = "bench-secret-at-least-32-bytes-long-0123456789"  # HS256 warns per token below 32
 CONNECTIONS = 64
@@ -42,26 +40,6 @@ class Stack:
     url: str
 
 
-async def _wait_service(nats_url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    nc = await nats.connect(nats_url, name="bench-probe")
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the enrolment service exited with {process.returncode} (see its log)")
-            try:
-                reply = await nc.request("yiwang.36.enrolment.query.health", b"{}", timeout=1)
-                if b'"ok":true' in reply.data:
-                    return
-            except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("the enrolment service did not become ready")
-            await asyncio.sleep(0.2)
-    finally:
-        await nc.close()
-
-
 async def start_stack(
     children: Children, pg: EmbeddedPostgres, nats_server: EmbeddedNats, ratio: float, tag: str
 ) -> Stack:
@@ -74,7 +52,7 @@ async def start_stack(
     service = children.start_python(
         ["enrolment"], name=f"enrolment-{tag}", env={**common, "YIWANG_REGION": "36", "YIWANG_DATABASE_URL": database}
     )
-    await _wait_service(nats_server.url, service)
+    await wait_service(nats_server.url, "36", "enrolment", service)
     port = free_port()
     gateway = children.start_python(
         ["gateway"],

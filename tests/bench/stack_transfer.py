@@ -17,13 +17,12 @@ from typing import Any
 
 import asyncpg
 import httpx
-import nats
 
 from gateway.auth import issue_token
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from runtime.settings import RuntimeSettings
 from tests.bench.common import Figure, say, scale
-from tests.bench.procs import Children, wait_http
+from tests.bench.procs import Children, wait_http, wait_service
 from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
 from tests.seeding import seed_transfer_histories, young_citizen
 
@@ -40,26 +39,6 @@ async def _seed(old_url: str, new_url: str, people: list[str], salt: bytes) -> N
         await new.close()
 
 
-async def _wait_ready(nats_url: str, region: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    nc = await nats.connect(nats_url, name="bench-probe")
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the transfer service of {region} exited with {process.returncode}")
-            try:
-                reply = await nc.request(f"yiwang.{region}.transfer.query.health", b"{}", timeout=1)
-                if b'"ok":true' in reply.data:
-                    return
-            except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the transfer service of {region} did not become ready")
-            await asyncio.sleep(0.2)
-    finally:
-        await nc.close()
-
-
 async def _completed(url: str, count: int, timeout: float) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(url)
     try:
@@ -69,7 +48,7 @@ async def _completed(url: str, count: int, timeout: float) -> list[asyncpg.Recor
                 "SELECT started_at, ended_at FROM transfers_view WHERE direction = 'in' AND status = 'completed'"
             )
             if len(rows) >= count or time.monotonic() > deadline:
-                return rows
+                return list(rows)
             await asyncio.sleep(0.2)
     finally:
         await conn.close()
@@ -89,7 +68,7 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
         for region, url in urls.items():
             env = {**common, "YIWANG_REGION": region, "YIWANG_DATABASE_URL": url}
             processes.append(children.start_python(["transfer"], name=f"transfer-{region}", env=env))
-            await _wait_ready(nats_server.url, region, processes[-1])
+            await wait_service(nats_server.url, region, "transfer", processes[-1])
         port = free_port()
         env = {**common, "YIWANG_PORT": str(port), "YIWANG_JWT_SECRET": SECRET, **UNLIMITED}
         processes.append(children.start_python(["gateway"], name="gateway-transfer", env=env))

@@ -1,0 +1,290 @@
+"""Stack: work-injury networked settlement, signed hospital postings through the gateway.
+
+The injury service of region 36 and the gateway run as subprocesses; the gateway knows one bench
+hospital's key (YIWANG_HOSPITAL_KEYS). As an operator the bench signs the hospital's agreement and
+recognises one determination per worker (a determination belongs to one citizen); then the hospital
+posts encounters of 2-4 lines from the shipped sample catalogue, each signed (HMAC, fresh message id),
+16 in flight: gateway signature check + replay guard (JetStream KV) -> NATS -> injury (pricing,
+events, outbox) -> reply. Latency is each request's, measured by the client. Then retries of settled
+numbers (new message id, same number and content) must get the first answer, and the injury
+database must show every number paid exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import subprocess
+import time
+from datetime import UTC, date, datetime, timedelta
+from importlib.resources import files
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+import httpx
+
+from contracts.signing import sign
+from gateway.auth import issue_token
+from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from runtime.workdays import local_date
+from tests.bench.common import Figure, percentile, say, scale
+from tests.bench.procs import Children, wait_http, wait_service
+from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
+from tests.seeding import young_citizen
+
+IN_FLIGHT = 16
+WORKERS = 32
+RETRIES = 50
+HOSPITAL = "HBENCH01"
+HOSPITAL_KEY = "bench-hospital-key-0123456789abcdef"
+BASE = "/v1/regions/36/injury"
+SETTLEMENTS = f"{BASE}/hospitals/{HOSPITAL}/settlements"
+
+
+def _catalogue(on: date) -> list[tuple[str, int]]:
+    """(code, price in fen) of every item of the shipped sample valid on the day, one version each."""
+    raw = json.loads((files("injury") / "catalogue" / "sample.json").read_text(encoding="utf-8"))
+    valid: dict[str, tuple[date, int]] = {}
+    for row in raw["items"]:
+        start = date.fromisoformat(row["valid_from"])
+        end = date.fromisoformat(row["valid_to"]) if row["valid_to"] else None
+        if start <= on and (end is None or on <= end) and (row["code"] not in valid or valid[row["code"]][0] < start):
+            valid[row["code"]] = (start, int(row["price_fen"]))
+    return sorted((code, price) for code, (_, price) in valid.items())
+
+
+def _posting(number: str, worker: int, service_date: date, items: list[tuple[str, int]]) -> dict[str, Any]:
+    """An encounter of 2-4 lines; some priced above the catalogue (the worker pays the difference)."""
+    rng = random.Random(number)  # noqa: S311 - test data, not secrets
+    lines: list[dict[str, Any]] = []
+    total = 0
+    for line_no, (code, price) in enumerate(rng.sample(items, 2 + rng.randrange(3)), start=1):
+        quantity = 1 + rng.randrange(5)
+        unit = price + (price // 5 if rng.random() < 0.3 else 0)
+        total += quantity * unit
+        lines.append(
+            {
+                "line_no": line_no,
+                "item_code": code,
+                "quantity": quantity,
+                "unit_price_fen": unit,
+                "amount_fen": quantity * unit,
+            }
+        )
+    return {
+        "hospital_settlement_no": number,
+        "citizen_id": young_citizen(worker),
+        "determination_ref": f"RD-BENCH-{worker:03d}",
+        "service_date": service_date.isoformat(),
+        "lines": lines,
+        "declared_total_fen": total,
+    }
+
+
+def _signed(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """The body bytes and the four signature headers, as a hospital's system sends them."""
+    raw = json.dumps(body).encode()
+    timestamp, message_id = int(time.time()), uuid4().hex
+    signature = sign(
+        HOSPITAL_KEY.encode(), timestamp=timestamp, message_id=message_id, method="POST", path=SETTLEMENTS, body=raw
+    )
+    headers = {
+        "X-Hospital-Id": HOSPITAL,
+        "X-Timestamp": str(timestamp),
+        "X-Message-Id": message_id,
+        "X-Signature": signature,
+        "Content-Type": "application/json",
+    }
+    return raw, headers
+
+
+def _ok(response: httpx.Response, status: int = 200) -> Any:
+    if response.status_code != status:
+        raise RuntimeError(
+            f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text}"
+        )
+    return response.json()
+
+
+async def _prepare(client: httpx.AsyncClient, today: date) -> None:
+    """The hospital's agreement, the sample catalogue loaded, a recognised determination per worker."""
+    term = {
+        "hospital_id": HOSPITAL,
+        "name": "Bench Hospital",
+        "signed_on": (today - timedelta(days=200)).isoformat(),
+        "valid_from": (today - timedelta(days=180)).isoformat(),
+        "valid_to": (today + timedelta(days=180)).isoformat(),
+    }
+    _ok(await client.post(f"{BASE}/agreements", json=term), 201)
+    deadline = time.monotonic() + 60
+    while (await client.get(f"{BASE}/catalogue/items/110200001")).status_code != 200:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the injury service did not load its sample catalogue")
+        await asyncio.sleep(0.2)
+    slots = asyncio.Semaphore(IN_FLIGHT)
+
+    async def recognised(worker: int) -> None:
+        determination = f"RD-BENCH-{worker:03d}"
+        application = {
+            "determination_id": determination,
+            "citizen_id": young_citizen(worker),
+            "employer_id": "91360102MA35L0XC0X",
+            "injury_date": (today - timedelta(days=10)).isoformat(),
+        }
+        async with slots:
+            _ok(await client.post(f"{BASE}/determinations", json=application), 201)
+            _ok(await client.post(f"{BASE}/determinations/{determination}/acceptance", json={"facts_clear": True}))
+            decided = _ok(
+                await client.post(f"{BASE}/determinations/{determination}/decision", json={"outcome": "recognised"})
+            )
+        if decided.get("status") != "recognised":
+            raise RuntimeError(f"determination {determination} not recognised: {decided}")
+
+    await asyncio.gather(*(recognised(w) for w in range(WORKERS)))
+
+
+def _settled(answer: Any) -> bool:
+    return isinstance(answer, dict) and answer.get("status") == "settled"
+
+
+async def _paid_once(url: str, expected: int, timeout: float) -> dict[str, int]:
+    """What the injury database says was paid: posting events per number, fund total, the read model."""
+    conn = await asyncpg.connect(url)
+    try:
+        events = await conn.fetchrow(
+            """
+            SELECT count(*) AS postings, count(DISTINCT stream_id) AS numbers,
+                   coalesce(sum((data->>'fund_fen')::bigint), 0) AS fund_fen
+            FROM events WHERE event_type = 'SettlementPosted'
+            """
+        )
+        deadline = time.monotonic() + timeout
+        while True:  # the projection follows the events asynchronously
+            settled = int(await conn.fetchval("SELECT count(*) FROM injury_settlements WHERE status = 'settled'"))
+            if settled >= expected or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        return {
+            "postings": int(events["postings"]),
+            "numbers": int(events["numbers"]),
+            "fund_fen": int(events["fund_fen"]),
+            "projected_settled": settled,
+        }
+    finally:
+        await conn.close()
+
+
+async def measure(children: Children, pg: EmbeddedPostgres, nats_server: EmbeddedNats) -> list[Figure]:
+    count = max(200, int(2_000 * scale()))
+    common = {
+        "YIWANG_NATS_URL": nats_server.url,
+        "YIWANG_NATS_MONITOR_URL": nats_server.monitor_url,
+        "YIWANG_TRACE_SAMPLE_RATIO": str(trace_ratio()),
+    }
+    database = pg.create_database("injury_36")
+    processes: list[subprocess.Popen[bytes]] = []
+    today = local_date(datetime.now(UTC))
+    service_date = today - timedelta(days=3)
+    items = _catalogue(service_date)
+    try:
+        env = {**common, "YIWANG_REGION": "36", "YIWANG_DATABASE_URL": database}
+        processes.append(children.start_python(["injury"], name="injury-36", env=env))
+        await wait_service(nats_server.url, "36", "injury", processes[-1])
+        port = free_port()
+        keys = json.dumps({HOSPITAL: [HOSPITAL_KEY]})
+        env = {
+            **common,
+            "YIWANG_PORT": str(port),
+            "YIWANG_JWT_SECRET": SECRET,
+            "YIWANG_HOSPITAL_KEYS": keys,
+            **UNLIMITED,
+        }
+        processes.append(children.start_python(["gateway"], name="gateway-injury", env=env))
+        base_url = f"http://127.0.0.1:{port}"
+        await wait_http(f"{base_url}/health/ready", process=processes[-1])
+        token = issue_token(SECRET, kind="operator", subject="bench", region="36")
+        operator = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=base_url, timeout=60, headers=operator) as client:
+            say(f"stack: injury setup: agreement for {HOSPITAL}, {WORKERS} recognised determinations")
+            await _prepare(client, today)
+        slots = asyncio.Semaphore(IN_FLIGHT)
+        outcomes: dict[str, int] = {}
+        answers: dict[str, Any] = {}
+        latencies: list[float] = []
+        postings = {
+            f"BENCH-{n:06d}": _posting(f"BENCH-{n:06d}", n % WORKERS, service_date, items)
+            for n in range(IN_FLIGHT + count)
+        }
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as hospital:
+
+            async def post(number: str, *, timed: bool) -> Any:
+                async with slots:
+                    raw, headers = _signed(postings[number])
+                    started = time.perf_counter()
+                    r = await hospital.post(SETTLEMENTS, content=raw, headers=headers)
+                    took = (time.perf_counter() - started) * 1000
+                body = r.json() if r.status_code == 200 else None
+                status = str(body.get("status", r.status_code)) if isinstance(body, dict) else str(r.status_code)
+                if timed:
+                    latencies.append(took)
+                    outcomes[status] = outcomes.get(status, 0) + 1
+                    if status != "settled" and outcomes[status] <= 3:
+                        say(f"  {number}: {r.status_code} {r.text[:300]}")
+                return body
+
+            numbers = list(postings)
+            warm, measured = numbers[:IN_FLIGHT], numbers[IN_FLIGHT:]
+            warmed = await asyncio.gather(*(post(n, timed=False) for n in warm))
+            say(f"stack: {count} signed settlements through the gateway, {IN_FLIGHT} in flight")
+            started = time.perf_counter()
+            results = await asyncio.gather(*(post(n, timed=True) for n in measured))
+            took = time.perf_counter() - started
+            answers = dict(zip(numbers, [*warmed, *results], strict=True))
+            settled = [n for n in measured if _settled(answers[n])]
+            if not settled:
+                raise RuntimeError(f"no settlement went through: {outcomes}")
+            retried = random.Random(6).sample(settled, min(RETRIES, len(settled)))  # noqa: S311
+            say(f"stack: {len(retried)} retries of settled numbers (new message id, same number and content)")
+            again = await asyncio.gather(*(post(n, timed=False) for n in retried))
+            same = sum(1 for n, a in zip(retried, again, strict=True) if a == answers[n])
+        expected = sum(1 for a in answers.values() if _settled(a))
+        fund = sum(int(a["fund_fen"]) for a in answers.values() if _settled(a))
+        paid = await _paid_once(database, expected, timeout=30.0)
+    finally:
+        for process in reversed(processes):
+            children.stop(process)
+    twice = paid["postings"] - paid["numbers"]
+    say(f"  outcomes: {outcomes}; retries answered as first: {same}/{len(retried)}; database: {paid}")
+    once = paid["numbers"] == expected and not twice and paid["fund_fen"] == fund
+    if same != len(retried) or not once or paid["projected_settled"] != expected:
+        say(f"  PAID-ONCE CHECK FAILED: expected {expected} settled numbers, each paid once")
+    notes = (
+        f"{len(settled)}/{count} settled ({outcomes}); {len(retried)} retries: {same} got the first answer; "
+        f"DB: {paid['postings']} SettlementPosted over {paid['numbers']} numbers (expected {expected}, "
+        f"{twice} paid twice, fund {paid['fund_fen']} fen vs {fund} answered), read model settled "
+        f"{paid['projected_settled']}; {WORKERS} workers, 2-4 lines, "
+        f"HMAC-signed, client latency"
+    )
+    return [
+        Figure(
+            "stack.injury",
+            f"stack: signed settlements through the gateway, {count}",
+            len(settled) / took if took else 0.0,
+            "settlements/s",
+            "stack",
+            p50_ms=percentile(latencies, 50),
+            p99_ms=percentile(latencies, 99),
+            target="retries never pay twice",
+            notes=notes,
+            extra={
+                "outcomes": outcomes,
+                "retries": len(retried),
+                "retries_same_answer": same,
+                "expected_settled": expected,
+                "fund_fen_answered": fund,
+                **paid,
+            },
+        )
+    ]
