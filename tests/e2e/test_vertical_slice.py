@@ -136,6 +136,7 @@ async def test_the_same_idempotency_key_with_another_body_is_refused_and_changes
 async def test_a_retry_while_the_first_request_is_still_running_gets_409_with_retry_after(stack: Stack) -> None:
     nc = stack.services[("enrolment", "36")].resources.nc
     await nc.subscribe(f"{stack.settings.subject_root}.12.enrolment.cmd.*", cb=_never_answers)
+    await nc.flush()  # the server knows the subscriber before the request goes out
     headers = {**stack.token(region="12"), "Idempotency-Key": "slow-registration-1"}
     first = asyncio.create_task(stack.client.post("/v1/regions/12/employers", json=EMPLOYER, headers=headers))
     bus = stack.client._transport.app.state.bus  # type: ignore[attr-defined]
@@ -182,6 +183,7 @@ async def test_a_service_too_slow_to_answer_gives_a_504_telling_the_client_to_re
         return None
 
     await nc.subscribe(f"{root}.12.enrolment.cmd.*", cb=never_answers)
+    await nc.flush()  # the server knows the subscriber before the request goes out
     response = await stack.client.post("/v1/regions/12/employers", json=EMPLOYER, headers=stack.token(region="12"))
 
     assert response.status_code == 504
