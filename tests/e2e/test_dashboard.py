@@ -14,6 +14,8 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from runtime.settings import RuntimeSettings
 from tests.conftest import Servers
+from tests.e2e import test_arrears as arrears
+from tests.e2e import test_injury as injury
 from tests.e2e.working_lives import NANCHANG
 from tests.seeding import seed_transfer_histories, young_citizen
 from tests.stack import Stack, running_stack, served_over_http
@@ -118,5 +120,38 @@ async def test_without_a_token_the_page_says_how_to_open_it(stack: Stack, gatewa
             response = await page.goto(f"{gateway_url}/dashboard")
             assert response is not None and response.status == 200, response and await response.text()
             await shows(page, "#status", "yiwang token operator")
+        finally:
+            await browser.close()
+
+
+async def test_the_dashboard_shows_arrears_under_supervision_and_settlement_totals(
+    servers: Servers, subject_root: str, tmp_path: Path
+) -> None:
+    async with (
+        running_stack(
+            servers, subject_root, services=("arrears", "injury"), regions=("36",), hospital_keys=injury.KEYS
+        ) as stack,
+        served_over_http(stack) as url,
+        async_playwright() as p,
+    ):
+        await injury.prepared(stack)
+        await injury.determination(stack, "RD-001", injury.WORKER, recognise=True)
+        posted = await injury.signed(
+            stack, "POST", injury.SETTLEMENTS.format("H36001"), injury.posting(stack, "S-DASH-1")
+        )
+        assert posted.status_code < 300, posted.text
+        lead = await arrears.receive(stack, arrears.complaint(stack, (arrears.ZHANG, 680_000)))
+        stack.clock.advance(days=15)  # past 5 working days unanswered: supervised by the city
+
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = await browser.new_page()
+            token = stack.token()["Authorization"].removeprefix("Bearer ")
+            await page.goto(f"{url}/dashboard#token={token}&region=36&every=300")
+            await shows(page, "#settlement-count", "1 settled")
+            await shows(page, "#hospitals", "H36001")
+            await shows(page, "#arrears-summary", "1 under supervision")
+            await shows(page, "#supervised", lead["lead_id"][:8])
+            await page.screenshot(path=str(tmp_path / "dashboard-arrears-injury.png"), full_page=True)
         finally:
             await browser.close()

@@ -17,7 +17,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from contracts.arrears import commands as ac
 from contracts.envelope import Actor, Channel
+from contracts.injury import commands as ic
 from contracts.transfer import commands as tc
 from gateway.auth import Caller, require_operator_of
 from gateway.problems import ProblemError
@@ -49,18 +51,24 @@ async def _query(request: Request, region: str, service: str, name: str, data: A
 @router.get("/v1/regions/{region}/dashboard")
 async def dashboard(region: Region, request: Request, actor: Caller) -> dict[str, Any]:
     """Everything the dashboard shows for a region: the online share by channel and day over the last
-    30 days, open transfers on their three-day path (on track, at risk, breached), and the time."""
+    30 days, open transfers on their three-day path (on track, at risk, breached), wage-arrears leads
+    and cases under supervision, and work-injury settlement totals (service dates in the 30 days)."""
     require_operator_of(region, actor)
     today = local_date(datetime.now(UTC))
-    share, transfers = await asyncio.gather(
+    first = today - timedelta(days=DAYS - 1)
+    share, transfers, supervised, settlements = await asyncio.gather(
         _online(request, region, actor, today),
         _query(request, region, "transfer", "list_transfers", tc.ListTransfers(at_risk_only=False, limit=200), actor),
+        _query(request, region, "arrears", "list_supervised", ac.ListSupervised(limit=200), actor),
+        _query(request, region, "injury", "injury_figures", ic.InjuryFigures(first=first, last=today), actor),
     )
     return {
         "region": region,
         "as_of": datetime.now(UTC).isoformat(timespec="seconds"),
         "online": share,
         "transfers": transfers,
+        "arrears_supervised": supervised,
+        "settlements": settlements,
     }
 
 
