@@ -1,10 +1,11 @@
-"""`yiwang`: the operators' command line (start the stack, tokens, transfer paths, traces, dead letters)."""
+"""`yiwang`: the operators' command line (start the stack, tokens, transfer paths, traces, dead letters,
+projection rebuilds)."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -127,6 +128,63 @@ def replay(sequence: int) -> None:
         return f"replayed {sequence} to {subject}"
 
     typer.echo(_js_call(work))
+
+
+@app.command()
+def rebuild(
+    service: Annotated[str, typer.Argument(help="enrolment, transfer, arrears or injury")],
+    region: Annotated[str, typer.Option(help="the service's region")] = "36",
+    timeout: Annotated[float, typer.Option(help="seconds to wait for each projection")] = 600.0,
+) -> None:
+    """Rebuild a service's projections: each read model emptied and replayed from the event log."""
+    import nats.errors
+    import orjson
+    from nats.aio.client import Client as NatsClient
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from contracts.replies import Reply
+    from contracts.subjects import SERVICES, Subjects
+    from runtime.messaging import connect, request
+
+    if service not in SERVICES:
+        raise typer.BadParameter(f"one of {', '.join(SERVICES)}", param_hint="SERVICE")
+    settings = GatewaySettings()
+    subject = Subjects(settings.subject_root).command(region, service, "rebuild_projections")
+
+    async def ask(nc: NatsClient, projections: list[str], wait: float) -> dict[str, Any]:
+        raw = await request(nc, subject, orjson.dumps({"projections": projections}), timeout=wait)
+        reply = Reply.model_validate_json(raw)
+        if not reply.ok or not isinstance(reply.result, dict):
+            raise typer.BadParameter(
+                (reply.problem.detail if reply.problem else None) or "refused", param_hint="SERVICE"
+            )
+        return reply.result
+
+    async def main() -> list[dict[str, Any]]:
+        nc = await connect(settings.nats_servers, name="yiwang-cli", wait_seconds=5)
+        try:
+            names: list[str] = (await ask(nc, [], 10.0))["available"]
+            done: list[dict[str, Any]] = []
+            columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns) as bar:
+                task = bar.add_task(f"{service}-{region}", total=len(names))
+                for name in names:
+                    bar.update(task, description=f"rebuilding {name}")
+                    done += (await ask(nc, [name], timeout))["rebuilt"]
+                    bar.advance(task)
+            return done
+        finally:
+            await nc.drain()
+
+    try:
+        rebuilt = asyncio.run(main())
+    except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError) as error:
+        typer.echo(f"{service} in region {region} did not answer: {type(error).__name__}", err=True)
+        raise typer.Exit(1) from error
+    for r in rebuilt:
+        typer.echo(f"{r['projection']}: {r['events']} events replayed in {r['seconds']} s")
+    if not rebuilt:
+        typer.echo(f"{service} in region {region} has no projections")
 
 
 @app.command("load-calendar")

@@ -232,7 +232,13 @@ class PostgresEventStore:
         if tx.queued_messages and self._on_commit is not None:
             self._on_commit()
 
-    async def read_all(self, after: Position, limit: int = 1000) -> list[RecordedEvent]:
-        async with self.pool.acquire() as conn:
+    async def read_all(
+        self, after: Position, limit: int = 1000, *, conn: asyncpg.Connection | None = None
+    ) -> list[RecordedEvent]:
+        """Final events after `after`, in commit order; on `conn` if given (e.g. inside a rebuild)."""
+        if conn is not None:
             rows = await conn.fetch(_READ_ALL, after.transaction_id, after.position, limit)
+            return [_recorded(r) for r in rows]
+        async with self.pool.acquire() as own:
+            rows = await own.fetch(_READ_ALL, after.transaction_id, after.position, limit)
         return [_recorded(r) for r in rows]

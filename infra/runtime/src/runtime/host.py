@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
@@ -18,9 +19,12 @@ from typing import Any
 import asyncpg
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from contracts.codec import invalid, reply_bytes
 from contracts.envelope import Envelope
 from contracts.queries import HandledServices
+from contracts.replies import ok, problem, refused
 from runtime import db
 from runtime.clock import Clock, SystemClock
 from runtime.deadlines import (
@@ -170,7 +174,12 @@ async def start_service(
         loops.append(deadlines.run(stop))
     loops += [task(stop) for task in parts.extra_tasks]
     tasks = [asyncio.create_task(_logged(loop)) for loop in loops]
-    requests = {"health": _health_handler(pool, nc), "handled_services": _handled_handler(pool), **parts.requests}
+    requests = {
+        "health": _health_handler(pool, nc),
+        "handled_services": _handled_handler(pool),
+        "rebuild_projections": _rebuild_handler(projector),
+        **parts.requests,
+    }
     server = RequestServer(nc, f"{settings.subject_root}.{settings.region}.{service}", requests)
     await server.start()
     running = RunningService(resources, parts, relay, projector, consumers, deadlines, server, stop, tasks)
@@ -198,6 +207,40 @@ def _handled_handler(pool: asyncpg.Pool) -> RequestHandler:
         return await handled_by_channel(pool, q.first, q.last)
 
     return query(HandledServices, handled, {})
+
+
+class RebuildProjections(BaseModel):
+    """`yiwang rebuild`: which projections to rebuild (all when omitted; none just lists them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    projections: list[str] | None = None
+
+
+def _rebuild_handler(projector: Projector) -> RequestHandler:
+    """Operators' `rebuild_projections` command: each named projection emptied and replayed from the log."""
+
+    async def rebuild(request: Request) -> bytes:
+        try:
+            asked = RebuildProjections.model_validate_json(request.data or b"{}")
+        except ValidationError as error:
+            return reply_bytes(refused(invalid(error)))
+        available = [p.name for p in projector.projections]
+        names = available if asked.projections is None else asked.projections
+        unknown = sorted(set(names) - set(available))
+        if unknown:
+            detail = f"no projection {', '.join(unknown)}; this service has {', '.join(available) or 'none'}"
+            return reply_bytes(refused(problem("unknown-projection", "Unknown projection", 404, detail)))
+        rebuilt = []
+        for name in names:
+            started = time.monotonic()
+            events = await projector.rebuild(name)
+            seconds = round(time.monotonic() - started, 3)
+            log.info("projection rebuilt", extra={"projection": name, "events": events, "seconds": seconds})
+            rebuilt.append({"projection": name, "events": events, "seconds": seconds})
+        return reply_bytes(ok({"available": available, "rebuilt": rebuilt}))
+
+    return rebuild
 
 
 async def _logged(loop: Awaitable[None]) -> None:

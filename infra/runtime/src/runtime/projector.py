@@ -70,13 +70,30 @@ class Projector:
             applied += len(events)
 
     async def rebuild(self, name: str) -> int:
-        projection = next(p for p in self.projections if p.name == name)
+        """Empty the projection's views and replay the whole log into them, in one transaction; returns
+        how many events were replayed. The log is read on the rebuild's own connection (so it never
+        waits for the pool while queries on the views wait for it). The live loop waits on the
+        position row meanwhile and goes on from where the rebuild ended; queries on those views wait
+        for the commit instead of seeing them half filled."""
+        projection = next((p for p in self.projections if p.name == name), None)
+        if projection is None:
+            raise KeyError(f"no projection {name!r}; this service has {[p.name for p in self.projections]}")
+        replayed = 0
         async with self.store.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "UPDATE projection_positions SET transaction_id = '0', position = 0 WHERE projection = $1", name
-            )
+            await self._position(conn, name)
             await projection.reset(conn)
-        return await self.catch_up(projection)
+            after = Position()
+            while events := await self.store.read_all(after, self.batch, conn=conn):
+                await projection.apply(conn, events)
+                after = events[-1].at
+                replayed += len(events)
+            await conn.execute(
+                "UPDATE projection_positions SET transaction_id = $2, position = $3 WHERE projection = $1",
+                name,
+                after.transaction_id,
+                after.position,
+            )
+        return replayed
 
     async def run(self, stop: asyncio.Event, *, interval: float = 0.1) -> None:
         while not stop.is_set():
