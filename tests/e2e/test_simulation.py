@@ -25,7 +25,7 @@ async def test_a_small_citys_year_through_the_gateway_reproduces_its_online_shar
     profile = Profile.load(SMALL)
     async with running_stack(servers, subject_root, services=("enrolment", "transfer"), regions=("36", "44")) as stack:
         plan = build_plan(profile, scale=1, seed=2021, today=local_date(stack.clock.now()))
-        report = await run(plan, stack.client, stack.token, wait_seconds=30)
+        report = await run(plan, stack.client, stack.token, wait_seconds=120)
         print(render(report))
         answer = await stack.client.get(
             "/v1/regions/36/statistics/online-share",

@@ -13,6 +13,7 @@ import pytest
 from gateway.audit import read_audit
 from runtime.workdays import local_date
 from tests.conftest import Servers
+from tests.e2e.working_lives import YOUNG
 from tests.stack import Stack, running_stack
 from tests.waiting import eventually
 
@@ -64,9 +65,24 @@ async def test_a_registered_employer_is_read_back_and_counted_with_its_channel(s
 
 
 async def test_the_write_path_is_one_trace_from_http_through_nats_postgres_outbox_and_consumer(stack: Stack) -> None:
+    """An employee enrolled in 36: the command, its transaction and outbox, the event on NATS, and the
+    transfer service of 36 taking it into its contribution-history projection, all one trace."""
+    registered = await stack.client.post("/v1/regions/36/employers", json=EMPLOYER, headers=stack.token())
+    assert registered.status_code == 201, registered.text
+    await eventually(lambda: read_employer(stack))
     stack.spans.clear()
-    created = await stack.client.post("/v1/regions/36/employers", json=EMPLOYER, headers=stack.token())
-    trace_id = int(created.headers["x-trace-id"], 16)
+    enrolled = await stack.client.post(
+        "/v1/regions/36/employees",
+        json={
+            "citizen_id": YOUNG,
+            "employer_credit_code": EMPLOYER["credit_code"],
+            "hired_on": "2026-02-01",
+            "declared_monthly_wage_fen": 800_000,
+        },
+        headers=stack.token(),
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    trace_id = int(enrolled.headers["x-trace-id"], 16)
 
     def names() -> set[str]:
         return {s.name for s in stack.spans.get_finished_spans() if s.context.trace_id == trace_id}
@@ -77,17 +93,23 @@ async def test_the_write_path_is_one_trace_from_http_through_nats_postgres_outbo
 
     found = await eventually(complete)
     root = stack.settings.subject_root
-    assert "POST /v1/regions/36/employers" in found
-    assert f"send {root}.36.enrolment.cmd.register_employer" in found
-    assert f"process {root}.36.enrolment.register_employer" in found
-    assert f"send {root}.36.enrolment.evt.employer_registered.v1" in found
-    assert f"process {root}.36.enrolment.evt.employer_registered.v1" in found
+    assert "POST /v1/regions/36/employees" in found
+    assert f"send {root}.36.enrolment.cmd.enrol_employee" in found
+    assert f"process {root}.36.enrolment.enrol_employee" in found
+    assert f"send {root}.36.enrolment.evt.employee_enrolled.v1" in found
+    assert f"process {root}.36.enrolment.evt.employee_enrolled.v1" in found
     assert "transaction" in found
     spans = [s for s in stack.spans.get_finished_spans() if s.context.trace_id == trace_id]
     consumer = next(s for s in spans if s.name.startswith("process") and "evt" in s.name)
     assert consumer.attributes is not None
     assert consumer.attributes["messaging.system"] == "nats"
     assert consumer.attributes["messaging.operation.type"] == "process"
+    history = stack.services[("transfer", "36")].resources.pool
+
+    async def in_the_projection() -> bool:
+        return bool(await history.fetchval("SELECT count(*) FROM employments") == 1)
+
+    await eventually(in_the_projection)
 
 
 async def test_a_malformed_request_is_a_400_naming_the_field_and_stores_nothing(stack: Stack) -> None:

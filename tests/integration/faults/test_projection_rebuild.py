@@ -297,7 +297,7 @@ async def test_projections_rebuilt_from_the_event_log_equal_the_live_ones(stack:
     events: dict[tuple[str, str], int] = {}
     for key, running in sorted(stack.services.items()):
         pool = running.resources.pool
-        tables[key] = [t for p in running.parts.projections for t in await read_model_tables(pool, p)]
+        tables[key] = [t for p in running.projector.projections for t in await read_model_tables(pool, p)]
         before[key] = await checksums(pool, tables[key])
         events[key] = await pool.fetchval("SELECT count(*) FROM events")
 
@@ -335,7 +335,7 @@ async def test_projections_rebuilt_from_the_event_log_equal_the_live_ones(stack:
     # Each projection was replayed from the first event of its service's log to the last.
     for key, out in zip(sorted(stack.services), outputs, strict=True):
         replayed = {line.split(":")[0]: int(line.split()[1]) for line in out.splitlines() if "events replayed" in line}
-        assert replayed == {p.name: events[key] for p in stack.services[key].parts.projections}, (key, out)
+        assert replayed == {p.name: events[key] for p in stack.services[key].projector.projections}, (key, out)
     for (service, region), sums in before.items():
         if region == "36" or service in ("enrolment", "transfer"):
             assert any(n > 0 for n, _ in sums.values()), (service, region, sums)

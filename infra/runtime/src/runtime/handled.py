@@ -1,49 +1,45 @@
-"""The handled-services projection: every public event that completes a service, counted by day and channel.
+"""The handled-services projection: every event that completes a service for someone, counted by
+day (Beijing) and channel — the input of the online-handling share (线上经办占比).
 
-It is fed from the service's own public events on JetStream (outbox -> NATS -> this consumer),
-in the same transaction as the consumer's inbox mark, and can be rebuilt by replaying the stream.
+A projection of the service's own event log like any other: applied exactly once with its
+position, and rebuilt from the log by `yiwang rebuild` (the events carry their channel).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel, ValidationError
 
-from contracts.codec import decode
-from runtime.eventstore import PostgresTransaction, Transaction
-from runtime.messaging import ConsumerSpec, Delivery, PoisonMessageError
+from runtime.eventstore import RecordedEvent
 from runtime.workdays import local_date
 
 
-class _AnyData(BaseModel):
-    model_config = {"extra": "allow"}
+class HandledServicesProjection:
+    name = "handled_services"
 
+    def __init__(self, counted: Collection[str]) -> None:
+        """`counted`: the event types (the service's own) that each complete one handled service."""
+        self.counted = frozenset(counted)
 
-def handled_consumer(durable: str, stream: str, subjects: tuple[str, ...], counted: Collection[str]) -> ConsumerSpec:
-    """A consumer that counts the events whose CloudEvents `type` is in `counted`."""
-
-    async def count(tx: Transaction, delivery: Delivery) -> None:
-        try:
-            envelope = decode(delivery.data, _AnyData)
-        except ValidationError as error:
-            raise PoisonMessageError(f"not an envelope: {error.error_count()} errors") from error
-        if envelope.type not in counted:
-            return
-        if not isinstance(tx, PostgresTransaction):
-            raise TypeError("the handled-services view lives in PostgreSQL")
-        await tx.conn.execute(
-            "INSERT INTO handled_services (day, channel, event_type, handled) VALUES ($1, $2, $3, 1) "
-            "ON CONFLICT (day, channel, event_type) DO UPDATE SET handled = handled_services.handled + 1",
-            local_date(envelope.time),
-            envelope.channel.value,
-            envelope.type,
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        counts = Counter(
+            (local_date(e.recorded_at), str(e.metadata.get("channel", "system")), e.event_type)
+            for e in events
+            if e.event_type in self.counted
         )
+        if counts:
+            await conn.executemany(
+                "INSERT INTO handled_services (day, channel, event_type, handled) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (day, channel, event_type) DO UPDATE SET handled = handled_services.handled + $4",
+                [(*key, n) for key, n in counts.items()],
+            )
 
-    return ConsumerSpec(durable, stream, subjects, count)
+    async def reset(self, conn: asyncpg.Connection) -> None:
+        await conn.execute("TRUNCATE handled_services")
 
 
 async def handled_by_channel(pool: asyncpg.Pool, first: date, last: date) -> list[dict[str, Any]]:

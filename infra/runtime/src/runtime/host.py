@@ -35,7 +35,7 @@ from runtime.deadlines import (
     calendar_stream,
 )
 from runtime.eventstore import PostgresEventStore
-from runtime.handled import handled_by_channel, handled_consumer
+from runtime.handled import HandledServicesProjection, handled_by_channel
 from runtime.health import HealthServer, is_ready
 from runtime.messaging import (
     ConsumerSpec,
@@ -78,7 +78,7 @@ class ServiceParts:
     migrations: Sequence[Traversable]
     requests: Mapping[str, RequestHandler]
     events_stream: StreamSpec | None = None
-    handled: frozenset[str] = frozenset()
+    handled: frozenset[str] = frozenset()  # the service's own event types that each complete a service
     streams: Sequence[StreamSpec] = ()
     consumers: Sequence[ConsumerSpec] = ()
     projections: Sequence[Projection] = ()
@@ -158,15 +158,12 @@ async def start_service(
             js, spec, replicas=settings.jetstream_replicas, duplicate_window=settings.duplicate_window_seconds
         )
     relay = OutboxRelay(pool, js)
-    projector = Projector(store, parts.projections)
+    projector = Projector(store, [*parts.projections, HandledServicesProjection(parts.handled)])
     relay_holder.append(relay)
     projector_holder.append(projector)
     stop = asyncio.Event()
     calendar_consumer = calendar_consumer_spec(calendar_spec, book, f"calendar-{service}-{settings.region}")
     builtin = [calendar_consumer]
-    if parts.events_stream is not None:
-        durable = f"{service}-{settings.region}-handled"
-        builtin.append(handled_consumer(durable, parts.events_stream.name, parts.events_stream.subjects, parts.handled))
     consumers = [PullConsumer(js, store, spec, dead_letters) for spec in (*parts.consumers, *builtin)]
     deadlines = DeadlineWorker(store, resources.clock, parts.on_deadline) if parts.on_deadline else None
     loops: list[Awaitable[None]] = [relay.run(stop), projector.run(stop), *(c.run(stop) for c in consumers)]

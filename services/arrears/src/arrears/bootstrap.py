@@ -13,7 +13,7 @@ from arrears.domain.events import EVENT_TYPES
 from arrears.entrypoints.requests import request_table
 from arrears.projections import ArrearsProjection
 from arrears.translation import to_public
-from contracts.envelope import SYSTEM_ACTOR, Channel, type_name
+from contracts.envelope import SYSTEM_ACTOR, Channel
 from contracts.subjects import Subjects
 from runtime.clock import Clock
 from runtime.deadlines import Deadline, Timers
@@ -25,7 +25,7 @@ from runtime.recording import CommandContext, EventRecorder
 SERVICE = "arrears"
 
 # A complaint received (not a repeat of one) is a service handled, counted for the online-handling share.
-HANDLED = frozenset({type_name(SERVICE, "lead_received", 1)})
+HANDLED = frozenset({"LeadReceived"})
 
 # Share of closed cases drawn for the post-closure review (复查); every disputed case is reviewed too.
 REVIEW_SAMPLE_PERCENT = 10

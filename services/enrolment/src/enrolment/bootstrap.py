@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from contracts.envelope import SYSTEM_ACTOR, Channel, type_name
+from contracts.envelope import SYSTEM_ACTOR, Channel
 from contracts.identifiers import pseudonym
 from contracts.subjects import Subjects
 from enrolment import queries
@@ -32,11 +32,8 @@ from runtime.workdays import local_date
 
 SERVICE = "enrolment"
 
-# Public events that complete a service for someone, counted for the online-handling share.
-HANDLED = frozenset(
-    type_name(SERVICE, name, 1)
-    for name in ("employer_registered", "employee_enrolled", "employment_ended", "contribution_paid")
-)
+# Events that complete a service for someone, counted for the online-handling share.
+HANDLED = frozenset({"EmployerRegistered", "EmployeeEnrolled", "EmploymentEnded", "ContributionPaid"})
 
 EVENT_TYPES = (
     events.MarketRegistrationHeld,

@@ -11,7 +11,7 @@ from importlib.resources import files
 from typing import Any
 from uuid import UUID, uuid4
 
-from contracts.envelope import SYSTEM_ACTOR, Channel, type_name
+from contracts.envelope import SYSTEM_ACTOR, Channel
 from contracts.subjects import Subjects
 from injury.application import catalogues, determinations
 from injury.domain.catalogue import CatalogueItem, item_from_row
@@ -20,7 +20,7 @@ from injury.entrypoints.policies import resettlement_consumer
 from injury.entrypoints.requests import request_table
 from injury.lookups import PostgresCatalogues, PostgresReconciliations, PostgresSettlementIndex, PseudonymousPeople
 from injury.projections import InjuryProjection
-from injury.translation import DETERMINATION_DECIDED, SETTLEMENT_POSTED, to_public
+from injury.translation import DETERMINATION_DECIDED, to_public
 from runtime.clock import Clock
 from runtime.deadlines import Deadline, Timers
 from runtime.eventstore import ConcurrencyError, PostgresEventStore, PostgresTransaction
@@ -32,7 +32,7 @@ from runtime.tracing import current_traceparent
 SERVICE = "injury"
 
 # An encounter settled for a worker (through the network or held as self-pay), counted once when posted.
-HANDLED = frozenset({type_name(SERVICE, SETTLEMENT_POSTED, 1)})
+HANDLED = frozenset({"SettlementPosted", "SettlementHeldAsSelfPay"})
 
 log = logging.getLogger(__name__)
 

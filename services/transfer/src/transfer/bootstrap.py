@@ -7,7 +7,7 @@ from importlib.resources import files
 from typing import Any
 from uuid import uuid4
 
-from contracts.envelope import SYSTEM_ACTOR, Channel, type_name
+from contracts.envelope import SYSTEM_ACTOR, Channel
 from contracts.subjects import Subjects
 from runtime.clock import Clock
 from runtime.deadlines import Deadline, Timers
@@ -27,7 +27,7 @@ from transfer.translation import to_public
 SERVICE = "transfer"
 
 # A transfer handled for someone: counted for the online-handling share once, when it is applied for.
-HANDLED = frozenset({type_name(SERVICE, "transfer_applied", 1)})
+HANDLED = frozenset({"TransferApplied"})
 
 EVENT_TYPES = (
     events.TransferApplied,
