@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from contracts.arrears import commands as c
 from contracts.envelope import Actor, ActorKind, Channel
+from contracts.identifiers import DivisionCode
 from contracts.replies import problem
 from gateway.auth import Caller, ChannelDep, forbidden, require_operator_of, require_operator_or
 from gateway.problems import ProblemError
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/v1/regions/{region}", tags=["arrears"])
 SERVICE = "arrears"
 LeadIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="A lead's id, as intake answered it.")]
 CaseIdPath = Annotated[str, Path(min_length=8, max_length=64, description="A case's id, as acceptance answered it.")]
-District = Annotated[str, Query(pattern=r"^[0-9]{6}$", description="A district's GB/T 2260 code.")]
+District = Annotated[DivisionCode, Query(description="A district's GB/T 2260 code.")]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -159,7 +160,7 @@ async def supervised(
     region: Region,
     request: Request,
     actor: Caller,
-    supervisor: Annotated[str | None, Query(pattern=r"^[0-9]{6}$", description="City or province code.")] = None,
+    supervisor: Annotated[DivisionCode | None, Query(description="City or province code.")] = None,
     level: Annotated[c.SupervisionLevel | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Any]:
