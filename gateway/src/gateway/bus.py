@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 import nats.errors
 from nats.aio.client import Client as NatsClient
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from contracts.codec import encode
 from contracts.envelope import Actor, Channel, envelope_for
@@ -109,7 +109,12 @@ class ServiceBus:
                     "retry with the same Idempotency-Key to get the outcome",
                 )
             ) from error
-        reply = Reply.model_validate_json(raw)
+        try:
+            reply = Reply.model_validate_json(raw)
+        except ValidationError as error:
+            raise ProblemError(
+                problem("bad-reply", "The service answered something unreadable", 502, f"{service} in region {region}")
+            ) from error
         if not reply.ok:
             raise ProblemError(reply.problem or problem("internal", "Internal error", 500))
         return reply.result

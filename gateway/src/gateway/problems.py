@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.replies import FieldError, Problem, problem
@@ -38,6 +39,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [FieldError(field=".".join(str(p) for p in e["loc"]), message=str(e["msg"])) for e in error.errors()]
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+        return respond(problem("invalid-request", "The request is not valid", 400, detail, errors=errors), request)
+
+    @app.exception_handler(ValidationError)
+    async def on_invalid_parameters(request: Request, error: ValidationError) -> JSONResponse:
+        """A command or query built from the path and query parameters that its contract refuses:
+        the client's mistake, a 400 (replies from services are checked in the bus, never here)."""
         errors = [FieldError(field=".".join(str(p) for p in e["loc"]), message=str(e["msg"])) for e in error.errors()]
         detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
         return respond(problem("invalid-request", "The request is not valid", 400, detail, errors=errors), request)
