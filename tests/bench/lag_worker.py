@@ -23,6 +23,8 @@ from runtime.messaging import ConsumerSpec, DeadLetters, Delivery, PullConsumer,
 from runtime.outbox import OutboxRelay
 from tests.bench.common import EVENT_DATA, EVENT_METADATA
 
+IDLE_SECONDS = 0.05  # between polls of an idle queue
+
 
 async def _produce(store: PostgresEventStore, subject: str, rate: float, total: int) -> tuple[int, float]:
     """Open loop: the i-th append starts at i/rate s, whatever the previous ones are doing.
@@ -76,7 +78,7 @@ async def produce(args: dict[str, Any]) -> dict[str, Any]:
         await asyncio.sleep(max(0.0, args["start_at"] - time.time()))
         produced, elapsed = await _produce(store, args["subject"], args["rate"], args["total"])
         while relay.published < produced and time.time() < args["until"]:
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(IDLE_SECONDS)
     finally:
         stop.set()
         relay.wake()
@@ -107,7 +109,7 @@ async def apply(args: dict[str, Any]) -> dict[str, Any]:
     consuming = asyncio.create_task(consumer.run(stop))
     try:
         while len(lags) < args["total"] and time.time() < args["until"]:
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(IDLE_SECONDS)
     finally:
         stop.set()
         await asyncio.wait({consuming}, timeout=5)

@@ -10,7 +10,7 @@ import nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
 from tests.bench.common import OUTBOX_PAYLOAD, Figure, closed_loop, percentile, say, seconds
-from tests.bench.procs import Children
+from tests.bench.procs import POLL_SECONDS, Children
 
 WINDOW = 256
 REQUESTERS = 64
@@ -88,7 +88,7 @@ async def wait_responder(nc: Any, subject: str, timeout: float = 30.0) -> None:
         except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
             if time.monotonic() > deadline:
                 raise
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(POLL_SECONDS)
 
 
 async def measure(nats_url: str, children: Children) -> list[Figure]:

@@ -162,6 +162,9 @@ def _base31(n: int, width: int) -> str:
     return digits
 
 
+SETTLE_SECONDS = 0.5
+
+
 async def settle() -> None:
     """A short pause between runs so sockets in TIME_WAIT and queues drain."""
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(SETTLE_SECONDS)

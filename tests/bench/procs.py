@@ -135,6 +135,6 @@ async def wait_service(
                 pass
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the {service} service of {region} did not become ready")
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(POLL_SECONDS)
     finally:
         await nc.close()

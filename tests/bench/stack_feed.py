@@ -17,7 +17,7 @@ from gateway.auth import issue_token
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from runtime.workdays import local_date
 from tests.bench.common import Figure, say, scale
-from tests.bench.procs import Children
+from tests.bench.procs import POLL_SECONDS, Children
 from tests.bench.stack_gateway import SECRET, start_stack, stop_stack, trace_ratio
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -100,7 +100,7 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                     break
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the enrolment read model shows {figures.get('employers_by_route')}")
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(POLL_SECONDS)
             median = figures.get("median_feed_to_registered_seconds")
         rebuilt = await _rebuild(nats_server.url)
     finally:

@@ -30,7 +30,7 @@ from gateway.auth import issue_token
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from runtime.workdays import local_date
 from tests.bench.common import Figure, percentile, say, scale
-from tests.bench.procs import Children, wait_http, wait_service
+from tests.bench.procs import POLL_SECONDS, Children, wait_http, wait_service
 from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
 from tests.seeding import young_citizen
 
@@ -122,7 +122,7 @@ async def _prepare(client: httpx.AsyncClient, today: date) -> None:
     while (await client.get(f"{BASE}/catalogue/items/110200001")).status_code != 200:
         if time.monotonic() > deadline:
             raise TimeoutError("the injury service did not load its sample catalogue")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(POLL_SECONDS)
     slots = asyncio.Semaphore(IN_FLIGHT)
 
     async def recognised(worker: int) -> None:
@@ -165,7 +165,7 @@ async def _paid_once(url: str, expected: int, timeout: float) -> dict[str, int]:
             settled = int(await conn.fetchval("SELECT count(*) FROM injury_settlements WHERE status = 'settled'"))
             if settled >= expected or time.monotonic() > deadline:
                 break
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(POLL_SECONDS)
         return {
             "postings": int(events["postings"]),
             "numbers": int(events["numbers"]),

@@ -22,7 +22,7 @@ from gateway.auth import issue_token
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from runtime.settings import RuntimeSettings
 from tests.bench.common import Figure, say, scale
-from tests.bench.procs import Children, wait_http, wait_service
+from tests.bench.procs import POLL_SECONDS, Children, wait_http, wait_service
 from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
 from tests.seeding import seed_transfer_histories, young_citizen
 
@@ -49,7 +49,7 @@ async def _completed(url: str, count: int, timeout: float) -> list[asyncpg.Recor
             )
             if len(rows) >= count or time.monotonic() > deadline:
                 return list(rows)
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(POLL_SECONDS)
     finally:
         await conn.close()
 
