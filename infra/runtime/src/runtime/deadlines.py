@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -168,6 +168,26 @@ async def recompute_provisional(conn: asyncpg.Connection, calendar: WorkingDayCa
         )
         moved += due_at != row["due_at"]
     return moved
+
+
+class Deadlines(Protocol):
+    """What a use case needs of `Timers`: durable timers started and cancelled in its transaction."""
+
+    async def schedule(
+        self,
+        tx: Transaction,
+        *,
+        stream_id: str,
+        kind: str,
+        basis: date,
+        calendar_days: int = 0,
+        working_days: int = 0,
+        payload: dict[str, Any],
+    ) -> None:
+        """Start a durable timer: so many calendar or working days after `basis` (Beijing dates)."""
+        ...
+
+    async def cancel(self, tx: Transaction, *, stream_id: str, kind: str) -> None: ...
 
 
 class Timers:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel
@@ -65,6 +65,16 @@ class Published:
     version: int = 1
     region: str | None = None
     inbox: bool = False
+
+
+class Recorder(Protocol):
+    """What a use case needs of `EventRecorder`: a stream's events and version, and recording more."""
+
+    async def load(self, tx: Transaction, stream_id: str) -> tuple[list[Any], int]: ...
+
+    async def record(
+        self, tx: Transaction, stream_id: str, version: int, events: list[Any], ctx: CommandContext
+    ) -> int: ...
 
 
 class EventRecorder(Generic[E]):

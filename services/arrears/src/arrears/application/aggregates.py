@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
-from arrears.application.ports import Deadlines, Recorder
 from arrears.domain import case, lead
 from arrears.domain.deadlines import Timer
 from arrears.domain.events import Event
 from arrears.domain.review import decide_sample_review
 from arrears.domain.values import CaseStatus, OrderStatus, beijing_date
+from runtime.deadlines import Deadlines
 from runtime.eventstore import Transaction
-from runtime.recording import CommandContext
+from runtime.recording import CommandContext, Recorder
 
 STAGE = "stage"
 ORDER_DUE = "order_due"

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, Protocol
+from typing import Protocol
 
-from enrolment.domain.events import Event
 from enrolment.domain.rates import RateTable
-from runtime.eventstore import Transaction
-from runtime.recording import CommandContext
-
-
-class Recorder(Protocol):
-    async def load(self, tx: Transaction, stream_id: str) -> tuple[list[Any], int]: ...
-
-    async def record(
-        self, tx: Transaction, stream_id: str, version: int, events: list[Event], ctx: CommandContext
-    ) -> int: ...
+from runtime.deadlines import Deadlines
+from runtime.recording import Recorder
 
 
 class RateBook(Protocol):
@@ -31,24 +21,6 @@ class PensionRegistry(Protocol):
         ...
 
 
-class Deadlines(Protocol):
-    async def schedule(
-        self,
-        tx: Transaction,
-        *,
-        stream_id: str,
-        kind: str,
-        basis: date,
-        calendar_days: int = 0,
-        working_days: int = 0,
-        payload: dict[str, Any],
-    ) -> None:
-        """Start a durable timer: so many calendar or working days after `basis` (Beijing dates)."""
-        ...
-
-    async def cancel(self, tx: Transaction, *, stream_id: str, kind: str) -> None: ...
-
-
 class People(Protocol):
     def ref(self, citizen_id: str) -> str:
         """The person's pseudonymous reference (the same in every region)."""
@@ -57,3 +29,6 @@ class People(Protocol):
     async def employees_of(self, employer_credit_code: str, month: str) -> list[tuple[str, str]]:
         """(person_ref, citizen_id) of everyone enrolled with the employer in that month."""
         ...
+
+
+__all__ = ["Deadlines", "Recorder"]  # the runtime's two ports, with this service's own above

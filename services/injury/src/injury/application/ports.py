@@ -6,36 +6,10 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from injury.domain.catalogue import Catalogue
-from injury.domain.events import Event
 from injury.domain.reconciliation import Reconciliation
+from runtime.deadlines import Deadlines
 from runtime.eventstore import Transaction
-from runtime.recording import CommandContext
-
-
-class Recorder(Protocol):
-    async def load(self, tx: Transaction, stream_id: str) -> tuple[list[Any], int]: ...
-
-    async def record(
-        self, tx: Transaction, stream_id: str, version: int, events: list[Event], ctx: CommandContext
-    ) -> int: ...
-
-
-class Deadlines(Protocol):
-    async def schedule(
-        self,
-        tx: Transaction,
-        *,
-        stream_id: str,
-        kind: str,
-        basis: date,
-        calendar_days: int = 0,
-        working_days: int = 0,
-        payload: dict[str, Any],
-    ) -> None:
-        """Start a durable timer: so many calendar or working days after `basis` (Beijing dates)."""
-        ...
-
-    async def cancel(self, tx: Transaction, *, stream_id: str, kind: str) -> None: ...
+from runtime.recording import Recorder
 
 
 class People(Protocol):
@@ -82,3 +56,6 @@ class Reconciliations(Protocol):
     ) -> None:
         """Keep the hospital's latest declaration for the day and how it compared."""
         ...
+
+
+__all__ = ["Deadlines", "Recorder"]  # the runtime's two ports, with this service's own above

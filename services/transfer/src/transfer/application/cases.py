@@ -8,7 +8,6 @@ Where every rule passes with no person involved the whole path runs straight thr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 from uuid import NAMESPACE_URL, uuid5
@@ -16,6 +15,8 @@ from uuid import NAMESPACE_URL, uuid5
 from contracts.identifiers import citizen_id_birth_date, citizen_id_is_male
 from contracts.transfer.commands import ApplyForTransfer
 from contracts.transfer.messages import ContactLetterV1, FundsTransferredV1, InformationSheetV1, PeriodV1
+from runtime import recording as runtime_recording
+from runtime.deadlines import Deadlines
 from runtime.eventstore import Transaction
 from runtime.recording import CommandContext, Published
 from transfer.domain import events as ev
@@ -27,13 +28,7 @@ from transfer.domain.values import Period, PeriodKind, Sex, Stage
 STAGE_DEADLINE = "stage"
 
 
-class Recorder(Protocol):
-    async def load(self, tx: Transaction, stream_id: str) -> tuple[list[Any], int]: ...
-
-    async def record(
-        self, tx: Transaction, stream_id: str, version: int, events: list[Any], ctx: CommandContext
-    ) -> int: ...
-
+class Recorder(runtime_recording.Recorder, Protocol):
     def outbox_message(
         self, public: Published, ctx: CommandContext, stream_id: str, event_id: Any, index: int = 0
     ) -> Any: ...
@@ -54,22 +49,6 @@ class History(Protocol):
     async def wait_for_payment(self, person_ref: str, case_id: str) -> None: ...
 
     async def stop_waiting(self, case_id: str) -> None: ...
-
-
-class Deadlines(Protocol):
-    async def schedule(
-        self,
-        tx: Transaction,
-        *,
-        stream_id: str,
-        kind: str,
-        basis: date,
-        calendar_days: int = 0,
-        working_days: int = 0,
-        payload: dict[str, Any],
-    ) -> None: ...
-
-    async def cancel(self, tx: Transaction, *, stream_id: str, kind: str) -> None: ...
 
 
 def _message_id(case_id: str, message: str) -> Any:
