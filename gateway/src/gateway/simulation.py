@@ -123,21 +123,11 @@ class Call:
 
 
 @dataclass(frozen=True)
-class Wait:
-    """Until the region's enrolment projection shows `active` more enrolments covering `month` than before the run."""
-
-    region: str
-    month: str
-    active: int
-
-
-@dataclass(frozen=True)
 class Step:
-    """Requests that may run at once, after the waits."""
+    """Requests that may run at once, after every request of the steps before has been answered."""
 
     label: str
     calls: tuple[Call, ...] = ()
-    waits: tuple[Wait, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -368,9 +358,6 @@ def build_plan(
         costs.append(rest)
     jobs += [job(ids.citizen(), here, MONTHS + 1 - cost) for cost in costs]
 
-    jobs_of: dict[str, list[_Job]] = defaultdict(list)
-    for j in jobs:
-        jobs_of[j.person].append(j)
     keys = iter(range(1, 10**9))
     steps: list[Step] = []
     counted: list[Call] = []
@@ -412,9 +399,6 @@ def build_plan(
 
     steps.append(Step("employers", tuple(feed_calls(here, employers, True) + feed_calls(there, far_employers, False))))
 
-    def active(region: str, month: int) -> int:
-        return sum(1 for j in jobs if j.region == region and j.active_in(month))
-
     for m, month in enumerate(months):
         ending = [j for j in jobs if j.end_month == m - 1]
         if ending:
@@ -439,9 +423,6 @@ def build_plan(
             for j in ending:
                 j.ended = True
         starting = [j for j in jobs if j.hire_month == m]
-        # A pension enrolment is refused while another region still shows one active this month (today's).
-        left = sorted({k.region for j in starting for k in jobs_of[j.person] if k.ended})
-        waits = tuple(Wait(r, months[-1], active(r, MONTHS - 1)) for r in left)
         enrolments = tuple(
             call(
                 j.region,
@@ -457,11 +438,10 @@ def build_plan(
             )
             for j in starting
         )
-        steps.append(Step(f"{month} enrolments", enrolments, waits))
+        steps.append(Step(f"{month} enrolments", enrolments))
         for j in starting:
             j.enrolled = True
         on_payroll: Counter[tuple[str, str]] = Counter((j.region, j.employer) for j in jobs if j.active_in(m))
-        waits = tuple(Wait(r, month, active(r, m)) for r in sorted({r for r, _ in on_payroll}))
         payroll = sorted(on_payroll.items())
         steps.append(
             Step(
@@ -475,7 +455,6 @@ def build_plan(
                     )
                     for (r, e), n in payroll
                 ),
-                waits,
             )
         )
         paid_on = min(month_last(month) + timedelta(days=10), today).isoformat()
@@ -674,15 +653,6 @@ class _Driver:
                     f"{call.key} {call.path} in {call.region}: {name} {answer.get(name)!r} != {wanted!r}"
                 )
 
-    async def active(self, region: str, month: str) -> int:
-        figures = await self.get(
-            region,
-            "/statistics/enrolment",
-            first=month_first(month).isoformat(),
-            last=month_last(month).isoformat(),
-        )
-        return int(figures["employees_by_scheme"].get("pension", 0))
-
     async def figures(self, first: date, last: date) -> _Figures:
         region, days = self.plan.profile.region, {"first": first.isoformat(), "last": last.isoformat()}
         share_, enrolment, transfers = await asyncio.gather(
@@ -727,8 +697,6 @@ async def run(
     started, clock = datetime.now(UTC), time.monotonic()
     first = min(plan.today, local_date(started))
     before = await driver.figures(first, first)
-    waited = {(w.region, w.month) for s in plan.steps for w in s.waits}
-    baseline = dict(zip(waited, await asyncio.gather(*(driver.active(r, m) for r, m in waited)), strict=True))
 
     async def one(call: Call, label: str) -> None:
         await driver.call(call)
@@ -736,13 +704,6 @@ async def run(
             progress(1, label)
 
     for step in plan.steps:
-        for wait in step.waits:
-
-            async def caught_up(wait: Wait = wait) -> bool:
-                return await driver.active(wait.region, wait.month) - baseline[(wait.region, wait.month)] == wait.active
-
-            if not await _until(caught_up, wait_seconds):
-                driver.problems.append(f"{step.label}: region {wait.region} never showed {wait.active} employees")
         await asyncio.gather(*(one(c, step.label) for c in step.calls))
     if progress:
         progress(0, "waiting for the projections")

@@ -56,7 +56,9 @@ class Projector:
         while True:
             async with self.store.pool.acquire() as conn, conn.transaction():
                 after = await self._position(conn, projection.name)
-                events = await self.store.read_all(after, self.batch)
+                # On the same connection: a second one from the pool while this one holds the position
+                # lock would let callers waiting on the lock exhaust the pool.
+                events = await self.store.read_all(after, self.batch, conn=conn)
                 if not events:
                     return applied
                 await projection.apply(conn, events)
@@ -69,15 +71,42 @@ class Projector:
                 )
             applied += len(events)
 
+    async def up_to_date(self, name: str, *, patience: float = 5.0) -> bool:
+        """Read your own writes: apply every event committed before this call to the projection `name`.
+
+        A command that decides from a view (the employees to assess this month) calls this first, so
+        an employee enrolled by the command just answered is in it. Waits while transactions that
+        began before the call are still open (their events could land before the horizon), at most
+        `patience` seconds; returns False if the view may still miss some of them then.
+        """
+        projection = self._named(name)
+        async with self.store.pool.acquire() as conn:
+            horizon = await conn.fetchval("SELECT pg_snapshot_xmax(pg_current_snapshot())")
+        deadline = asyncio.get_running_loop().time() + patience
+        while True:
+            async with self.store.pool.acquire() as conn:
+                settled = await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8", horizon)
+            await self.catch_up(projection)
+            if settled:
+                return True
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("projection not up to date", extra={"projection": name, "patience": patience})
+                return False
+            await asyncio.sleep(0.005)
+
+    def _named(self, name: str) -> Projection:
+        projection = next((p for p in self.projections if p.name == name), None)
+        if projection is None:
+            raise KeyError(f"no projection {name!r}; this service has {[p.name for p in self.projections]}")
+        return projection
+
     async def rebuild(self, name: str) -> int:
         """Empty the projection's views and replay the whole log into them, in one transaction; returns
         how many events were replayed. The log is read on the rebuild's own connection (so it never
         waits for the pool while queries on the views wait for it). The live loop waits on the
         position row meanwhile and goes on from where the rebuild ended; queries on those views wait
         for the commit instead of seeing them half filled."""
-        projection = next((p for p in self.projections if p.name == name), None)
-        if projection is None:
-            raise KeyError(f"no projection {name!r}; this service has {[p.name for p in self.projections]}")
+        projection = self._named(name)
         replayed = 0
         async with self.store.pool.acquire() as conn, conn.transaction():
             await self._position(conn, name)

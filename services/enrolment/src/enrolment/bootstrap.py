@@ -27,6 +27,7 @@ from runtime.deadlines import CalendarBook, Deadline, Timers
 from runtime.eventstore import PostgresTransaction
 from runtime.host import Resources, ServiceParts
 from runtime.messaging import StreamSpec
+from runtime.projector import Projector
 from runtime.recording import CommandContext, EventRecorder
 from runtime.workdays import local_date
 
@@ -69,14 +70,22 @@ class PackagedRateBook:
 
 @dataclass
 class PooledPeople:
+    """People from enrolments_view, brought up to date with every commit before each question."""
+
     pool: asyncpg.Pool
     salt: bytes
+    views: Projector
 
     def ref(self, citizen_id: str) -> str:
         return pseudonym(citizen_id, salt=self.salt)
 
     async def employees_of(self, employer_credit_code: str, month: str) -> list[tuple[str, str]]:
+        await self.views.up_to_date(EnrolmentProjection.name)
         return await queries.employees_of(self.pool, employer_credit_code, month)
+
+    async def active_pension(self, person_ref: str, month: str) -> bool:
+        await self.views.up_to_date(EnrolmentProjection.name)
+        return await queries.active_pension(self.pool, person_ref, month)
 
 
 def deadline_handler(recorder: Any, clock: Clock, region: str, calendar: CalendarBook) -> Any:
@@ -110,6 +119,8 @@ def build(resources: Resources) -> ServiceParts:
     pensions = NatsPensionRegistry(
         resources.nc, subjects, resources.clock, region=settings.region, peers=settings.regions
     )
+    projection = EnrolmentProjection()
+    people = PooledPeople(resources.pool, settings.pseudonym_salt.encode(), Projector(resources.store, [projection]))
     return ServiceParts(
         name=SERVICE,
         migrations=[files("enrolment") / "migrations"],
@@ -119,12 +130,12 @@ def build(resources: Resources) -> ServiceParts:
             resources.clock,
             recorder=recorder,
             rates=PackagedRateBook.load(settings.region),
-            people_port=PooledPeople(resources.pool, settings.pseudonym_salt.encode()),
+            people_port=people,
             pensions=pensions,
             deadlines=Timers(resources.calendar),
         ),
         events_stream=events_stream,
         handled=HANDLED,
-        projections=[EnrolmentProjection()],
+        projections=[projection],
         on_deadline=deadline_handler(recorder, resources.clock, settings.region, resources.calendar),
     )

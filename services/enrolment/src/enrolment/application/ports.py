@@ -27,7 +27,13 @@ class People(Protocol):
         ...
 
     async def employees_of(self, employer_credit_code: str, month: str) -> list[tuple[str, str]]:
-        """(person_ref, citizen_id) of everyone enrolled with the employer in that month."""
+        """(person_ref, citizen_id) of everyone enrolled with the employer in that month, including
+        enrolments answered just before the call (read your own writes)."""
+        ...
+
+    async def active_pension(self, person_ref: str, month: str) -> bool:
+        """Whether the person has a pension enrolment active here in that month (asked by other
+        regions before they enrol the person), counting every change answered before the call."""
         ...
 
 

@@ -80,7 +80,7 @@ def request_table(
         return await queries.review_queue(pool, q.limit)
 
     async def active_pension(q: c.ActivePension, _: Envelope[c.ActivePension]) -> dict[str, Any]:
-        return {"active": await queries.active_pension(pool, q.person_ref, q.month)}
+        return {"active": await people_port.active_pension(q.person_ref, q.month)}
 
     async def figures(q: c.EnrolmentFigures, _: Envelope[c.EnrolmentFigures]) -> dict[str, Any]:
         return await queries.figures(pool, q.first, q.last)

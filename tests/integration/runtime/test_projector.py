@@ -1,0 +1,96 @@
+"""A command that decides from a view reads its own writes: `Projector.up_to_date` on real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from uuid import uuid4
+
+import asyncpg
+
+from runtime.eventstore import NewEvent, PostgresEventStore, RecordedEvent
+from runtime.projector import Projector
+
+
+class Seen:
+    """A view of every event's stream, in the order applied."""
+
+    name = "seen"
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        await conn.executemany("INSERT INTO seen (stream_id) VALUES ($1)", [(e.stream_id,) for e in events])
+
+    async def reset(self, conn: asyncpg.Connection) -> None:
+        await conn.execute("TRUNCATE seen")
+
+
+async def _view(pool: asyncpg.Pool) -> list[str]:
+    return [r["stream_id"] for r in await pool.fetch("SELECT stream_id FROM seen ORDER BY n")]
+
+
+async def _projector(pool: asyncpg.Pool) -> tuple[PostgresEventStore, Projector]:
+    await pool.execute("CREATE TABLE IF NOT EXISTS seen (n bigserial PRIMARY KEY, stream_id text NOT NULL)")
+    store = PostgresEventStore(pool)
+    return store, Projector(store, [Seen()])
+
+
+def _event() -> NewEvent:
+    return NewEvent(uuid4(), "Happened", {}, {})
+
+
+async def test_a_view_brought_up_to_date_holds_every_event_committed_before_the_call(pool: asyncpg.Pool) -> None:
+    store, projector = await _projector(pool)
+    for stream in ("a", "b", "c"):
+        async with store.transaction() as tx:
+            await tx.append(stream, 0, [_event()])
+
+    assert await _view(pool) == []  # no projector loop runs here
+    assert await projector.up_to_date("seen") is True
+    assert await _view(pool) == ["a", "b", "c"]
+
+
+async def test_it_waits_for_a_transaction_still_open_when_it_was_called(pool: asyncpg.Pool) -> None:
+    store, projector = await _projector(pool)
+    committed = asyncio.Event()
+    writing = asyncio.Event()
+
+    async def slow_writer() -> None:
+        async with store.transaction() as tx:
+            await tx.append("slow", 0, [_event()])
+            writing.set()
+            await asyncio.sleep(0.3)
+        committed.set()
+
+    writer = asyncio.create_task(slow_writer())
+    await writing.wait()
+    async with store.transaction() as tx:  # committed after the slow one began: not final until it ends
+        await tx.append("fast", 0, [_event()])
+
+    assert await projector.up_to_date("seen") is True
+    assert committed.is_set()
+    assert sorted(await _view(pool)) == ["fast", "slow"]
+    await writer
+
+
+async def test_it_gives_up_after_its_patience_and_says_so(pool: asyncpg.Pool) -> None:
+    store, projector = await _projector(pool)
+    release = asyncio.Event()
+    writing = asyncio.Event()
+
+    async def stuck_writer() -> None:
+        async with store.transaction() as tx:
+            await tx.append("stuck", 0, [_event()])
+            writing.set()
+            await release.wait()
+
+    writer = asyncio.create_task(stuck_writer())
+    await writing.wait()
+    async with store.transaction() as tx:
+        await tx.append("after", 0, [_event()])
+
+    assert await projector.up_to_date("seen", patience=0.2) is False
+    assert await _view(pool) == []  # "after" is not final while "stuck" may still land before it
+    release.set()
+    await writer
+    assert await projector.up_to_date("seen") is True
+    assert sorted(await _view(pool)) == ["after", "stuck"]
