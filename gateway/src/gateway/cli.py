@@ -106,6 +106,25 @@ def audit(last: Annotated[int, typer.Option(help="how many of the latest records
     typer.echo(_js_call(work))
 
 
+@app.command()
+def alerts(last: Annotated[int, typer.Option(help="how many of the latest alerts")] = 50) -> None:
+    """The latest consumer alerts of every service: saturated, stalled, recovered, with the backlog."""
+    from runtime.watch import read_alerts
+
+    async def work(js: object, settings: GatewaySettings) -> str:
+        found = await read_alerts(js, settings.subject_root, last=last)  # type: ignore[arg-type]
+        return (
+            "\n".join(
+                f"{a['time']}\t{a['region']}\t{a['service']}\t{a['consumer']}\t{a['state']}\t"
+                f"{a['seconds']}s\tpending {a['pending']}\tin flight {a['ack_pending']}/{a['max_ack_pending']}"
+                for a in found
+            )
+            or "none"
+        )
+
+    typer.echo(_js_call(work))
+
+
 @app.command("dead-letters")
 def dead_letters() -> None:
     """List the dead letters: sequence, consumer, subject and reason."""

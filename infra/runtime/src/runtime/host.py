@@ -55,6 +55,7 @@ from runtime.requests import query
 from runtime.settings import RuntimeSettings
 from runtime.traces import trace_stream
 from runtime.tracing import export_spans_to_nats, setup_tracing
+from runtime.watch import ConsumerWatch, alerts_stream
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class RunningService:
     projector: Projector
     consumers: list[PullConsumer]
     deadlines: DeadlineWorker | None
+    watch: ConsumerWatch
     server: RequestServer
     stop: asyncio.Event
     tasks: list[asyncio.Task[None]]
@@ -153,11 +155,12 @@ async def start_service(
         dead_letters.stream,
         trace_stream(settings.subject_root, settings.trace_stream_max_bytes),
         calendar_spec,
+        alerts_stream(settings.subject_root),
     ):
         await ensure_stream(
             js, spec, replicas=settings.jetstream_replicas, duplicate_window=settings.duplicate_window_seconds
         )
-    relay = OutboxRelay(pool, js)
+    relay = OutboxRelay(pool, js, foreign=frozenset(settings.regions) - {settings.region})
     projector = Projector(store, [*parts.projections, HandledServicesProjection(parts.handled)])
     relay_holder.append(relay)
     projector_holder.append(projector)
@@ -166,7 +169,21 @@ async def start_service(
     builtin = [calendar_consumer]
     consumers = [PullConsumer(js, store, spec, dead_letters) for spec in (*parts.consumers, *builtin)]
     deadlines = DeadlineWorker(store, resources.clock, parts.on_deadline) if parts.on_deadline else None
-    loops: list[Awaitable[None]] = [relay.run(stop), projector.run(stop), *(c.run(stop) for c in consumers)]
+    watch = ConsumerWatch(
+        js,
+        settings.subject_root,
+        settings.region,
+        service,
+        [(c.stream, c.durable, c.max_ack_pending) for c in (*parts.consumers, calendar_consumer)],
+        interval=settings.watch_interval_seconds,
+        stall_after=settings.stall_after_seconds,
+    )
+    loops: list[Awaitable[None]] = [
+        relay.run(stop),
+        projector.run(stop),
+        watch.run(stop),
+        *(c.run(stop) for c in consumers),
+    ]
     if deadlines is not None:
         loops.append(deadlines.run(stop))
     loops += [task(stop) for task in parts.extra_tasks]
@@ -179,7 +196,7 @@ async def start_service(
     }
     server = RequestServer(nc, f"{settings.subject_root}.{settings.region}.{service}", requests)
     await server.start()
-    running = RunningService(resources, parts, relay, projector, consumers, deadlines, server, stop, tasks)
+    running = RunningService(resources, parts, relay, projector, consumers, deadlines, watch, server, stop, tasks)
     stack.push_async_callback(running.close)
     return running
 

@@ -32,6 +32,10 @@ class RuntimeSettings(BaseSettings):
     # The embedded trace store's size: JetStream reserves it from its memory store.
     trace_stream_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024 * 1024)
     pseudonym_salt: str = "yiwang-development-salt"
+    # Stall alerts (runtime.watch): how often each consumer is sampled, and for how long it may be
+    # saturated or make no progress before an alert is raised.
+    watch_interval_seconds: float = Field(default=10.0, gt=0)
+    stall_after_seconds: float = Field(default=30.0, gt=0)
 
     @property
     def nats_servers(self) -> list[str]:
