@@ -144,3 +144,38 @@ async def test_a_message_no_stream_takes_is_parked_and_does_not_block_the_others
     assert sorted(await stream_message_ids(js, stream.name)) == sorted(good)
     parked = await pool.fetch("SELECT subject, reason FROM outbox_undeliverable")
     assert [r["subject"] for r in parked] == [f"{subject_root}.99.nowhere.evt.lost.v1"]
+
+
+async def test_messages_for_an_unreachable_region_wait_in_order_while_the_rest_go_on(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str
+) -> None:
+    """Region 44's stream is out of reach (here: not there yet, as behind a cut link): its messages
+    are held, not parked, and this region's own go on; once 44 answers they leave in commit order."""
+    js = nc.jetstream()
+    own = StreamSpec(f"{subject_root.upper()}_OWN", (f"{subject_root}.36.>",))
+    await ensure_stream(js, own, replicas=1, duplicate_window=600)
+    store = PostgresEventStore(pool)
+    letters: list[str] = []
+    mine: set[str] = set()
+    for _ in range(5):  # interleaved in the outbox: a letter to 44, then events of 36's own
+        letters += sorted(await queue_messages(store, f"{subject_root}.44.svc.in.letter.v1", 1))
+        mine |= await queue_messages(store, f"{subject_root}.36.svc.evt.happened.v1", 3)
+
+    relay = OutboxRelay(pool, js, foreign=frozenset({"44"}))
+    async with pool.acquire() as conn:
+        assert await relay.relay_once(conn) == 15  # the batch held all 20; 36's 15 left
+    assert sorted(await stream_message_ids(js, own.name)) == sorted(mine)  # not blocked behind the letters
+    assert set(relay.held) == {"44"}
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 5
+    assert await pool.fetchval("SELECT count(*) FROM outbox_undeliverable") == 0
+
+    theirs = StreamSpec(f"{subject_root.upper()}_THEIRS", (f"{subject_root}.44.>",))
+    await ensure_stream(js, theirs, replicas=1, duplicate_window=600)  # region 44 reachable again
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    await eventually(lambda: _count(pool, 0), within=30)
+    stop.set()
+    await running
+
+    assert await stream_message_ids(js, theirs.name) == letters  # once each, in the order committed
+    assert relay.held == {}

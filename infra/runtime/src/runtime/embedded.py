@@ -65,6 +65,11 @@ class EmbeddedNats:
     routes: tuple[int, ...] = ()
     server_name: str = "yiwang-dev"
     sync_always: bool = True
+    # A region of its own (issue 10): its JetStream domain, a port other regions' leaf nodes connect
+    # to, and the leaf-node ports of the regions this one connects to.
+    domain: str | None = None
+    leaf_port: int | None = None
+    leaf_remotes: tuple[int, ...] = ()
     log_file: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
@@ -84,6 +89,7 @@ class EmbeddedNats:
             "max_payload: 8MB",
             "jetstream {",
             f'  store_dir: "{self.store_dir}"',
+            *([f"  domain: {self.domain}"] if self.domain else []),
             "  sync_interval: always" if self.sync_always else "  sync_interval: 2m",
             "}",
         ]
@@ -94,6 +100,16 @@ class EmbeddedNats:
                 f'  name: "{self.cluster}"',
                 f"  listen: 127.0.0.1:{self.cluster_port}",
                 f"  routes: [{routes}]",
+                "}",
+            ]
+        if self.leaf_port or self.leaf_remotes:
+            remotes = ", ".join(f'{{ url: "nats-leaf://127.0.0.1:{p}" }}' for p in self.leaf_remotes)
+            lines += [
+                "leafnodes {",
+                # no_advertise: other regions reach this one only at the address they were given
+                # (a proxy, a firewall's), never at one this server would hand them.
+                *([f"  listen: 127.0.0.1:{self.leaf_port}", "  no_advertise: true"] if self.leaf_port else []),
+                *([f"  remotes: [{remotes}]", "  reconnect: 1"] if remotes else []),
                 "}",
             ]
         return "\n".join(lines) + "\n"

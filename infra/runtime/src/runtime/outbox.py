@@ -5,12 +5,20 @@ acknowledged it. A relay killed between the two publishes again on restart, and 
 duplicate window drops the copy; consumers' inboxes catch anything later than that.
 One relay per database is active at a time (a session advisory lock), which keeps the order in
 which a stream's events were committed.
+
+Messages addressed to another region (`<root>.<region>.…` of a region in `foreign`) may find that
+region unreachable: its JetStream domain behind a cut leaf-node link, or its stream electing a
+leader. They are then *held* in the outbox, that region only, with a growing pause between tries,
+while everything else goes on; they are never parked as undeliverable, since no local answer can
+say that the other region has no stream. Only a subject this region's own servers should capture
+and none does is parked (`outbox_undeliverable`), so one bad subject cannot block the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import asyncpg
@@ -27,8 +35,11 @@ _RELAY_LOCK = 7_361_482_902
 
 _CLAIM = """
 SELECT id, message_id, subject, payload, headers FROM outbox
+WHERE split_part(subject, '.', 2) <> ALL($2::text[])
 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
 """
+
+HOLD_FIRST, HOLD_MAX = 1.0, 30.0  # seconds between tries of an unreachable region, doubling
 
 
 class TransientNoStreamError(Exception):
@@ -44,8 +55,11 @@ class OutboxRelay:
         batch: int = 500,
         poll_interval: float = 0.25,
         ack_timeout: float = 10.0,
+        foreign: frozenset[str] = frozenset(),
     ) -> None:
         self.pool = pool
+        self.foreign = foreign
+        self.held: dict[str, tuple[float, float]] = {}  # region -> (try again at, pause)
         self.js = js
         self.ack_timeout = ack_timeout
         self.batch = batch
@@ -57,37 +71,61 @@ class OutboxRelay:
         """Called after a commit that queued messages, so they leave without waiting for a poll."""
         self._wake.set()
 
+    def destination(self, subject: str) -> str | None:
+        """The other region a subject is addressed to, or None for this region's own servers."""
+        region = subject.split(".", 2)[1] if subject.count(".") >= 2 else ""
+        return region if region in self.foreign else None
+
     async def relay_once(self, conn: asyncpg.Connection) -> int:
-        """Publish one batch and delete it; returns how many messages left."""
+        """Publish one batch and delete what JetStream took; returns how many messages left."""
+        now = time.monotonic()
+        waiting = [region for region, (until, _) in self.held.items() if until > now]
         async with conn.transaction():
-            rows = await conn.fetch(_CLAIM, self.batch)
+            rows = await conn.fetch(_CLAIM, self.batch, waiting)
             if not rows:
                 return 0
             acks = [await self._publish(row) for row in rows]
             results = await self._settle(acks)
-            undeliverable = [
-                (row, str(result)) for row, result in zip(rows, results, strict=True) if _no_stream(result)
-            ]
-            failed = [r for r in results if isinstance(r, BaseException) and not _no_stream(r)]
-            if failed:
-                raise failed[0]
-            if undeliverable and not await self._truly_streamless({row["subject"] for row, _ in undeliverable}):
-                # "No responders" also answers a publish while a clustered stream elects its leader.
-                raise TransientNoStreamError(undeliverable[0][1])
-            if undeliverable:
+            done, parked, failed = [], [], {}  # failed: destination -> its first error
+            for row, result in zip(rows, results, strict=True):
+                where = self.destination(row["subject"])
+                if where in failed:
+                    continue  # behind a message that did not go: kept, so the region gets them in order
+                if not isinstance(result, BaseException):
+                    done.append(row)
+                elif where is None and _no_stream(result) and await self._truly_streamless({row["subject"]}):
+                    parked.append((row, str(result)))
+                else:
+                    failed[where] = result
+            if None in failed:  # this region's own servers: retry the whole batch, the duplicate window absorbs it
+                error = failed[None]
+                raise TransientNoStreamError(str(error)) if _no_stream(error) else error
+            if parked:
                 # No stream captures the subject: park the row with its reason instead of blocking the rest.
                 await conn.executemany(
                     "INSERT INTO outbox_undeliverable (message_id, subject, payload, headers, reason) "
                     "VALUES ($1, $2, $3, $4, $5)",
-                    [(r["message_id"], r["subject"], r["payload"], r["headers"], why) for r, why in undeliverable],
+                    [(r["message_id"], r["subject"], r["payload"], r["headers"], why) for r, why in parked],
                 )
                 log.error(
-                    "outbox messages undeliverable",
-                    extra={"count": len(undeliverable), "subject": undeliverable[0][0]["subject"]},
+                    "outbox messages undeliverable", extra={"count": len(parked), "subject": parked[0][0]["subject"]}
                 )
-            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
-        self.published += len(rows)
-        return len(rows)
+            gone = [r["id"] for r in done] + [r["id"] for r, _ in parked]
+            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", gone)
+        for region, error in failed.items():
+            self._hold(str(region), error)
+        for region in {self.destination(r["subject"]) for r in done} - {None}:
+            if self.held.pop(str(region), None) is not None:
+                log.info("outbox messages for another region flow again", extra={"to_region": region})
+        self.published += len(gone)
+        return len(gone)
+
+    def _hold(self, region: str, error: BaseException) -> None:
+        _, pause = self.held.get(region, (0.0, HOLD_FIRST / 2))
+        pause = min(pause * 2, HOLD_MAX)
+        if region not in self.held:
+            log.warning("outbox messages for another region held", extra={"to_region": region, "error": repr(error)})
+        self.held[region] = (time.monotonic() + pause, pause)
 
     async def _truly_streamless(self, subjects: set[str]) -> bool:
         """Whether no stream captures any of these subjects (asked of JetStream itself)."""
@@ -100,14 +138,13 @@ class OutboxRelay:
         return True
 
     async def _settle(self, acks: list[asyncio.Future[Any]]) -> list[Any]:
-        """Each ack or its error. A server that dies mid-batch never answers: the batch fails and
-        is published again, which the duplicate window absorbs."""
+        """Each ack or its error. A server that dies mid-batch never answers: those publishes count
+        as failed (a TimeoutError) and go again, which the duplicate window absorbs."""
         _, pending = await asyncio.wait(acks, timeout=self.ack_timeout)
         for ack in pending:
             ack.cancel()  # releases nats-py's pending-publish slot
-        if pending:
-            raise TimeoutError(f"{len(pending)} of {len(acks)} publishes not acknowledged in {self.ack_timeout}s")
-        return [ack.exception() or ack.result() for ack in acks]
+        unanswered = TimeoutError(f"{len(pending)} of {len(acks)} publishes not acknowledged in {self.ack_timeout}s")
+        return [unanswered if ack in pending else ack.exception() or ack.result() for ack in acks]
 
     async def _publish(self, row: asyncpg.Record) -> asyncio.Future[Any]:
         headers: dict[str, str] = dict(row["headers"])
