@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help install run test test-unit test-integration test-e2e browser lint fmt typecheck schemas bench simulate clean
+.PHONY: help install run run-apart test test-unit test-integration test-e2e browser lint fmt typecheck schemas bench simulate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ install: $(STAMP) ## create .venv and install everything
 
 run: install ## start NATS, PostgreSQL, every service for regions 36 and 44, and the gateway
 	$(BIN)/yiwang up --data data
+
+run-apart: install ## the same with each region's own NATS (JetStream domain, leaf-node link) and PostgreSQL
+	$(BIN)/yiwang up --apart --data data-apart
 
 test: install browser ## unit, contract, integration and end-to-end tests on real NATS and PostgreSQL
 	$(BIN)/pytest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
 import psutil
 
@@ -26,10 +28,10 @@ EMPLOYER = {
 }
 
 
-def start(data: Path, port: int) -> subprocess.Popen[bytes]:
+def start(data: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("YIWANG_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "up", "--data", str(data), "--port", str(port)],
+        [sys.executable, "-m", "gateway.cli", "up", "--data", str(data), "--port", str(port), *options],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -113,3 +115,58 @@ def test_the_stack_starts_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path
 
     assert found.json()["name"] == "Foshan Ceramics"  # type: ignore[attr-defined]
     assert wait_until(lambda: not descendants_using(data), 30)
+
+
+def test_regions_apart_each_run_on_servers_of_their_own_and_reach_each_other(tmp_path: Path) -> None:
+    """`make run-apart`: a NATS server (JetStream domain) and a PostgreSQL server per region, the
+    gateway on region 36's NATS reaching region 44's services over the leaf-node link."""
+    data, port = tmp_path / "data", free_port()
+    base = f"http://127.0.0.1:{port}"
+    secret = "yiwang-development-secret-change-me-32bytes"
+    employer_44 = {**EMPLOYER, "credit_code": "91440604MA4W0XC02P", "division_code": "440604"}
+    registered: dict[str, object] = {}
+
+    launcher = start(data, port, "--apart")
+    try:
+        wait_until(lambda: httpx.get(f"{base}/health/ready").status_code == 200, 120)
+        for region, body in (("36", EMPLOYER), ("44", employer_44)):
+            token = {"Authorization": "Bearer " + issue_token(secret, kind="operator", subject="t", region=region)}
+            registered[region] = wait_until(
+                lambda region=region, body=body, token=token: (
+                    (r := httpx.post(f"{base}/v1/regions/{region}/employers", json=body, headers=token)).status_code
+                    == 201
+                    and r
+                ),
+                90,
+            )
+        commands = [" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])]
+        nats_servers = sum("nats-server" in c and str(data) in c for c in commands)
+        postmasters = sum("bin/postgres -D" in c and str(data) in c for c in commands)
+        ports = dict(line.split("=") for line in (data / "ports-apart").read_text().split())
+        in_44 = asyncio.run(_events(f"postgresql://postgres@127.0.0.1:{ports['postgres_44']}/enrolment_44"))
+        in_36_server = asyncio.run(_databases(f"postgresql://postgres@127.0.0.1:{ports['postgres_36']}/postgres"))
+    finally:
+        output = stop(launcher)
+
+    assert set(registered) == {"36", "44"}
+    assert "NATS 36" in output and "NATS 44" in output and "stopped." in output
+    assert (nats_servers, postmasters) == (2, 2)
+    assert in_44 > 0  # region 44's employer is in region 44's own server
+    assert "enrolment_44" not in in_36_server and "enrolment_36" in in_36_server
+    assert wait_until(lambda: not descendants_using(data), 30)
+
+
+async def _events(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM events WHERE event_type = 'EmployerRegistered'"))
+    finally:
+        await conn.close()
+
+
+async def _databases(url: str) -> set[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        return {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
+    finally:
+        await conn.close()

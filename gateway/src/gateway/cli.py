@@ -19,11 +19,14 @@ app = typer.Typer(help="yiwang operators' CLI", no_args_is_help=True)
 def up(
     data: Annotated[Path, typer.Option(help="Where NATS and PostgreSQL keep their data.")] = Path("data"),
     port: Annotated[int, typer.Option(help="Gateway port.")] = 8000,
+    apart: Annotated[
+        bool, typer.Option(help="Each region its own NATS (JetStream domain, leaf-node link) and PostgreSQL.")
+    ] = False,
 ) -> None:
     """Start NATS, PostgreSQL, every service for regions 36 and 44, and the gateway."""
     from runtime.devstack import up as start
 
-    start(data, gateway_port=port)
+    start(data, gateway_port=port, apart=apart)
 
 
 @app.command()

@@ -3,6 +3,11 @@
 Starts NATS (JetStream, fsync always) and PostgreSQL unless YIWANG_NATS_URL / YIWANG_DATABASE_URL
 point at existing servers, one database per service and region, every service for each region
 and the gateway; restarts a process that dies; Ctrl-C stops everything it started.
+
+With `apart` (`yiwang up --apart`, `make run-apart`) each region gets servers of its own, as in
+production (docs/deploy.md): a NATS server with its own JetStream domain (`r<region>`) and a
+PostgreSQL server. The first region's NATS takes the others' leaf-node connections; the gateway
+connects there and reaches the other regions over those links.
 """
 
 from __future__ import annotations
@@ -44,14 +49,54 @@ def database_url(admin_url: str, database: str) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
+@dataclass(frozen=True)
+class Servers:
+    """Where one region's processes connect."""
+
+    nats_url: str
+    nats_monitor_url: str | None
+    postgres_admin_url: str
+
+
 @dataclass
 class Stack:
     data_dir: Path
     regions: tuple[str, ...] = ("36", "44")
     gateway_port: int = 8000
+    apart: bool = False
     nats: EmbeddedNats | None = None
     postgres: EmbeddedPostgres | None = None
+    started: list[EmbeddedNats | EmbeddedPostgres] = field(default_factory=list)
     children: list[Child] = field(default_factory=list)
+
+    def start_all_servers(self) -> dict[str, Servers]:
+        """Each region's servers: one pair shared by all, or (apart) a pair per region."""
+        if not self.apart:
+            shared = Servers(*self.start_servers())
+            return dict.fromkeys(self.regions, shared)
+        if os.environ.get("YIWANG_NATS_URL") or os.environ.get("YIWANG_DATABASE_URL"):
+            raise SystemExit("--apart starts each region's own servers: unset YIWANG_NATS_URL and YIWANG_DATABASE_URL")
+        names = (*(f"{kind}_{r}" for r in self.regions for kind in ("nats", "nats_monitor", "postgres")), "leaf")
+        ports = _ports(self.data_dir / "ports-apart", names)
+        found = {}
+        for i, region in enumerate(self.regions):
+            nats = EmbeddedNats(
+                self.data_dir / f"nats-{region}",
+                port=ports[f"nats_{region}"],
+                monitor_port=ports[f"nats_monitor_{region}"],
+                server_name=f"yiwang-{region}",
+                domain=f"r{region}",
+                leaf_port=ports["leaf"] if i == 0 else None,
+                leaf_remotes=() if i == 0 else (ports["leaf"],),
+            )
+            postgres = EmbeddedPostgres(self.data_dir / f"postgres-{region}", port=ports[f"postgres_{region}"])
+            self.started += [nats.start(), postgres.start()]
+            for service in SERVICES:
+                postgres.create_database(f"{service}_{region}")
+            if i == 0:
+                postgres.create_database("gateway")
+            found[region] = Servers(nats.url, nats.monitor_url, postgres.url)
+        return found
 
     def start_servers(self) -> tuple[str, str | None, str]:
         """(NATS URL, NATS monitor URL, PostgreSQL admin URL): external if set, else embedded."""
@@ -74,24 +119,29 @@ class Stack:
     def databases(self) -> list[str]:
         return ["gateway", *(f"{s}_{r}" for r in self.regions for s in SERVICES)]
 
-    def start_processes(self, nats_url: str, monitor: str | None, admin_url: str) -> None:
+    def start_processes(self, servers: dict[str, Servers]) -> None:
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        base = {**os.environ, "YIWANG_NATS_URL": nats_url, "PYTHONUNBUFFERED": "1"}
-        if monitor:
-            base["YIWANG_NATS_MONITOR_URL"] = monitor
+
+        def base(at: Servers) -> dict[str, str]:
+            env = {**os.environ, "YIWANG_NATS_URL": at.nats_url, "PYTHONUNBUFFERED": "1"}
+            if at.nats_monitor_url:
+                env["YIWANG_NATS_MONITOR_URL"] = at.nats_monitor_url
+            return env
+
         for region in self.regions:
             for service in SERVICES:
                 env = {
-                    **base,
+                    **base(servers[region]),
                     "YIWANG_REGION": region,
-                    "YIWANG_DATABASE_URL": database_url(admin_url, f"{service}_{region}"),
+                    "YIWANG_DATABASE_URL": database_url(servers[region].postgres_admin_url, f"{service}_{region}"),
                     "OTEL_SERVICE_NAME": f"{service}-{region}",
                 }
                 self.children.append(Child(f"{service}-{region}", service, env, logs / f"{service}-{region}.log"))
+        first = servers[self.regions[0]]
         gateway_env = {
-            **base,
-            "YIWANG_DATABASE_URL": database_url(admin_url, "gateway"),
+            **base(first),
+            "YIWANG_DATABASE_URL": database_url(first.postgres_admin_url, "gateway"),
             "YIWANG_PORT": str(self.gateway_port),
             "YIWANG_REGIONS": '["' + '","'.join(self.regions) + '"]',
         }
@@ -122,10 +172,9 @@ class Stack:
                 except subprocess.TimeoutExpired:
                     child.process.kill()
                     child.process.wait(5)
-        if self.nats is not None:
-            self.nats.stop()
-        if self.postgres is not None:
-            self.postgres.stop()
+        for server in (self.nats, self.postgres, *reversed(self.started)):
+            if server is not None:
+                server.stop()
 
 
 def _ports(path: Path, names: tuple[str, ...]) -> dict[str, int]:
@@ -133,7 +182,7 @@ def _ports(path: Path, names: tuple[str, ...]) -> dict[str, int]:
     defaults = {"nats": 4222, "nats_monitor": 8222, "postgres": 54329}
     if path.exists():
         return {k: int(v) for k, v in (line.split("=") for line in path.read_text().split())}
-    chosen = {name: defaults[name] if _free(defaults[name]) else free_port() for name in names}
+    chosen = {name: defaults[name] if name in defaults and _free(defaults[name]) else free_port() for name in names}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(f"{k}={v}" for k, v in chosen.items()) + "\n")
     return chosen
@@ -146,8 +195,10 @@ def _free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def up(data_dir: Path, *, regions: tuple[str, ...] = ("36", "44"), gateway_port: int = 8000) -> None:
-    stack = Stack(data_dir.resolve(), regions, gateway_port)
+def up(
+    data_dir: Path, *, regions: tuple[str, ...] = ("36", "44"), gateway_port: int = 8000, apart: bool = False
+) -> None:
+    stack = Stack(data_dir.resolve(), regions, gateway_port, apart)
     stop = [False]
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -156,9 +207,14 @@ def up(data_dir: Path, *, regions: tuple[str, ...] = ("36", "44"), gateway_port:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        nats_url, monitor, admin_url = stack.start_servers()
-        stack.start_processes(nats_url, monitor, admin_url)
+        servers = stack.start_all_servers()
+        stack.start_processes(servers)
         base = f"http://127.0.0.1:{gateway_port}"
+        nats = "\n".join(
+            f"  NATS {region:9} {at.nats_url} (monitor {at.nats_monitor_url})" for region, at in servers.items()
+        )
+        if not apart:
+            nats = f"  NATS           {servers[regions[0]].nats_url} (monitor {servers[regions[0]].nats_monitor_url})"
         print(
             f"\nyiwang is up: regions {', '.join(regions)}\n"
             f"  gateway        {base}\n"
@@ -166,7 +222,7 @@ def up(data_dir: Path, *, regions: tuple[str, ...] = ("36", "44"), gateway_port:
             f"  dashboard      {base}/dashboard#region=36&token=<a token, below>\n"
             f"  traces         every response has X-Trace-Id; `yiwang trace <id>` or GET {base}/v1/ops/traces/<id>\n"
             f"  a token        `.venv/bin/yiwang token operator ops-1 --region 36`\n"
-            f"  NATS           {nats_url} (monitor {monitor})\n"
+            f"{nats}\n"
             f"  logs           {data_dir / 'logs'}\n"
             "Ctrl-C stops everything.\n",
             flush=True,
