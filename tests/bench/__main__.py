@@ -36,6 +36,7 @@ from tests.bench import (
     stack_append,
     stack_feed,
     stack_gateway,
+    stack_growth,
     stack_injury,
     stack_lag,
     stack_transfer,
@@ -74,6 +75,7 @@ async def run_all(
         ("raw HTTP", lambda: limits_http.measure(children, load)),
         ("peer", lambda: peer.measure(pg.port, _created(pg, "bench_peer"))),
         ("stack append", lambda: stack_append.measure(pg.create_database("bench_stack"), children)),
+        ("stack growth", lambda: stack_growth.measure(pg.create_database("bench_growth"))),
         (
             "stack outbox lag",
             lambda: stack_lag.measure(

@@ -1,0 +1,114 @@
+"""Stack: cost as the event log grows, from 1M to 2M events (at scale 1.0).
+
+The log is filled inside PostgreSQL (`INSERT ... SELECT generate_series`, 100,000 events per
+transaction, 10 events per stream, the bench's registered-employer payload), then VACUUM ANALYZE.
+At each size: appends with outbox (16 tasks, new stream each, as `stack.append`) and stream loads
+(16 tasks, `tx.load` of a random 10-event stream of the log), median of 3 runs each. What keeps
+them flat is written in docs/performance.md: every statement on the hot path reaches its rows by
+an index whose depth grows with log(n) (`(stream_id, version)`, `event_id`,
+`(transaction_id, position)`); nothing scans the log.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from runtime.eventstore import PostgresEventStore
+from tests.bench.common import (
+    EVENT_DATA_JSON,
+    EVENT_METADATA_JSON,
+    Figure,
+    closed_loop,
+    median,
+    percentile,
+    say,
+    scale,
+    seconds,
+)
+from tests.bench.limits_pg import migrated_pool
+from tests.bench.stack_append import append_loop
+
+TASKS = 16
+RUNS = 3
+PER_STREAM = 10
+CHUNK = 100_000
+
+_FILL = """
+INSERT INTO events (stream_id, version, event_id, event_type, data, metadata)
+SELECT 'grown-' || (g / $3), (g % $3) + 1, gen_random_uuid(), 'EmployerRegistered', $4::jsonb, $5::jsonb
+FROM generate_series($1::bigint, $2::bigint - 1) AS g
+"""
+
+
+async def _fill(pool: Any, start: int, end: int) -> float:
+    began = time.perf_counter()
+    for low in range(start, end, CHUNK):
+        await pool.execute(_FILL, low, min(end, low + CHUNK), PER_STREAM, EVENT_DATA_JSON, EVENT_METADATA_JSON)
+    await pool.execute("VACUUM ANALYZE events")
+    return time.perf_counter() - began
+
+
+async def _loads(store: PostgresEventStore, streams: int, duration: float) -> dict[str, float]:
+    rng = random.Random(7)  # noqa: S311 - which stream to load, not a secret
+
+    async def step(_: int) -> None:
+        async with store.transaction() as tx:
+            loaded = await tx.load(f"grown-{rng.randrange(streams)}")
+        if len(loaded) != PER_STREAM:
+            raise AssertionError(f"a grown stream holds {len(loaded)} events")
+
+    count, elapsed, latencies = await closed_loop(TASKS, duration, step)
+    return {"value": count / elapsed, "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99)}
+
+
+async def _at_size(store: PostgresEventStore, events: int, duration: float) -> dict[str, dict[str, float]]:
+    await append_loop(store, TASKS, 0.5)  # warm-up
+    appends = [await append_loop(store, TASKS, duration) for _ in range(RUNS)]
+    loads = [await _loads(store, events // PER_STREAM, duration) for _ in range(RUNS)]
+
+    def middle(runs: list[dict[str, float]]) -> dict[str, float]:
+        return {k: median([r[k] for r in runs]) for k in ("value", "p50_ms", "p99_ms")}
+
+    return {"append": middle(appends), "load": middle(loads)}
+
+
+async def measure(dsn: str) -> list[Figure]:
+    first = max(20_000, round(1_000_000 * scale() / CHUNK) * CHUNK or CHUNK)
+    duration = seconds(5.0, minimum=2.0)
+    pool = await migrated_pool(dsn, size=TASKS)
+    try:
+        store = PostgresEventStore(pool)
+        say(f"stack: growth, filling the log with {first:,} events")
+        filled = await _fill(pool, 0, first)
+        small = await _at_size(store, first, duration)
+        say(f"stack: growth, {first:,} -> {2 * first:,} events")
+        filled += await _fill(pool, first, 2 * first)
+        large = await _at_size(store, 2 * first, duration)
+        size = await pool.fetchval("SELECT pg_size_pretty(pg_total_relation_size('events'))")
+    finally:
+        await pool.close()
+    figures = []
+    for what, label, unit in (("append", "appends with outbox", "events/s"), ("load", "stream loads", "loads/s")):
+        before, after = small[what], large[what]
+        change = after["value"] / before["value"] - 1 if before["value"] else 0.0
+        figures.append(
+            Figure(
+                f"stack.growth_{what}",
+                f"stack: {label} at {2 * first:,} events vs {first:,}",
+                after["value"],
+                unit,
+                "stack",
+                p50_ms=after["p50_ms"],
+                p99_ms=after["p99_ms"],
+                runs=[round(before["value"], 1), round(after["value"], 1)],
+                target="slows by <=10% when the log doubles",
+                notes=(
+                    f"{before['value']:.0f} -> {after['value']:.0f} {unit} ({change:+.1%}), p99 "
+                    f"{before['p99_ms']:.1f} -> {after['p99_ms']:.1f} ms; log {size} after {filled:.0f} s of filling"
+                ),
+                extra={"before": before, "after": after, "change": change, "events": [first, 2 * first]},
+            )
+        )
+    return figures
