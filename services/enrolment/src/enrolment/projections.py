@@ -1,4 +1,8 @@
-"""Read models of the enrolment service, fed in commit order from its event log."""
+"""Read models of the enrolment service, fed in commit order from its event log.
+
+Every statement here touches rows of the event's own stream only (an employer's rows for employer
+events, a person's for person events), so a batch runs in waves (`runtime.batching.StreamBatch`).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,13 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
+from runtime.batching import StreamBatch, Writes
 from runtime.eventstore import RecordedEvent
 
-Apply = Callable[[asyncpg.Connection, RecordedEvent], Awaitable[None]]
+Apply = Callable[[Writes, RecordedEvent], Awaitable[None]]
 
 
-async def _registered(conn: asyncpg.Connection, e: RecordedEvent) -> None:
+async def _registered(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
     await conn.execute(
         "INSERT INTO employers_view (employer_id, credit_code, name, division_code, industry_code, established_on, "
@@ -32,7 +37,7 @@ async def _registered(conn: asyncpg.Connection, e: RecordedEvent) -> None:
     await conn.execute("DELETE FROM review_queue WHERE employer_id = $1 AND kind = 'credit_code'", e.stream_id)
 
 
-async def _held(conn: asyncpg.Connection, e: RecordedEvent) -> None:
+async def _held(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
     await conn.execute(
         "INSERT INTO review_queue (employer_id, kind, credit_code, name, industry_code, reason, since) "
@@ -46,7 +51,7 @@ async def _held(conn: asyncpg.Connection, e: RecordedEvent) -> None:
     )
 
 
-async def _class_set(conn: asyncpg.Connection, e: RecordedEvent) -> None:
+async def _class_set(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
     await conn.execute(
         "UPDATE employers_view SET risk_class = $2, tier = $3::text::numeric, injury_rate = $4::text::numeric, "
@@ -59,7 +64,7 @@ async def _class_set(conn: asyncpg.Connection, e: RecordedEvent) -> None:
     await conn.execute("DELETE FROM review_queue WHERE employer_id = $1 AND kind = 'risk_class'", e.stream_id)
 
 
-async def _needs_review(conn: asyncpg.Connection, e: RecordedEvent) -> None:
+async def _needs_review(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
     await conn.execute("UPDATE employers_view SET needs_review = true WHERE employer_id = $1", e.stream_id)
     await conn.execute(
@@ -74,11 +79,11 @@ async def _needs_review(conn: asyncpg.Connection, e: RecordedEvent) -> None:
     )
 
 
-async def _overdue(conn: asyncpg.Connection, e: RecordedEvent) -> None:
+async def _overdue(conn: Writes, e: RecordedEvent) -> None:
     await conn.execute("UPDATE employers_view SET overdue = true WHERE employer_id = $1", e.stream_id)
 
 
-async def _enrolled(conn: asyncpg.Connection, e: RecordedEvent) -> None:
+async def _enrolled(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
     await conn.execute(
         "INSERT INTO enrolments_view (person_ref, employer_credit_code, citizen_id, schemes, hired_on, base_fen, late, "
@@ -97,7 +102,7 @@ async def _enrolled(conn: asyncpg.Connection, e: RecordedEvent) -> None:
     )
 
 
-async def _ended(conn: asyncpg.Connection, e: RecordedEvent) -> None:
+async def _ended(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
     await conn.execute(
         "UPDATE enrolments_view SET ended_on = $3::text::date WHERE person_ref = $1 AND employer_credit_code = $2",
@@ -107,7 +112,7 @@ async def _ended(conn: asyncpg.Connection, e: RecordedEvent) -> None:
     )
 
 
-async def _base(conn: asyncpg.Connection, e: RecordedEvent) -> None:
+async def _base(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
     await conn.execute(
         "UPDATE enrolments_view SET base_fen = $3 WHERE person_ref = $1 AND employer_credit_code = $2",
@@ -117,7 +122,7 @@ async def _base(conn: asyncpg.Connection, e: RecordedEvent) -> None:
     )
 
 
-async def _assessed(conn: asyncpg.Connection, e: RecordedEvent) -> None:
+async def _assessed(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
     await conn.execute(
         "INSERT INTO contributions_view (person_ref, employer_credit_code, month, citizen_id, base_fen, "
@@ -135,7 +140,7 @@ async def _assessed(conn: asyncpg.Connection, e: RecordedEvent) -> None:
     )
 
 
-async def _paid(conn: asyncpg.Connection, e: RecordedEvent) -> None:
+async def _paid(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
     await conn.execute(
         "UPDATE contributions_view SET paid_on = $4::text::date, amount_paid_fen = $5, late_fee_fen = $6 "
@@ -149,7 +154,7 @@ async def _paid(conn: asyncpg.Connection, e: RecordedEvent) -> None:
     )
 
 
-async def _contribution_overdue(conn: asyncpg.Connection, e: RecordedEvent) -> None:
+async def _contribution_overdue(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
     await conn.execute(
         "UPDATE contributions_view SET overdue = true WHERE person_ref = $1 AND employer_credit_code = $2 AND month = $3",
@@ -180,10 +185,12 @@ class EnrolmentProjection:
     }
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        batch = StreamBatch()
         for event in events:
             applier = self.appliers.get(event.event_type)
             if applier is not None:
-                await applier(conn, event)
+                await applier(batch.of(event.stream_id), event)
+        await batch.run(conn)
 
     async def reset(self, conn: asyncpg.Connection) -> None:
         await conn.execute("TRUNCATE employers_view, review_queue, enrolments_view, contributions_view")
