@@ -74,3 +74,11 @@ def test_saturated_then_stalled_says_both_then_recovered_when_the_backlog_is_gon
 def test_no_alert_and_no_recovery_for_an_idle_consumer() -> None:
     w, t = watch(stall_after=1)
     assert feed(w, t, (0.0, 0, 0, 0), (5.0, 0, 0, 0), (10.0, 0, 0, 0)) == [None, None, None]
+
+
+def test_an_idle_consumer_that_gets_work_is_not_stalled_by_the_time_it_sat_idle() -> None:
+    w, t = watch(stall_after=30)
+    alerts = feed(w, t, (0.0, 0, 0, 0), (40.0, 0, 0, 0), (50.0, 6, 2, 0), (60.0, 0, 0, 8))
+    assert alerts == [None] * 4  # work arrived at 50 s and was done by 60 s
+    alerts = feed(w, t, (70.0, 0, 1, 8), (90.0, 0, 1, 8), (100.0, 0, 1, 8))
+    assert [a and a["state"] for a in alerts] == [None, None, STALLED]  # 30 s after the last idle sample

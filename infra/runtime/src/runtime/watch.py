@@ -96,9 +96,9 @@ class ConsumerWatch:
     def observe(self, track: _Track, sample: Sample) -> dict[str, Any] | None:
         """Fold one sample into the consumer's state; returns the alert to send, if this sample raises one."""
         previous, track.last = track.last, sample
-        if previous is None or sample.ack_floor != previous.ack_floor:
-            track.floor_since = sample.at
         waiting = sample.pending + sample.ack_pending
+        if previous is None or sample.ack_floor != previous.ack_floor or previous.pending + previous.ack_pending == 0:
+            track.floor_since = sample.at  # progress, or nothing was waiting: no stall began before this sample
         saturated = sample.ack_pending >= track.max_ack_pending and sample.pending > 0
         stalled = waiting > 0 and track.floor_since is not None and sample.at - track.floor_since >= self.stall_after
         if waiting == 0:
