@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from datetime import date, datetime
@@ -35,6 +36,14 @@ def from_json(cls: type[T], data: Any) -> T:
     return typing.cast(T, _value(cls, data))
 
 
+@functools.cache
+def _fields(cls: type) -> tuple[tuple[str, Any], ...]:
+    """A dataclass's fields with their resolved types: resolving them (`get_type_hints`) costs more
+    than decoding the event itself, and every stream load decodes each event again."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
+
+
 def _value(tp: Any, data: Any) -> Any:
     if data is None:
         return None
@@ -54,9 +63,8 @@ def _value(tp: Any, data: Any) -> Any:
         key_type, value_type = typing.get_args(tp)
         return {_value(key_type, k): _value(value_type, v) for k, v in data.items()}
     if dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
         build = typing.cast(Any, tp)
-        return build(**{f.name: _value(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data})
+        return build(**{name: _value(hint, data[name]) for name, hint in _fields(build) if name in data})
     if isinstance(tp, type):
         if issubclass(tp, datetime):
             return datetime.fromisoformat(data)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import calendar
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 from uuid import NAMESPACE_OID, uuid5
@@ -116,6 +118,37 @@ async def declare_base(
     return {"year": command.year, "base_fen": declared.base_fen, "clamped": declared.clamped}
 
 
+# How many employees' months one transaction assesses or pays: one commit for many people, while a
+# conflict with a person's other business (an overdue mark, an enrolment) retries only a chunk.
+CHUNK = 100
+
+
+async def _in_chunks(
+    store: EventStore,
+    ctx: CommandContext,
+    refs: list[str],
+    one: Callable[[Transaction, str], Awaitable[dict[str, int]]],
+) -> Counter[str]:
+    """Apply `one` to each person, `CHUNK` people per transaction, each chunk once per command.
+
+    A retried command finds the chunks it finished (their replies, keyed by the command and the
+    chunk's people) and does the rest. Every step is idempotent per person and month, so a retry
+    that sees a different set of employees (someone enrolled meanwhile) changes nothing twice.
+    """
+    totals: Counter[str] = Counter()
+    for start in range(0, len(refs), CHUNK):
+        chunk = refs[start : start + CHUNK]
+
+        async def apply(tx: Transaction, chunk: list[str] = chunk) -> dict[str, int]:
+            done: Counter[str] = Counter()
+            for ref in chunk:
+                done.update(await one(tx, ref))
+            return dict(done)
+
+        totals.update(await execute_once(store, uuid5(NAMESPACE_OID, f"{ctx.command_id}:{','.join(chunk)}"), apply))
+    return totals
+
+
 async def assess_contributions(
     store: EventStore,
     command: AssessContributions,
@@ -126,7 +159,7 @@ async def assess_contributions(
     people: People,
     deadlines: Deadlines,
 ) -> dict[str, Any]:
-    """Assess a month for every employee of the employer; each person in its own transaction, once."""
+    """Assess a month for every employee of the employer, a chunk of people per transaction, once."""
     async with store.transaction() as tx:
         employer_events, _ = await recorder.load(tx, employer_stream(command.employer_credit_code))
     employer = fold_employer(employer_events)
@@ -134,37 +167,35 @@ async def assess_contributions(
         raise EmployerNotFoundError(command.employer_credit_code)
     basis = due_basis(command.month)
     year = int(command.month[:4])
-    assessed = 0
-    for ref, citizen_id in await people.employees_of(command.employer_credit_code, command.month):
+    employees = dict(await people.employees_of(command.employer_credit_code, command.month))
 
-        async def assess(tx: Transaction, ref: str = ref, citizen_id: str = citizen_id) -> dict[str, Any]:
-            stream = person_stream(ref)
-            history, version = await recorder.load(tx, stream)
-            events = decide_assess_month(
-                fold_person(history),
-                employer_credit_code=command.employer_credit_code,
-                month=command.month,
-                rates=rates.for_year(year),
-                injury_rate=employer.injury_rate,
-                due_on=basis + timedelta(days=15),
-                citizen_id=citizen_id,
-                now=ctx.now,
+    async def assess(tx: Transaction, ref: str) -> dict[str, int]:
+        stream = person_stream(ref)
+        history, version = await recorder.load(tx, stream)
+        events = decide_assess_month(
+            fold_person(history),
+            employer_credit_code=command.employer_credit_code,
+            month=command.month,
+            rates=rates.for_year(year),
+            injury_rate=employer.injury_rate,
+            due_on=basis + timedelta(days=15),
+            citizen_id=employees[ref],
+            now=ctx.now,
+        )
+        await recorder.record(tx, stream, version, events, ctx)
+        if events:
+            await deadlines.schedule(
+                tx,
+                stream_id=stream,
+                kind=contribution_deadline(command.employer_credit_code, command.month),
+                basis=basis,
+                calendar_days=15,
+                payload={"employer": command.employer_credit_code, "month": command.month},
             )
-            await recorder.record(tx, stream, version, events, ctx)
-            if events:
-                await deadlines.schedule(
-                    tx,
-                    stream_id=stream,
-                    kind=contribution_deadline(command.employer_credit_code, command.month),
-                    basis=basis,
-                    calendar_days=15,
-                    payload={"employer": command.employer_credit_code, "month": command.month},
-                )
-            return {"assessed": len(events)}
+        return {"assessed": len(events)}
 
-        reply = await execute_once(store, uuid5(NAMESPACE_OID, f"{ctx.command_id}:{ref}"), assess)
-        assessed += reply["assessed"]
-    return {"employer_credit_code": command.employer_credit_code, "month": command.month, "assessed": assessed}
+    done = await _in_chunks(store, ctx, sorted(employees), assess)
+    return {"employer_credit_code": command.employer_credit_code, "month": command.month, "assessed": done["assessed"]}
 
 
 async def record_payment(
@@ -177,32 +208,29 @@ async def record_payment(
     deadlines: Deadlines,
 ) -> dict[str, Any]:
     """Record an employer's payment for a month: every assessed employee is paid, late fees worked out."""
-    paid = late_fees = 0
-    for ref, _citizen_id in await people.employees_of(command.employer_credit_code, command.month):
+    employees = await people.employees_of(command.employer_credit_code, command.month)
 
-        async def pay(tx: Transaction, ref: str = ref) -> dict[str, Any]:
-            stream = person_stream(ref)
-            history, version = await recorder.load(tx, stream)
-            events = decide_record_payment(
-                fold_person(history),
-                employer_credit_code=command.employer_credit_code,
-                month=command.month,
-                paid_on=command.paid_on,
-                now=ctx.now,
-            )
-            await recorder.record(tx, stream, version, events, ctx)
-            await deadlines.cancel(
-                tx, stream_id=stream, kind=contribution_deadline(command.employer_credit_code, command.month)
-            )
-            return {
-                "paid": len(events),
-                "late_fee_fen": sum(e.late_fee_fen for e in events if isinstance(e, ContributionPaid)),
-            }
+    async def pay(tx: Transaction, ref: str) -> dict[str, int]:
+        stream = person_stream(ref)
+        history, version = await recorder.load(tx, stream)
+        events = decide_record_payment(
+            fold_person(history),
+            employer_credit_code=command.employer_credit_code,
+            month=command.month,
+            paid_on=command.paid_on,
+            now=ctx.now,
+        )
+        await recorder.record(tx, stream, version, events, ctx)
+        await deadlines.cancel(
+            tx, stream_id=stream, kind=contribution_deadline(command.employer_credit_code, command.month)
+        )
+        return {
+            "paid": len(events),
+            "late_fee_fen": sum(e.late_fee_fen for e in events if isinstance(e, ContributionPaid)),
+        }
 
-        reply = await execute_once(store, uuid5(NAMESPACE_OID, f"{ctx.command_id}:{ref}"), pay)
-        paid += reply["paid"]
-        late_fees += reply["late_fee_fen"]
-    return {"month": command.month, "paid": paid, "late_fee_fen": late_fees}
+    done = await _in_chunks(store, ctx, sorted(ref for ref, _ in employees), pay)
+    return {"month": command.month, "paid": done["paid"], "late_fee_fen": done["late_fee_fen"]}
 
 
 async def contribution_deadline_passed(
