@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from runtime.messaging import StreamSpec
+from runtime.messaging import StreamSpec, latest_messages
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +120,4 @@ def _problem_type(body: bytes) -> str | None:
 
 async def read_audit(js: JetStreamContext, root: str, *, last: int = 50) -> list[dict[str, Any]]:
     """The latest `last` audit records, oldest first."""
-    info = await js.stream_info(audit_stream(root).name)
-    first = max(info.state.first_seq, info.state.last_seq - last + 1)
-    records = []
-    for seq in range(first, info.state.last_seq + 1):
-        message = await js.get_msg(audit_stream(root).name, seq)
-        records.append(orjson.loads(message.data or b"{}"))
-    return records
+    return [orjson.loads(data or b"{}") for data in await latest_messages(js, audit_stream(root).name, last)]

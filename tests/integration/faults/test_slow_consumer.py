@@ -42,16 +42,21 @@ async def _watched(
     return watch, asyncio.create_task(watch.run(stop))
 
 
+async def _streams(nc: NatsClient, root: str, name: str) -> tuple[Any, str, StreamSpec, DeadLetters]:
+    """(JetStream, the subject, its stream, the dead letters) for a consumer under test."""
+    js = nc.jetstream()
+    stream = StreamSpec(f"{root.upper()}_{name}", (f"{root}.36.svc.evt.>",))
+    dead = DeadLetters(js, root)
+    for spec in (stream, dead.stream):
+        await ensure_stream(js, spec, replicas=1, duplicate_window=600)
+    return js, f"{root}.36.svc.evt.happened.v1", stream, dead
+
+
 async def test_a_slow_consumer_holds_the_backlog_in_the_stream_loses_nothing_and_drains_it(
     pool: asyncpg.Pool, nc: NatsClient, subject_root: str
 ) -> None:
     await pool.execute("CREATE TABLE effects (message_id uuid NOT NULL, body text NOT NULL)")
-    js = nc.jetstream()
-    subject = f"{subject_root}.36.svc.evt.happened.v1"
-    stream = StreamSpec(f"{subject_root.upper()}_SLOW", (f"{subject_root}.36.svc.evt.>",))
-    await ensure_stream(js, stream, replicas=1, duplicate_window=600)
-    dead = DeadLetters(js, subject_root)
-    await ensure_stream(js, dead.stream, replicas=1, duplicate_window=600)
+    js, subject, stream, dead = await _streams(nc, subject_root, "SLOW")
 
     async def slow(tx: Any, delivery: Delivery) -> None:
         await tx.conn.execute("SELECT pg_sleep(0.002)")
@@ -143,12 +148,7 @@ async def test_a_consumer_whose_handler_hangs_is_reported_stalled_and_loses_noth
     pool: asyncpg.Pool, nc: NatsClient, subject_root: str
 ) -> None:
     await pool.execute("CREATE TABLE effects (message_id uuid NOT NULL)")
-    js = nc.jetstream()
-    subject = f"{subject_root}.36.svc.evt.happened.v1"
-    stream = StreamSpec(f"{subject_root.upper()}_HUNG", (f"{subject_root}.36.svc.evt.>",))
-    await ensure_stream(js, stream, replicas=1, duplicate_window=600)
-    dead = DeadLetters(js, subject_root)
-    await ensure_stream(js, dead.stream, replicas=1, duplicate_window=600)
+    js, subject, stream, dead = await _streams(nc, subject_root, "HUNG")
     resume = asyncio.Event()
 
     async def hangs(tx: Any, delivery: Delivery) -> None:

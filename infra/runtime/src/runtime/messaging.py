@@ -9,6 +9,7 @@ keep flowing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import urllib.request
@@ -105,6 +106,16 @@ class StreamSpec:
     memory: bool = False
     max_age_seconds: float | None = None
     max_bytes: int | None = None
+
+
+async def latest_messages(js: JetStreamContext, stream: str, last: int) -> list[bytes]:
+    """The data of a stream's latest `last` messages, oldest first (for operators' listings)."""
+    info = await js.stream_info(stream)
+    found = []
+    for seq in range(max(info.state.first_seq, info.state.last_seq - last + 1), info.state.last_seq + 1):
+        with contextlib.suppress(NotFoundError):  # removed since (limits, or deleted)
+            found.append((await js.get_msg(stream, seq)).data or b"")
+    return found
 
 
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, replicas: int, duplicate_window: float) -> None:

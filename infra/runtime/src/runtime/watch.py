@@ -24,7 +24,7 @@ import orjson
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from runtime.messaging import StreamSpec
+from runtime.messaging import StreamSpec, latest_messages
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +154,4 @@ def _floor(info: Any) -> int:
 
 async def read_alerts(js: JetStreamContext, root: str, *, last: int = 50) -> list[dict[str, Any]]:
     """The latest `last` alerts of every service, oldest first."""
-    name = alerts_stream(root).name
-    info = await js.stream_info(name)
-    first = max(info.state.first_seq, info.state.last_seq - last + 1)
-    found = []
-    for seq in range(first, info.state.last_seq + 1):
-        with contextlib.suppress(NotFoundError):
-            found.append(orjson.loads((await js.get_msg(name, seq)).data or b"{}"))
-    return found
+    return [orjson.loads(data or b"{}") for data in await latest_messages(js, alerts_stream(root).name, last)]
