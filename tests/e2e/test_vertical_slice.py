@@ -141,6 +141,30 @@ async def test_a_rule_broken_is_a_clear_409_and_a_retry_with_the_same_key_gets_t
     assert await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'EmployerRegistered'") == 1
 
 
+async def test_the_same_key_and_body_twenty_times_then_ten_at_once_change_the_world_once(stack: Stack) -> None:
+    """S5: a client retrying hard. Each answer is the first one (or 409 in use while it runs)."""
+    headers = {**stack.token(), "Idempotency-Key": "register-nanchang-steel-x20"}
+    sent = [await stack.client.post("/v1/regions/36/employers", json=EMPLOYER, headers=headers) for _ in range(20)]
+    at_once = await asyncio.gather(
+        *(stack.client.post("/v1/regions/36/employers", json=EMPLOYER, headers=headers) for _ in range(10))
+    )
+    other_key = {**stack.token(), "Idempotency-Key": "register-nanchang-steel-x10"}
+    racing = await asyncio.gather(
+        *(stack.client.post("/v1/regions/36/employers", json=EMPLOYER, headers=other_key) for _ in range(10))
+    )
+
+    first = sent[0].json()
+    assert [r.status_code for r in sent] == [201] * 20 and all(r.json() == first for r in sent)
+    # At once: one goes through and gets the stored answer; the others, while it runs, 409 + Retry-After.
+    assert all(r.json() == first if r.status_code == 201 else r.headers["retry-after"] == "1" for r in at_once)
+    assert {r.status_code for r in at_once} <= {201, 409} and any(r.status_code == 201 for r in at_once)
+    # A new key raced ten times: one does the work; the rest get its answer or 409 while it runs; the
+    # registration itself is refused as a duplicate of the first key's.
+    assert {r.status_code for r in racing} <= {409} and len(racing) == 10
+    pool = stack.services[("enrolment", "36")].resources.pool
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'EmployerRegistered'") == 1
+
+
 async def test_the_same_idempotency_key_with_another_body_is_refused_and_changes_nothing(stack: Stack) -> None:
     headers = {**stack.token(), "Idempotency-Key": "register-nanchang-steel-2"}
     first = await stack.client.post("/v1/regions/36/employers", json=EMPLOYER, headers=headers)
