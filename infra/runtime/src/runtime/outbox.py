@@ -36,7 +36,7 @@ _RELAY_LOCK = 7_361_482_902
 _CLAIM = """
 SELECT id, message_id, subject, payload, headers FROM outbox
 WHERE split_part(subject, '.', 2) <> ALL($2::text[])
-ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+ORDER BY id LIMIT $1
 """
 
 HOLD_FIRST, HOLD_MAX = 1.0, 30.0  # seconds between tries of an unreachable region, doubling
@@ -80,26 +80,30 @@ class OutboxRelay:
         """Publish one batch and delete what JetStream took; returns how many messages left."""
         now = time.monotonic()
         waiting = [region for region, (until, _) in self.held.items() if until > now]
+        # No row locks and no transaction while the batch is out: this relay is the only one
+        # (the advisory lock), and a transaction held open across the acks would hold back every
+        # projection of the database (they read below the oldest running transaction).
+        rows = await conn.fetch(_CLAIM, self.batch, waiting)
+        if not rows:
+            return 0
+        acks = [await self._publish(row) for row in rows]
+        results = await self._settle(acks)
+        done, parked, failed = [], [], {}  # failed: destination -> its first error
+        for row, result in zip(rows, results, strict=True):
+            where = self.destination(row["subject"])
+            if where in failed:
+                continue  # behind a message that did not go: kept, so the region gets them in order
+            if not isinstance(result, BaseException):
+                done.append(row)
+            elif where is None and _no_stream(result) and await self._truly_streamless({row["subject"]}):
+                parked.append((row, str(result)))
+            else:
+                failed[where] = result
+        if None in failed:  # this region's own servers: retry the whole batch, the duplicate window absorbs it
+            error = failed[None]
+            raise TransientNoStreamError(str(error)) if _no_stream(error) else error
+        gone = [r["id"] for r in done] + [r["id"] for r, _ in parked]
         async with conn.transaction():
-            rows = await conn.fetch(_CLAIM, self.batch, waiting)
-            if not rows:
-                return 0
-            acks = [await self._publish(row) for row in rows]
-            results = await self._settle(acks)
-            done, parked, failed = [], [], {}  # failed: destination -> its first error
-            for row, result in zip(rows, results, strict=True):
-                where = self.destination(row["subject"])
-                if where in failed:
-                    continue  # behind a message that did not go: kept, so the region gets them in order
-                if not isinstance(result, BaseException):
-                    done.append(row)
-                elif where is None and _no_stream(result) and await self._truly_streamless({row["subject"]}):
-                    parked.append((row, str(result)))
-                else:
-                    failed[where] = result
-            if None in failed:  # this region's own servers: retry the whole batch, the duplicate window absorbs it
-                error = failed[None]
-                raise TransientNoStreamError(str(error)) if _no_stream(error) else error
             if parked:
                 # No stream captures the subject: park the row with its reason instead of blocking the rest.
                 await conn.executemany(
@@ -110,7 +114,6 @@ class OutboxRelay:
                 log.error(
                     "outbox messages undeliverable", extra={"count": len(parked), "subject": parked[0][0]["subject"]}
                 )
-            gone = [r["id"] for r in done] + [r["id"] for r, _ in parked]
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", gone)
         for region, error in failed.items():
             self._hold(str(region), error)
