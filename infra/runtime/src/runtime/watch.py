@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,7 +70,7 @@ class ConsumerWatch:
     consumers: Sequence[tuple[str, str, int]]  # (stream, durable, max_ack_pending)
     interval: float = 10.0
     stall_after: float = 30.0
-    raised: list[dict[str, Any]] = field(default_factory=list)  # every alert sent, for the host and tests
+    raised: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=100))  # the latest alerts sent
 
     def __post_init__(self) -> None:
         self._tracks = [_Track(s, d, m) for s, d, m in self.consumers]
