@@ -223,6 +223,7 @@ async def test_no_caller_changes_what_is_not_theirs(stack: Stack) -> None:
     callers = {
         "operator of 44": bearer(stack, kind="operator", subject="ops-44", region="44"),
         "the feed of 44": bearer(stack, kind="system", subject="market-feed", region="44"),
+        "a feed naming no region": bearer(stack, kind="system", subject="market-feed"),
         "a citizen": bearer(stack, kind="citizen", subject="-", citizen_id=INTRUDER),  # the bodies name others
         "the employer itself": bearer(stack, kind="employer", subject=NANCHANG),
         "another employer": bearer(stack, kind="employer", subject=OTHER_EMPLOYER),

@@ -158,13 +158,15 @@ def forbidden(detail: str) -> ProblemError:
 
 def require_operator_or(region: str, actor: Actor, *, employer: str | None = None, system: bool = False) -> None:
     """An operator of the region; or the employer itself; or (for feeds) the system: a feed's token
-    naming a region feeds that region only (one without a region is a national feed)."""
+    names the one region it feeds."""
     if actor.kind is ActorKind.EMPLOYER and employer is not None and actor.id == employer:
         return
     if actor.kind is ActorKind.SYSTEM and system:
-        if actor.region not in (None, region):
+        if actor.region != region:
             raise ProblemError(
-                problem("forbidden", "Forbidden", 403, f"a feed of region {actor.region} cannot post into {region}")
+                problem(
+                    "forbidden", "Forbidden", 403, f"a feed token of region {actor.region} cannot post into {region}"
+                )
             )
         return
     require_operator_of(region, actor)

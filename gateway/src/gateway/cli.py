@@ -33,7 +33,7 @@ def up(
 def token(
     kind: Annotated[str, typer.Argument(help="citizen, employer, operator or hospital")],
     subject: Annotated[str, typer.Argument(help="who: a pseudonym, credit code, staff or hospital id")],
-    region: Annotated[str | None, typer.Option(help="the operator's region")] = None,
+    region: Annotated[str | None, typer.Option(help="the region of an operator or a feed")] = None,
     role: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Print a development token signed with YIWANG_JWT_SECRET."""
