@@ -56,7 +56,6 @@ class _Track:
     floor_since: float | None = None  # when the acknowledgement floor last moved
     last: Sample | None = None
     raised: str | None = None  # the alert raised in this episode, if any
-    peak_ack_pending: int = 0
 
 
 @dataclass
@@ -104,14 +103,13 @@ class ConsumerWatch:
         stalled = waiting > 0 and track.floor_since is not None and sample.at - track.floor_since >= self.stall_after
         if waiting == 0:
             recovered = track.raised is not None
-            track.busy_since, track.raised, track.peak_ack_pending = None, None, 0
+            track.busy_since, track.raised = None, None
             return self._alert(track, RECOVERED, sample) if recovered else None
         if not (saturated or stalled):
             track.busy_since = None
             return None
         if track.busy_since is None:
             track.busy_since = sample.at
-        track.peak_ack_pending = max(track.peak_ack_pending, sample.ack_pending)
         state = STALLED if stalled else SATURATED
         if track.raised is None and (stalled or sample.at - track.busy_since >= self.stall_after):
             track.raised = state
