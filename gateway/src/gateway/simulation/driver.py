@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from gateway.simulation.plan import OFFLINE_CHANNEL, Call, Plan, share
+from gateway.simulation.plan import Call, Plan, Shares
 from runtime.workdays import local_date
 
 TokenFactory = Callable[..., Mapping[str, str]]  # tokens(kind=, subject=, region=) -> Authorization header
@@ -28,7 +28,7 @@ ATTEMPTS = 10
 
 
 @dataclass
-class Report:
+class Report(Shares):
     plan: Plan
     first: date
     last: date
@@ -40,22 +40,6 @@ class Report:
     transfers_out: int  # transferred out of it
     problems: list[str]
     retried: dict[str, int] = field(default_factory=dict)  # answers that were sent again, by status
-
-    @property
-    def handled(self) -> int:
-        return sum(self.by_channel.values())
-
-    @property
-    def online(self) -> int:
-        return sum(n for c, n in self.by_channel.items() if c in self.online_channels)
-
-    @property
-    def online_share_percent(self) -> float:
-        return share(self.online, self.handled)
-
-    @property
-    def counter_share_percent(self) -> float:
-        return share(self.by_channel.get(OFFLINE_CHANNEL, 0), self.handled)
 
     @property
     def reproduced(self) -> bool:

@@ -68,20 +68,12 @@ class Step:
     calls: tuple[Call, ...] = ()
 
 
-@dataclass(frozen=True)
-class Plan:
-    profile: Profile
-    scale: Decimal
-    seed: int
-    today: date
-    other_region: str
-    months: tuple[str, ...]
-    steps: tuple[Step, ...]
+class Shares:
+    """Handled services by channel and the shares they give: the same sums for a plan and for what a
+    run measured."""
+
+    by_channel: Mapping[str, int]
     online_channels: frozenset[str]
-    by_channel: Mapping[str, int]  # handled services in the profile's region, by channel
-    employers: int  # registered through the feed in the profile's region
-    transfers_in: int
-    transfers_out: int
 
     @property
     def handled(self) -> int:
@@ -98,6 +90,22 @@ class Plan:
     @property
     def counter_share_percent(self) -> float:
         return share(self.by_channel.get(OFFLINE_CHANNEL, 0), self.handled)
+
+
+@dataclass(frozen=True)
+class Plan(Shares):
+    profile: Profile
+    scale: Decimal
+    seed: int
+    today: date
+    other_region: str
+    months: tuple[str, ...]
+    steps: tuple[Step, ...]
+    online_channels: frozenset[str]
+    by_channel: Mapping[str, int]  # handled services in the profile's region, by channel
+    employers: int  # registered through the feed in the profile's region
+    transfers_in: int
+    transfers_out: int
 
     @property
     def calls(self) -> int:
