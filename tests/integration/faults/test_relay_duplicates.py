@@ -18,9 +18,10 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import PubAck
 from nats.js.errors import NotFoundError
 
-from runtime.eventstore import NewEvent, OutboxMessage, PostgresEventStore
+from runtime.eventstore import PostgresEventStore
 from runtime.messaging import ConsumerSpec, DeadLetters, Delivery, PullConsumer, StreamSpec, ensure_stream
 from runtime.outbox import OutboxRelay
+from tests.integration.runtime.test_outbox_relay import queue_messages
 from tests.waiting import eventually
 
 ROWS = 1_000
@@ -47,22 +48,6 @@ class ForgetfulRelay(OutboxRelay):
         if self.crash:
             raise RelayCrash
         return results
-
-
-async def queue(store: PostgresEventStore, subject: str, count: int) -> set[str]:
-    ids: set[str] = set()
-    for start in range(0, count, 100):
-        async with store.transaction() as tx:
-            for i in range(start, min(start + 100, count)):
-                event_id = uuid4()
-                ids.add(str(event_id))
-                await tx.append(
-                    f"s-{event_id}",
-                    0,
-                    [NewEvent(event_id, "Happened", {"i": i})],
-                    [OutboxMessage(event_id, subject, f'{{"i":{i}}}'.encode())],
-                )
-    return ids
 
 
 async def relay_pass(relay: ForgetfulRelay, pool: asyncpg.Pool, *, crash: bool) -> None:
@@ -124,7 +109,7 @@ async def test_copies_inside_the_duplicate_window_are_dropped_by_jetstream(
     subject = f"{subject_root}.36.svc.evt.happened.v1"
     stream = StreamSpec(f"{subject_root.upper()}_DUPS", (f"{subject_root}.36.>",))
     await ensure_stream(js, stream, replicas=1, duplicate_window=600)
-    ids = await queue(PostgresEventStore(pool), subject, ROWS)
+    ids = await queue_messages(PostgresEventStore(pool), subject, ROWS)
     relay = ForgetfulRelay(pool, js, batch=ROWS)
 
     await relay_pass(relay, pool, crash=True)
@@ -153,7 +138,7 @@ async def test_copies_after_the_duplicate_window_are_dropped_by_the_consumers_in
     probe = f"{subject_root}.36.probe"
     stream = StreamSpec(f"{subject_root.upper()}_LATE", (f"{subject_root}.36.>",))
     await ensure_stream(js, stream, replicas=1, duplicate_window=1.0)
-    ids = await queue(PostgresEventStore(pool), subject, ROWS)
+    ids = await queue_messages(PostgresEventStore(pool), subject, ROWS)
     relay = ForgetfulRelay(pool, js, batch=ROWS)
 
     await relay_pass(relay, pool, crash=True)
