@@ -95,7 +95,7 @@ class OutboxRelay:
                 continue  # behind a message that did not go: kept, so the region gets them in order
             if not isinstance(result, BaseException):
                 done.append(row)
-            elif where is None and _no_stream(result) and await self._truly_streamless({row["subject"]}):
+            elif where is None and _no_stream(result) and await self._truly_streamless(row["subject"]):
                 parked.append((row, str(result)))
             else:
                 failed[where] = result
@@ -130,15 +130,14 @@ class OutboxRelay:
             log.warning("outbox messages for another region held", extra={"to_region": region, "error": repr(error)})
         self.held[region] = (time.monotonic() + pause, pause)
 
-    async def _truly_streamless(self, subjects: set[str]) -> bool:
-        """Whether no stream captures any of these subjects (asked of JetStream itself)."""
-        for subject in subjects:
-            try:
-                await self.js.find_stream_name_by_subject(subject)
-            except nats.js.errors.NotFoundError:
-                continue
-            return False
-        return True
+    async def _truly_streamless(self, subject: str) -> bool:
+        """Whether no stream captures the subject (asked of JetStream itself): "no responders" also
+        answers a publish while a clustered stream elects its leader."""
+        try:
+            await self.js.find_stream_name_by_subject(subject)
+        except nats.js.errors.NotFoundError:
+            return True
+        return False
 
     async def _settle(self, acks: list[asyncio.Future[Any]]) -> list[Any]:
         """Each ack or its error. A server that dies mid-batch never answers: those publishes count
