@@ -64,9 +64,7 @@ class Stack:
     regions: tuple[str, ...] = ("36", "44")
     gateway_port: int = 8000
     apart: bool = False
-    nats: EmbeddedNats | None = None
-    postgres: EmbeddedPostgres | None = None
-    started: list[EmbeddedNats | EmbeddedPostgres] = field(default_factory=list)
+    started: list[EmbeddedNats | EmbeddedPostgres] = field(default_factory=list)  # stopped in reverse
     children: list[Child] = field(default_factory=list)
 
     def start_all_servers(self) -> dict[str, Servers]:
@@ -104,16 +102,17 @@ class Stack:
         monitor = os.environ.get("YIWANG_NATS_MONITOR_URL")
         if nats_url is None:
             ports = _ports(self.data_dir / "ports", ("nats", "nats_monitor", "postgres"))
-            self.nats = EmbeddedNats(self.data_dir / "nats", port=ports["nats"], monitor_port=ports["nats_monitor"])
-            self.nats.start()
-            nats_url, monitor = self.nats.url, self.nats.monitor_url
+            nats = EmbeddedNats(self.data_dir / "nats", port=ports["nats"], monitor_port=ports["nats_monitor"]).start()
+            self.started.append(nats)
+            nats_url, monitor = nats.url, nats.monitor_url
         admin_url = os.environ.get("YIWANG_DATABASE_URL")
         if admin_url is None:
             ports = _ports(self.data_dir / "ports", ("nats", "nats_monitor", "postgres"))
-            self.postgres = EmbeddedPostgres(self.data_dir / "postgres", port=ports["postgres"]).start()
+            postgres = EmbeddedPostgres(self.data_dir / "postgres", port=ports["postgres"]).start()
+            self.started.append(postgres)
             for database in self.databases():
-                self.postgres.create_database(database)
-            admin_url = self.postgres.url
+                postgres.create_database(database)
+            admin_url = postgres.url
         return nats_url, monitor, admin_url
 
     def databases(self) -> list[str]:
@@ -172,9 +171,8 @@ class Stack:
                 except subprocess.TimeoutExpired:
                     child.process.kill()
                     child.process.wait(5)
-        for server in (self.nats, self.postgres, *reversed(self.started)):
-            if server is not None:
-                server.stop()
+        for server in reversed(self.started):
+            server.stop()
 
 
 def _ports(path: Path, names: tuple[str, ...]) -> dict[str, int]:
