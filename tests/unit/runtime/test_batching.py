@@ -1,44 +1,43 @@
-"""StreamBatch: each stream's statements in their order, other streams' folded into executemany."""
+"""StreamBatch: each stream's statements in their order, other streams' rows in one set-based statement."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from runtime.batching import StreamBatch
+import pytest
+
+from runtime.batching import StreamBatch, array_literal, unnest_rows
 
 
 class Recording:
-    """Stands for the connection: which calls, in which order."""
+    """Stands for the connection: which statements, with which parameter arrays, in which order."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, str, list[tuple[Any, ...]]]] = []
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
 
     async def execute(self, sql: str, *args: Any) -> None:
-        self.calls.append(("execute", sql, [args]))
-
-    async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        self.calls.append(("executemany", sql, list(rows)))
+        self.calls.append((sql, args))
 
 
-async def test_each_streams_statements_keep_their_order_and_other_streams_share_round_trips() -> None:
+async def test_each_streams_statements_keep_their_order_and_other_streams_share_one_statement() -> None:
     batch = StreamBatch()
     for stream in ("a", "b", "c"):
-        await batch.of(stream).execute("INSERT", stream)
+        await batch.of(stream).execute("INSERT", stream, 1)
         await batch.of(stream).execute("DELETE", stream)
-    await batch.of("a").execute("UPDATE", "a")
+    await batch.of("a").execute("UPDATE", "a", 2)
     conn = Recording()
     assert batch.statements == 7
 
     await batch.run(conn)  # type: ignore[arg-type]
 
     assert conn.calls == [
-        ("executemany", "INSERT", [("a",), ("b",), ("c",)]),
-        ("executemany", "DELETE", [("a",), ("b",), ("c",)]),
-        ("execute", "UPDATE", [("a",)]),
+        ("INSERT", (["a", "b", "c"], [1, 1, 1])),  # one array per parameter, one element per row
+        ("DELETE", (["a", "b", "c"],)),
+        ("UPDATE", (["a"], [2])),
     ]
     per_stream: dict[str, list[str]] = {}
-    for _, sql, rows in conn.calls:
-        for (stream,) in rows:
+    for sql, (streams, *_) in conn.calls:
+        for stream in streams:
             per_stream.setdefault(stream, []).append(sql)
     assert per_stream == {"a": ["INSERT", "DELETE", "UPDATE"], "b": ["INSERT", "DELETE"], "c": ["INSERT", "DELETE"]}
 
@@ -52,9 +51,34 @@ async def test_a_streams_later_statement_never_runs_before_its_earlier_one_whate
 
     await batch.run(conn)  # type: ignore[arg-type]
 
-    assert [(sql, rows) for _, sql, rows in conn.calls] == [
-        ("UPDATE", [("a", 1)]),
-        ("INSERT", [("b",)]),
-        ("UPDATE", [("b", 2)]),
-    ]
+    assert conn.calls == [("UPDATE", (["a"], [1])), ("INSERT", (["b"],)), ("UPDATE", (["b"], [2]))]
     assert batch.statements == 0  # emptied by run
+
+
+async def test_rows_of_one_statement_must_have_the_same_parameters() -> None:
+    batch = StreamBatch()
+    await batch.of("a").execute("UPDATE", "a", 1)
+    await batch.of("b").execute("UPDATE", "b")
+
+    with pytest.raises(ValueError, match="shorter"):
+        await batch.run(Recording())  # type: ignore[arg-type]
+
+
+def test_unnest_rows_names_each_parameter_array_in_order() -> None:
+    assert unnest_rows("id, amount", "text, bigint") == "unnest($1::text[], $2::bigint[]) AS r(id, amount)"
+    with pytest.raises(ValueError, match="2 names and 1 types"):
+        unnest_rows("id, amount", "text")
+
+
+@pytest.mark.parametrize(
+    ("items", "literal"),
+    [
+        (None, None),
+        ([], "{}"),
+        ([3, 4], '{"3","4"}'),
+        (["pension", "injury"], '{"pension","injury"}'),
+        (['a "quoted", {braced} one', "back\\slash", "NULL"], '{"a \\"quoted\\", {braced} one","back\\\\slash","NULL"}'),
+    ],
+)
+def test_array_literal_quotes_every_element(items: list[Any] | None, literal: str | None) -> None:
+    assert array_literal(items) == literal

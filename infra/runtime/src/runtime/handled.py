@@ -14,8 +14,16 @@ from typing import Any
 
 import asyncpg
 
+from runtime.batching import unnest_rows
 from runtime.eventstore import RecordedEvent
 from runtime.workdays import local_date
+
+
+_COUNT = (
+    "INSERT INTO handled_services (day, channel, event_type, handled) SELECT * FROM "
+    + unnest_rows("day, channel, event_type, handled", "date, text, text, bigint")
+    + " ON CONFLICT (day, channel, event_type) DO UPDATE SET handled = handled_services.handled + EXCLUDED.handled"
+)
 
 
 class HandledServicesProjection:
@@ -32,11 +40,8 @@ class HandledServicesProjection:
             if e.event_type in self.counted
         )
         if counts:
-            await conn.executemany(
-                "INSERT INTO handled_services (day, channel, event_type, handled) VALUES ($1, $2, $3, $4) "
-                "ON CONFLICT (day, channel, event_type) DO UPDATE SET handled = handled_services.handled + $4",
-                [(*key, n) for key, n in counts.items()],
-            )
+            days, channels, types = zip(*counts, strict=True)
+            await conn.execute(_COUNT, list(days), list(channels), list(types), list(counts.values()))
 
     async def reset(self, conn: asyncpg.Connection) -> None:
         await conn.execute("TRUNCATE handled_services")

@@ -10,19 +10,118 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
-from runtime.batching import StreamBatch, Writes
+from runtime.batching import StreamBatch, Writes, array_literal, unnest_rows
 from runtime.eventstore import RecordedEvent
 
 Apply = Callable[[Writes, RecordedEvent], Awaitable[None]]
 
 
+_REGISTER = (
+    "INSERT INTO employers_view (employer_id, credit_code, name, division_code, industry_code, established_on, "
+    "route, channel, registered_at, market_registered_at) "
+    "SELECT employer_id, credit_code, name, division_code, industry_code, established_on::date, route, channel, "
+    "registered_at::timestamptz, market_registered_at::timestamptz FROM "
+    + unnest_rows(
+        "employer_id, credit_code, name, division_code, industry_code, established_on, route, channel, "
+        "registered_at, market_registered_at",
+        "text, text, text, text, text, text, text, text, text, text",
+    )
+    + " ON CONFLICT (employer_id) DO NOTHING"
+)
+_UNQUEUE_CREDIT_CODE = (
+    "DELETE FROM review_queue q USING " + unnest_rows("employer_id", "text") + " "
+    "WHERE q.employer_id = r.employer_id AND q.kind = 'credit_code'"
+)
+_HOLD = (
+    "INSERT INTO review_queue (employer_id, kind, credit_code, name, industry_code, reason, since) "
+    "SELECT employer_id, 'credit_code', credit_code, name, industry_code, reason, since::timestamptz FROM "
+    + unnest_rows("employer_id, credit_code, name, industry_code, reason, since", "text, text, text, text, text, text")
+    + " ON CONFLICT DO NOTHING"
+)
+_SET_CLASS = (
+    "UPDATE employers_view v SET risk_class = r.risk_class, tier = r.tier::numeric, injury_rate = r.rate::numeric, "
+    "needs_review = false FROM "
+    + unnest_rows("employer_id, risk_class, tier, rate", "text, integer, text, text")
+    + " WHERE v.employer_id = r.employer_id"
+)
+_UNQUEUE_RISK_CLASS = (
+    "DELETE FROM review_queue q USING " + unnest_rows("employer_id", "text") + " "
+    "WHERE q.employer_id = r.employer_id AND q.kind = 'risk_class'"
+)
+_NEEDS_REVIEW = (
+    "UPDATE employers_view v SET needs_review = true FROM "
+    + unnest_rows("employer_id", "text")
+    + " WHERE v.employer_id = r.employer_id"
+)
+_QUEUE_RISK_CLASS = (
+    "INSERT INTO review_queue (employer_id, kind, credit_code, industry_code, reason, candidates, since) "
+    "SELECT employer_id, 'risk_class', credit_code, industry_code, reason, candidates::integer[], since::timestamptz "
+    "FROM "
+    + unnest_rows(
+        "employer_id, credit_code, industry_code, reason, candidates, since", "text, text, text, text, text, text"
+    )
+    + " ON CONFLICT DO NOTHING"
+)
+_OVERDUE = (
+    "UPDATE employers_view v SET overdue = true FROM " + unnest_rows("employer_id", "text") + " "
+    "WHERE v.employer_id = r.employer_id"
+)
+_ENROL = (
+    "INSERT INTO enrolments_view (person_ref, employer_credit_code, citizen_id, schemes, hired_on, base_fen, late, "
+    "enrolled_at, channel) "
+    "SELECT person_ref, employer_credit_code, citizen_id, schemes::text[], hired_on::date, base_fen, late, "
+    "enrolled_at::timestamptz, channel FROM "
+    + unnest_rows(
+        "person_ref, employer_credit_code, citizen_id, schemes, hired_on, base_fen, late, enrolled_at, channel",
+        "text, text, text, text, text, bigint, boolean, text, text",
+    )
+    + " ON CONFLICT (person_ref, employer_credit_code) DO UPDATE SET schemes = EXCLUDED.schemes, "
+    "hired_on = EXCLUDED.hired_on, ended_on = NULL, base_fen = EXCLUDED.base_fen, late = EXCLUDED.late"
+)
+_ENROLMENT = "v.person_ref = r.person_ref AND v.employer_credit_code = r.employer_credit_code"
+_END = (
+    "UPDATE enrolments_view v SET ended_on = r.ended_on::date FROM "
+    + unnest_rows("person_ref, employer_credit_code, ended_on", "text, text, text")
+    + f" WHERE {_ENROLMENT}"
+)
+_BASE = (
+    "UPDATE enrolments_view v SET base_fen = r.base_fen FROM "
+    + unnest_rows("person_ref, employer_credit_code, base_fen", "text, text, bigint")
+    + f" WHERE {_ENROLMENT}"
+)
+_ASSESS = (
+    "INSERT INTO contributions_view (person_ref, employer_credit_code, month, citizen_id, base_fen, "
+    "employer_total_fen, worker_total_fen, account_fen, due_on) "
+    "SELECT person_ref, employer_credit_code, month, citizen_id, base_fen, employer_total_fen, worker_total_fen, "
+    "account_fen, due_on::date FROM "
+    + unnest_rows(
+        "person_ref, employer_credit_code, month, citizen_id, base_fen, employer_total_fen, worker_total_fen, "
+        "account_fen, due_on",
+        "text, text, text, text, bigint, bigint, bigint, bigint, text",
+    )
+    + " ON CONFLICT DO NOTHING"
+)
+_MONTH = f"{_ENROLMENT} AND v.month = r.month"
+_PAY = (
+    "UPDATE contributions_view v SET paid_on = r.paid_on::date, amount_paid_fen = r.amount_fen, "
+    "late_fee_fen = r.late_fee_fen FROM "
+    + unnest_rows(
+        "person_ref, employer_credit_code, month, paid_on, amount_fen, late_fee_fen",
+        "text, text, text, text, bigint, bigint",
+    )
+    + f" WHERE {_MONTH}"
+)
+_CONTRIBUTION_OVERDUE = (
+    "UPDATE contributions_view v SET overdue = true FROM "
+    + unnest_rows("person_ref, employer_credit_code, month", "text, text, text")
+    + f" WHERE {_MONTH}"
+)
+
+
 async def _registered(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
     await conn.execute(
-        "INSERT INTO employers_view (employer_id, credit_code, name, division_code, industry_code, established_on, "
-        "route, channel, registered_at, market_registered_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6::text::date, $7, $8, $9::text::timestamptz, $10::text::timestamptz) "
-        "ON CONFLICT (employer_id) DO NOTHING",
+        _REGISTER,
         e.stream_id,
         d["credit_code"],
         d["name"],
@@ -34,66 +133,46 @@ async def _registered(conn: Writes, e: RecordedEvent) -> None:
         d["registered_at"],
         e.metadata.get("market_registered_at"),
     )
-    await conn.execute("DELETE FROM review_queue WHERE employer_id = $1 AND kind = 'credit_code'", e.stream_id)
+    await conn.execute(_UNQUEUE_CREDIT_CODE, e.stream_id)
 
 
 async def _held(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
-    await conn.execute(
-        "INSERT INTO review_queue (employer_id, kind, credit_code, name, industry_code, reason, since) "
-        "VALUES ($1, 'credit_code', $2, $3, $4, $5, $6::text::timestamptz) ON CONFLICT DO NOTHING",
-        e.stream_id,
-        d["credit_code"],
-        d["name"],
-        d["industry_code"],
-        d["reason"],
-        d["held_at"],
-    )
+    await conn.execute(_HOLD, e.stream_id, d["credit_code"], d["name"], d["industry_code"], d["reason"], d["held_at"])
 
 
 async def _class_set(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
-    await conn.execute(
-        "UPDATE employers_view SET risk_class = $2, tier = $3::text::numeric, injury_rate = $4::text::numeric, "
-        "needs_review = false WHERE employer_id = $1",
-        e.stream_id,
-        d["risk_class"],
-        d["tier"],
-        d["rate"],
-    )
-    await conn.execute("DELETE FROM review_queue WHERE employer_id = $1 AND kind = 'risk_class'", e.stream_id)
+    await conn.execute(_SET_CLASS, e.stream_id, d["risk_class"], d["tier"], d["rate"])
+    await conn.execute(_UNQUEUE_RISK_CLASS, e.stream_id)
 
 
 async def _needs_review(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
-    await conn.execute("UPDATE employers_view SET needs_review = true WHERE employer_id = $1", e.stream_id)
+    await conn.execute(_NEEDS_REVIEW, e.stream_id)
     await conn.execute(
-        "INSERT INTO review_queue (employer_id, kind, credit_code, industry_code, reason, candidates, since) "
-        "VALUES ($1, 'risk_class', $2, $3, $4, $5, $6::text::timestamptz) ON CONFLICT DO NOTHING",
+        _QUEUE_RISK_CLASS,
         e.stream_id,
         d["credit_code"],
         d["industry_code"],
         d["reason"],
-        d["candidates"],
+        array_literal(d["candidates"]),
         d["at"],
     )
 
 
 async def _overdue(conn: Writes, e: RecordedEvent) -> None:
-    await conn.execute("UPDATE employers_view SET overdue = true WHERE employer_id = $1", e.stream_id)
+    await conn.execute(_OVERDUE, e.stream_id)
 
 
 async def _enrolled(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
     await conn.execute(
-        "INSERT INTO enrolments_view (person_ref, employer_credit_code, citizen_id, schemes, hired_on, base_fen, late, "
-        "enrolled_at, channel) VALUES ($1, $2, $3, $4, $5::text::date, $6, $7, $8::text::timestamptz, $9) "
-        "ON CONFLICT (person_ref, employer_credit_code) DO UPDATE SET schemes = EXCLUDED.schemes, "
-        "hired_on = EXCLUDED.hired_on, ended_on = NULL, base_fen = EXCLUDED.base_fen, late = EXCLUDED.late",
+        _ENROL,
         d["person_ref"],
         d["employer_credit_code"],
         d["citizen_id"],
-        d["schemes"],
+        array_literal(d["schemes"]),
         d["hired_on"],
         d["base_fen"],
         d["late"],
@@ -104,30 +183,18 @@ async def _enrolled(conn: Writes, e: RecordedEvent) -> None:
 
 async def _ended(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
-    await conn.execute(
-        "UPDATE enrolments_view SET ended_on = $3::text::date WHERE person_ref = $1 AND employer_credit_code = $2",
-        d["person_ref"],
-        d["employer_credit_code"],
-        d["ended_on"],
-    )
+    await conn.execute(_END, d["person_ref"], d["employer_credit_code"], d["ended_on"])
 
 
 async def _base(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
-    await conn.execute(
-        "UPDATE enrolments_view SET base_fen = $3 WHERE person_ref = $1 AND employer_credit_code = $2",
-        d["person_ref"],
-        d["employer_credit_code"],
-        d["base_fen"],
-    )
+    await conn.execute(_BASE, d["person_ref"], d["employer_credit_code"], d["base_fen"])
 
 
 async def _assessed(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
     await conn.execute(
-        "INSERT INTO contributions_view (person_ref, employer_credit_code, month, citizen_id, base_fen, "
-        "employer_total_fen, worker_total_fen, account_fen, due_on) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::date) ON CONFLICT DO NOTHING",
+        _ASSESS,
         d["person_ref"],
         d["employer_credit_code"],
         d["month"],
@@ -143,8 +210,7 @@ async def _assessed(conn: Writes, e: RecordedEvent) -> None:
 async def _paid(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
     await conn.execute(
-        "UPDATE contributions_view SET paid_on = $4::text::date, amount_paid_fen = $5, late_fee_fen = $6 "
-        "WHERE person_ref = $1 AND employer_credit_code = $2 AND month = $3",
+        _PAY,
         d["person_ref"],
         d["employer_credit_code"],
         d["month"],
@@ -156,12 +222,7 @@ async def _paid(conn: Writes, e: RecordedEvent) -> None:
 
 async def _contribution_overdue(conn: Writes, e: RecordedEvent) -> None:
     d = e.data
-    await conn.execute(
-        "UPDATE contributions_view SET overdue = true WHERE person_ref = $1 AND employer_credit_code = $2 AND month = $3",
-        d["person_ref"],
-        d["employer_credit_code"],
-        d["month"],
-    )
+    await conn.execute(_CONTRIBUTION_OVERDUE, d["person_ref"], d["employer_credit_code"], d["month"])
 
 
 class EnrolmentProjection:
