@@ -31,10 +31,20 @@ class Projection(Protocol):
 
 
 class Projector:
-    def __init__(self, store: PostgresEventStore, projections: Sequence[Projection], *, batch: int = 2000) -> None:
+    def __init__(
+        self,
+        store: PostgresEventStore,
+        projections: Sequence[Projection],
+        *,
+        batch: int = 2000,
+        rebuild_batch: int = 10_000,
+    ) -> None:
+        """`batch`: events per transaction of the live loop; `rebuild_batch`: events per read of a
+        rebuild (one transaction whatever its size; larger reads mean fewer, larger set-based statements)."""
         self.store = store
         self.projections = list(projections)
         self.batch = batch
+        self.rebuild_batch = rebuild_batch
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -112,7 +122,7 @@ class Projector:
             await self._position(conn, name)
             await projection.reset(conn)
             after = Position()
-            while events := await self.store.read_all(after, self.batch, conn=conn):
+            while events := await self.store.read_all(after, self.rebuild_batch, conn=conn):
                 await projection.apply(conn, events)
                 after = events[-1].at
                 replayed += len(events)
