@@ -14,6 +14,7 @@ from uuid import uuid4
 import asyncpg
 from nats.aio.client import Client as NatsClient
 
+from runtime import db
 from runtime.eventstore import NewEvent, OutboxMessage, PostgresEventStore
 from runtime.messaging import StreamSpec, ensure_stream
 from runtime.outbox import OutboxRelay
@@ -62,6 +63,40 @@ async def test_committed_messages_reach_jetstream_with_their_id_and_leave_the_ou
     await running
 
     assert sorted(await stream_message_ids(js, stream.name)) == sorted(ids)
+
+
+async def test_the_relays_unflushed_deletes_stay_on_its_own_connection(
+    pool: asyncpg.Pool, database_url: str, nc: NatsClient, subject_root: str
+) -> None:
+    """The leader commits its deletes without waiting for the WAL flush; the connection it gives
+    back to the pool commits synchronously again, so no command of the service loses that."""
+    js = nc.jetstream()
+    await ensure_stream(
+        js, StreamSpec(f"{subject_root.upper()}_SYNC", (f"{subject_root}.>",)), replicas=1, duplicate_window=600
+    )
+    own = await db.create_pool(database_url, size=2)  # `pool` (the fixture) made the tables
+    try:
+        relay = OutboxRelay(own, js)
+        leading: list[str] = []
+        relay_once = relay.relay_once
+
+        async def noting(conn: asyncpg.Connection) -> int:
+            leading.append(await conn.fetchval("SHOW synchronous_commit"))
+            return await relay_once(conn)
+
+        relay.relay_once = noting  # type: ignore[method-assign]
+        await queue_messages(PostgresEventStore(own), f"{subject_root}.36.svc.evt.happened.v1", 10)
+        stop = asyncio.Event()
+        running = asyncio.create_task(relay.run(stop))
+        await eventually(lambda: _count(own, 0))
+        stop.set()
+        await running
+
+        assert set(leading) == {"off"}
+        async with own.acquire() as one, own.acquire() as other:  # the whole pool: both connections
+            assert [await c.fetchval("SHOW synchronous_commit") for c in (one, other)] == ["on", "on"]
+    finally:
+        await own.close()
 
 
 async def _count(pool: asyncpg.Pool, expected: int) -> bool:
