@@ -77,7 +77,10 @@ def test_unnest_rows_names_each_parameter_array_in_order() -> None:
         ([], "{}"),
         ([3, 4], '{"3","4"}'),
         (["pension", "injury"], '{"pension","injury"}'),
-        (['a "quoted", {braced} one', "back\\slash", "NULL"], '{"a \\"quoted\\", {braced} one","back\\\\slash","NULL"}'),
+        (
+            ['a "quoted", {braced} one', "back\\slash", "NULL"],
+            '{"a \\"quoted\\", {braced} one","back\\\\slash","NULL"}',
+        ),
     ],
 )
 def test_array_literal_quotes_every_element(items: list[Any] | None, literal: str | None) -> None:

@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 from opentelemetry.trace import SpanKind
 
-from runtime.tracing import tracer
+from runtime.tracing import leaf_span
 
 Json = dict[str, Any]
 
@@ -204,6 +204,9 @@ class PostgresTransaction:
             raise ConcurrencyError(f"command {command_id}", 0) from error
 
 
+_DB = {"db.system.name": "postgresql"}
+
+
 class PostgresEventStore:
     """The event log of one service's database."""
 
@@ -213,9 +216,7 @@ class PostgresEventStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
-        with tracer(__name__).start_as_current_span(
-            "transaction", kind=SpanKind.CLIENT, attributes={"db.system.name": "postgresql"}
-        ):
+        with leaf_span("transaction", kind=SpanKind.CLIENT, attributes=_DB, module=__name__):
             async with self.pool.acquire() as conn:
                 tx = PostgresTransaction(conn)
                 try:

@@ -18,7 +18,6 @@ from runtime.batching import unnest_rows
 from runtime.eventstore import RecordedEvent
 from runtime.workdays import local_date
 
-
 _COUNT = (
     "INSERT INTO handled_services (day, channel, event_type, handled) SELECT * FROM "
     + unnest_rows("day, channel, event_type, handled", "date, text, text, bigint")

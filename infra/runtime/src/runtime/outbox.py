@@ -27,7 +27,7 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 
-from runtime.tracing import extract, inject, messaging_attributes, subject_template, tracer
+from runtime.tracing import extract, inject, leaf_span, messaging_attributes, subject_template
 
 log = logging.getLogger(__name__)
 
@@ -162,14 +162,15 @@ class OutboxRelay:
         headers: dict[str, str] = dict(row["headers"])
         subject: str = row["subject"]
         message_id = str(row["message_id"])
-        with tracer(__name__).start_as_current_span(
+        with leaf_span(
             f"send {subject_template(subject)}",
             context=extract(headers),
             kind=SpanKind.PRODUCER,
             attributes=messaging_attributes("publish", subject, message_id=message_id),
-        ):
+            module=__name__,
+        ) as span:
             headers["Nats-Msg-Id"] = message_id
-            inject(headers)
+            inject(headers, span)
             # No wait_stall: with one, nats-py runs each publish's slot wait as a task with a timer
             # (a third of the relay's CPU per message). A batch (<= `batch`, below nats-py's 4,000
             # pending slots) never waits for a slot, and `_settle` frees every slot it took.
