@@ -114,3 +114,36 @@ async def test_it_gives_up_after_its_patience_and_says_so(pool: asyncpg.Pool) ->
     await writer
     assert await projector.up_to_date("seen") is True
     assert sorted(await _view(pool)) == ["after", "stuck"]
+
+
+class Others(Seen):
+    """A second view over the same log, kept in its own table."""
+
+    name = "others"
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        await conn.executemany("INSERT INTO others (stream_id) VALUES ($1)", [(e.stream_id,) for e in events])
+
+
+async def test_projections_at_different_positions_catch_up_together_each_from_its_own(pool: asyncpg.Pool) -> None:
+    """One read of the log serves every projection; the one ahead (brought up to date alone) is
+    given only what it has not seen, and no position moves back."""
+    store, _ = await _projector(pool)
+    await pool.execute("CREATE TABLE others (n bigserial PRIMARY KEY, stream_id text NOT NULL)")
+    projector = Projector(store, [Seen(), Others()], batch=2)
+    for stream in ("a", "b", "c"):
+        async with store.transaction() as tx:
+            await tx.append(stream, 0, [_event()])
+    assert await projector.up_to_date("seen") is True  # "seen" alone is now ahead of "others"
+    for stream in ("d", "e"):
+        async with store.transaction() as tx:
+            await tx.append(stream, 0, [_event()])
+
+    assert await projector.catch_up() == 5  # batches of 2 from "others"' position: 2 + 2 + 1
+
+    assert await _view(pool) == ["a", "b", "c", "d", "e"]  # each event once
+    others = [r["stream_id"] for r in await pool.fetch("SELECT stream_id FROM others ORDER BY n")]
+    assert others == ["a", "b", "c", "d", "e"]
+    positions = await pool.fetch("SELECT transaction_id, position FROM projection_positions ORDER BY projection")
+    assert len(positions) == 2 and positions[0] == positions[1]
+    assert await projector.catch_up() == 0

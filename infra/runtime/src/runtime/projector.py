@@ -46,40 +46,67 @@ class Projector:
         self.batch = batch
         self.rebuild_batch = rebuild_batch
         self._wake = asyncio.Event()
+        self._known: set[str] = set()  # projections whose position row exists
 
     def wake(self) -> None:
         self._wake.set()
 
     async def _position(self, conn: asyncpg.Connection, name: str) -> Position:
-        await conn.execute("INSERT INTO projection_positions (projection) VALUES ($1) ON CONFLICT DO NOTHING", name)
-        row = await conn.fetchrow(
-            "SELECT transaction_id AS tx, position FROM projection_positions WHERE projection = $1 FOR UPDATE",
-            name,
-        )
-        if row is None:
-            raise RuntimeError(f"no position row for projection {name}")
-        return Position(int(row["tx"]), row["position"])
+        return (await self._positions(conn, [name]))[name]
 
-    async def catch_up(self, projection: Projection) -> int:
-        """Apply every final event after the projection's position; returns how many."""
-        applied = 0
+    async def _positions(self, conn: asyncpg.Connection, names: Sequence[str]) -> dict[str, Position]:
+        """Each projection's position, locked (in name order, so two groups never deadlock)."""
+        if not self._known.issuperset(names):
+            await conn.execute(
+                "INSERT INTO projection_positions (projection) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+                list(names),
+            )
+            self._known.update(names)
+        rows = await conn.fetch(
+            "SELECT projection, transaction_id AS tx, position FROM projection_positions "
+            "WHERE projection = ANY($1::text[]) ORDER BY projection FOR UPDATE",
+            list(names),
+        )
+        found = {r["projection"]: Position(int(r["tx"]), r["position"]) for r in rows}
+        missing = set(names) - found.keys()
+        if missing:
+            self._known.difference_update(missing)
+            raise RuntimeError(f"no position row for projections {sorted(missing)}")
+        return found
+
+    async def catch_up(self, projections: Sequence[Projection] | None = None) -> int:
+        """Apply every final event after each projection's position (all of them by default); returns
+        how many events were read.
+
+        The projections go together: one transaction per batch, the log read once from the position
+        furthest behind, each projection given only the events after its own position (a rebuild or
+        an `up_to_date` may have moved one ahead), all positions then set to the batch's end."""
+        group = self.projections if projections is None else list(projections)
+        names = [p.name for p in group]
+        read = 0
         while True:
             async with self.store.pool.acquire() as conn, conn.transaction():
-                after = await self._position(conn, projection.name)
+                positions = await self._positions(conn, names)
+                start = min(positions.values())
                 # On the same connection: a second one from the pool while this one holds the position
-                # lock would let callers waiting on the lock exhaust the pool.
-                events = await self.store.read_all(after, self.batch, conn=conn)
+                # locks would let callers waiting on the locks exhaust the pool.
+                events = await self.store.read_all(start, self.batch, conn=conn)
                 if not events:
-                    return applied
-                await projection.apply(conn, events)
+                    return read
                 last = events[-1].at
+                for projection in group:
+                    after = positions[projection.name]
+                    mine = events if after == start else [e for e in events if e.at > after]
+                    if mine:
+                        await projection.apply(conn, mine)
                 await conn.execute(
-                    "UPDATE projection_positions SET transaction_id = $2, position = $3 WHERE projection = $1",
-                    projection.name,
+                    "UPDATE projection_positions SET transaction_id = $2, position = $3 "
+                    "WHERE projection = ANY($1::text[]) AND (transaction_id, position) < ($2::xid8, $3::bigint)",
+                    names,
                     last.transaction_id,
                     last.position,
                 )
-            applied += len(events)
+            read += len(events)
 
     async def up_to_date(self, name: str, *, patience: float = 5.0) -> bool:
         """Read your own writes: apply every event committed before this call to the projection `name`.
@@ -96,7 +123,7 @@ class Projector:
         while True:
             async with self.store.pool.acquire() as conn:
                 settled = await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8", horizon)
-            await self.catch_up(projection)
+            await self.catch_up([projection])
             if settled:
                 return True
             if asyncio.get_running_loop().time() > deadline:
@@ -138,8 +165,7 @@ class Projector:
         while not stop.is_set():
             self._wake.clear()
             try:
-                for projection in self.projections:
-                    await self.catch_up(projection)
+                await self.catch_up()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("projector interrupted", extra={"error": repr(error)})
             waker = asyncio.create_task(self._wake.wait())
