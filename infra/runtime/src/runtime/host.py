@@ -17,6 +17,7 @@ from importlib.resources.abc import Traversable
 from typing import Any
 
 import asyncpg
+import uvloop
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -297,4 +298,6 @@ def run_forever(service: str, build: Build) -> None:
             await stop.wait()
             log.info("service stopping", extra={"service": service, "region": settings.region})
 
-    asyncio.run(main())
+    # uvloop, as uvicorn gives the gateway: each PostgreSQL statement and NATS message is a socket
+    # operation, and asyncio's own transports spent a fifth of a service's CPU on them.
+    uvloop.run(main())

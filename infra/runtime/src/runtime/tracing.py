@@ -8,6 +8,7 @@ no extra install (see `runtime.traces`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections import defaultdict
@@ -15,6 +16,7 @@ from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import nats.errors
 import orjson
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
@@ -180,14 +182,20 @@ class NatsSpanExporter(SpanExporter):
             by_trace[item["trace_id"]].append(item)
         if self._loop.is_closed():
             return SpanExportResult.FAILURE
-        for trace_id, items in by_trace.items():
-            subject = f"{self._root}.traces.{trace_id}"
-            payload = orjson.dumps(items, default=str)
-            try:
-                asyncio.run_coroutine_threadsafe(self._nc.publish(subject, payload), self._loop)
-            except RuntimeError:
-                return SpanExportResult.FAILURE
+        messages = [
+            (f"{self._root}.traces.{trace_id}", orjson.dumps(items, default=str))
+            for trace_id, items in by_trace.items()
+        ]
+        try:  # one hand-over to the event loop per batch, not per trace
+            asyncio.run_coroutine_threadsafe(self._publish(messages), self._loop)
+        except RuntimeError:
+            return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
+
+    async def _publish(self, messages: list[tuple[str, bytes]]) -> None:
+        for subject, payload in messages:
+            with contextlib.suppress(nats.errors.Error):  # a span store out of reach loses spans, nothing else
+                await self._nc.publish(subject, payload)
 
     def shutdown(self) -> None:
         return None
