@@ -41,6 +41,7 @@ class LoadResult:
     mean_ms: float
     sample_other: str = ""
     cpu_us: dict[str, float] = field(default_factory=dict)
+    pg_transactions_per_op: float | None = None  # writing PostgreSQL transactions per 201
 
     @property
     def rate(self) -> float:

@@ -87,6 +87,8 @@ def cpu_lines(figures: list[Figure]) -> list[str]:
             continue
         run = sorted(with_cpu, key=lambda r: float(r["value"]))[len(with_cpu) // 2]
         parts = ", ".join(f"{name} {us:.0f}" for name, us in run["cpu_us"].items())
+        if run.get("pg_transactions_per_op") is not None:
+            parts += f"; PostgreSQL write transactions per request {run['pg_transactions_per_op']:.2f}"
         lines.append(f"  {figure.label}: {parts}")
     return lines
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import nats
 
 from gateway.auth import issue_token
@@ -38,6 +39,19 @@ class Stack:
     service: subprocess.Popen[bytes]
     gateway: subprocess.Popen[bytes]
     url: str
+    database: str
+
+
+async def _commits(database: str) -> int:
+    """Transaction ids handed out so far, server-wide (only this stack writes during a run): each is
+    a transaction that wrote, so a commit that flushes the WAL; a count of the work per command that
+    does not depend on the machine's speed."""
+    conn = await asyncpg.connect(database)
+    try:
+        count: int = await conn.fetchval("SELECT pg_current_xact_id()::text::bigint")
+    finally:
+        await conn.close()
+    return count
 
 
 async def start_stack(
@@ -60,7 +74,7 @@ async def start_stack(
         env={**common, "YIWANG_PORT": str(port), "YIWANG_JWT_SECRET": SECRET, **UNLIMITED},
     )
     await wait_http(f"http://127.0.0.1:{port}/health/ready", process=gateway)
-    return Stack(service, gateway, f"http://127.0.0.1:{port}/v1/regions/36/employers")
+    return Stack(service, gateway, f"http://127.0.0.1:{port}/v1/regions/36/employers", database)
 
 
 def stop_stack(children: Children, stack: Stack) -> None:
@@ -71,12 +85,14 @@ def stop_stack(children: Children, stack: Stack) -> None:
 async def _measured(
     load: Load, stack: Stack, pids: Mapping[str, int], connections: int, secs: int, token: str
 ) -> LoadResult:
-    before = cpu.snapshot(pids)
+    before, commits = cpu.snapshot(pids), await _commits(stack.database)
     result = await load.run(stack.url, connections=connections, seconds=secs, token=token)
     after = cpu.snapshot(pids)
     result.sample_other = result.sample_other[:300]
     result.cpu_us = cpu.per_operation_us(before, after, result.ok)
-    await settle()
+    await settle()  # the service's projector and relay finish this run's work; statistics reach the view
+    if result.ok:
+        result.pg_transactions_per_op = (await _commits(stack.database) - commits) / result.ok
     return result
 
 
