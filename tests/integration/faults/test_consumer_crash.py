@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import uuid4
 
@@ -45,13 +47,10 @@ class _CrashingMsg:
 class CrashingConsumer(PullConsumer):
     """The real consumer, except that it dies before acking a doomed message (first delivery only)."""
 
-    def __init__(
-        self, *args: Any, doomed: set[str], seen: dict[str, int], inbox_hits: list[int], **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, doomed: set[str], seen: dict[str, int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.doomed = doomed
         self.seen = seen
-        self.inbox_hits = inbox_hits
 
     async def handle_batch(self, batch: list[Any]) -> None:
         wrapped = []
@@ -62,16 +61,26 @@ class CrashingConsumer(PullConsumer):
             wrapped.append(_CrashingMsg(msg) if first and message_id in self.doomed else msg)
         await super().handle_batch(wrapped)
 
-    async def _apply(self, tx: Any, msg: Any) -> None:
-        await super()._apply(_InboxCounter(tx, self), msg)
+
+class CountingStore(PostgresEventStore):
+    """The real store, its transactions counting the messages the inbox already knew."""
+
+    def __init__(self, pool: asyncpg.Pool, inbox_hits: list[int]) -> None:
+        super().__init__(pool)
+        self.inbox_hits = inbox_hits
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        async with super().transaction() as tx:
+            yield _InboxCounter(tx, self.inbox_hits)
 
 
 class _InboxCounter:
     """The consumer's transaction, counting the messages its inbox already knew (duplicates caught)."""
 
-    def __init__(self, tx: Any, consumer: CrashingConsumer) -> None:
+    def __init__(self, tx: Any, inbox_hits: list[int]) -> None:
         self._tx = tx
-        self._consumer = consumer
+        self._inbox_hits = inbox_hits
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tx, name)
@@ -79,7 +88,12 @@ class _InboxCounter:
     async def claim(self, consumer: str, message_id: Any) -> bool:
         fresh: bool = await self._tx.claim(consumer, message_id)
         if not fresh:
-            self._consumer.inbox_hits[0] += 1
+            self._inbox_hits[0] += 1
+        return fresh
+
+    async def claim_all(self, consumer: str, message_ids: list[Any]) -> set[Any]:
+        fresh: set[Any] = await self._tx.claim_all(consumer, message_ids)
+        self._inbox_hits[0] += len(set(message_ids) - fresh)
         return fresh
 
 
@@ -116,12 +130,11 @@ async def test_a_consumer_dying_between_commit_and_ack_applies_every_message_exa
             nc = await connect([servers.nats_url], name="crashing-consumer")
             consumer = CrashingConsumer(
                 nc.jetstream(),
-                PostgresEventStore(pool),
+                CountingStore(pool, inbox_hits),
                 spec,
                 DeadLetters(nc.jetstream(), subject_root),
                 doomed=doomed,
                 seen=seen,
-                inbox_hits=inbox_hits,
             )
             try:
                 await consumer.run(stop)

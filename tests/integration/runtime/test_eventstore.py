@@ -86,6 +86,16 @@ class TestEventStoreContract:
 
         assert (first, again, other) == (True, False, True)
 
+    async def test_the_inbox_claims_many_at_once_and_says_which_were_new(self, store: Any) -> None:
+        seen, fresh, also = uuid4(), uuid4(), uuid4()
+        async with store.transaction() as tx:
+            assert await tx.claim("consumer-a", seen) is True
+            claimed = await tx.claim_all("consumer-a", [seen, fresh, also])
+            again = await tx.claim_all("consumer-a", [fresh, also])
+            other = await tx.claim_all("consumer-b", [seen])
+
+        assert (claimed, again, other) == ({fresh, also}, set(), {seen})
+
     async def test_a_command_reply_is_kept_for_retries(self, store: Any) -> None:
         command_id = uuid4()
         calls = 0

@@ -84,6 +84,10 @@ class Transaction(Protocol):
 
     async def claim(self, consumer: str, message_id: UUID) -> bool: ...
 
+    async def claim_all(self, consumer: str, message_ids: Sequence[UUID]) -> set[UUID]:
+        """Claim many messages at once; returns those not claimed before (one round trip)."""
+        ...
+
     async def reply_for(self, command_id: UUID) -> Json | None: ...
 
     async def record_reply(self, command_id: UUID, reply: Json) -> None: ...
@@ -186,6 +190,15 @@ class PostgresTransaction:
             message_id,
         )
         return bool(status == "INSERT 0 1")
+
+    async def claim_all(self, consumer: str, message_ids: Sequence[UUID]) -> set[UUID]:
+        rows = await self.conn.fetch(
+            "INSERT INTO inbox (consumer, message_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING "
+            "RETURNING message_id",
+            consumer,
+            list(message_ids),
+        )
+        return {r["message_id"] for r in rows}
 
     async def reply_for(self, command_id: UUID) -> Json | None:
         reply: Json | None = await self.conn.fetchval(

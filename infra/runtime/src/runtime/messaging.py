@@ -311,8 +311,9 @@ class PullConsumer:
         if len(batch) > 1:
             try:
                 async with self.store.transaction() as tx:
+                    fresh = await tx.claim_all(self.spec.durable, [message_id_of(m.headers or {}) for m in batch])
                     for msg in batch:
-                        await self._apply(tx, msg)
+                        await self._apply(tx, msg, fresh)
             except Exception:  # noqa: BLE001 - the one-by-one pass below sorts out which message failed
                 log.info("batch failed, applying one by one", extra={"consumer": self.spec.durable, "size": len(batch)})
             else:
@@ -323,7 +324,9 @@ class PullConsumer:
         for msg in batch:
             await self.handle(msg)
 
-    async def _apply(self, tx: Transaction, msg: Msg) -> None:
+    async def _apply(self, tx: Transaction, msg: Msg, fresh: set[UUID] | None = None) -> None:
+        """Claim the message in the inbox (or take it from `fresh`, the batch's claimed ids: each is
+        used once) and run the handler if it was new."""
         headers = dict(msg.headers or {})
         with tracer(__name__).start_as_current_span(
             f"process {subject_template(msg.subject)}",
@@ -334,7 +337,12 @@ class PullConsumer:
             delivery = Delivery(msg.subject, msg.data, headers, message_id_of(headers), msg.metadata.num_delivered)
             span.set_attribute("messaging.message.id", str(delivery.message_id))
             try:
-                if await tx.claim(self.spec.durable, delivery.message_id):
+                if fresh is None:
+                    new = await tx.claim(self.spec.durable, delivery.message_id)
+                else:
+                    new = delivery.message_id in fresh
+                    fresh.discard(delivery.message_id)
+                if new:
                     await self.spec.handler(tx, delivery)
             except Exception as error:
                 span.set_status(Status(StatusCode.ERROR, type(error).__name__))

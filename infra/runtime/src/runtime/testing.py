@@ -80,6 +80,9 @@ class InMemoryTransaction:
         self.state.inbox.add(key)
         return True
 
+    async def claim_all(self, consumer: str, message_ids: Sequence[UUID]) -> set[UUID]:
+        return {message_id for message_id in message_ids if await self.claim(consumer, message_id)}
+
     async def reply_for(self, command_id: UUID) -> Json | None:
         return self.state.replies.get(command_id)
 
