@@ -99,6 +99,9 @@ async def test_a_bad_check_character_from_the_feed_is_held_for_review_but_refuse
     assert counter.json()["errors"][0]["field"] == "body.credit_code"
     assert [(q["credit_code"], q["kind"]) for q in queue] == [(BAD_CHECK, "credit_code")]
     assert await get_employer(stack, BAD_CHECK) is None
+    pool = stack.services[("enrolment", "36")].resources.pool
+    deadline = "SELECT status FROM deadlines WHERE stream_id = $1 AND kind = 'employer_registration'"
+    assert [r["status"] for r in await pool.fetch(deadline, f"employer-{BAD_CHECK}")] == ["pending"]
 
     approved = await stack.client.post(f"/v1/regions/36/review-queue/{BAD_CHECK}/approve", headers=stack.token())
     employer = await eventually(lambda: get_employer(stack, BAD_CHECK))
@@ -106,6 +109,7 @@ async def test_a_bad_check_character_from_the_feed_is_held_for_review_but_refuse
     assert employer["route"] == "zero_touch"
     remaining = await stack.client.get("/v1/regions/36/review-queue", headers=stack.token())
     assert [q for q in remaining.json() if q["kind"] == "credit_code"] == []
+    assert [r["status"] for r in await pool.fetch(deadline, f"employer-{BAD_CHECK}")] == ["cancelled"]
 
 
 async def test_an_industry_code_spanning_classes_goes_to_review_until_an_operator_assigns_the_class(

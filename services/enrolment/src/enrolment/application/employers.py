@@ -52,13 +52,16 @@ def _outcome(events: list[Any]) -> dict[str, Any]:
 
 
 async def _follow_deadline(
-    tx: Transaction, events: list[Any], stream: str, deadlines: Deadlines, established_on: Any
+    tx: Transaction, history: list[Any], events: list[Any], stream: str, deadlines: Deadlines, established_on: Any
 ) -> None:
+    """A held feed record starts the 30-day registration deadline; registering it cancels that
+    (an employer never held has no deadline to cancel, and no statement is spent on it)."""
     if any(isinstance(e, MarketRegistrationHeld) for e in events):
         await deadlines.schedule(
             tx, stream_id=stream, kind=REGISTRATION_DEADLINE, basis=established_on, calendar_days=30, payload={}
         )
-    if any(isinstance(e, EmployerRegistered) for e in events):
+    held = any(isinstance(e, MarketRegistrationHeld) for e in (*history, *events))
+    if held and any(isinstance(e, EmployerRegistered) for e in events):
         await deadlines.cancel(tx, stream_id=stream, kind=REGISTRATION_DEADLINE)
 
 
@@ -90,7 +93,7 @@ async def import_market_registration(
         ctx, extra={"market_registered_at": command.market_registered_at.isoformat(), "record_id": command.record_id}
     )
     await recorder.record(tx, stream, version, events, feed_ctx)
-    await _follow_deadline(tx, events, stream, deadlines, command.established_on)
+    await _follow_deadline(tx, history, events, stream, deadlines, command.established_on)
     return {"employer_id": stream, **_outcome(events)}
 
 
@@ -119,7 +122,7 @@ async def register_employer(
         rates=rates.for_year(ctx.today.year),
     )
     await recorder.record(tx, stream, version, events, ctx)
-    await _follow_deadline(tx, events, stream, deadlines, command.established_on)
+    await _follow_deadline(tx, history, events, stream, deadlines, command.established_on)
     return {"employer_id": stream, **_outcome(events)}
 
 
@@ -151,7 +154,7 @@ async def approve_held_registration(
         rates=rates.for_year(ctx.today.year),
     )
     await recorder.record(tx, stream, version, events, ctx)
-    await _follow_deadline(tx, events, stream, deadlines, state.established_on)
+    await _follow_deadline(tx, history, events, stream, deadlines, state.established_on)
     return {"employer_id": stream, **_outcome(events)}
 
 
