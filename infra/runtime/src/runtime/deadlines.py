@@ -278,7 +278,10 @@ class DeadlineWorker:
                     self.clock.now(),
                     self.batch,
                 )
-                done = [row["deadline_id"] for row in rows if await self._fire(tx, row)]
+                # Fired in stream order, as commands that touch many streams take them (sorted): two
+                # transactions then never wait on each other's streams in opposite orders.
+                ordered = sorted(rows, key=lambda row: (row["stream_id"], row["due_at"]))
+                done = [row["deadline_id"] for row in ordered if await self._fire(tx, row)]
                 await tx.conn.execute(
                     "UPDATE deadlines SET status = 'fired', settled_at = $2 WHERE deadline_id = ANY($1::uuid[])",
                     done,
@@ -295,7 +298,7 @@ class DeadlineWorker:
         try:
             async with tx.conn.transaction():
                 await self.handler(tx, _deadline(row))
-        except ConcurrencyError:
+        except (ConcurrencyError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
             return False
         except Exception:
             log.exception("deadline handler failed; retried next round", extra={"kind": row["kind"]})
