@@ -45,6 +45,16 @@ class TestEventStoreContract:
         assert [e.version for e in loaded] == [1, 2, 3]
         assert [e.data["n"] for e in loaded] == [1, 2, 3]
 
+    async def test_several_streams_load_at_once_each_in_order_and_an_unknown_one_empty(self, store: Any) -> None:
+        async with store.transaction() as tx:
+            await tx.append("a", 0, [event(n=1), event(n=2)])
+            await tx.append("b", 0, [event(n=3)])
+        async with store.transaction() as tx:
+            loaded = await tx.load_many(["b", "nobody", "a"])
+
+        assert {k: [e.data["n"] for e in v] for k, v in loaded.items()} == {"b": [3], "nobody": [], "a": [1, 2]}
+        assert [e.version for e in loaded["a"]] == [1, 2]
+
     async def test_append_at_a_stale_version_is_a_concurrency_error(self, store: Any) -> None:
         async with store.transaction() as tx:
             await tx.append("s-2", 0, [event()])

@@ -74,6 +74,10 @@ class Transaction(Protocol):
 
     async def load(self, stream_id: str) -> list[RecordedEvent]: ...
 
+    async def load_many(self, stream_ids: Sequence[str]) -> dict[str, list[RecordedEvent]]:
+        """Several streams in one round trip: each id given maps to its events (empty if none)."""
+        ...
+
     async def append(
         self,
         stream_id: str,
@@ -146,6 +150,16 @@ class PostgresTransaction:
     async def load(self, stream_id: str) -> list[RecordedEvent]:
         rows = await self.conn.fetch(f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version", stream_id)
         return [_recorded(r) for r in rows]
+
+    async def load_many(self, stream_ids: Sequence[str]) -> dict[str, list[RecordedEvent]]:
+        found: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in stream_ids}
+        rows = await self.conn.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, version",
+            list(found),
+        )
+        for row in rows:
+            found[row["stream_id"]].append(_recorded(row))
+        return found
 
     async def append(
         self,

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from contracts.codec import encode
 from contracts.envelope import Actor, Channel, envelope_for
 from contracts.subjects import Subjects
-from runtime.eventstore import NewEvent, OutboxMessage, Transaction
+from runtime.eventstore import NewEvent, OutboxMessage, RecordedEvent, Transaction
 from runtime.serialization import from_json, to_json
 from runtime.workdays import local_date
 
@@ -72,6 +72,8 @@ class Recorder(Protocol):
 
     async def load(self, tx: Transaction, stream_id: str) -> tuple[list[Any], int]: ...
 
+    async def load_many(self, tx: Transaction, stream_ids: Sequence[str]) -> dict[str, tuple[list[Any], int]]: ...
+
     async def record(
         self, tx: Transaction, stream_id: str, version: int, events: list[Any], ctx: CommandContext
     ) -> int: ...
@@ -93,7 +95,13 @@ class EventRecorder(Generic[E]):
         self.translate = translate
 
     async def load(self, tx: Transaction, stream_id: str) -> tuple[list[E], int]:
-        rows = await tx.load(stream_id)
+        return self._decoded(await tx.load(stream_id))
+
+    async def load_many(self, tx: Transaction, stream_ids: Sequence[str]) -> dict[str, tuple[list[E], int]]:
+        """Several streams' events and versions in one round trip (a decision that reads three)."""
+        return {stream_id: self._decoded(rows) for stream_id, rows in (await tx.load_many(stream_ids)).items()}
+
+    def _decoded(self, rows: Sequence[RecordedEvent]) -> tuple[list[E], int]:
         return [from_json(self.types[r.event_type], r.data) for r in rows], len(rows)
 
     async def record(

@@ -39,6 +39,9 @@ class InMemoryTransaction:
     async def load(self, stream_id: str) -> list[RecordedEvent]:
         return list(self.state.streams.get(stream_id, []))
 
+    async def load_many(self, stream_ids: Sequence[str]) -> dict[str, list[RecordedEvent]]:
+        return {stream_id: await self.load(stream_id) for stream_id in stream_ids}
+
     async def append(
         self,
         stream_id: str,

@@ -114,16 +114,20 @@ async def post_settlement(
     person_ref = people.ref(posting.citizen_id)
     await index.lock_person(tx, person_ref)  # a recognition landing meanwhile then finds this hold
     stream = s.settlement_stream(posting.hospital_id, posting.hospital_settlement_no)
-    past, version = await recorder.load(tx, stream)
+    hospital_stream = agreement.agreement_stream(posting.hospital_id)
+    recognised = determination.determination_stream(posting.determination_ref) if posting.determination_ref else None
+    # The settlement, the hospital's agreement and the worker's determination in one round trip.
+    loaded = await recorder.load_many(tx, [stream, hospital_stream, *([recognised] if recognised else [])])
+    past, version = loaded[stream]
     state = s.fold(past)
-    hospital, _ = await recorder.load(tx, agreement.agreement_stream(posting.hospital_id))
+    recognition, _ = loaded[recognised] if recognised else ([], 0)
     try:
         events = s.decide_settle(
             state,
             posting=posting,
-            agreement=agreement.fold(hospital),
+            agreement=agreement.fold(loaded[hospital_stream][0]),
             catalogue=await catalogues.current(tx),
-            determination=await _determination(tx, recorder, posting.determination_ref),
+            determination=determination.fold(recognition) if recognition else None,
             now=ctx.now,
         )
     except SettlementRejectedError as refused:
