@@ -85,6 +85,20 @@ class Stack:
         }
 
 
+async def service_settings_for(servers: Servers, region: str, root: str, **overrides: Any) -> RuntimeSettings:
+    """A service's settings in `region` on the test servers, with a database of its own."""
+    return RuntimeSettings(
+        region=region,
+        nats_url=servers.nats_url,
+        nats_monitor_url=servers.nats_monitor_url,
+        database_url=await create_database(servers.postgres_admin_url),
+        subject_root=root,
+        require_sync_always=servers.nats_monitor_url is not None,
+        pool_size=4,
+        **overrides,
+    )
+
+
 @contextlib.asynccontextmanager
 async def running_stack(
     servers: Servers,
@@ -100,15 +114,8 @@ async def running_stack(
     service_settings: dict[tuple[str, str], RuntimeSettings] = {}
     for region in regions:
         for service in services:
-            service_settings[(service, region)] = RuntimeSettings(
-                region=region,
-                nats_url=servers.nats_url,
-                nats_monitor_url=servers.nats_monitor_url,
-                database_url=await create_database(servers.postgres_admin_url),
-                subject_root=root,
-                require_sync_always=servers.nats_monitor_url is not None,
-                pool_size=4,
-                jetstream_replicas=jetstream_replicas,
+            service_settings[(service, region)] = await service_settings_for(
+                servers, region, root, jetstream_replicas=jetstream_replicas
             )
     settings = GatewaySettings(
         nats_url=servers.nats_url,

@@ -41,9 +41,9 @@ from typing import Any
 import asyncpg
 
 from runtime.settings import RuntimeSettings
-from tests.conftest import Servers, create_database
+from tests.conftest import Servers
 from tests.seeding import seed_transfer_histories, young_citizen
-from tests.stack import Stack, running_stack
+from tests.stack import Stack, running_stack, service_settings_for
 from tests.waiting import eventually
 
 TRANSFERS = 60
@@ -248,16 +248,7 @@ async def test_transfer_services_killed_mid_batch_complete_every_transfer_once(
 ) -> None:
     processes = {
         region: ServiceProcess(
-            RuntimeSettings(
-                region=region,
-                nats_url=servers.nats_url,
-                nats_monitor_url=servers.nats_monitor_url,
-                database_url=await create_database(servers.postgres_admin_url),
-                subject_root=subject_root,
-                require_sync_always=servers.nats_monitor_url is not None,
-                pool_size=4,
-            ),
-            tmp_path / f"transfer-{region}.log",
+            await service_settings_for(servers, region, subject_root), tmp_path / f"transfer-{region}.log"
         )
         for region in REGIONS
     }
