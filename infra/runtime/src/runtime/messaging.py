@@ -36,7 +36,7 @@ from nats.js.errors import NotFoundError
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from runtime.eventstore import EventStore, Transaction
-from runtime.tracing import extract, inject, messaging_attributes, subject_template, tracer
+from runtime.tracing import extract, inject, leaf_span, messaging_attributes, subject_template, tracer
 
 log = logging.getLogger(__name__)
 
@@ -469,9 +469,12 @@ async def request(
     headers: dict[str, str] | None = None,
 ) -> bytes:
     """Request/reply with the trace context in the headers; raises TimeoutError or NoRespondersError."""
-    with tracer(__name__).start_as_current_span(
-        f"send {subject_template(subject)}", kind=SpanKind.CLIENT, attributes=messaging_attributes("request", subject)
-    ):
-        carrier = inject(dict(headers or {}))
+    with leaf_span(
+        f"send {subject_template(subject)}",
+        kind=SpanKind.CLIENT,
+        attributes=messaging_attributes("request", subject),
+        module=__name__,
+    ) as span:
+        carrier = inject(dict(headers or {}), span)
         response = await nc.request(subject, payload, timeout=timeout, headers=dict(carrier))
         return bytes(response.data)

@@ -13,7 +13,6 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import nats.errors
@@ -69,7 +68,7 @@ def tracer(name: str) -> Tracer:
 _tracers: dict[str, Tracer] = {}
 
 
-@contextmanager
+@contextlib.contextmanager
 def leaf_span(
     name: str,
     *,
@@ -79,8 +78,9 @@ def leaf_span(
     module: str = __name__,
 ) -> Iterator[Span]:
     """A span that is not made the current one, for work that starts no span of its own (a
-    publish, a database transaction): half the cost of `start_as_current_span` here (30 against
-    70 us), which every message and command paid. Errors are recorded on it the same way."""
+    publish, a request, a database transaction): it skips attaching and detaching the context,
+    32 against 38 us for `start_as_current_span` here (best of 15 runs). Errors are recorded on it
+    the same way."""
     span = tracer(module).start_span(name, context=context, kind=kind, attributes=attributes)
     try:
         yield span
