@@ -109,7 +109,9 @@ async def test_a_consumer_dying_between_commit_and_ack_applies_every_message_exa
     inbox_hits = [0]
 
     async def apply(tx: Any, delivery: Delivery) -> None:
-        await tx.conn.execute("INSERT INTO effects VALUES ($1, $2)", delivery.message_id, delivery.data.decode())
+        await (await tx.connection()).execute(
+            "INSERT INTO effects VALUES ($1, $2)", delivery.message_id, delivery.data.decode()
+        )
 
     spec = ConsumerSpec("svc-crashing", stream.name, (subject,), apply, ack_wait=1.0, batch=50)
     publisher = await connect([servers.nats_url], name="publisher")

@@ -47,7 +47,7 @@ async def test_a_hundred_bad_messages_among_five_thousand_are_dead_lettered_and_
         if kind == "broken" and not fixed:
             raise RuntimeError("handler bug")
         latency = (time.time() - float(sent)) * 1000
-        await tx.conn.execute(
+        await (await tx.connection()).execute(
             "INSERT INTO effects VALUES ($1, $2, $3)", delivery.message_id, f"{kind}:{index}", latency
         )
 

@@ -71,7 +71,7 @@ async def consume(pool: asyncpg.Pool, js: Any, root: str, stream: str, subject: 
     async def apply(tx: Any, delivery: Delivery) -> None:
         nonlocal applied
         applied += 1
-        await tx.conn.execute("INSERT INTO effects VALUES ($1)", delivery.message_id)
+        await (await tx.connection()).execute("INSERT INTO effects VALUES ($1)", delivery.message_id)
 
     dead = DeadLetters(js, root)
     await ensure_stream(js, dead.stream, replicas=1, duplicate_window=600)

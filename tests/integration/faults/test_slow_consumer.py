@@ -59,8 +59,10 @@ async def test_a_slow_consumer_holds_the_backlog_in_the_stream_loses_nothing_and
     js, subject, stream, dead = await _streams(nc, subject_root, "SLOW")
 
     async def slow(tx: Any, delivery: Delivery) -> None:
-        await tx.conn.execute("SELECT pg_sleep(0.002)")
-        await tx.conn.execute("INSERT INTO effects VALUES ($1, $2)", delivery.message_id, delivery.data.decode())
+        await (await tx.connection()).execute("SELECT pg_sleep(0.002)")
+        await (await tx.connection()).execute(
+            "INSERT INTO effects VALUES ($1, $2)", delivery.message_id, delivery.data.decode()
+        )
 
     spec = ConsumerSpec(
         "svc-slow", stream.name, (subject,), slow, batch=MAX_ACK_PENDING, max_ack_pending=MAX_ACK_PENDING
@@ -153,7 +155,7 @@ async def test_a_consumer_whose_handler_hangs_is_reported_stalled_and_loses_noth
 
     async def hangs(tx: Any, delivery: Delivery) -> None:
         await resume.wait()  # a downstream call that never answers, until it does
-        await tx.conn.execute("INSERT INTO effects VALUES ($1)", delivery.message_id)
+        await (await tx.connection()).execute("INSERT INTO effects VALUES ($1)", delivery.message_id)
 
     spec = ConsumerSpec("svc-hung", stream.name, (subject,), hangs, batch=10, max_ack_pending=MAX_ACK_PENDING)
     consumer = PullConsumer(js, PostgresEventStore(pool), spec, dead)

@@ -39,7 +39,7 @@ async def record_effect(tx: Any, delivery: Delivery) -> None:
         raise PoisonMessageError("body is not an envelope")
     if body.startswith("broken"):
         raise RuntimeError("handler bug")
-    await tx.conn.execute("INSERT INTO effects VALUES ($1, $2)", delivery.message_id, body)
+    await (await tx.connection()).execute("INSERT INTO effects VALUES ($1, $2)", delivery.message_id, body)
 
 
 async def run_consumer(consumer: PullConsumer) -> tuple[asyncio.Event, asyncio.Task[None]]:
@@ -118,7 +118,9 @@ async def test_a_dead_letter_replayed_after_the_fix_is_applied_once(
     async def handler(tx: Any, delivery: Delivery) -> None:
         if not fixed:
             raise RuntimeError("bug not fixed yet")
-        await tx.conn.execute("INSERT INTO effects VALUES ($1, $2)", delivery.message_id, delivery.data.decode())
+        await (await tx.connection()).execute(
+            "INSERT INTO effects VALUES ($1, $2)", delivery.message_id, delivery.data.decode()
+        )
 
     spec = ConsumerSpec("svc-replay", stream, (subject,), handler, max_deliver=2, backoff=(0.05,))
     consumer = PullConsumer(js, PostgresEventStore(pool), spec, dead)

@@ -10,6 +10,7 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
+from runtime import db
 from runtime.commands import execute_once
 from runtime.eventstore import ConcurrencyError, NewEvent, OutboxMessage, Position, PostgresEventStore
 from runtime.testing import InMemoryEventStore
@@ -124,6 +125,34 @@ class TestEventStoreContract:
         async with store.transaction() as tx:
             assert len(await tx.load(f"cmd-{command_id}")) == 1
 
+    async def test_a_stale_append_and_its_reply_leave_nothing_behind(self, store: Any) -> None:
+        async with store.transaction() as tx:
+            await tx.append("s-6", 0, [event()])
+        command_id = uuid4()
+
+        with pytest.raises(ConcurrencyError):
+            async with store.transaction() as tx:
+                await tx.append("s-6", 0, [event()], [message()])
+                await tx.record_reply(command_id, {"done": True})
+
+        async with store.transaction() as tx:
+            assert len(await tx.load("s-6")) == 1
+            assert await tx.reply_for(command_id) is None
+        assert await outbox_size(store) == 0
+
+    async def test_a_transaction_reads_what_it_appended_before(self, store: Any) -> None:
+        async with store.transaction() as tx:
+            await tx.append("s-7", 0, [event(n=1)])
+            await tx.record_reply(command_id := uuid4(), {"done": True})
+            mine = await tx.load("s-7")
+            reply = await tx.reply_for(command_id)
+            await tx.append("s-8", 0, [event(n=2)])
+
+        assert [e.data["n"] for e in mine] == [1]
+        assert reply == {"done": True}
+        async with store.transaction() as tx:
+            assert [e.data["n"] for e in await tx.load("s-8")] == [2]
+
     async def test_read_all_returns_every_event_once_in_commit_order(self, store: Any) -> None:
         for i in range(5):
             async with store.transaction() as tx:
@@ -173,6 +202,32 @@ class TestPostgresUnderConcurrency:
         assert first == second
         assert await pool.fetchval("SELECT count(*) FROM command_replies WHERE command_id = $1", command_id) == 1
 
+    async def test_a_command_that_read_appended_and_replied_sends_two_statements(
+        self, pool: asyncpg.Pool, database_url: str
+    ) -> None:
+        """Its load, then its append and reply as one statement, atomic on its own: no BEGIN, no COMMIT."""
+        sent: list[str] = []
+        one = await db.create_pool(database_url, size=1)
+        try:
+            async with one.acquire() as conn:
+                conn.add_query_logger(lambda record: sent.append(record.query.split()[0]))
+            store = PostgresEventStore(one)
+            async with store.transaction() as tx:
+                await tx.append("once", 0, [event()])
+            sent.clear()
+
+            async def decide(tx: Any) -> dict[str, Any]:
+                history = await tx.load("once")
+                await tx.append("once", len(history), [event()], [message()])
+                return {"version": len(history) + 1}
+
+            assert await execute_once(store, uuid4(), decide) == {"version": 2}
+            assert sent == ["SELECT", "WITH"]
+            async with store.transaction() as tx:
+                assert [e.version for e in await tx.load("once")] == [1, 2]
+        finally:
+            await one.close()
+
     async def test_a_reader_polling_during_concurrent_writes_skips_nothing(self, pool: asyncpg.Pool) -> None:
         store = PostgresEventStore(pool)
         writers_done = asyncio.Event()
@@ -184,7 +239,7 @@ class TestPostgresUnderConcurrency:
                     await tx.append(f"w{w}-{i}", 0, [event(n=i)])
                     if i % 7 == 0:
                         # A transaction that holds its rows uncommitted while later ones commit.
-                        await tx.conn.execute("SELECT pg_sleep(0.01)")
+                        await (await tx.connection()).execute("SELECT pg_sleep(0.01)")
 
         async def reader() -> None:
             at = Position()
@@ -226,10 +281,10 @@ async def test_a_deadlock_between_two_decisions_is_a_concurrency_error_that_a_re
         async def decide(tx: Any) -> dict[str, Any]:
             nonlocal tries
             tries += 1
-            await tx.conn.execute("UPDATE locks SET n = n + 1 WHERE id = $1", first)
+            await (await tx.connection()).execute("UPDATE locks SET n = n + 1 WHERE id = $1", first)
             if tries == 1:
                 await both_locked.wait()
-            await tx.conn.execute("UPDATE locks SET n = n + 1 WHERE id = $1", second)
+            await (await tx.connection()).execute("UPDATE locks SET n = n + 1 WHERE id = $1", second)
             return {}
 
         await execute_once(store, uuid4(), decide)

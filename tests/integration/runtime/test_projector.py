@@ -73,6 +73,7 @@ async def test_it_waits_for_a_transaction_still_open_when_it_was_called(pool: as
     async def slow_writer() -> None:
         async with store.transaction() as tx:
             await tx.append("slow", 0, [_event()])
+            await tx.connection()  # opens the transaction and sends the append: now it holds its rows
             writing.set()
             await release.wait()
 
@@ -100,6 +101,7 @@ async def test_it_gives_up_after_its_patience_and_says_so(pool: asyncpg.Pool) ->
     async def stuck_writer() -> None:
         async with store.transaction() as tx:
             await tx.append("stuck", 0, [_event()])
+            await tx.connection()  # opens the transaction and sends the append: now it holds its rows
             writing.set()
             await release.wait()
 

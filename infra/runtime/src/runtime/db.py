@@ -44,7 +44,12 @@ async def create_pool(dsn: str, *, size: int = 16, wait_seconds: float = 120.0) 
     while True:
         try:
             return await asyncpg.create_pool(
-                dsn, min_size=2, max_size=size, init=_init_connection, statement_cache_size=512, reset=_release
+                dsn,
+                min_size=min(2, size),
+                max_size=size,
+                init=_init_connection,
+                statement_cache_size=512,
+                reset=_release,
             )
         except (OSError, asyncpg.CannotConnectNowError, asyncpg.PostgresConnectionError) as error:
             if asyncio.get_running_loop().time() > deadline:

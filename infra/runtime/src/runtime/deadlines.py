@@ -210,7 +210,7 @@ class Timers:
         if not isinstance(tx, PostgresTransaction):
             raise TypeError("deadlines are stored in PostgreSQL")
         await schedule(
-            tx.conn,
+            await tx.connection(),
             self.book.calendar,
             deadline_id=uuid4(),
             stream_id=stream_id,
@@ -223,7 +223,7 @@ class Timers:
     async def cancel(self, tx: Transaction, *, stream_id: str, kind: str) -> None:
         if not isinstance(tx, PostgresTransaction):
             raise TypeError("deadlines are stored in PostgreSQL")
-        await cancel(tx.conn, stream_id, kind)
+        await cancel(await tx.connection(), stream_id, kind)
 
 
 def calendar_stream(root: str) -> StreamSpec:
@@ -239,7 +239,7 @@ def calendar_consumer_spec(stream: StreamSpec, book: CalendarBook, durable: str)
             raise PoisonMessageError(f"not a calendar year: {error}") from error
         if not isinstance(tx, PostgresTransaction):
             raise TypeError("calendar years are stored in PostgreSQL")
-        moved = await book.add_year_in(tx.conn, year)
+        moved = await book.add_year_in(await tx.connection(), year)
         log.info("calendar year loaded", extra={"year": year.year, "deadlines_moved": moved})
 
     return ConsumerSpec(durable, stream.name, stream.subjects, apply)
@@ -272,7 +272,8 @@ class DeadlineWorker:
         fired = 0
         while True:
             async with self.store.transaction() as tx:
-                rows = await tx.conn.fetch(
+                conn = await tx.connection()
+                rows = await conn.fetch(
                     "SELECT * FROM deadlines WHERE status = 'pending' AND due_at <= $1 "
                     "ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
                     self.clock.now(),
@@ -282,7 +283,7 @@ class DeadlineWorker:
                 # transactions then never wait on each other's streams in opposite orders.
                 ordered = sorted(rows, key=lambda row: (row["stream_id"], row["due_at"]))
                 done = [row["deadline_id"] for row in ordered if await self._fire(tx, row)]
-                await tx.conn.execute(
+                await conn.execute(
                     "UPDATE deadlines SET status = 'fired', settled_at = $2 WHERE deadline_id = ANY($1::uuid[])",
                     done,
                     self.clock.now(),
@@ -296,7 +297,7 @@ class DeadlineWorker:
         """One deadline in a savepoint: a conflict with a command on the same stream, or a failing
         handler, leaves it pending (retried next round) without holding back the others."""
         try:
-            async with tx.conn.transaction():
+            async with (await tx.connection()).transaction():
                 await self.handler(tx, _deadline(row))
         except (ConcurrencyError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
             return False

@@ -142,18 +142,110 @@ def _recorded(row: asyncpg.Record) -> RecordedEvent:
     )
 
 
+_REPLY = "INSERT INTO command_replies (command_id, reply) VALUES ($1, $2)"
+
+# The common shape of a command, as one statement: its append and its reply, both behind the guard.
+_APPEND_AND_REPLY = _APPEND.replace(
+    "\nSELECT (SELECT count(*) FROM appended)",
+    """, replied AS (
+    INSERT INTO command_replies (command_id, reply) SELECT $11, $12 FROM guard
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM appended)""",
+)
+
+
+class _Append(NamedTuple):
+    stream_id: str
+    expected_version: int
+    events: Sequence[NewEvent]
+    messages: Sequence[OutboxMessage]
+
+    def arguments(self) -> tuple[Any, ...]:
+        return (
+            self.stream_id,
+            self.expected_version,
+            [e.event_id for e in self.events],
+            [e.event_type for e in self.events],
+            [e.data for e in self.events],
+            [e.metadata for e in self.events],
+            [m.message_id for m in self.messages],
+            [m.subject for m in self.messages],
+            [m.payload for m in self.messages],
+            [m.headers for m in self.messages],
+        )
+
+
 class PostgresTransaction:
+    """A transaction that sends nothing before it must.
+
+    Reads before any write run on their own (under READ COMMITTED every statement sees its own
+    snapshot anyway), and an append and the command's reply are held back. A decision that read,
+    appended to one stream and stored its reply then commits as one statement, atomic on its own:
+    two round trips instead of five (BEGIN, load, append, reply, COMMIT). Anything else opens the
+    transaction and sends what was held first: a claim, a second append, a read after a held write
+    (it must see it), or a statement of the caller's own (`connection()`).
+    """
+
     def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
+        self._conn = conn
+        self._open: asyncpg.transaction.Transaction | None = None
+        self._append: _Append | None = None
+        self._reply: tuple[UUID, Json] | None = None
         self.queued_messages = 0
 
+    async def connection(self) -> asyncpg.Connection:
+        """The connection, inside the open transaction, for statements of the caller's own."""
+        await self._begin()
+        return self._conn
+
+    async def _begin(self) -> None:
+        if self._open is None:
+            self._open = self._conn.transaction()
+            await self._open.start()
+        await self._send_held()
+
+    async def _reading(self) -> asyncpg.Connection:
+        """The connection for a read: it must see any write held back, so those go first."""
+        if self._append is not None or self._reply is not None:
+            await self._begin()
+        return self._conn
+
+    async def _send_held(self) -> None:
+        held, self._append = self._append, None
+        if held is not None:
+            await self._send_append(held)
+        reply, self._reply = self._reply, None
+        if reply is not None:
+            await self._send_reply(*reply)
+
+    async def commit(self) -> None:
+        if self._open is not None:
+            try:
+                await self._send_held()
+            except BaseException:
+                await self._open.rollback()
+                raise
+            await self._open.commit()
+        elif self._append is not None and self._reply is not None:
+            await self._send_append(self._append, reply=self._reply)
+        else:
+            await self._send_held()  # at most one statement: atomic on its own
+
+    async def rollback(self) -> None:
+        self._append = self._reply = None
+        if self._open is not None:
+            await self._open.rollback()
+
     async def load(self, stream_id: str) -> list[RecordedEvent]:
-        rows = await self.conn.fetch(f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version", stream_id)
+        conn = await self._reading()
+        rows = await conn.fetch(f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version", stream_id)
         return [_recorded(r) for r in rows]
 
     async def load_many(self, stream_ids: Sequence[str]) -> dict[str, list[RecordedEvent]]:
         found: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in stream_ids}
-        rows = await self.conn.fetch(
+        conn = await self._reading()
+        rows = await conn.fetch(
             f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, version",
             list(found),
         )
@@ -168,37 +260,40 @@ class PostgresTransaction:
         events: Sequence[NewEvent],
         messages: Sequence[OutboxMessage] = (),
     ) -> int:
+        """Held back until commit if it is the first write; a conflict is then raised by the commit."""
+        append = _Append(stream_id, expected_version, tuple(events), tuple(messages))
+        if self._open is None and self._append is None and self._reply is None:
+            self._append = append
+        else:
+            await self._begin()
+            await self._send_append(append)
+        return expected_version + len(events)
+
+    async def _send_append(self, append: _Append, *, reply: tuple[UUID, Json] | None = None) -> None:
         try:
-            row = await self.conn.fetchrow(
-                _APPEND,
-                stream_id,
-                expected_version,
-                [e.event_id for e in events],
-                [e.event_type for e in events],
-                [e.data for e in events],
-                [e.metadata for e in events],
-                [m.message_id for m in messages],
-                [m.subject for m in messages],
-                [m.payload for m in messages],
-                [m.headers for m in messages],
-            )
+            if reply is None:
+                row = await self._conn.fetchrow(_APPEND, *append.arguments())
+            else:
+                row = await self._conn.fetchrow(_APPEND_AND_REPLY, *append.arguments(), *reply)
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name == "events_pkey":
-                raise ConcurrencyError(stream_id, expected_version) from error
+                raise ConcurrencyError(append.stream_id, append.expected_version) from error
+            if reply is not None and error.constraint_name == "command_replies_pkey":
+                raise ConcurrencyError(f"command {reply[0]}", 0) from error
             raise
         if row is None:
             raise RuntimeError("append returned no row")
-        if events and row["appended"] == 0:
-            raise ConcurrencyError(stream_id, expected_version)
+        if append.events and row["appended"] == 0:
+            raise ConcurrencyError(append.stream_id, append.expected_version)
         self.queued_messages += row["queued"]
-        return expected_version + len(events)
 
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         """Queue messages with no event (e.g. a reply to another region)."""
         await self.append("", 0, (), messages)
 
     async def claim(self, consumer: str, message_id: UUID) -> bool:
-        status = await self.conn.execute(
+        await self._begin()
+        status = await self._conn.execute(
             "INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             consumer,
             message_id,
@@ -206,7 +301,8 @@ class PostgresTransaction:
         return bool(status == "INSERT 0 1")
 
     async def claim_all(self, consumer: str, message_ids: Sequence[UUID]) -> set[UUID]:
-        rows = await self.conn.fetch(
+        await self._begin()
+        rows = await self._conn.fetch(
             "INSERT INTO inbox (consumer, message_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING "
             "RETURNING message_id",
             consumer,
@@ -215,18 +311,23 @@ class PostgresTransaction:
         return {r["message_id"] for r in rows}
 
     async def reply_for(self, command_id: UUID) -> Json | None:
-        reply: Json | None = await self.conn.fetchval(
-            "SELECT reply FROM command_replies WHERE command_id = $1", command_id
-        )
+        conn = await self._reading()
+        reply: Json | None = await conn.fetchval("SELECT reply FROM command_replies WHERE command_id = $1", command_id)
         return reply
 
     async def record_reply(self, command_id: UUID, reply: Json) -> None:
-        """A retry that ran beside the first attempt loses here: it rolls back, and its rerun finds
-        the first attempt's reply."""
+        """Held back until commit if nothing else opened the transaction. A retry that ran beside
+        the first attempt loses here (or at commit): it rolls back, and its rerun finds the first
+        attempt's reply."""
+        if self._open is None and self._reply is None:
+            self._reply = (command_id, reply)
+            return
+        await self._begin()
+        await self._send_reply(command_id, reply)
+
+    async def _send_reply(self, command_id: UUID, reply: Json) -> None:
         try:
-            await self.conn.execute(
-                "INSERT INTO command_replies (command_id, reply) VALUES ($1, $2)", command_id, reply
-            )
+            await self._conn.execute(_REPLY, command_id, reply)
         except asyncpg.UniqueViolationError as error:
             raise ConcurrencyError(f"command {command_id}", 0) from error
 
@@ -247,8 +348,12 @@ class PostgresEventStore:
             async with self.pool.acquire() as conn:
                 tx = PostgresTransaction(conn)
                 try:
-                    async with conn.transaction():
+                    try:
                         yield tx
+                    except BaseException:
+                        await tx.rollback()
+                        raise
+                    await tx.commit()
                 except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as error:
                     # Two decisions crossed (e.g. a payment and a deadline on the same stream): decide again.
                     raise ConcurrencyError("(transaction)", -1) from error

@@ -15,15 +15,17 @@ from injury.domain.reconciliation import Reconciliation
 from runtime.eventstore import PostgresTransaction, Transaction
 
 
-def _conn(tx: Transaction) -> asyncpg.Connection:
+async def _conn(tx: Transaction) -> asyncpg.Connection:
     if not isinstance(tx, PostgresTransaction):
         raise TypeError("the injury service keeps its lookups in PostgreSQL")
-    return tx.conn
+    return await tx.connection()
 
 
 class PostgresSettlementIndex:
     async def lock_person(self, tx: Transaction, person_ref: str) -> None:
-        await _conn(tx).execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 6))", f"injury-person:{person_ref}")
+        await (await _conn(tx)).execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 6))", f"injury-person:{person_ref}"
+        )
 
     async def add(
         self,
@@ -36,7 +38,7 @@ class PostgresSettlementIndex:
         person_ref: str,
         determination_ref: str,
     ) -> None:
-        await _conn(tx).execute(
+        await (await _conn(tx)).execute(
             "INSERT INTO settlement_index (stream_id, hospital_id, hospital_settlement_no, service_date, person_ref, "
             "determination_ref) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_id) DO NOTHING",
             stream_id,
@@ -48,7 +50,7 @@ class PostgresSettlementIndex:
         )
 
     async def of_person(self, tx: Transaction, person_ref: str, determination_id: str) -> list[str]:
-        rows = await _conn(tx).fetch(
+        rows = await (await _conn(tx)).fetch(
             "SELECT stream_id FROM settlement_index WHERE person_ref = $1 AND determination_ref IN ('', $2) "
             "ORDER BY service_date, stream_id",
             person_ref,
@@ -57,7 +59,7 @@ class PostgresSettlementIndex:
         return [r["stream_id"] for r in rows]
 
     async def of_day(self, tx: Transaction, hospital_id: str, day: date) -> list[str]:
-        rows = await _conn(tx).fetch(
+        rows = await (await _conn(tx)).fetch(
             "SELECT stream_id FROM settlement_index WHERE hospital_id = $1 AND service_date = $2 ORDER BY stream_id",
             hospital_id,
             day,
@@ -69,7 +71,7 @@ class PostgresReconciliations:
     async def store(
         self, tx: Transaction, reconciliation: Reconciliation, result: dict[str, Any], at: datetime
     ) -> None:
-        await _conn(tx).execute(
+        await (await _conn(tx)).execute(
             "INSERT INTO reconciliations (hospital_id, day, matched, result, declared_at) VALUES ($1, $2, $3, $4, $5) "
             "ON CONFLICT (hospital_id, day) DO UPDATE SET matched = EXCLUDED.matched, result = EXCLUDED.result, "
             "declared_at = EXCLUDED.declared_at",
@@ -90,7 +92,7 @@ class PostgresCatalogues:
         self._cached: tuple[int, cat.Catalogue] = (0, cat.Catalogue())
 
     async def current(self, tx: Transaction) -> cat.Catalogue:
-        version = await _conn(tx).fetchval(
+        version = await (await _conn(tx)).fetchval(
             "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", self.stream
         )
         if version != self._cached[0]:

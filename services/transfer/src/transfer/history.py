@@ -82,11 +82,11 @@ def history_consumer(subjects: Subjects, region: str, on_paid: OnPaid) -> Consum
             raise TypeError("the history lives in PostgreSQL")
         name = delivery.subject.split(".")[-2]
         try:
-            paid_by = await _apply(tx.conn, name, delivery.data)
+            paid_by = await _apply(await tx.connection(), name, delivery.data)
         except ValidationError as error:
             raise PoisonMessageError(f"{name}: {error.error_count()} invalid fields") from error
         if paid_by is not None:
-            await on_paid(tx, paid_by, PostgresHistory(tx.conn))
+            await on_paid(tx, paid_by, PostgresHistory(tx))
 
     filters = tuple(subjects.event(region, "enrolment", name) for name in SOURCES)
     return ConsumerSpec(f"transfer-{region}-history", subjects.events_stream(region, "enrolment"), filters, apply)
@@ -95,20 +95,22 @@ def history_consumer(subjects: Subjects, region: str, on_paid: OnPaid) -> Consum
 class PostgresHistory:
     """What the transfer rules need to know about a person here."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
+    def __init__(self, tx: PostgresTransaction) -> None:
+        self.tx = tx
 
     async def status(self, person_ref: str) -> tuple[bool, bool]:
         """(enrolled here with a pension now, has contributed here)."""
-        enrolled = await self.conn.fetchval(
+        enrolled = await (await self.tx.connection()).fetchval(
             "SELECT 1 FROM employments WHERE person_ref = $1 AND ended_on IS NULL AND 'pension' = ANY(schemes)",
             person_ref,
         )
-        contributing = await self.conn.fetchval("SELECT 1 FROM history WHERE person_ref = $1 LIMIT 1", person_ref)
+        contributing = await (await self.tx.connection()).fetchval(
+            "SELECT 1 FROM history WHERE person_ref = $1 LIMIT 1", person_ref
+        )
         return enrolled is not None, contributing is not None
 
     async def periods(self, person_ref: str, *, paid_only: bool) -> list[Period]:
-        rows = await self.conn.fetch(
+        rows = await (await self.tx.connection()).fetch(
             "SELECT month, base_fen, employer_rate, account_fen FROM history WHERE person_ref = $1 "
             + ("AND paid " if paid_only else "")
             + "ORDER BY month",
@@ -126,7 +128,7 @@ class PostgresHistory:
         ]
 
     async def unpaid_months(self, person_ref: str) -> list[str]:
-        rows = await self.conn.fetch(
+        rows = await (await self.tx.connection()).fetch(
             "SELECT DISTINCT month FROM history WHERE person_ref = $1 AND NOT paid ORDER BY month", person_ref
         )
         return [r["month"] for r in rows]
@@ -134,23 +136,23 @@ class PostgresHistory:
     async def lock(self, person_ref: str) -> None:
         """Until the transaction ends: a letter's unpaid check and a payment of the same person never interleave
         (else a payment committed between the check and the wait would leave the letter waiting for ever)."""
-        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", person_ref)
+        await (await self.tx.connection()).execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", person_ref)
 
     async def waiting_cases(self, person_ref: str) -> list[str]:
-        rows = await self.conn.fetch(
+        rows = await (await self.tx.connection()).fetch(
             "SELECT case_id FROM waiting_letters WHERE person_ref = $1 ORDER BY case_id", person_ref
         )
         return [r["case_id"] for r in rows]
 
     async def wait_for_payment(self, person_ref: str, case_id: str) -> None:
-        await self.conn.execute(
+        await (await self.tx.connection()).execute(
             "INSERT INTO waiting_letters (case_id, person_ref) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             case_id,
             person_ref,
         )
 
     async def stop_waiting(self, case_id: str) -> None:
-        await self.conn.execute("DELETE FROM waiting_letters WHERE case_id = $1", case_id)
+        await (await self.tx.connection()).execute("DELETE FROM waiting_letters WHERE case_id = $1", case_id)
 
 
 def as_message(period: Period) -> dict[str, Any]:

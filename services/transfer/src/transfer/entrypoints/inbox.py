@@ -46,7 +46,7 @@ def inbox_consumer(subjects: Subjects, region: str, clock: Clock, *, recorder: A
             now=clock.now(),
             traceparent=current_traceparent(),
         )
-        await handler(tx, envelope.data, ctx, recorder=recorder, history=PostgresHistory(tx.conn), deadlines=deadlines)
+        await handler(tx, envelope.data, ctx, recorder=recorder, history=PostgresHistory(tx), deadlines=deadlines)
 
     return ConsumerSpec(
         f"transfer-{region}-inbox",

@@ -36,7 +36,7 @@ def request_table(
             cmd,
             ctx,
             recorder=recorder,
-            history=PostgresHistory(tx.conn),
+            history=PostgresHistory(tx),
             deadlines=deadlines,
             person_ref=pseudonym(cmd.citizen_id, salt=salt),
         )
