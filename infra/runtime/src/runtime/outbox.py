@@ -202,7 +202,9 @@ class OutboxRelay:
     async def _lead(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self._wake.clear()
-            if await self.relay_once(conn) == 0:
+            # Less than a full batch, and no commit since it was read (a commit wakes the relay):
+            # everything queued has left, and reading again now would come back empty.
+            if await self.relay_once(conn) < self.batch and not self._wake.is_set():
                 waker = asyncio.create_task(self._wake.wait())
                 stopper = asyncio.create_task(stop.wait())
                 await asyncio.wait({waker, stopper}, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)

@@ -107,6 +107,10 @@ class Projector:
                     last.position,
                 )
             read += len(events)
+            if len(events) < self.batch:
+                # All that was final is applied: a read for more would come back empty (four round
+                # trips for nothing, once per wake-up). What commits next wakes the projector again.
+                return read
 
     async def up_to_date(self, name: str, *, patience: float = 5.0) -> bool:
         """Read your own writes: apply every event committed before this call to the projection `name`.
