@@ -81,6 +81,12 @@ async def event_types(stack: Stack, region: str, stream_id: str) -> list[str]:
     return [r["event_type"] for r in rows]
 
 
+async def deadlines_of(stack: Stack, region: str, stream_id: str) -> list[tuple[str, str]]:
+    pool = stack.services[("transfer", region)].resources.pool
+    rows = await pool.fetch("SELECT kind, status FROM deadlines WHERE stream_id = $1 ORDER BY kind", stream_id)
+    return [(r["kind"], r["status"]) for r in rows]
+
+
 async def inbox_drained(stack: Stack, region: str) -> bool:
     """The transfer inbox consumer of `region` has nothing pending and nothing unacknowledged."""
     running = stack.services[("transfer", region)]
@@ -122,6 +128,9 @@ async def test_the_old_region_down_for_weeks_the_deadline_fires_and_the_case_res
         "FundsTransferred",
         "LocalRelationshipTerminated",
     ]
+    # The new region's clock of the old agency's stage fired; the old region answered the letter as
+    # it recorded it, so it never started one of its own.
+    assert await deadlines_of(stack, "44", f"transfer-out-{case_id}") == []
     assert await event_types(stack, "36", f"transfer-{case_id}") == [
         "TransferApplied",
         "ContactLetterSent",
@@ -155,6 +164,9 @@ async def test_a_letter_or_funds_message_delivered_again_has_no_second_effect(st
     assert await event_types(stack, "44", f"transfer-out-{case_id}") == out_before
     assert await event_types(stack, "36", f"transfer-{case_id}") == in_before
     assert (await path(stack, case_id))["status"] == "completed"
+    # Answered in the decision that recorded it, the letter never started the old agency's stage
+    # deadline, and its repetition started none either.
+    assert await deadlines_of(stack, "44", f"transfer-out-{case_id}") == []
 
 
 async def test_funds_that_do_not_match_the_sheet_stop_completion_and_are_flagged(stack: Stack) -> None:
@@ -198,6 +210,7 @@ async def test_months_unpaid_in_the_old_region_hold_the_answer_until_they_are_pa
 
     await eventually(waiting_in_foshan, within=30)
     assert (await eventually(in_status(stack, case_id, "open")))["status"] == "open"
+    assert await deadlines_of(stack, "44", f"transfer-out-{case_id}") == [("stage:old_agency", "pending")]
     stack.clock.advance(timedelta(hours=5))
 
     await pay(stack, "44", FOSHAN, "2025-03")
@@ -212,3 +225,4 @@ async def test_months_unpaid_in_the_old_region_hold_the_answer_until_they_are_pa
         "FundsTransferred",
         "LocalRelationshipTerminated",
     ]
+    assert await deadlines_of(stack, "44", f"transfer-out-{case_id}") == [("stage:old_agency", "cancelled")]

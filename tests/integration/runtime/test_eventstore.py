@@ -228,6 +228,15 @@ class TestPostgresUnderConcurrency:
         finally:
             await one.close()
 
+    async def test_a_read_of_the_callers_own_sees_the_appends_held_back(self, pool: asyncpg.Pool) -> None:
+        store = PostgresEventStore(pool)
+        async with store.transaction() as tx:
+            before = await (await tx.reader()).fetchval("SELECT count(*) FROM events WHERE stream_id = 'mine'")
+            await tx.append("mine", 0, [event()])
+            after = await (await tx.reader()).fetchval("SELECT count(*) FROM events WHERE stream_id = 'mine'")
+
+        assert (before, after) == (0, 1)
+
     async def test_a_reader_polling_during_concurrent_writes_skips_nothing(self, pool: asyncpg.Pool) -> None:
         store = PostgresEventStore(pool)
         writers_done = asyncio.Event()

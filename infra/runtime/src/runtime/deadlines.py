@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -137,13 +137,13 @@ async def schedule(
     return deadline
 
 
-async def cancel(conn: asyncpg.Connection, stream_id: str, kind: str | None = None) -> int:
-    """Cancel the pending deadlines of a stream (of one kind, or all); a fired one stays fired."""
+async def cancel(conn: asyncpg.Connection, stream_id: str, kind: str | Sequence[str] | None = None) -> int:
+    """Cancel the pending deadlines of a stream (of one kind, of several, or all); a fired one stays fired."""
     status = await conn.execute(
         "UPDATE deadlines SET status = 'cancelled', settled_at = now() "
-        "WHERE stream_id = $1 AND status = 'pending' AND ($2::text IS NULL OR kind = $2)",
+        "WHERE stream_id = $1 AND status = 'pending' AND ($2::text[] IS NULL OR kind = ANY($2::text[]))",
         stream_id,
-        kind,
+        [kind] if isinstance(kind, str) else None if kind is None else list(kind),
     )
     return int(status.split()[-1])
 
@@ -187,7 +187,9 @@ class Deadlines(Protocol):
         """Start a durable timer: so many calendar or working days after `basis` (Beijing dates)."""
         ...
 
-    async def cancel(self, tx: Transaction, *, stream_id: str, kind: str) -> None: ...
+    async def cancel(self, tx: Transaction, *, stream_id: str, kind: str | Sequence[str]) -> None:
+        """Cancel the stream's pending deadline of `kind` (or of each of several kinds, in one statement)."""
+        ...
 
 
 class Timers:
@@ -220,7 +222,7 @@ class Timers:
             traceparent=current_traceparent(),
         )
 
-    async def cancel(self, tx: Transaction, *, stream_id: str, kind: str) -> None:
+    async def cancel(self, tx: Transaction, *, stream_id: str, kind: str | Sequence[str]) -> None:
         if not isinstance(tx, PostgresTransaction):
             raise TypeError("deadlines are stored in PostgreSQL")
         await cancel(await tx.connection(), stream_id, kind)

@@ -184,7 +184,7 @@ class PostgresTransaction:
     appended to one stream and stored its reply then commits as one statement, atomic on its own:
     two round trips instead of five (BEGIN, load, append, reply, COMMIT). Anything else opens the
     transaction and sends what was held first: a claim, a second append, a read after a held write
-    (it must see it), or a statement of the caller's own (`connection()`).
+    (it must see it), or a statement of the caller's own (`connection()`; reads take `reader()`).
     """
 
     def __init__(self, conn: asyncpg.Connection) -> None:
@@ -205,8 +205,9 @@ class PostgresTransaction:
             await self._open.start()
         await self._send_held()
 
-    async def _reading(self) -> asyncpg.Connection:
-        """The connection for a read: it must see any write held back, so those go first."""
+    async def reader(self) -> asyncpg.Connection:
+        """The connection for reads of the caller's own: outside the transaction until something
+        opens it; a write held back is sent first, so that the read sees it."""
         if self._append is not None or self._reply is not None:
             await self._begin()
         return self._conn
@@ -238,13 +239,13 @@ class PostgresTransaction:
             await self._open.rollback()
 
     async def load(self, stream_id: str) -> list[RecordedEvent]:
-        conn = await self._reading()
+        conn = await self.reader()
         rows = await conn.fetch(f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version", stream_id)
         return [_recorded(r) for r in rows]
 
     async def load_many(self, stream_ids: Sequence[str]) -> dict[str, list[RecordedEvent]]:
         found: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in stream_ids}
-        conn = await self._reading()
+        conn = await self.reader()
         rows = await conn.fetch(
             f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, version",
             list(found),
@@ -311,7 +312,7 @@ class PostgresTransaction:
         return {r["message_id"] for r in rows}
 
     async def reply_for(self, command_id: UUID) -> Json | None:
-        conn = await self._reading()
+        conn = await self.reader()
         reply: Json | None = await conn.fetchval("SELECT reply FROM command_replies WHERE command_id = $1", command_id)
         return reply
 

@@ -75,7 +75,13 @@ class Recorder(Protocol):
     async def load_many(self, tx: Transaction, stream_ids: Sequence[str]) -> dict[str, tuple[list[Any], int]]: ...
 
     async def record(
-        self, tx: Transaction, stream_id: str, version: int, events: list[Any], ctx: CommandContext
+        self,
+        tx: Transaction,
+        stream_id: str,
+        version: int,
+        events: list[Any],
+        ctx: CommandContext,
+        messages: Sequence[OutboxMessage] = (),
     ) -> int: ...
 
 
@@ -105,17 +111,25 @@ class EventRecorder(Generic[E]):
         return [from_json(self.types[r.event_type], r.data) for r in rows], len(rows)
 
     async def record(
-        self, tx: Transaction, stream_id: str, version: int, events: Sequence[E], ctx: CommandContext
+        self,
+        tx: Transaction,
+        stream_id: str,
+        version: int,
+        events: Sequence[E],
+        ctx: CommandContext,
+        messages: Sequence[OutboxMessage] = (),
     ) -> int:
+        """Append the events with their public messages, and `messages` besides (e.g. a letter to
+        another region), in one statement."""
         metadata = ctx.metadata()
         stored: list[NewEvent] = []
-        messages: list[OutboxMessage] = []
+        published: list[OutboxMessage] = []
         for event in events:
             event_id = uuid4()
             stored.append(NewEvent(event_id, type(event).__name__, to_json(event), metadata))
             for index, public in enumerate(self.translate(event, stream_id)):
-                messages.append(self.outbox_message(public, ctx, stream_id, event_id, index))
-        return await tx.append(stream_id, version, stored, messages)
+                published.append(self.outbox_message(public, ctx, stream_id, event_id, index))
+        return await tx.append(stream_id, version, stored, [*published, *messages])
 
     def outbox_message(
         self, public: Published, ctx: CommandContext, stream_id: str, event_id: UUID, index: int = 0

@@ -15,10 +15,20 @@ from injury.domain.reconciliation import Reconciliation
 from runtime.eventstore import PostgresTransaction, Transaction
 
 
-async def _conn(tx: Transaction) -> asyncpg.Connection:
+def _postgres(tx: Transaction) -> PostgresTransaction:
     if not isinstance(tx, PostgresTransaction):
         raise TypeError("the injury service keeps its lookups in PostgreSQL")
-    return await tx.connection()
+    return tx
+
+
+async def _conn(tx: Transaction) -> asyncpg.Connection:
+    """For writes and locks: inside the transaction."""
+    return await _postgres(tx).connection()
+
+
+async def _reader(tx: Transaction) -> asyncpg.Connection:
+    """For reads: outside the transaction until something opened it (see PostgresTransaction)."""
+    return await _postgres(tx).reader()
 
 
 class PostgresSettlementIndex:
@@ -50,7 +60,7 @@ class PostgresSettlementIndex:
         )
 
     async def of_person(self, tx: Transaction, person_ref: str, determination_id: str) -> list[str]:
-        rows = await (await _conn(tx)).fetch(
+        rows = await (await _reader(tx)).fetch(
             "SELECT stream_id FROM settlement_index WHERE person_ref = $1 AND determination_ref IN ('', $2) "
             "ORDER BY service_date, stream_id",
             person_ref,
@@ -59,7 +69,7 @@ class PostgresSettlementIndex:
         return [r["stream_id"] for r in rows]
 
     async def of_day(self, tx: Transaction, hospital_id: str, day: date) -> list[str]:
-        rows = await (await _conn(tx)).fetch(
+        rows = await (await _reader(tx)).fetch(
             "SELECT stream_id FROM settlement_index WHERE hospital_id = $1 AND service_date = $2 ORDER BY stream_id",
             hospital_id,
             day,
@@ -92,7 +102,7 @@ class PostgresCatalogues:
         self._cached: tuple[int, cat.Catalogue] = (0, cat.Catalogue())
 
     async def current(self, tx: Transaction) -> cat.Catalogue:
-        version = await (await _conn(tx)).fetchval(
+        version = await (await _reader(tx)).fetchval(
             "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", self.stream
         )
         if version != self._cached[0]:

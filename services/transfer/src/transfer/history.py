@@ -100,17 +100,15 @@ class PostgresHistory:
 
     async def status(self, person_ref: str) -> tuple[bool, bool]:
         """(enrolled here with a pension now, has contributed here)."""
-        enrolled = await (await self.tx.connection()).fetchval(
-            "SELECT 1 FROM employments WHERE person_ref = $1 AND ended_on IS NULL AND 'pension' = ANY(schemes)",
+        row = await (await self.tx.reader()).fetchrow(
+            "SELECT EXISTS (SELECT 1 FROM employments WHERE person_ref = $1 AND ended_on IS NULL "
+            "AND 'pension' = ANY(schemes)), EXISTS (SELECT 1 FROM history WHERE person_ref = $1)",
             person_ref,
         )
-        contributing = await (await self.tx.connection()).fetchval(
-            "SELECT 1 FROM history WHERE person_ref = $1 LIMIT 1", person_ref
-        )
-        return enrolled is not None, contributing is not None
+        return bool(row[0]), bool(row[1])
 
     async def periods(self, person_ref: str, *, paid_only: bool) -> list[Period]:
-        rows = await (await self.tx.connection()).fetch(
+        rows = await (await self.tx.reader()).fetch(
             "SELECT month, base_fen, employer_rate, account_fen FROM history WHERE person_ref = $1 "
             + ("AND paid " if paid_only else "")
             + "ORDER BY month",
@@ -128,7 +126,7 @@ class PostgresHistory:
         ]
 
     async def unpaid_months(self, person_ref: str) -> list[str]:
-        rows = await (await self.tx.connection()).fetch(
+        rows = await (await self.tx.reader()).fetch(
             "SELECT DISTINCT month FROM history WHERE person_ref = $1 AND NOT paid ORDER BY month", person_ref
         )
         return [r["month"] for r in rows]
@@ -139,7 +137,7 @@ class PostgresHistory:
         await (await self.tx.connection()).execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", person_ref)
 
     async def waiting_cases(self, person_ref: str) -> list[str]:
-        rows = await (await self.tx.connection()).fetch(
+        rows = await (await self.tx.reader()).fetch(
             "SELECT case_id FROM waiting_letters WHERE person_ref = $1 ORDER BY case_id", person_ref
         )
         return [r["case_id"] for r in rows]

@@ -55,11 +55,9 @@ def _message_id(case_id: str, message: str) -> Any:
     return uuid5(NAMESPACE_URL, f"yiwang:transfer:{case_id}:{message}")
 
 
-async def _send(
-    tx: Transaction, recorder: Recorder, ctx: CommandContext, stream: str, case_id: str, message: Published
-) -> None:
-    outbox = recorder.outbox_message(message, ctx, stream, _message_id(case_id, message.message))
-    await tx.enqueue([outbox])  # type: ignore[attr-defined]
+def _letter(recorder: Recorder, ctx: CommandContext, stream: str, case_id: str, message: Published) -> Any:
+    """A message to the other region, queued with the events that send it (one statement)."""
+    return recorder.outbox_message(message, ctx, stream, _message_id(case_id, message.message))
 
 
 async def apply_for_transfer(
@@ -95,8 +93,8 @@ async def apply_for_transfer(
         new_periods=await history.periods(person_ref, paid_only=False),
     )
     stream = transfer_stream(case_id)
-    await recorder.record(tx, stream, 0, events, ctx)
     outcome: dict[str, Any] = {"case_id": case_id, "status": "applied"}
+    letters = []
     for event in events:
         match event:
             case ev.ContactLetterSent():
@@ -107,21 +105,14 @@ async def apply_for_transfer(
                     from_region=ctx.region,
                     to_region=command.from_region,
                 )
-                await _send(
-                    tx,
-                    recorder,
-                    ctx,
-                    stream,
-                    case_id,
-                    Published("contact_letter", letter, region=command.from_region, inbox=True),
-                )
-                await deadlines.schedule(
-                    tx,
-                    stream_id=stream,
-                    kind=f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}",
-                    basis=ctx.today,
-                    working_days=15,
-                    payload={"stage": Stage.OLD_AGENCY.value},
+                letters.append(
+                    _letter(
+                        recorder,
+                        ctx,
+                        stream,
+                        case_id,
+                        Published("contact_letter", letter, region=command.from_region, inbox=True),
+                    )
                 )
                 outcome["status"] = "contact_letter_sent"
             case ev.TransferRefused():
@@ -130,6 +121,16 @@ async def apply_for_transfer(
                 outcome.update(status="temporary_account", reason=event.reason)
             case ev.AccountsMerged():
                 outcome.update(status="merged", months=event.months, individual_fen=event.individual_fen)
+    await recorder.record(tx, stream, 0, events, ctx, letters)
+    if letters:
+        await deadlines.schedule(
+            tx,
+            stream_id=stream,
+            kind=f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}",
+            basis=ctx.today,
+            working_days=15,
+            payload={"stage": Stage.OLD_AGENCY.value},
+        )
     return outcome
 
 
@@ -157,15 +158,6 @@ async def receive_contact_letter(
     )
     for event in events:
         state = transfer_out.evolve(state, event)
-    if events:
-        await deadlines.schedule(
-            tx,
-            stream_id=stream,
-            kind=f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}",
-            basis=ctx.today,
-            working_days=15,
-            payload={"stage": Stage.OLD_AGENCY.value},
-        )
     await _answer_letter(
         tx, stream, version, state, events, ctx, recorder=recorder, history=history, deadlines=deadlines
     )
@@ -197,7 +189,10 @@ async def _answer_letter(
     history: History,
     deadlines: Deadlines,
 ) -> None:
-    """While months are unpaid the case waits (and is found again on payment); else sheet + funds leave."""
+    """While months are unpaid the case waits (and is found again on payment); else sheet + funds leave.
+
+    The old agency's stage deadline runs while a letter received here waits: a letter answered in
+    the decision that records it never gets one (nothing to schedule and cancel again at once)."""
     issued = transfer_out.decide_issue_sheet(
         state,
         periods=await history.periods(state.person_ref, paid_only=True),
@@ -208,13 +203,15 @@ async def _answer_letter(
     events = [*recorded, *issued]
     if not events:
         return
-    await recorder.record(tx, stream, version, events, ctx)
+    letters = []
+    answered = False
     for event in issued:
         match event:
             case ev.UnpaidContributionsFound():
                 await history.wait_for_payment(state.person_ref, state.case_id)
             case ev.InformationSheetIssued():
-                await history.stop_waiting(state.case_id)
+                if not recorded:  # a letter received before may be waiting for a payment
+                    await history.stop_waiting(state.case_id)
                 sheet = InformationSheetV1(
                     case_id=state.case_id,
                     periods=[PeriodV1(**_period(p)) for p in event.periods],
@@ -222,27 +219,37 @@ async def _answer_letter(
                     pooled_fen=event.pooled_fen,
                     returned_periods=list(event.returned_periods),
                 )
-                await _send(
-                    tx,
-                    recorder,
-                    ctx,
-                    stream,
-                    state.case_id,
-                    Published("information_sheet", sheet, region=state.new_region, inbox=True),
+                letters.append(
+                    _letter(
+                        recorder,
+                        ctx,
+                        stream,
+                        state.case_id,
+                        Published("information_sheet", sheet, region=state.new_region, inbox=True),
+                    )
                 )
             case ev.FundsTransferred():
+                answered = True
                 funds = FundsTransferredV1(
                     case_id=state.case_id, amount_fen=event.amount_fen, reference=event.reference
                 )
-                await _send(
-                    tx,
-                    recorder,
-                    ctx,
-                    stream,
-                    state.case_id,
-                    Published("funds_transferred", funds, region=state.new_region, inbox=True),
+                letters.append(
+                    _letter(
+                        recorder,
+                        ctx,
+                        stream,
+                        state.case_id,
+                        Published("funds_transferred", funds, region=state.new_region, inbox=True),
+                    )
                 )
-                await deadlines.cancel(tx, stream_id=stream, kind=f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}")
+    await recorder.record(tx, stream, version, events, ctx, letters)
+    kind = f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}"
+    if recorded and not answered:
+        await deadlines.schedule(
+            tx, stream_id=stream, kind=kind, basis=ctx.today, working_days=15, payload={"stage": Stage.OLD_AGENCY.value}
+        )
+    elif answered and not recorded:
+        await deadlines.cancel(tx, stream_id=stream, kind=kind)
 
 
 def _period(period: Period) -> dict[str, Any]:
@@ -274,8 +281,11 @@ def periods_of(sheet: InformationSheetV1) -> Sequence[Period]:
 
 async def _settle(tx: Transaction, events: list[Any], stream: str, deadlines: Deadlines, ctx: CommandContext) -> None:
     if any(isinstance(e, ev.TransferCompleted) for e in events):
-        await deadlines.cancel(tx, stream_id=stream, kind=f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}")
-        await deadlines.cancel(tx, stream_id=stream, kind=f"{STAGE_DEADLINE}:{Stage.NEW_AGENCY.value}")
+        await deadlines.cancel(
+            tx,
+            stream_id=stream,
+            kind=(f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}", f"{STAGE_DEADLINE}:{Stage.NEW_AGENCY.value}"),
+        )
     elif any(isinstance(e, ev.FundsMismatchDetected) for e in events):
         await deadlines.cancel(tx, stream_id=stream, kind=f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}")
         await deadlines.schedule(
