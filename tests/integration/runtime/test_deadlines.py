@@ -69,6 +69,29 @@ async def test_a_cancelled_deadline_never_fires(pool: asyncpg.Pool) -> None:
     assert fired == []
 
 
+async def test_the_same_deadline_for_many_streams_at_once_fires_for_each_unless_cancelled(pool: asyncpg.Pool) -> None:
+    clock = FixedClock(datetime(2025, 3, 3, tzinfo=UTC))
+    fired, handler = breach_recorder()
+    timers = deadlines.Timers(CalendarBook(CALENDAR))
+    store = PostgresEventStore(pool)
+    people = [f"person-{i}" for i in range(5)]
+    async with store.transaction() as tx:
+        await timers.schedule_each(
+            tx, stream_ids=people, kind="due", basis=date(2025, 3, 3), calendar_days=15, payload={"month": "2025-02"}
+        )
+        await timers.schedule_each(tx, stream_ids=[], kind="due", basis=date(2025, 3, 3), payload={})
+    async with store.transaction() as tx:
+        await timers.cancel_each(tx, stream_ids=people[:2], kind="due")
+        await timers.cancel_each(tx, stream_ids=people[2:], kind="another kind")
+
+    clock.advance(days=16)
+    await DeadlineWorker(store, clock, handler).run_once()
+
+    assert sorted(d.stream_id for d in fired) == people[2:]
+    assert {d.payload["month"] for d in fired} == {"2025-02"}
+    assert len({d.deadline_id for d in fired}) == 3
+
+
 async def test_deadlines_survive_a_restart_and_two_workers_fire_each_once(pool: asyncpg.Pool) -> None:
     for i in range(200):
         await schedule(pool, f"s-{i}", DeadlineRule(date(2025, 1, 6), calendar_days=30))

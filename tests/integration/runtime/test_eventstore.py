@@ -12,7 +12,7 @@ import pytest
 
 from runtime import db
 from runtime.commands import execute_once
-from runtime.eventstore import ConcurrencyError, NewEvent, OutboxMessage, Position, PostgresEventStore
+from runtime.eventstore import ConcurrencyError, NewEvent, OutboxMessage, Position, PostgresEventStore, StreamAppend
 from runtime.testing import InMemoryEventStore
 
 
@@ -152,6 +152,37 @@ class TestEventStoreContract:
         assert reply == {"done": True}
         async with store.transaction() as tx:
             assert [e.data["n"] for e in await tx.load("s-8")] == [2]
+
+    async def test_several_streams_append_at_once_each_at_its_version(self, store: Any) -> None:
+        async with store.transaction() as tx:
+            await tx.append("m-1", 0, [event(n=1)])
+        async with store.transaction() as tx:
+            await tx.append_many(
+                [StreamAppend("m-1", 1, [event(n=2), event(n=3)], [message()]), StreamAppend("m-2", 0, [event(n=4)])]
+            )
+
+        async with store.transaction() as tx:
+            loaded = await tx.load_many(["m-1", "m-2"])
+        assert {k: [(e.version, e.data["n"]) for e in v] for k, v in loaded.items()} == {
+            "m-1": [(1, 1), (2, 2), (3, 3)],
+            "m-2": [(1, 4)],
+        }
+        assert await outbox_size(store) == 1
+
+    @pytest.mark.parametrize("stale_version", [0, 2])
+    async def test_several_streams_one_of_them_stale_append_nothing(self, store: Any, stale_version: int) -> None:
+        async with store.transaction() as tx:
+            await tx.append("n-1", 0, [event()])
+
+        with pytest.raises(ConcurrencyError):
+            async with store.transaction() as tx:
+                await tx.append_many(
+                    [StreamAppend("n-2", 0, [event()], [message()]), StreamAppend("n-1", stale_version, [event()])]
+                )
+
+        async with store.transaction() as tx:
+            assert {k: len(v) for k, v in (await tx.load_many(["n-1", "n-2"])).items()} == {"n-1": 1, "n-2": 0}
+        assert await outbox_size(store) == 0
 
     async def test_read_all_returns_every_event_once_in_commit_order(self, store: Any) -> None:
         for i in range(5):

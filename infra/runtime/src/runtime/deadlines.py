@@ -122,27 +122,57 @@ async def schedule(
 ) -> Deadline:
     due_at, provisional = rule.due(calendar)
     deadline = Deadline(deadline_id, stream_id, kind, due_at, provisional, rule, payload or {}, traceparent)
-    await conn.execute(
-        "INSERT INTO deadlines (deadline_id, stream_id, kind, due_at, provisional, rule, payload, traceparent) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (deadline_id) DO NOTHING",
-        deadline.deadline_id,
-        stream_id,
-        kind,
-        due_at,
-        provisional,
-        rule.to_json(),
-        deadline.payload,
-        traceparent,
+    await schedule_each(
+        conn,
+        calendar,
+        {deadline_id: stream_id},
+        kind=kind,
+        rule=rule,
+        payload=deadline.payload,
+        traceparent=traceparent,
     )
     return deadline
 
 
+async def schedule_each(
+    conn: asyncpg.Connection,
+    calendar: WorkingDayCalendar,
+    streams: dict[UUID, str],
+    *,
+    kind: str,
+    rule: DeadlineRule,
+    payload: dict[str, Any] | None = None,
+    traceparent: str | None = None,
+) -> None:
+    """The same deadline for several streams (deadline id -> stream id), in one statement."""
+    due_at, provisional = rule.due(calendar)
+    await conn.execute(
+        "INSERT INTO deadlines (deadline_id, stream_id, kind, due_at, provisional, rule, payload, traceparent) "
+        "SELECT unnest($1::uuid[]), unnest($2::text[]), $3, $4, $5, $6, $7, $8 ON CONFLICT (deadline_id) DO NOTHING",
+        list(streams),
+        list(streams.values()),
+        kind,
+        due_at,
+        provisional,
+        rule.to_json(),
+        payload or {},
+        traceparent,
+    )
+
+
 async def cancel(conn: asyncpg.Connection, stream_id: str, kind: str | Sequence[str] | None = None) -> int:
     """Cancel the pending deadlines of a stream (of one kind, of several, or all); a fired one stays fired."""
+    return await cancel_each(conn, [stream_id], kind)
+
+
+async def cancel_each(
+    conn: asyncpg.Connection, stream_ids: Sequence[str], kind: str | Sequence[str] | None = None
+) -> int:
+    """`cancel` for several streams in one statement; returns how many deadlines it cancelled."""
     status = await conn.execute(
-        "UPDATE deadlines SET status = 'cancelled', settled_at = now() "
-        "WHERE stream_id = $1 AND status = 'pending' AND ($2::text[] IS NULL OR kind = ANY($2::text[]))",
-        stream_id,
+        "UPDATE deadlines SET status = 'cancelled', settled_at = now() WHERE stream_id = ANY($1::text[]) "
+        "AND status = 'pending' AND ($2::text[] IS NULL OR kind = ANY($2::text[]))",
+        list(stream_ids),
         [kind] if isinstance(kind, str) else None if kind is None else list(kind),
     )
     return int(status.split()[-1])
@@ -191,6 +221,24 @@ class Deadlines(Protocol):
         """Cancel the stream's pending deadline of `kind` (or of each of several kinds, in one statement)."""
         ...
 
+    async def schedule_each(
+        self,
+        tx: Transaction,
+        *,
+        stream_ids: Sequence[str],
+        kind: str,
+        basis: date,
+        calendar_days: int = 0,
+        working_days: int = 0,
+        payload: dict[str, Any],
+    ) -> None:
+        """`schedule` the same timer for several streams, in one statement."""
+        ...
+
+    async def cancel_each(self, tx: Transaction, *, stream_ids: Sequence[str], kind: str) -> None:
+        """`cancel` for several streams, in one statement."""
+        ...
+
 
 class Timers:
     """Deadlines as the application layer sees them: start or cancel a timer inside a decision's transaction."""
@@ -209,10 +257,8 @@ class Timers:
         working_days: int = 0,
         payload: dict[str, Any],
     ) -> None:
-        if not isinstance(tx, PostgresTransaction):
-            raise TypeError("deadlines are stored in PostgreSQL")
         await schedule(
-            await tx.connection(),
+            await _connection(tx),
             self.book.calendar,
             deadline_id=uuid4(),
             stream_id=stream_id,
@@ -223,9 +269,39 @@ class Timers:
         )
 
     async def cancel(self, tx: Transaction, *, stream_id: str, kind: str | Sequence[str]) -> None:
-        if not isinstance(tx, PostgresTransaction):
-            raise TypeError("deadlines are stored in PostgreSQL")
-        await cancel(await tx.connection(), stream_id, kind)
+        await cancel(await _connection(tx), stream_id, kind)
+
+    async def schedule_each(
+        self,
+        tx: Transaction,
+        *,
+        stream_ids: Sequence[str],
+        kind: str,
+        basis: date,
+        calendar_days: int = 0,
+        working_days: int = 0,
+        payload: dict[str, Any],
+    ) -> None:
+        if stream_ids:
+            await schedule_each(
+                await _connection(tx),
+                self.book.calendar,
+                {uuid4(): stream_id for stream_id in stream_ids},
+                kind=kind,
+                rule=DeadlineRule(basis, working_days=working_days, calendar_days=calendar_days),
+                payload=payload,
+                traceparent=current_traceparent(),
+            )
+
+    async def cancel_each(self, tx: Transaction, *, stream_ids: Sequence[str], kind: str) -> None:
+        if stream_ids:
+            await cancel_each(await _connection(tx), stream_ids, kind)
+
+
+async def _connection(tx: Transaction) -> asyncpg.Connection:
+    if not isinstance(tx, PostgresTransaction):
+        raise TypeError("deadlines are stored in PostgreSQL")
+    return await tx.connection()
 
 
 def calendar_stream(root: str) -> StreamSpec:

@@ -69,6 +69,29 @@ class RecordedEvent(NamedTuple):
     at: Position
 
 
+class StreamAppend(NamedTuple):
+    """Events (and outbox messages) for one stream at its expected version."""
+
+    stream_id: str
+    expected_version: int
+    events: Sequence[NewEvent]
+    messages: Sequence[OutboxMessage] = ()
+
+    def arguments(self) -> tuple[Any, ...]:
+        return (
+            self.stream_id,
+            self.expected_version,
+            [e.event_id for e in self.events],
+            [e.event_type for e in self.events],
+            [e.data for e in self.events],
+            [e.metadata for e in self.events],
+            [m.message_id for m in self.messages],
+            [m.subject for m in self.messages],
+            [m.payload for m in self.messages],
+            [m.headers for m in self.messages],
+        )
+
+
 class Transaction(Protocol):
     """What a decision may do inside one transaction."""
 
@@ -85,6 +108,11 @@ class Transaction(Protocol):
         events: Sequence[NewEvent],
         messages: Sequence[OutboxMessage] = (),
     ) -> int: ...
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> None:
+        """Several streams at once, each at its expected version: all of them, or none and a
+        ConcurrencyError (one round trip)."""
+        ...
 
     async def claim(self, consumer: str, message_id: UUID) -> bool: ...
 
@@ -123,6 +151,29 @@ WITH guard AS (
 SELECT (SELECT count(*) FROM appended) AS appended, (SELECT count(*) FROM queued) AS queued
 """
 
+# Many streams' events in one statement: nothing is written if any stream is not at its expected
+# version (a stream moved further on fails on the primary key instead, which is as atomic).
+_APPEND_MANY = """
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])
+        AS e(stream_id, expected, ord, event_id, event_type, data, metadata)
+), stale AS (
+    SELECT DISTINCT i.stream_id FROM input i
+    WHERE i.expected > 0 AND NOT EXISTS (SELECT 1 FROM events WHERE stream_id = i.stream_id AND version = i.expected)
+), appended AS (
+    INSERT INTO events (stream_id, version, event_id, event_type, data, metadata)
+    SELECT stream_id, expected + ord, event_id, event_type, data, metadata FROM input
+    WHERE NOT EXISTS (SELECT 1 FROM stale)
+    RETURNING 1
+), queued AS (
+    INSERT INTO outbox (message_id, subject, payload, headers)
+    SELECT m.* FROM unnest($8::uuid[], $9::text[], $10::bytea[], $11::jsonb[]) AS m
+    WHERE NOT EXISTS (SELECT 1 FROM stale)
+    RETURNING 1
+)
+SELECT (SELECT min(stream_id) FROM stale) AS stale, (SELECT count(*) FROM queued) AS queued
+"""
+
 _COLUMNS = "stream_id, version, event_id, event_type, data, metadata, recorded_at, transaction_id, position"
 
 # Rows below the oldest running transaction are final: no commit can land before them any more.
@@ -155,27 +206,6 @@ SELECT (SELECT count(*) FROM appended)""",
 )
 
 
-class _Append(NamedTuple):
-    stream_id: str
-    expected_version: int
-    events: Sequence[NewEvent]
-    messages: Sequence[OutboxMessage]
-
-    def arguments(self) -> tuple[Any, ...]:
-        return (
-            self.stream_id,
-            self.expected_version,
-            [e.event_id for e in self.events],
-            [e.event_type for e in self.events],
-            [e.data for e in self.events],
-            [e.metadata for e in self.events],
-            [m.message_id for m in self.messages],
-            [m.subject for m in self.messages],
-            [m.payload for m in self.messages],
-            [m.headers for m in self.messages],
-        )
-
-
 class PostgresTransaction:
     """A transaction that sends nothing before it must.
 
@@ -190,7 +220,7 @@ class PostgresTransaction:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
         self._open: asyncpg.transaction.Transaction | None = None
-        self._append: _Append | None = None
+        self._append: StreamAppend | None = None
         self._reply: tuple[UUID, Json] | None = None
         self.queued_messages = 0
 
@@ -262,7 +292,7 @@ class PostgresTransaction:
         messages: Sequence[OutboxMessage] = (),
     ) -> int:
         """Held back until commit if it is the first write; a conflict is then raised by the commit."""
-        append = _Append(stream_id, expected_version, tuple(events), tuple(messages))
+        append = StreamAppend(stream_id, expected_version, tuple(events), tuple(messages))
         if self._open is None and self._append is None and self._reply is None:
             self._append = append
         else:
@@ -270,7 +300,7 @@ class PostgresTransaction:
             await self._send_append(append)
         return expected_version + len(events)
 
-    async def _send_append(self, append: _Append, *, reply: tuple[UUID, Json] | None = None) -> None:
+    async def _send_append(self, append: StreamAppend, *, reply: tuple[UUID, Json] | None = None) -> None:
         try:
             if reply is None:
                 row = await self._conn.fetchrow(_APPEND, *append.arguments())
@@ -291,6 +321,40 @@ class PostgresTransaction:
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         """Queue messages with no event (e.g. a reply to another region)."""
         await self.append("", 0, (), messages)
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> None:
+        if not appends:
+            return
+        await self._begin()
+        columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+        for a in appends:
+            for ord_, e in enumerate(a.events, start=1):
+                for column, value in zip(
+                    columns,
+                    (a.stream_id, a.expected_version, ord_, e.event_id, e.event_type, e.data, e.metadata),
+                    strict=True,
+                ):
+                    column.append(value)
+        messages = [m for a in appends for m in a.messages]
+        try:
+            row = await self._conn.fetchrow(
+                _APPEND_MANY,
+                *columns,
+                [m.message_id for m in messages],
+                [m.subject for m in messages],
+                [m.payload for m in messages],
+                [m.headers for m in messages],
+            )
+        except asyncpg.UniqueViolationError as error:
+            if error.constraint_name == "events_pkey":
+                raise ConcurrencyError("(one of several streams)", -1) from error
+            raise
+        if row is None:
+            raise RuntimeError("append returned no row")
+        if row["stale"] is not None:
+            stale = next(a for a in appends if a.stream_id == row["stale"])
+            raise ConcurrencyError(stale.stream_id, stale.expected_version)
+        self.queued_messages += row["queued"]
 
     async def claim(self, consumer: str, message_id: UUID) -> bool:
         await self._begin()

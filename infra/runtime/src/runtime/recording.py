@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from contracts.codec import encode
 from contracts.envelope import Actor, Channel, envelope_for
 from contracts.subjects import Subjects
-from runtime.eventstore import NewEvent, OutboxMessage, RecordedEvent, Transaction
+from runtime.eventstore import NewEvent, OutboxMessage, RecordedEvent, StreamAppend, Transaction
 from runtime.serialization import from_json, to_json
 from runtime.workdays import local_date
 
@@ -84,6 +84,10 @@ class Recorder(Protocol):
         messages: Sequence[OutboxMessage] = (),
     ) -> int: ...
 
+    async def record_many(
+        self, tx: Transaction, appends: Sequence[tuple[str, int, Sequence[Any]]], ctx: CommandContext
+    ) -> None: ...
+
 
 class EventRecorder(Generic[E]):
     """Loads and appends one service's private events, translating each to its public form."""
@@ -121,6 +125,23 @@ class EventRecorder(Generic[E]):
     ) -> int:
         """Append the events with their public messages, and `messages` besides (e.g. a letter to
         another region), in one statement."""
+        stored, published = self._stored(stream_id, events, ctx)
+        return await tx.append(stream_id, version, stored, [*published, *messages])
+
+    async def record_many(
+        self, tx: Transaction, appends: Sequence[tuple[str, int, Sequence[E]]], ctx: CommandContext
+    ) -> None:
+        """Events for several streams (stream id, version, events), all or none, in one statement."""
+        batch = []
+        for stream_id, version, events in appends:
+            if events:
+                stored, published = self._stored(stream_id, events, ctx)
+                batch.append(StreamAppend(stream_id, version, stored, published))
+        await tx.append_many(batch)
+
+    def _stored(
+        self, stream_id: str, events: Sequence[E], ctx: CommandContext
+    ) -> tuple[list[NewEvent], list[OutboxMessage]]:
         metadata = ctx.metadata()
         stored: list[NewEvent] = []
         published: list[OutboxMessage] = []
@@ -129,7 +150,7 @@ class EventRecorder(Generic[E]):
             stored.append(NewEvent(event_id, type(event).__name__, to_json(event), metadata))
             for index, public in enumerate(self.translate(event, stream_id)):
                 published.append(self.outbox_message(public, ctx, stream_id, event_id, index))
-        return await tx.append(stream_id, version, stored, [*published, *messages])
+        return stored, published
 
     def outbox_message(
         self, public: Published, ctx: CommandContext, stream_id: str, event_id: UUID, index: int = 0

@@ -16,6 +16,7 @@ from runtime.eventstore import (
     OutboxMessage,
     Position,
     RecordedEvent,
+    StreamAppend,
 )
 
 
@@ -75,6 +76,13 @@ class InMemoryTransaction:
 
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         self.state.outbox.extend(messages)
+
+    async def append_many(self, appends: Sequence[StreamAppend]) -> None:
+        for a in appends:  # all at their versions first: none is written otherwise
+            if a.events and len(self.state.streams.get(a.stream_id, [])) != a.expected_version:
+                raise ConcurrencyError(a.stream_id, a.expected_version)
+        for a in appends:
+            await self.append(a.stream_id, a.expected_version, a.events, a.messages)
 
     async def claim(self, consumer: str, message_id: UUID) -> bool:
         key = (consumer, message_id)
