@@ -56,11 +56,11 @@ async def enrol_employee(
 ) -> dict[str, Any]:
     """Enrol an employee with a registered employer; never two active pension enrolments in two pooling areas."""
     ref = people.ref(command.citizen_id)
-    employer, _ = await recorder.load(tx, employer_stream(command.employer_credit_code))
+    stream, employer_id = person_stream(ref), employer_stream(command.employer_credit_code)
+    loaded = await recorder.load_many(tx, [stream, employer_id])  # one round trip
+    (employer, _), (history, version) = loaded[employer_id], loaded[stream]
     schemes = [Scheme(s.value) for s in command.schemes] or list(DEFAULT_SCHEMES)
     elsewhere = Scheme.PENSION in schemes and await pensions.active_elsewhere(ref, month_key(ctx.today))
-    stream = person_stream(ref)
-    history, version = await recorder.load(tx, stream)
     events = decide_enrol_employee(
         fold_person(history),
         person_ref=ref,
@@ -127,9 +127,9 @@ async def _in_chunks(
     store: EventStore,
     ctx: CommandContext,
     refs: list[str],
-    one: Callable[[Transaction, str], Awaitable[dict[str, int]]],
+    each: Callable[[Transaction, list[str]], Awaitable[dict[str, int]]],
 ) -> Counter[str]:
-    """Apply `one` to each person, `CHUNK` people per transaction, each chunk once per command.
+    """Apply `each` to the people `CHUNK` at a time, one transaction per chunk, each chunk once per command.
 
     A retried command finds the chunks it finished (their replies, keyed by the command and the
     chunk's people) and does the rest. Every step is idempotent per person and month, so a retry
@@ -140,10 +140,7 @@ async def _in_chunks(
         chunk = refs[start : start + CHUNK]
 
         async def apply(tx: Transaction, chunk: list[str] = chunk) -> dict[str, int]:
-            done: Counter[str] = Counter()
-            for ref in chunk:
-                done.update(await one(tx, ref))
-            return dict(done)
+            return await each(tx, chunk)
 
         totals.update(await execute_once(store, uuid5(NAMESPACE_OID, f"{ctx.command_id}:{','.join(chunk)}"), apply))
     return totals
@@ -169,30 +166,36 @@ async def assess_contributions(
     year = int(command.month[:4])
     employees = dict(await people.employees_of(command.employer_credit_code, command.month))
 
-    async def assess(tx: Transaction, ref: str) -> dict[str, int]:
-        stream = person_stream(ref)
-        history, version = await recorder.load(tx, stream)
-        events = decide_assess_month(
-            fold_person(history),
-            employer_credit_code=command.employer_credit_code,
-            month=command.month,
-            rates=rates.for_year(year),
-            injury_rate=employer.injury_rate,
-            due_on=basis + timedelta(days=15),
-            citizen_id=employees[ref],
-            now=ctx.now,
-        )
-        await recorder.record(tx, stream, version, events, ctx)
-        if events:
-            await deadlines.schedule(
-                tx,
-                stream_id=stream,
-                kind=contribution_deadline(command.employer_credit_code, command.month),
-                basis=basis,
-                calendar_days=15,
-                payload={"employer": command.employer_credit_code, "month": command.month},
+    async def assess(tx: Transaction, chunk: list[str]) -> dict[str, int]:
+        """The chunk's people in four round trips: their streams read at once, their events
+        appended at once, and one deadline each, scheduled at once."""
+        loaded = await recorder.load_many(tx, [person_stream(ref) for ref in chunk])
+        appends = []
+        for ref in chunk:
+            stream = person_stream(ref)
+            history, version = loaded[stream]
+            events = decide_assess_month(
+                fold_person(history),
+                employer_credit_code=command.employer_credit_code,
+                month=command.month,
+                rates=rates.for_year(year),
+                injury_rate=employer.injury_rate,
+                due_on=basis + timedelta(days=15),
+                citizen_id=employees[ref],
+                now=ctx.now,
             )
-        return {"assessed": len(events)}
+            if events:
+                appends.append((stream, version, events))
+        await recorder.record_many(tx, appends, ctx)
+        await deadlines.schedule_each(
+            tx,
+            stream_ids=[stream for stream, _, _ in appends],
+            kind=contribution_deadline(command.employer_credit_code, command.month),
+            basis=basis,
+            calendar_days=15,
+            payload={"employer": command.employer_credit_code, "month": command.month},
+        )
+        return {"assessed": sum(len(events) for _, _, events in appends)}
 
     done = await _in_chunks(store, ctx, sorted(employees), assess)
     return {"employer_credit_code": command.employer_credit_code, "month": command.month, "assessed": done["assessed"]}
@@ -210,24 +213,27 @@ async def record_payment(
     """Record an employer's payment for a month: every assessed employee is paid, late fees worked out."""
     employees = await people.employees_of(command.employer_credit_code, command.month)
 
-    async def pay(tx: Transaction, ref: str) -> dict[str, int]:
-        stream = person_stream(ref)
-        history, version = await recorder.load(tx, stream)
-        events = decide_record_payment(
-            fold_person(history),
-            employer_credit_code=command.employer_credit_code,
-            month=command.month,
-            paid_on=command.paid_on,
-            now=ctx.now,
+    async def pay(tx: Transaction, chunk: list[str]) -> dict[str, int]:
+        """The chunk's people in four round trips, as for assessments."""
+        streams = [person_stream(ref) for ref in chunk]
+        loaded = await recorder.load_many(tx, streams)
+        appends = []
+        for stream in streams:
+            history, version = loaded[stream]
+            events = decide_record_payment(
+                fold_person(history),
+                employer_credit_code=command.employer_credit_code,
+                month=command.month,
+                paid_on=command.paid_on,
+                now=ctx.now,
+            )
+            appends.append((stream, version, events))
+        await recorder.record_many(tx, appends, ctx)
+        await deadlines.cancel_each(
+            tx, stream_ids=streams, kind=contribution_deadline(command.employer_credit_code, command.month)
         )
-        await recorder.record(tx, stream, version, events, ctx)
-        await deadlines.cancel(
-            tx, stream_id=stream, kind=contribution_deadline(command.employer_credit_code, command.month)
-        )
-        return {
-            "paid": len(events),
-            "late_fee_fen": sum(e.late_fee_fen for e in events if isinstance(e, ContributionPaid)),
-        }
+        paid = [e for _, _, events in appends for e in events if isinstance(e, ContributionPaid)]
+        return {"paid": sum(len(events) for _, _, events in appends), "late_fee_fen": sum(e.late_fee_fen for e in paid)}
 
     done = await _in_chunks(store, ctx, sorted(ref for ref, _ in employees), pay)
     return {"month": command.month, "paid": done["paid"], "late_fee_fen": done["late_fee_fen"]}
