@@ -214,8 +214,17 @@ async def record_payment(
     employees = await people.employees_of(command.employer_credit_code, command.month)
 
     async def pay(tx: Transaction, chunk: list[str]) -> dict[str, int]:
-        """The chunk's people in four round trips, as for assessments."""
+        """The chunk's people in four round trips, as for assessments.
+
+        Their deadlines are cancelled first, as the deadline worker takes them (it locks the
+        deadline, then marks the person overdue): cancelling after appending made the two wait on
+        each other, and PostgreSQL broke the deadlock only after a second. A deadline the worker
+        is firing makes the cancel wait for it; the streams, read after, then hold its overdue
+        mark (and the payment its late fee)."""
         streams = [person_stream(ref) for ref in chunk]
+        await deadlines.cancel_each(
+            tx, stream_ids=streams, kind=contribution_deadline(command.employer_credit_code, command.month)
+        )
         loaded = await recorder.load_many(tx, streams)
         appends = []
         for stream in streams:
@@ -229,9 +238,6 @@ async def record_payment(
             )
             appends.append((stream, version, events))
         await recorder.record_many(tx, appends, ctx)
-        await deadlines.cancel_each(
-            tx, stream_ids=streams, kind=contribution_deadline(command.employer_credit_code, command.month)
-        )
         paid = [e for _, _, events in appends for e in events if isinstance(e, ContributionPaid)]
         return {"paid": sum(len(events) for _, _, events in appends), "late_fee_fen": sum(e.late_fee_fen for e in paid)}
 
