@@ -107,10 +107,22 @@ class Projector:
                     last.position,
                 )
             read += len(events)
-            if len(events) < self.batch:
-                # All that was final is applied: a read for more would come back empty (four round
-                # trips for nothing, once per wake-up). What commits next wakes the projector again.
+            if len(events) < self.batch and not await self._final_after(last):
+                # Nothing more is final: no second transaction (four round trips) to find that out.
                 return read
+
+    async def _final_after(self, at: Position) -> bool:
+        """Whether an event after `at` is final now: one that was not when the batch was read
+        (its writer ran beside an older transaction, of any database) should not wait for the
+        next wake-up or poll."""
+        async with self.store.pool.acquire() as conn:
+            found: bool = await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE (transaction_id, position) > ($1::xid8, $2::bigint) "
+                "AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()))",
+                at.transaction_id,
+                at.position,
+            )
+        return found
 
     async def up_to_date(self, name: str, *, patience: float = 5.0) -> bool:
         """Read your own writes: apply every event committed before this call to the projection `name`.
