@@ -167,8 +167,8 @@ async def assess_contributions(
     employees = dict(await people.employees_of(command.employer_credit_code, command.month))
 
     async def assess(tx: Transaction, chunk: list[str]) -> dict[str, int]:
-        """The chunk's people in four round trips: their streams read at once, their events
-        appended at once, and one deadline each, scheduled at once."""
+        """The chunk's people in six round trips, BEGIN, COMMIT and the reply included: their
+        streams read at once, their events appended at once, one deadline each scheduled at once."""
         loaded = await recorder.load_many(tx, [person_stream(ref) for ref in chunk])
         appends = []
         for ref in chunk:
@@ -214,7 +214,7 @@ async def record_payment(
     employees = await people.employees_of(command.employer_credit_code, command.month)
 
     async def pay(tx: Transaction, chunk: list[str]) -> dict[str, int]:
-        """The chunk's people in four round trips, as for assessments.
+        """The chunk's people in six round trips, as for assessments.
 
         Their deadlines are cancelled first, as the deadline worker takes them (it locks the
         deadline, then marks the person overdue): cancelling after appending made the two wait on
