@@ -109,7 +109,7 @@ async def measure(dsn: str, children: Children) -> list[Figure]:
             limit_key="limit.pg_event_outbox_tx",
             peer_key="peer.threads",
             target=">=0.5x limit, >=4x peer (16 threads)",
-            notes="PostgresEventStore.transaction(): BEGIN, append CTE, COMMIT; new stream each",
+            notes="PostgresEventStore.transaction(): the append CTE, held back and sent at commit alone; new stream each",
         )
     ]
     say(f"stack: append with outbox, 2 processes x {TASKS // 2} tasks, {RUNS} runs")
