@@ -257,15 +257,14 @@ class Timers:
         working_days: int = 0,
         payload: dict[str, Any],
     ) -> None:
-        await schedule(
-            await _connection(tx),
-            self.book.calendar,
-            deadline_id=uuid4(),
-            stream_id=stream_id,
+        await self.schedule_each(
+            tx,
+            stream_ids=[stream_id],
             kind=kind,
-            rule=DeadlineRule(basis, working_days=working_days, calendar_days=calendar_days),
+            basis=basis,
+            calendar_days=calendar_days,
+            working_days=working_days,
             payload=payload,
-            traceparent=current_traceparent(),
         )
 
     async def cancel(self, tx: Transaction, *, stream_id: str, kind: str | Sequence[str]) -> None:

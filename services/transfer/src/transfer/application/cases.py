@@ -55,9 +55,13 @@ def _message_id(case_id: str, message: str) -> Any:
     return uuid5(NAMESPACE_URL, f"yiwang:transfer:{case_id}:{message}")
 
 
-def _letter(recorder: Recorder, ctx: CommandContext, stream: str, case_id: str, message: Published) -> Any:
-    """A message to the other region, queued with the events that send it (one statement)."""
-    return recorder.outbox_message(message, ctx, stream, _message_id(case_id, message.message))
+def _letter(
+    recorder: Recorder, ctx: CommandContext, stream: str, case_id: str, name: str, data: Any, region: str
+) -> Any:
+    """A message to the other region's inbox, queued with the events that send it (one statement)."""
+    return recorder.outbox_message(
+        Published(name, data, region=region, inbox=True), ctx, stream, _message_id(case_id, name)
+    )
 
 
 async def apply_for_transfer(
@@ -105,15 +109,7 @@ async def apply_for_transfer(
                     from_region=ctx.region,
                     to_region=command.from_region,
                 )
-                letters.append(
-                    _letter(
-                        recorder,
-                        ctx,
-                        stream,
-                        case_id,
-                        Published("contact_letter", letter, region=command.from_region, inbox=True),
-                    )
-                )
+                letters.append(_letter(recorder, ctx, stream, case_id, "contact_letter", letter, command.from_region))
                 outcome["status"] = "contact_letter_sent"
             case ev.TransferRefused():
                 outcome.update(status="refused", reason_code=event.reason_code, reason=event.reason)
@@ -123,15 +119,19 @@ async def apply_for_transfer(
                 outcome.update(status="merged", months=event.months, individual_fen=event.individual_fen)
     await recorder.record(tx, stream, 0, events, ctx, letters)
     if letters:
-        await deadlines.schedule(
-            tx,
-            stream_id=stream,
-            kind=f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}",
-            basis=ctx.today,
-            working_days=15,
-            payload={"stage": Stage.OLD_AGENCY.value},
-        )
+        await _start_stage(tx, deadlines, stream, Stage.OLD_AGENCY, ctx)
     return outcome
+
+
+async def _start_stage(tx: Transaction, deadlines: Deadlines, stream: str, stage: Stage, ctx: CommandContext) -> None:
+    """A stage's legal time: 15 working days from today."""
+    await deadlines.schedule(
+        tx, stream_id=stream, kind=_stage_kind(stage), basis=ctx.today, working_days=15, payload={"stage": stage.value}
+    )
+
+
+def _stage_kind(stage: Stage) -> str:
+    return f"{STAGE_DEADLINE}:{stage.value}"
 
 
 async def receive_contact_letter(
@@ -220,13 +220,7 @@ async def _answer_letter(
                     returned_periods=list(event.returned_periods),
                 )
                 letters.append(
-                    _letter(
-                        recorder,
-                        ctx,
-                        stream,
-                        state.case_id,
-                        Published("information_sheet", sheet, region=state.new_region, inbox=True),
-                    )
+                    _letter(recorder, ctx, stream, state.case_id, "information_sheet", sheet, state.new_region)
                 )
             case ev.FundsTransferred():
                 answered = True
@@ -234,22 +228,13 @@ async def _answer_letter(
                     case_id=state.case_id, amount_fen=event.amount_fen, reference=event.reference
                 )
                 letters.append(
-                    _letter(
-                        recorder,
-                        ctx,
-                        stream,
-                        state.case_id,
-                        Published("funds_transferred", funds, region=state.new_region, inbox=True),
-                    )
+                    _letter(recorder, ctx, stream, state.case_id, "funds_transferred", funds, state.new_region)
                 )
     await recorder.record(tx, stream, version, events, ctx, letters)
-    kind = f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}"
     if recorded and not answered:
-        await deadlines.schedule(
-            tx, stream_id=stream, kind=kind, basis=ctx.today, working_days=15, payload={"stage": Stage.OLD_AGENCY.value}
-        )
+        await _start_stage(tx, deadlines, stream, Stage.OLD_AGENCY, ctx)
     elif answered and not recorded:
-        await deadlines.cancel(tx, stream_id=stream, kind=kind)
+        await deadlines.cancel(tx, stream_id=stream, kind=_stage_kind(Stage.OLD_AGENCY))
 
 
 def _period(period: Period) -> dict[str, Any]:
@@ -282,20 +267,11 @@ def periods_of(sheet: InformationSheetV1) -> Sequence[Period]:
 async def _settle(tx: Transaction, events: list[Any], stream: str, deadlines: Deadlines, ctx: CommandContext) -> None:
     if any(isinstance(e, ev.TransferCompleted) for e in events):
         await deadlines.cancel(
-            tx,
-            stream_id=stream,
-            kind=(f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}", f"{STAGE_DEADLINE}:{Stage.NEW_AGENCY.value}"),
+            tx, stream_id=stream, kind=(_stage_kind(Stage.OLD_AGENCY), _stage_kind(Stage.NEW_AGENCY))
         )
     elif any(isinstance(e, ev.FundsMismatchDetected) for e in events):
-        await deadlines.cancel(tx, stream_id=stream, kind=f"{STAGE_DEADLINE}:{Stage.OLD_AGENCY.value}")
-        await deadlines.schedule(
-            tx,
-            stream_id=stream,
-            kind=f"{STAGE_DEADLINE}:{Stage.NEW_AGENCY.value}",
-            basis=ctx.today,
-            working_days=15,
-            payload={"stage": Stage.NEW_AGENCY.value},
-        )
+        await deadlines.cancel(tx, stream_id=stream, kind=_stage_kind(Stage.OLD_AGENCY))
+        await _start_stage(tx, deadlines, stream, Stage.NEW_AGENCY, ctx)
 
 
 async def receive_sheet(
