@@ -157,6 +157,14 @@ async def test_the_link_between_two_regions_cut_each_serves_its_own_then_every_t
     await eventually(lambda: _done(pool44, THE_OTHER_WAY), within=120)
     recovery = time.monotonic() - restored
 
+    async def relayed() -> bool:  # the last completions' own messages commit with them, then leave
+        return (
+            await _count(pool36, "SELECT count(*) FROM outbox") + await _count(pool44, "SELECT count(*) FROM outbox")
+            == 0
+        )
+
+    await eventually(relayed, within=30)
+
     cases = first + during + other_way
     by_case = "SELECT stream_id, count(*) AS n FROM events WHERE event_type = 'TransferCompleted' GROUP BY stream_id"
     completions = [*await pool36.fetch(by_case), *await pool44.fetch(by_case)]
