@@ -120,18 +120,10 @@ async def schedule(
     payload: dict[str, Any] | None = None,
     traceparent: str | None = None,
 ) -> Deadline:
-    due_at, provisional = rule.due(calendar)
-    deadline = Deadline(deadline_id, stream_id, kind, due_at, provisional, rule, payload or {}, traceparent)
-    await schedule_each(
-        conn,
-        calendar,
-        {deadline_id: stream_id},
-        kind=kind,
-        rule=rule,
-        payload=deadline.payload,
-        traceparent=traceparent,
+    due_at, provisional = await schedule_each(
+        conn, calendar, {deadline_id: stream_id}, kind=kind, rule=rule, payload=payload, traceparent=traceparent
     )
-    return deadline
+    return Deadline(deadline_id, stream_id, kind, due_at, provisional, rule, payload or {}, traceparent)
 
 
 async def schedule_each(
@@ -143,8 +135,9 @@ async def schedule_each(
     rule: DeadlineRule,
     payload: dict[str, Any] | None = None,
     traceparent: str | None = None,
-) -> None:
-    """The same deadline for several streams (deadline id -> stream id), in one statement."""
+) -> tuple[datetime, bool]:
+    """The same deadline for several streams (deadline id -> stream id), in one statement; returns
+    its due instant and whether that is provisional (a year without holiday data)."""
     due_at, provisional = rule.due(calendar)
     await conn.execute(
         "INSERT INTO deadlines (deadline_id, stream_id, kind, due_at, provisional, rule, payload, traceparent) "
@@ -158,6 +151,7 @@ async def schedule_each(
         payload or {},
         traceparent,
     )
+    return due_at, provisional
 
 
 async def cancel(conn: asyncpg.Connection, stream_id: str, kind: str | Sequence[str] | None = None) -> int:
