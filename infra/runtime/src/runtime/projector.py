@@ -37,10 +37,12 @@ class Projector:
         projections: Sequence[Projection],
         *,
         batch: int = 2000,
-        rebuild_batch: int = 10_000,
+        rebuild_batch: int = 2000,
     ) -> None:
         """`batch`: events per transaction of the live loop; `rebuild_batch`: events per read of a
-        rebuild (one transaction whatever its size; larger reads mean fewer, larger set-based statements)."""
+        rebuild (one transaction whatever its size). Larger reads mean fewer, larger set-based
+        statements, smaller ones let reading and applying overlap sooner: 2,000 was the quickest of
+        500 to 10,000 for the enrolment views (`docs/performance.md`)."""
         self.store = store
         self.projections = list(projections)
         self.batch = batch
@@ -155,27 +157,51 @@ class Projector:
 
     async def rebuild(self, name: str) -> int:
         """Empty the projection's views and replay the whole log into them, in one transaction; returns
-        how many events were replayed. The log is read on the rebuild's own connection (so it never
-        waits for the pool while queries on the views wait for it). The live loop waits on the
-        position row meanwhile and goes on from where the rebuild ended; queries on those views wait
-        for the commit instead of seeing them half filled."""
+        how many events were replayed. The live loop waits on the position row meanwhile and goes on
+        from where the rebuild ended; queries on those views wait for the commit instead of seeing
+        them half filled.
+
+        The log is read on a second connection of the rebuild's own, taken with the first before any
+        lock (so neither waits for the pool while queries on the views wait for the rebuild): the next
+        batch is read, and decoded on the Python side, while PostgreSQL applies this one. The log's
+        statistics are refreshed first: a rebuild often follows a bulk load that autovacuum has not
+        analysed yet, and without them PostgreSQL sorted everything after each batch's start instead
+        of walking the commit-order index (15 ms against 1 ms per batch of 2,000 at 10,000 events, and
+        growing with the log).
+        """
         projection = self._named(name)
-        replayed = 0
-        async with self.store.pool.acquire() as conn, conn.transaction():
-            await self._position(conn, name)
-            await projection.reset(conn)
-            after = Position()
-            while events := await self.store.read_all(after, self.rebuild_batch, conn=conn):
-                await projection.apply(conn, events)
-                after = events[-1].at
-                replayed += len(events)
-            await conn.execute(
-                "UPDATE projection_positions SET transaction_id = $2, position = $3 WHERE projection = $1",
-                name,
-                after.transaction_id,
-                after.position,
-            )
+        async with self.store.pool.acquire() as reader, self.store.pool.acquire() as conn:
+            await reader.execute("ANALYZE events (transaction_id, position)")
+            async with conn.transaction():
+                await self._position(conn, name)
+                await projection.reset(conn)
+                replayed, end = await self._replay(projection, reader, conn)
+                await conn.execute(
+                    "UPDATE projection_positions SET transaction_id = $2, position = $3 WHERE projection = $1",
+                    name,
+                    end.transaction_id,
+                    end.position,
+                )
         return replayed
+
+    async def _replay(
+        self, projection: Projection, reader: asyncpg.Connection, conn: asyncpg.Connection
+    ) -> tuple[int, Position]:
+        """Every final event read on `reader` and applied on `conn`, one batch read ahead; returns how
+        many and the position of the last."""
+        replayed, after = 0, Position()
+        pending = asyncio.ensure_future(self.store.read_all(after, self.rebuild_batch, conn=reader))
+        try:
+            while events := await pending:
+                after = events[-1].at
+                pending = asyncio.ensure_future(self.store.read_all(after, self.rebuild_batch, conn=reader))
+                await projection.apply(conn, events)
+                replayed += len(events)
+        finally:
+            if not pending.done():
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
+        return replayed, after
 
     async def run(self, stop: asyncio.Event, *, interval: float = 0.1, gather: float = 0.01) -> None:
         """Catch up whenever a commit wakes it (or every `interval`). A wake-up waits `gather` first,
