@@ -52,18 +52,46 @@ async def test_a_view_brought_up_to_date_holds_every_event_committed_before_the_
 
 
 class Counting(Projector):
-    """Says when `up_to_date` has tried once, so the test can act while it waits."""
+    """Says when `up_to_date` has looked once, so the test can act while it waits."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.tries = 0
         self.tried = asyncio.Event()
 
-    async def catch_up(self, projection: Any) -> int:
-        applied = await super().catch_up(projection)
+    async def _look(self, name: str, horizon: int | None) -> tuple[int, bool, bool]:
+        looked = await super()._look(name, horizon)
         self.tries += 1
         self.tried.set()
-        return applied
+        return looked
+
+
+class CatchUps(Projector):
+    """Counts its catch-ups."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.catch_ups = 0
+
+    async def catch_up(self, projections: Sequence[Any] | None = None) -> int:
+        self.catch_ups += 1
+        return await super().catch_up(projections)
+
+
+async def test_a_view_already_up_to_date_is_not_caught_up_again(pool: asyncpg.Pool) -> None:
+    """The live loop has applied everything: one look, no catch-up (no lock on the positions, no read)."""
+    store, _ = await _projector(pool)
+    projector = CatchUps(store, [Seen()])
+    await _append_each(store, ["a", "b"])
+
+    assert await projector.up_to_date("seen") is True
+    assert projector.catch_ups == 1  # behind: it applied a and b
+    assert await projector.up_to_date("seen") is True
+    assert projector.catch_ups == 1  # nothing after its position: nothing to do
+    await _append_each(store, ["c"])
+    assert await projector.up_to_date("seen") is True
+    assert projector.catch_ups == 2
+    assert await _view(pool) == ["a", "b", "c"]
 
 
 async def test_it_waits_for_a_transaction_still_open_when_it_was_called(pool: asyncpg.Pool) -> None:

@@ -17,6 +17,17 @@ from runtime.eventstore import Position, PostgresEventStore, RecordedEvent
 
 log = logging.getLogger(__name__)
 
+_LOOK = """
+SELECT horizon, pg_snapshot_xmin(s) >= horizon AS settled,
+       EXISTS (
+           SELECT 1 FROM events e, projection_positions p
+           WHERE p.projection = $1
+             AND (e.transaction_id, e.position) > (p.transaction_id, p.position)
+             AND e.transaction_id < pg_snapshot_xmin(s)
+       ) AS behind
+FROM pg_current_snapshot() AS s, coalesce($2::xid8, pg_snapshot_xmax(pg_current_snapshot())) AS horizon
+"""
+
 
 class Projection(Protocol):
     name: str
@@ -56,14 +67,17 @@ class Projector:
     async def _position(self, conn: asyncpg.Connection, name: str) -> Position:
         return (await self._positions(conn, [name]))[name]
 
-    async def _positions(self, conn: asyncpg.Connection, names: Sequence[str]) -> dict[str, Position]:
-        """Each projection's position, locked (in name order, so two groups never deadlock)."""
+    async def _ensure_positions(self, conn: asyncpg.Connection, names: Sequence[str]) -> None:
         if not self._known.issuperset(names):
             await conn.execute(
                 "INSERT INTO projection_positions (projection) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
                 list(names),
             )
             self._known.update(names)
+
+    async def _positions(self, conn: asyncpg.Connection, names: Sequence[str]) -> dict[str, Position]:
+        """Each projection's position, locked (in name order, so two groups never deadlock)."""
+        await self._ensure_positions(conn, names)
         rows = await conn.fetch(
             "SELECT projection, transaction_id AS tx, position FROM projection_positions "
             "WHERE projection = ANY($1::text[]) ORDER BY projection FOR UPDATE",
@@ -133,21 +147,35 @@ class Projector:
         an employee enrolled by the command just answered is in it. Waits while transactions that
         began before the call are still open (their events could land before the horizon), at most
         `patience` seconds; returns False if the view may still miss some of them then.
+
+        Each look is one statement (`_look`); the projection catches up only when a final event lies
+        after its position. Most calls find the live loop has applied everything already: one round
+        trip, where a catch-up that finds nothing is four and waits for the live loop's batch.
         """
         projection = self._named(name)
         async with self.store.pool.acquire() as conn:
-            horizon = await conn.fetchval("SELECT pg_snapshot_xmax(pg_current_snapshot())")
+            await self._ensure_positions(conn, [name])
+        horizon: int | None = None
         deadline = asyncio.get_running_loop().time() + patience
         while True:
-            async with self.store.pool.acquire() as conn:
-                settled = await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8", horizon)
-            await self.catch_up([projection])
+            horizon, settled, behind = await self._look(name, horizon)
+            if behind:
+                await self.catch_up([projection])
             if settled:
                 return True
             if asyncio.get_running_loop().time() > deadline:
                 log.warning("projection not up to date", extra={"projection": name, "patience": patience})
                 return False
             await asyncio.sleep(0.005)
+
+    async def _look(self, name: str, horizon: int | None) -> tuple[int, bool, bool]:
+        """In one snapshot: the horizon (the first look's own when None), whether every transaction
+        begun before it has ended (settled), and whether a final event lies after the projection's
+        position (behind). Settled and not behind in the same snapshot: every event committed before
+        the horizon is final, so applied."""
+        async with self.store.pool.acquire() as conn:
+            row = await conn.fetchrow(_LOOK, name, horizon)
+        return int(row["horizon"]), row["settled"], row["behind"]
 
     def _named(self, name: str) -> Projection:
         projection = next((p for p in self.projections if p.name == name), None)
