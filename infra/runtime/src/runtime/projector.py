@@ -17,14 +17,19 @@ from runtime.eventstore import Position, PostgresEventStore, RecordedEvent
 
 log = logging.getLogger(__name__)
 
+# `_look`'s statement. "Behind" is a scalar subquery ordered and limited, not an EXISTS: the planner
+# does not know the position (read by the subqueries), and for an EXISTS it chose a sequential scan
+# of the whole log (10 ms at 10,000 events and growing, where the commit-order index takes 0.2 ms).
 _LOOK = """
 SELECT horizon, pg_snapshot_xmin(s) >= horizon AS settled,
-       EXISTS (
-           SELECT 1 FROM events e, projection_positions p
-           WHERE p.projection = $1
-             AND (e.transaction_id, e.position) > (p.transaction_id, p.position)
-             AND e.transaction_id < pg_snapshot_xmin(s)
-       ) AS behind
+       (
+           SELECT true FROM events
+           WHERE (transaction_id, position) > (
+                     (SELECT transaction_id FROM projection_positions WHERE projection = $1),
+                     (SELECT position FROM projection_positions WHERE projection = $1))
+             AND transaction_id < pg_snapshot_xmin(s)
+           ORDER BY transaction_id, position LIMIT 1
+       ) IS NOT NULL AS behind
 FROM pg_current_snapshot() AS s, coalesce($2::xid8, pg_snapshot_xmax(pg_current_snapshot())) AS horizon
 """
 
