@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from runtime.eventstore import NewEvent, PostgresEventStore, RecordedEvent
-from runtime.projector import Projector
+from runtime.projector import _FINAL_AFTER, _LOOK, Projector
 
 
 class Seen:
@@ -231,3 +231,30 @@ async def test_a_rebuild_that_fails_halfway_leaves_the_view_and_its_position_as_
     after = await pool.fetchrow("SELECT transaction_id, position FROM projection_positions WHERE projection = 'seen'")
     assert after == before
     assert pool.get_idle_size() == pool.get_size()  # both of the rebuild's connections went back
+
+
+async def test_the_checks_for_an_event_after_a_position_walk_the_index_even_in_a_generic_plan(
+    pool: asyncpg.Pool,
+) -> None:
+    """A prepared statement's generic plan (PostgreSQL's choice after five runs) does not know the
+    position; the checks must still walk the commit-order index, not scan the whole log each time."""
+    store, _ = await _projector(pool)
+    async with store.transaction() as tx:
+        await tx.append("many", 0, [_event() for _ in range(3000)])
+    await pool.execute("ANALYZE events")
+    async with pool.acquire() as conn:
+        try:
+            async with conn.transaction():
+                await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+                await conn.execute(f"PREPARE final_after (xid8, bigint) AS {_FINAL_AFTER}")
+                await conn.execute(f"PREPARE look (text, xid8) AS {_LOOK}")
+                plans = {
+                    "final_after": await conn.fetch("EXPLAIN EXECUTE final_after('1', 1)"),
+                    "look": await conn.fetch("EXPLAIN EXECUTE look('seen', NULL)"),
+                }
+        finally:
+            await conn.execute("DEALLOCATE ALL")
+    for name, rows in plans.items():
+        plan = "\n".join(r[0] for r in rows)
+        assert "Seq Scan on events" not in plan, f"{name}:\n{plan}"
+        assert "events_in_commit_order" in plan, f"{name}:\n{plan}"
