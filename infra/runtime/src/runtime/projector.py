@@ -168,8 +168,9 @@ class Projector:
         trip, where a catch-up that finds nothing is four and waits for the live loop's batch.
         """
         projection = self._named(name)
-        async with self.store.pool.acquire() as conn:
-            await self._ensure_positions(conn, [name])
+        if name not in self._known:  # without its position row the look would find nothing behind
+            async with self.store.pool.acquire() as conn:
+                await self._ensure_positions(conn, [name])
         horizon: int | None = None
         deadline = asyncio.get_running_loop().time() + patience
         while True:
