@@ -7,8 +7,9 @@ at most an uncommitted batch. A projection can be rebuilt from position zero at 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 import asyncpg
@@ -43,6 +44,23 @@ SELECT horizon, pg_snapshot_xmin(s) >= horizon AS settled,
        ) IS NOT NULL AS behind
 FROM pg_current_snapshot() AS s, coalesce($2::xid8, pg_snapshot_xmax(pg_current_snapshot())) AS horizon
 """
+
+
+@contextlib.asynccontextmanager
+async def _unflushed_transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """A transaction whose commit does not wait for its WAL to reach the disk. A batch of view
+    updates commits with the projection's position, so a crash loses both or neither, and the
+    projector then applies the same events again from the log; the commit is visible to every
+    session at once all the same. Its position lock is held one flush shorter, and the commands
+    that bring a view up to date wait for that lock (`up_to_date`). One round trip, as BEGIN."""
+    await conn.execute("BEGIN; SET LOCAL synchronous_commit = off")
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            await conn.execute("ROLLBACK")  # else the pool's reset rolls it back, or drops the connection
+        raise
+    await conn.execute("COMMIT")
 
 
 class Projection(Protocol):
@@ -117,7 +135,7 @@ class Projector:
         names = [p.name for p in group]
         read = 0
         while True:
-            async with self.store.pool.acquire() as conn, conn.transaction():
+            async with self.store.pool.acquire() as conn, _unflushed_transaction(conn):
                 positions = await self._positions(conn, names)
                 start = min(positions.values())
                 # On the same connection: a second one from the pool while this one holds the position
