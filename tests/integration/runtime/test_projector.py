@@ -94,6 +94,21 @@ async def test_a_view_already_up_to_date_is_not_caught_up_again(pool: asyncpg.Po
     assert await _view(pool) == ["a", "b", "c"]
 
 
+async def test_callers_behind_together_share_one_catch_up(pool: asyncpg.Pool) -> None:
+    """Ten commands asking at once: the first catches up, the others wait for it and look again
+    (before, each ran its own, one after another on the position lock, each holding a connection)."""
+    store, _ = await _projector(pool)
+    projector = CatchUps(store, [Seen()])
+    await _append_each(store, ["a"])
+    assert await projector.up_to_date("seen") is True
+    await _append_each(store, ["b", "c"])
+
+    assert await asyncio.gather(*(projector.up_to_date("seen") for _ in range(10))) == [True] * 10
+
+    assert projector.catch_ups - 1 <= 2  # 1 in five runs (2 if a look began before its commit); 4 to 10 before
+    assert await _view(pool) == ["a", "b", "c"]
+
+
 async def test_it_waits_for_a_transaction_still_open_when_it_was_called(pool: asyncpg.Pool) -> None:
     store, _ = await _projector(pool)
     projector = Counting(store, [Seen()])

@@ -94,6 +94,9 @@ class Projector:
         self.rebuild_batch = rebuild_batch
         self._wake = asyncio.Event()
         self._known: set[str] = set()  # projections whose position row exists
+        # One catch-up at a time in this process: callers behind together queued on the position
+        # lock, each holding a pool connection, to find the first had applied what they needed.
+        self._catching = asyncio.Lock()
 
     def wake(self) -> None:
         self._wake.set()
@@ -194,7 +197,12 @@ class Projector:
         while True:
             horizon, settled, behind = await self._look(name, horizon)
             if behind:
-                await self.catch_up([projection])
+                waited = self._catching.locked()
+                async with self._catching:
+                    if waited:  # a catch-up ran meanwhile and may have applied what this caller needs
+                        horizon, settled, behind = await self._look(name, horizon)
+                    if behind:
+                        await self.catch_up([projection])
             if settled:
                 return True
             if asyncio.get_running_loop().time() > deadline:
@@ -274,7 +282,8 @@ class Projector:
         while not stop.is_set():
             self._wake.clear()
             try:
-                await self.catch_up()
+                async with self._catching:
+                    await self.catch_up()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("projector interrupted", extra={"error": repr(error)})
             waker = asyncio.create_task(self._wake.wait())
