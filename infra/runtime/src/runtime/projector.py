@@ -186,7 +186,9 @@ class Projector:
 
         Each look is one statement (`_look`); the projection catches up only when a final event lies
         after its position. Most calls find the live loop has applied everything already: one round
-        trip, where a catch-up that finds nothing is four and waits for the live loop's batch.
+        trip, where a catch-up that finds nothing is four and waits for the live loop's batch. One
+        catch-up runs at a time in the process (the live loop's included): callers behind together
+        wait for the one running, then look again.
         """
         projection = self._named(name)
         if name not in self._known:  # without its position row the look would find nothing behind
@@ -278,7 +280,7 @@ class Projector:
         so the commits of those milliseconds share one batch: a batch costs the same six round trips
         to PostgreSQL whether it holds one event or fifty, and under load the projector otherwise
         ran about once per command. Commands that read their own writes call `up_to_date`, which
-        does not wait."""
+        does not wait for the gathering (only for a catch-up already running)."""
         while not stop.is_set():
             self._wake.clear()
             try:
