@@ -94,8 +94,8 @@ class Projector:
         self.rebuild_batch = rebuild_batch
         self._wake = asyncio.Event()
         self._known: set[str] = set()  # projections whose position row exists
-        # One catch-up at a time in this process: callers behind together queued on the position
-        # lock, each holding a pool connection, to find the first had applied what they needed.
+        # One catch-up batch at a time in this process: callers behind together queued on the
+        # position lock, each holding a pool connection, to find the first had applied what they needed.
         self._catching = asyncio.Lock()
 
     def wake(self) -> None:
@@ -138,7 +138,7 @@ class Projector:
         names = [p.name for p in group]
         read = 0
         while True:
-            async with self.store.pool.acquire() as conn, _unflushed_transaction(conn):
+            async with self._catching, self.store.pool.acquire() as conn, _unflushed_transaction(conn):
                 positions = await self._positions(conn, names)
                 start = min(positions.values())
                 # On the same connection: a second one from the pool while this one holds the position
@@ -187,8 +187,9 @@ class Projector:
         Each look is one statement (`_look`); the projection catches up only when a final event lies
         after its position. Most calls find the live loop has applied everything already: one round
         trip, where a catch-up that finds nothing is four and waits for the live loop's batch. One
-        catch-up runs at a time in the process (the live loop's included): callers behind together
-        wait for the one running, then look again.
+        catch-up batch runs at a time in the process (the live loop's included): callers behind
+        together wait for the batch being applied, then look again; a long backlog does not hold
+        them past the batch that covers them.
         """
         projection = self._named(name)
         if name not in self._known:  # without its position row the look would find nothing behind
@@ -198,13 +199,12 @@ class Projector:
         deadline = asyncio.get_running_loop().time() + patience
         while True:
             horizon, settled, behind = await self._look(name, horizon)
+            if behind and self._catching.locked():
+                async with self._catching:  # a batch being applied here may hold what this caller needs
+                    pass
+                horizon, settled, behind = await self._look(name, horizon)
             if behind:
-                waited = self._catching.locked()
-                async with self._catching:
-                    if waited:  # a catch-up ran meanwhile and may have applied what this caller needs
-                        horizon, settled, behind = await self._look(name, horizon)
-                    if behind:
-                        await self.catch_up([projection])
+                await self.catch_up([projection])
             if settled:
                 return True
             if asyncio.get_running_loop().time() > deadline:
@@ -280,12 +280,11 @@ class Projector:
         so the commits of those milliseconds share one batch: a batch costs the same six round trips
         to PostgreSQL whether it holds one event or fifty, and under load the projector otherwise
         ran about once per command. Commands that read their own writes call `up_to_date`, which
-        does not wait for the gathering (only for a catch-up already running)."""
+        does not wait for the gathering (only for a batch being applied)."""
         while not stop.is_set():
             self._wake.clear()
             try:
-                async with self._catching:
-                    await self.catch_up()
+                await self.catch_up()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("projector interrupted", extra={"error": repr(error)})
             waker = asyncio.create_task(self._wake.wait())
