@@ -89,6 +89,11 @@ async def run_all(
     ]
     only = {name.strip() for name in os.environ.get("YIWANG_BENCH_ONLY", "").split(",") if name.strip()}
     if only:
+        unknown = only - {name for name, _ in sections}
+        if unknown:
+            raise SystemExit(
+                f"YIWANG_BENCH_ONLY names no section {sorted(unknown)}; the sections: {[n for n, _ in sections]}"
+            )
         sections = [(name, section) for name, section in sections if name in only]
     overall = cpu.ForeignLoad()
     for name, section in sections:
