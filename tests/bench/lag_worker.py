@@ -26,11 +26,15 @@ from tests.bench.common import EVENT_DATA, EVENT_METADATA
 IDLE_SECONDS = 0.05  # between polls of an idle queue
 
 
-async def _produce(store: PostgresEventStore, subject: str, rate: float, total: int) -> tuple[int, float]:
+async def _produce(
+    store: PostgresEventStore, subject: str, rate: float, total: int, *, warmup: bool = False
+) -> tuple[int, float]:
     """Open loop: the i-th append starts at i/rate s, whatever the previous ones are doing.
 
     A writer that falls behind stops starting appends at 1.5x the planned time: (appended, seconds).
+    Warm-up messages are marked, and the consumers leave them out of the lags.
     """
+    mark = {"w": True} if warmup else {}
     slots = asyncio.Semaphore(64)
     tasks: set[asyncio.Task[None]] = set()
 
@@ -39,7 +43,7 @@ async def _produce(store: PostgresEventStore, subject: str, rate: float, total: 
             event_id = uuid.uuid4()
             async with store.transaction() as tx:
                 # As close to the commit as a payload can be: only this statement and COMMIT follow.
-                payload = orjson.dumps({"t": time.time(), "data": EVENT_DATA})
+                payload = orjson.dumps({"t": time.time(), **mark, "data": EVENT_DATA})
                 await tx.append(
                     f"lag-{event_id}",
                     0,
@@ -76,8 +80,9 @@ async def produce(args: dict[str, Any]) -> dict[str, Any]:
     relaying = asyncio.create_task(relay.run(stop))
     try:
         await asyncio.sleep(max(0.0, args["start_at"] - time.time()))
+        warmed, _ = await _produce(store, args["subject"], args["rate"], args["warmup"], warmup=True)
         produced, elapsed = await _produce(store, args["subject"], args["rate"], args["total"])
-        while relay.published < produced and time.time() < args["until"]:
+        while relay.published < warmed + produced and time.time() < args["until"]:
             await asyncio.sleep(IDLE_SECONDS)
     finally:
         stop.set()
@@ -86,7 +91,7 @@ async def produce(args: dict[str, Any]) -> dict[str, Any]:
         relaying.cancel()
         await nc.close()
         await pool.close()
-    return {"produced": produced, "seconds": elapsed, "relayed": relay.published}
+    return {"produced": produced, "seconds": elapsed, "relayed": relay.published - warmed}
 
 
 async def apply(args: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +104,9 @@ async def apply(args: dict[str, Any]) -> dict[str, Any]:
     lags: list[float] = []
 
     async def handler(_: Transaction, delivery: Delivery) -> None:
-        lags.append(round((time.time() - orjson.loads(delivery.data)["t"]) * 1000, 3))
+        payload = orjson.loads(delivery.data)
+        if "w" not in payload:
+            lags.append(round((time.time() - payload["t"]) * 1000, 3))
 
     spec = ConsumerSpec(
         durable="lag-applied", stream=args["stream"], filter_subjects=(args["subject"],), handler=handler
