@@ -8,11 +8,12 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import pytest
 
-from runtime import deadlines
+from runtime import db, deadlines
 from runtime.clock import FixedClock
 from runtime.deadlines import CalendarBook, Deadline, DeadlineRule, DeadlineWorker
-from runtime.eventstore import NewEvent, PostgresEventStore, PostgresTransaction
+from runtime.eventstore import ConcurrencyError, NewEvent, PostgresEventStore, PostgresTransaction
 from runtime.workdays import CalendarYear, WorkingDayCalendar, years_from_chinese_calendar
 
 CALENDAR = WorkingDayCalendar(years_from_chinese_calendar(2024, 2026))
@@ -90,6 +91,88 @@ async def test_the_same_deadline_for_many_streams_at_once_fires_for_each_unless_
     assert sorted(d.stream_id for d in fired) == people[2:]
     assert {d.payload["month"] for d in fired} == {"2025-02"}
     assert len({d.deadline_id for d in fired}) == 3
+
+
+async def _statuses(pool: asyncpg.Pool, stream: str) -> list[tuple[str, str]]:
+    rows = await pool.fetch("SELECT kind, status FROM deadlines WHERE stream_id = $1 ORDER BY created_at, kind", stream)
+    return [(r["kind"], r["status"]) for r in rows]
+
+
+async def test_a_decision_that_appends_moves_its_timers_and_replies_sends_one_statement(
+    pool: asyncpg.Pool, database_url: str
+) -> None:
+    """A stage ends and the next begins: the append, the cancel, the schedule and the reply ride
+    together, atomic on their own: no BEGIN, no COMMIT."""
+    sent: list[str] = []
+    one = await db.create_pool(database_url, size=1)
+    try:
+        async with one.acquire() as conn:
+            conn.add_query_logger(lambda record: sent.append(record.query.split()[0]))
+        store, timers = PostgresEventStore(one), deadlines.Timers(CalendarBook(CALENDAR))
+        async with store.transaction() as tx:
+            await tx.append("case-1", 0, [NewEvent(uuid4(), "Applied", {})])
+            await timers.schedule(
+                tx, stream_id="case-1", kind="stage:a", basis=date(2025, 3, 3), working_days=15, payload={}
+            )
+        sent.clear()
+
+        async with store.transaction() as tx:
+            await tx.append("case-1", 1, [NewEvent(uuid4(), "StageAEnded", {})])
+            await timers.cancel(tx, stream_id="case-1", kind="stage:a")
+            await timers.schedule(
+                tx, stream_id="case-1", kind="stage:b", basis=date(2025, 3, 10), working_days=15, payload={}
+            )
+            await tx.record_reply(uuid4(), {"status": "stage b"})
+
+        assert sent == ["WITH"]
+        assert await _statuses(one, "case-1") == [("stage:a", "cancelled"), ("stage:b", "pending")]
+    finally:
+        await one.close()
+
+
+async def test_a_stale_append_moves_no_timer(pool: asyncpg.Pool) -> None:
+    store, timers = PostgresEventStore(pool), deadlines.Timers(CalendarBook(CALENDAR))
+    async with store.transaction() as tx:
+        await tx.append("case-2", 0, [NewEvent(uuid4(), "Applied", {})])
+        await timers.schedule(
+            tx, stream_id="case-2", kind="stage:a", basis=date(2025, 3, 3), working_days=15, payload={}
+        )
+
+    with pytest.raises(ConcurrencyError):
+        async with store.transaction() as tx:
+            await tx.append("case-2", 0, [NewEvent(uuid4(), "AppliedAgain", {})])  # someone else was first
+            await timers.cancel(tx, stream_id="case-2", kind="stage:a")
+            await timers.schedule(
+                tx, stream_id="case-2", kind="stage:b", basis=date(2025, 3, 3), working_days=5, payload={}
+            )
+
+    assert await _statuses(pool, "case-2") == [("stage:a", "pending")]
+
+
+async def test_timers_keep_the_order_they_were_moved_in(pool: asyncpg.Pool) -> None:
+    """A cancel after a schedule of its own kind cancels that one too, as statements one by one would;
+    a schedule after a cancel of its kind stays pending."""
+    store, timers = PostgresEventStore(pool), deadlines.Timers(CalendarBook(CALENDAR))
+    async with store.transaction() as tx:
+        await tx.append("case-3", 0, [NewEvent(uuid4(), "Applied", {})])
+        await timers.schedule(
+            tx, stream_id="case-3", kind="reminder", basis=date(2025, 3, 3), calendar_days=3, payload={}
+        )
+        await timers.cancel(tx, stream_id="case-3", kind="reminder")
+    async with store.transaction() as tx:
+        await tx.append("case-4", 0, [NewEvent(uuid4(), "Applied", {})])
+        await timers.schedule(
+            tx, stream_id="case-4", kind="reminder", basis=date(2025, 3, 3), calendar_days=3, payload={}
+        )
+    async with store.transaction() as tx:
+        await tx.append("case-4", 1, [NewEvent(uuid4(), "Reminded", {})])
+        await timers.cancel(tx, stream_id="case-4", kind="reminder")
+        await timers.schedule(
+            tx, stream_id="case-4", kind="reminder", basis=date(2025, 3, 6), calendar_days=3, payload={}
+        )
+
+    assert await _statuses(pool, "case-3") == [("reminder", "cancelled")]
+    assert await _statuses(pool, "case-4") == [("reminder", "cancelled"), ("reminder", "pending")]
 
 
 async def test_deadlines_survive_a_restart_and_two_workers_fire_each_once(pool: asyncpg.Pool) -> None:

@@ -21,7 +21,17 @@ import asyncpg
 import orjson
 
 from runtime.clock import Clock
-from runtime.eventstore import ConcurrencyError, PostgresEventStore, PostgresTransaction, Transaction
+from runtime.eventstore import (
+    CANCEL_DEADLINES,
+    SCHEDULE_DEADLINES,
+    ConcurrencyError,
+    DeadlineRow,
+    PostgresEventStore,
+    PostgresTransaction,
+    Transaction,
+    cancelled_pairs,
+    deadline_columns,
+)
 from runtime.messaging import ConsumerSpec, Delivery, PoisonMessageError, StreamSpec
 from runtime.tracing import current_traceparent
 from runtime.workdays import CalendarYear, WorkingDayCalendar, end_of_day_utc, years_from_chinese_calendar
@@ -138,20 +148,27 @@ async def schedule_each(
 ) -> tuple[datetime, bool]:
     """The same deadline for several streams (deadline id -> stream id), in one statement; returns
     its due instant and whether that is provisional (a year without holiday data)."""
+    rows = deadline_rows(calendar, streams, kind=kind, rule=rule, payload=payload, traceparent=traceparent)
+    await conn.execute(SCHEDULE_DEADLINES, *deadline_columns(rows))
+    return rule.due(calendar)
+
+
+def deadline_rows(
+    calendar: WorkingDayCalendar,
+    streams: dict[UUID, str],
+    *,
+    kind: str,
+    rule: DeadlineRule,
+    payload: dict[str, Any] | None = None,
+    traceparent: str | None = None,
+) -> list[DeadlineRow]:
+    """The rows of the same deadline for several streams (deadline id -> stream id)."""
     due_at, provisional = rule.due(calendar)
-    await conn.execute(
-        "INSERT INTO deadlines (deadline_id, stream_id, kind, due_at, provisional, rule, payload, traceparent) "
-        "SELECT unnest($1::uuid[]), unnest($2::text[]), $3, $4, $5, $6, $7, $8 ON CONFLICT (deadline_id) DO NOTHING",
-        list(streams),
-        list(streams.values()),
-        kind,
-        due_at,
-        provisional,
-        rule.to_json(),
-        payload or {},
-        traceparent,
-    )
-    return due_at, provisional
+    rule_json = rule.to_json()
+    return [
+        DeadlineRow(deadline_id, stream_id, kind, due_at, provisional, rule_json, payload or {}, traceparent)
+        for deadline_id, stream_id in streams.items()
+    ]
 
 
 async def cancel(conn: asyncpg.Connection, stream_id: str, kind: str | Sequence[str] | None = None) -> int:
@@ -163,13 +180,13 @@ async def cancel_each(
     conn: asyncpg.Connection, stream_ids: Sequence[str], kind: str | Sequence[str] | None = None
 ) -> int:
     """`cancel` for several streams in one statement; returns how many deadlines it cancelled."""
-    status = await conn.execute(
-        "UPDATE deadlines SET status = 'cancelled', settled_at = now() WHERE stream_id = ANY($1::text[]) "
-        "AND status = 'pending' AND ($2::text[] IS NULL OR kind = ANY($2::text[]))",
-        list(stream_ids),
-        [kind] if isinstance(kind, str) else None if kind is None else list(kind),
-    )
+    pairs = cancelled_pairs(stream_ids, _kinds(kind))
+    status = await conn.execute(CANCEL_DEADLINES, [s for s, _ in pairs], [k for _, k in pairs])
     return int(status.split()[-1])
+
+
+def _kinds(kind: str | Sequence[str] | None) -> list[str] | None:
+    return [kind] if isinstance(kind, str) else None if kind is None else list(kind)
 
 
 async def pending(conn: asyncpg.Connection, stream_id: str) -> list[Deadline]:
@@ -262,7 +279,7 @@ class Timers:
         )
 
     async def cancel(self, tx: Transaction, *, stream_id: str, kind: str | Sequence[str]) -> None:
-        await cancel(await _connection(tx), stream_id, kind)
+        await _postgres(tx).cancel_deadlines(cancelled_pairs([stream_id], _kinds(kind)))
 
     async def schedule_each(
         self,
@@ -276,8 +293,7 @@ class Timers:
         payload: dict[str, Any],
     ) -> None:
         if stream_ids:
-            await schedule_each(
-                await _connection(tx),
+            rows = deadline_rows(
                 self.book.calendar,
                 {uuid4(): stream_id for stream_id in stream_ids},
                 kind=kind,
@@ -285,16 +301,17 @@ class Timers:
                 payload=payload,
                 traceparent=current_traceparent(),
             )
+            await _postgres(tx).schedule_deadlines(rows)
 
     async def cancel_each(self, tx: Transaction, *, stream_ids: Sequence[str], kind: str) -> None:
-        if stream_ids:
-            await cancel_each(await _connection(tx), stream_ids, kind)
+        await _postgres(tx).cancel_deadlines(cancelled_pairs(stream_ids, [kind]))
 
 
-async def _connection(tx: Transaction) -> asyncpg.Connection:
+def _postgres(tx: Transaction) -> PostgresTransaction:
+    """Deadlines go with the transaction's own writes: held with its append when they can be."""
     if not isinstance(tx, PostgresTransaction):
         raise TypeError("deadlines are stored in PostgreSQL")
-    return await tx.connection()
+    return tx
 
 
 def calendar_stream(root: str) -> StreamSpec:

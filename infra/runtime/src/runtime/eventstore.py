@@ -6,7 +6,8 @@ inbox mark of the message that caused it and any deadline, all committed togethe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+import functools
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,20 @@ class OutboxMessage:
     subject: str
     payload: bytes
     headers: dict[str, str] = field(default_factory=dict)
+
+
+class DeadlineRow(NamedTuple):
+    """A row of the runtime's `deadlines` table (`runtime.deadlines`), written by a decision's
+    transaction: held with its append when it can be, like the outbox messages."""
+
+    deadline_id: UUID
+    stream_id: str
+    kind: str
+    due_at: datetime
+    provisional: bool
+    rule: Json
+    payload: Json
+    traceparent: str | None
 
 
 class Position(NamedTuple):
@@ -133,6 +148,10 @@ class EventStore(Protocol):
     async def read_all(self, after: Position, limit: int) -> list[RecordedEvent]: ...
 
 
+# A decision's append as one statement: its events and outbox messages, then (`_append_statement`)
+# whatever rides with them, all behind the guard: the command's reply, deadlines cancelled and
+# deadlines scheduled. Sub-statements of one statement see the same snapshot, so a cancel sees only
+# the deadlines that were there before it, as when it runs first on its own.
 _APPEND = """
 WITH guard AS (
     SELECT 1 AS ok
@@ -147,9 +166,55 @@ WITH guard AS (
     INSERT INTO outbox (message_id, subject, payload, headers)
     SELECT m.* FROM unnest($7::uuid[], $8::text[], $9::bytea[], $10::jsonb[]) AS m, guard
     RETURNING 1
+)"""
+_REPLIED = """, replied AS (
+    INSERT INTO command_replies (command_id, reply) SELECT ${0}, ${1} FROM guard
+    RETURNING 1
+)"""
+# Deadlines cancelled and scheduled: behind the guard in an append's statement, on their own in an
+# open transaction (`CANCEL_DEADLINES`, `SCHEDULE_DEADLINES`).
+_CANCEL = (
+    "UPDATE deadlines d SET status = 'cancelled', settled_at = now() "
+    "FROM unnest(${0}::text[], ${1}::text[]) AS c(stream_id, kind){guard} "
+    "WHERE d.stream_id = c.stream_id AND d.status = 'pending' AND (c.kind IS NULL OR d.kind = c.kind)"
 )
-SELECT (SELECT count(*) FROM appended) AS appended, (SELECT count(*) FROM queued) AS queued
-"""
+_SCHEDULE = (
+    "INSERT INTO deadlines (deadline_id, stream_id, kind, due_at, provisional, rule, payload, traceparent) "
+    "SELECT d.* FROM unnest(${0}::uuid[], ${1}::text[], ${2}::text[], ${3}::timestamptz[], ${4}::boolean[], "
+    "${5}::jsonb[], ${6}::jsonb[], ${7}::text[]) AS d{guard} ON CONFLICT (deadline_id) DO NOTHING"
+)
+CANCEL_DEADLINES = _CANCEL.format(1, 2, guard="")
+SCHEDULE_DEADLINES = _SCHEDULE.format(*range(1, 9), guard="")
+_RIDERS = (
+    (", replied AS (INSERT INTO command_replies (command_id, reply) SELECT ${0}, ${1} FROM guard RETURNING 1)", 2),
+    (", cancelled AS (" + _CANCEL.replace("{guard}", ", guard") + " RETURNING 1)", 2),
+    (", scheduled AS (" + _SCHEDULE.replace("{guard}", ", guard") + " RETURNING 1)", 8),
+)
+
+
+@functools.cache
+def _append_statement(reply: bool, cancels: bool, schedules: bool) -> str:
+    sql, taken = _APPEND, 10
+    for present, (part, width) in zip((reply, cancels, schedules), _RIDERS, strict=True):
+        if present:
+            sql += part.format(*range(taken + 1, taken + width + 1))
+            taken += width
+    return sql + "\nSELECT (SELECT count(*) FROM appended) AS appended, (SELECT count(*) FROM queued) AS queued\n"
+
+
+def deadline_columns(rows: Sequence[DeadlineRow]) -> list[list[Any]]:
+    """`rows` as the eight arrays `SCHEDULE_DEADLINES` takes."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in DeadlineRow._fields]
+
+
+def cancelled_pairs(stream_ids: Iterable[str], kinds: Sequence[str] | None) -> list[tuple[str, str | None]]:
+    """(stream, kind) pairs for `CANCEL_DEADLINES`; a kind of None cancels every kind."""
+    return [(stream_id, kind) for stream_id in stream_ids for kind in (kinds if kinds is not None else [None])]
+
+
+def _pair_columns(pairs: Sequence[tuple[str, str | None]]) -> tuple[list[str], list[str | None]]:
+    return [stream_id for stream_id, _ in pairs], [kind for _, kind in pairs]
+
 
 # Many streams' events in one statement: nothing is written if any stream is not at its expected
 # version (a stream moved further on fails on the primary key instead, which is as atomic).
@@ -195,26 +260,18 @@ def _recorded(row: asyncpg.Record) -> RecordedEvent:
 
 _REPLY = "INSERT INTO command_replies (command_id, reply) VALUES ($1, $2)"
 
-# The common shape of a command, as one statement: its append and its reply, both behind the guard.
-_APPEND_AND_REPLY = _APPEND.replace(
-    "\nSELECT (SELECT count(*) FROM appended)",
-    """, replied AS (
-    INSERT INTO command_replies (command_id, reply) SELECT $11, $12 FROM guard
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM appended)""",
-)
-
 
 class PostgresTransaction:
     """A transaction that sends nothing before it must.
 
     Reads before any write run on their own (under READ COMMITTED every statement sees its own
-    snapshot anyway), and an append and the command's reply are held back. A decision that read,
-    appended to one stream and stored its reply then commits as one statement, atomic on its own:
-    two round trips instead of five (BEGIN, load, append, reply, COMMIT). Anything else opens the
-    transaction and sends what was held first: a claim, a second append, a read after a held write
-    (it must see it), or a statement of the caller's own (`connection()`; reads take `reader()`).
+    snapshot anyway), and an append and the command's reply are held back, and so are deadlines
+    scheduled or cancelled after a held append. A decision that read, appended to one stream,
+    started or stopped its timers and stored its reply then commits as one statement, atomic on its
+    own: two round trips instead of five to seven (BEGIN, load, append, cancel, schedule, reply,
+    COMMIT). Anything else opens the transaction and sends what was held first, in the order it came:
+    a claim, a second append, a read after a held write (it must see it), a cancel after a held
+    schedule, or a statement of the caller's own (`connection()`; reads take `reader()`).
     """
 
     def __init__(self, conn: asyncpg.Connection) -> None:
@@ -222,6 +279,8 @@ class PostgresTransaction:
         self._open: asyncpg.transaction.Transaction | None = None
         self._append: StreamAppend | None = None
         self._reply: tuple[UUID, Json] | None = None
+        self._cancels: list[tuple[str, str | None]] = []  # held only behind a held append, and
+        self._schedules: list[DeadlineRow] = []  # cancels only before any schedule (their order)
         self.queued_messages = 0
 
     async def connection(self) -> asyncpg.Connection:
@@ -246,6 +305,12 @@ class PostgresTransaction:
         held, self._append = self._append, None
         if held is not None:
             await self._send_append(held)
+        cancels, self._cancels = self._cancels, []
+        if cancels:
+            await self._conn.execute(CANCEL_DEADLINES, *_pair_columns(cancels))
+        schedules, self._schedules = self._schedules, []
+        if schedules:
+            await self._conn.execute(SCHEDULE_DEADLINES, *deadline_columns(schedules))
         reply, self._reply = self._reply, None
         if reply is not None:
             await self._send_reply(*reply)
@@ -258,13 +323,14 @@ class PostgresTransaction:
                 await self._open.rollback()
                 raise
             await self._open.commit()
-        elif self._append is not None and self._reply is not None:
-            await self._send_append(self._append, reply=self._reply)
+        elif self._append is not None:  # with whatever else is held
+            await self._send_append(self._append, reply=self._reply, cancels=self._cancels, schedules=self._schedules)
         else:
-            await self._send_held()  # at most one statement: atomic on its own
+            await self._send_held()  # at most one statement (a reply): atomic on its own
 
     async def rollback(self) -> None:
         self._append = self._reply = None
+        self._cancels, self._schedules = [], []
         if self._open is not None:
             await self._open.rollback()
 
@@ -300,12 +366,23 @@ class PostgresTransaction:
             await self._send_append(append)
         return expected_version + len(events)
 
-    async def _send_append(self, append: StreamAppend, *, reply: tuple[UUID, Json] | None = None) -> None:
+    async def _send_append(
+        self,
+        append: StreamAppend,
+        *,
+        reply: tuple[UUID, Json] | None = None,
+        cancels: Sequence[tuple[str, str | None]] = (),
+        schedules: Sequence[DeadlineRow] = (),
+    ) -> None:
+        arguments = [*append.arguments(), *(reply or ())]
+        if cancels:
+            arguments += _pair_columns(cancels)
+        if schedules:
+            arguments += deadline_columns(schedules)
         try:
-            if reply is None:
-                row = await self._conn.fetchrow(_APPEND, *append.arguments())
-            else:
-                row = await self._conn.fetchrow(_APPEND_AND_REPLY, *append.arguments(), *reply)
+            row = await self._conn.fetchrow(
+                _append_statement(reply is not None, bool(cancels), bool(schedules)), *arguments
+            )
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name == "events_pkey":
                 raise ConcurrencyError(append.stream_id, append.expected_version) from error
@@ -317,6 +394,27 @@ class PostgresTransaction:
         if append.events and row["appended"] == 0:
             raise ConcurrencyError(append.stream_id, append.expected_version)
         self.queued_messages += row["queued"]
+
+    async def cancel_deadlines(self, pairs: Sequence[tuple[str, str | None]]) -> None:
+        """Cancel the pending deadlines of each (stream, kind) pair (a kind of None: every kind); held
+        with an append held before it, else sent in the transaction."""
+        if not pairs:
+            return
+        if self._open is None and self._append is not None and not self._schedules:
+            self._cancels.extend(pairs)
+            return
+        await self._begin()
+        await self._conn.execute(CANCEL_DEADLINES, *_pair_columns(pairs))
+
+    async def schedule_deadlines(self, rows: Sequence[DeadlineRow]) -> None:
+        """Start durable timers; held with an append held before them, else sent in the transaction."""
+        if not rows:
+            return
+        if self._open is None and self._append is not None:
+            self._schedules.extend(rows)
+            return
+        await self._begin()
+        await self._conn.execute(SCHEDULE_DEADLINES, *deadline_columns(rows))
 
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         """Queue messages with no event (e.g. a reply to another region)."""
