@@ -2,21 +2,27 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: help install run run-apart test test-unit test-integration test-e2e browser lint fmt typecheck schemas bench simulate clean
+.PHONY: help install lock run run-apart test test-unit test-integration test-e2e browser lint fmt typecheck schemas bench simulate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "yiwang needs Python 3.11+"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]' --constraint constraints.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install everything
+install: $(STAMP) ## create .venv and install everything, at the versions in constraints.txt
+
+lock: install ## move constraints.txt to the newest versions pyproject.toml allows (then make test)
+	$(BIN)/uv pip compile -q --python $(BIN)/python pyproject.toml --extra dev --upgrade --no-header \
+	  --no-annotate -o constraints.txt.new
+	{ sed -n '/^#/p' constraints.txt; cat constraints.txt.new; } > constraints.txt.tmp
+	mv constraints.txt.tmp constraints.txt && rm constraints.txt.new
 
 run: install ## start NATS, PostgreSQL, every service for regions 36 and 44, and the gateway
 	$(BIN)/yiwang up --data data
