@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -39,14 +37,6 @@ def span_exporter() -> InMemorySpanExporter:
         provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
         trace.set_tracer_provider(provider)
     return _EXPORTER
-
-
-def _start() -> datetime | None:
-    """YIWANG_TEST_NOW (an ISO instant with its offset) starts the services' clock there instead of
-    now: the suite run as if on another day, e.g. the eve of a long holiday, where working-day limits
-    and calendar-day steps part ways."""
-    pinned = os.environ.get("YIWANG_TEST_NOW")
-    return datetime.fromisoformat(pinned) if pinned else None
 
 
 def builders() -> dict[str, Any]:
@@ -120,7 +110,7 @@ async def running_stack(
     **gateway_settings: Any,
 ) -> AsyncIterator[Stack]:
     exporter = span_exporter()
-    clock = FixedClock(_start())
+    clock = FixedClock()
     service_settings: dict[tuple[str, str], RuntimeSettings] = {}
     for region in regions:
         for service in services:
