@@ -8,18 +8,21 @@ posts encounters of 2-4 lines from the shipped sample catalogue, each signed (HM
 events, outbox) -> reply. The postings are signed beforehand and sent by wrk (`settle.lua`), each
 once, as fast as 16 connections go for the run's duration: a Python client signing and posting
 them took nearly half a core of this 2-core machine from the stack it measured (httpx when wrk is
-missing). Then retries of settled numbers (new message id, same number and content) must get the
-first answer, and the injury database must show every number paid exactly once.
+missing). Then the same at about half that rate (fewer connections), for its latency; then retries
+of settled numbers (new message id, same number and content) must get the first answer, and the
+injury database must show every number paid exactly once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import subprocess
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -185,16 +188,16 @@ async def _paid_once(url: str, timeout: float) -> dict[str, int]:
 
 
 async def _posted_by_wrk(
-    children: Children, wrk: str, url: str, postings: dict[str, dict[str, Any]], seconds: int
+    children: Children, wrk: str, url: str, postings: dict[str, dict[str, Any]], seconds: int, connections: int
 ) -> dict[str, Any]:
-    """wrk sends the postings, signed beforehand, each once and in order, on IN_FLIGHT connections."""
+    """wrk sends the postings, signed beforehand, each once and in order, on so many connections."""
     with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as presigned:
         for posting in postings.values():
             raw, headers = _signed(posting)
             fields = (headers["X-Timestamp"], headers["X-Message-Id"], headers["X-Signature"], raw.decode())
             presigned.write("\t".join(fields) + "\n")
     try:
-        args = [wrk, "-t1", f"-c{IN_FLIGHT}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", str(LUA)]
+        args = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", str(LUA)]
         out = await run_tool(
             children, [*args, url, "--", presigned.name, HOSPITAL], name="wrk-settlements", timeout=seconds + 60
         )
@@ -205,11 +208,23 @@ async def _posted_by_wrk(
         raise RuntimeError(f"wrk printed no summary:\n{out}")
     result: dict[str, Any] = json.loads(summary[len("BENCHJSON ") :])
     result["sample_other"] = next((line for line in out.splitlines() if line.startswith("BENCHBODY ")), "")
+    result["rate"] = result["settled"] / (result["duration_us"] / 1e6) if result["duration_us"] else 0.0
     return result
 
 
+async def _half_load(load: Callable[[int, int], Awaitable[dict[str, Any]]], full_rate: float, seconds: int) -> Any:
+    """Fewer connections until the rate is about half the full one (wrk2 is not packaged), then a run there."""
+    target, connections = full_rate / 2, 1
+    for _ in range(3):
+        probe = await load(connections, whole_seconds(2))
+        if abs(probe["rate"] - target) <= 0.15 * target or probe["rate"] <= 0:
+            break
+        connections = max(1, min(IN_FLIGHT, round(connections * target / probe["rate"])))
+    return connections, await load(connections, seconds)
+
+
 async def _funds_posted(url: str) -> dict[str, int]:
-    """Fund share posted per settlement stream, from the injury database."""
+    """Fund share posted per settlement number of the bench hospital, from the injury database."""
     conn = await asyncpg.connect(url)
     try:
         rows = await conn.fetch(
@@ -217,13 +232,14 @@ async def _funds_posted(url: str) -> dict[str, int]:
         )
     finally:
         await conn.close()
-    return {r["stream_id"]: int(r["fund"]) for r in rows}
+    return {r["stream_id"].removeprefix(f"settlement-{HOSPITAL}-"): int(r["fund"]) for r in rows}
 
 
 async def measure(children: Children, pg: EmbeddedPostgres, nats_server: EmbeddedNats) -> list[Figure]:
     wrk = find_wrk()
     seconds = whole_seconds(10)
-    count = PRESIGNED_PER_SECOND * seconds if wrk else max(200, int(2_000 * scale()))
+    # Signed for: the full run, three probes for half load and the run there.
+    count = PRESIGNED_PER_SECOND * (2 * seconds + 3 * whole_seconds(2)) if wrk else max(200, int(2_000 * scale()))
     common = {
         "YIWANG_NATS_URL": nats_server.url,
         "YIWANG_NATS_MONITOR_URL": nats_server.monitor_url,
@@ -283,18 +299,30 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
             numbers = list(postings)
             warm, measured = numbers[:IN_FLIGHT], numbers[IN_FLIGHT:]
             answers = dict(zip(warm, await asyncio.gather(*(post(n, timed=False) for n in warm)), strict=True))
+            runs: list[tuple[list[str], int, int]] = []  # wrk's: postings signed for it, settled answers, connections
+            half: dict[str, Any] | None = None
             if wrk is not None:
+                queue = iter(measured)
+
+                async def load(connections: int, secs: int) -> dict[str, Any]:
+                    batch = list(itertools.islice(queue, PRESIGNED_PER_SECOND * secs))
+                    to_send = {n: postings[n] for n in batch}
+                    sent = await _posted_by_wrk(children, wrk, f"{base_url}{SETTLEMENTS}", to_send, secs, connections)
+                    if sent["other"]:
+                        say(f"  not settled: {sent['other']}, the first {sent['first_other']} {sent['sample_other']}")
+                    if sent["exhausted"]:
+                        say(f"  wrk sent all {len(batch)} postings signed for its run: the rate is a lower bound")
+                    runs.append((batch, int(sent["settled"]), connections))
+                    return sent
+
                 say(f"stack: signed settlements through the gateway by wrk, {IN_FLIGHT} connections for {seconds} s")
-                to_send = {n: postings[n] for n in measured}
-                sent = await _posted_by_wrk(children, wrk, f"{base_url}{SETTLEMENTS}", to_send, seconds)
+                sent = await load(IN_FLIGHT, seconds)
                 took, settled_count = sent["duration_us"] / 1e6, int(sent["settled"])
                 p50, p99 = sent["p50_us"] / 1000, sent["p99_us"] / 1000
                 outcomes = {"settled": settled_count, "other": int(sent["other"])}
-                if sent["other"]:
-                    say(f"  not settled: {sent['other']}, the first {sent['first_other']} {sent['sample_other']}")
-                if sent["exhausted"]:
-                    say(f"  wrk sent every one of the {count} postings signed for it: the rate is a lower bound")
-                candidates = measured[: int(sent["requests"])]  # sent in order
+                candidates = [n for n in runs[0][0] if n in await _funds_posted(database)]  # paid by wrk's posting
+                say("stack: signed settlements at about half that rate (fewer connections)")
+                half_connections, half = await _half_load(load, sent["rate"], seconds)
             else:
                 say(f"stack: {count} signed settlements through the gateway, {IN_FLIGHT} in flight (httpx: no wrk)")
                 started = time.perf_counter()
@@ -309,14 +337,16 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
             retried = random.Random(6).sample(candidates, min(RETRIES, len(candidates)))  # noqa: S311
             say(f"stack: {len(retried)} retries of settled numbers (new message id, same number and content)")
             again = await asyncio.gather(*(post(n, timed=False) for n in retried))
-        expected = sum(1 for a in answers.values() if _settled(a)) + settled_count
+        expected = sum(1 for a in answers.values() if _settled(a)) + (
+            sum(settled for _, settled, _ in runs) if wrk else settled_count
+        )
         paid = await _paid_once(database, timeout=30.0)
         funds = await _funds_posted(database)
     finally:
         for process in reversed(processes):
             children.stop(process)
 
-    posted = {stream.removeprefix(f"settlement-{HOSPITAL}-"): fund for stream, fund in funds.items()}
+    posted = funds
 
     def first_answer(number: str, answer: Any) -> bool:
         """Settled, with the fund share the first posting recorded (and the same answer, where it was seen)."""
@@ -327,12 +357,22 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
     same = sum(1 for n, a in zip(retried, again, strict=True) if first_answer(n, a))
     twice = paid["postings"] - paid["numbers"]
     say(f"  outcomes: {outcomes}; retries answered as first: {same}/{len(retried)}; database: {paid}")
-    # Paid: every posting sent before the last answer came back, at most one more per connection (wrk
-    # stops with requests in flight, paid with their answers unread), nothing else.
-    before_last = [*warm, *candidates] if wrk else [n for n in numbers if _settled(answers[n])]
-    unpaid = [n for n in before_last if n not in posted]
-    unread = len(posted.keys() - set(before_last))
-    once = not twice and not unpaid and unread <= (IN_FLIGHT if wrk else 0)
+
+    def accounted(batch: list[str], answered: int, connections: int) -> bool:
+        """A wrk run paid what it read settled answers for, and at most one more per connection plus one: it stops
+        with a request in flight on each connection (paid, its answer unread), and it takes one request
+        from the script before it starts without sending it (the first posting of the 1-connection
+        runs was never paid)."""
+        paid_here = sum(1 for n in batch if n in posted)
+        return answered <= paid_here <= answered + connections + 1
+
+    if wrk:
+        extra = posted.keys() - set(warm).union(*(batch for batch, _, _ in runs))
+        unaccounted = [i for i, run in enumerate(runs) if not accounted(*run)]
+    else:
+        extra = posted.keys() - {n for n in numbers if _settled(answers[n])}
+        unaccounted = [n for n in numbers if _settled(answers[n]) and n not in posted]
+    once = not twice and not extra and not unaccounted
     if same != len(retried) or not once or paid["projected_settled"] != paid["numbers"]:
         say(f"  PAID-ONCE CHECK FAILED: {expected} settled answers, each number to be paid once")
     notes = (
@@ -340,11 +380,11 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
         + (f"wrk, {count} signed beforehand" if wrk else "httpx client")
         + f"); {len(retried)} retries: {same} got the first answer; "
         f"DB: {paid['postings']} SettlementPosted over {paid['numbers']} numbers ({expected} answered settled, "
-        f"{len(unpaid)} sent and unpaid, {unread} sent as the load stopped; {twice} paid twice; "
+        f"{len(extra)} paid not sent, {len(unaccounted)} runs or answers unaccounted; {twice} paid twice; "
         f"fund {paid['fund_fen']} fen), read model settled "
         f"{paid['projected_settled']}; {WORKERS} workers, 2-4 lines, HMAC-signed, client latency"
     )
-    return [
+    figures = [
         Figure(
             "stack.injury",
             f"stack: signed settlements through the gateway, {IN_FLIGHT} conns",
@@ -365,3 +405,18 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
             },
         )
     ]
+    if half is not None:
+        figures.append(
+            Figure(
+                "stack.injury_half",
+                f"stack: settlements at ~half load, {half_connections} conns",
+                half["rate"],
+                "settlements/s",
+                "stack",
+                p50_ms=half["p50_us"] / 1000,
+                p99_ms=half["p99_us"] / 1000,
+                target="p99 < 50 ms at half load",
+                notes=f"{half['settled']} settled in {half['duration_us'] / 1e6:.1f} s (wrk), client latency",
+            )
+        )
+    return figures
