@@ -29,6 +29,7 @@ from runtime.eventstore import (
     PostgresEventStore,
     PostgresTransaction,
     Transaction,
+    cancel_columns,
     cancelled_pairs,
     deadline_columns,
 )
@@ -130,27 +131,11 @@ async def schedule(
     payload: dict[str, Any] | None = None,
     traceparent: str | None = None,
 ) -> Deadline:
-    due_at, provisional = await schedule_each(
-        conn, calendar, {deadline_id: stream_id}, kind=kind, rule=rule, payload=payload, traceparent=traceparent
+    rows = deadline_rows(
+        calendar, {deadline_id: stream_id}, kind=kind, rule=rule, payload=payload, traceparent=traceparent
     )
-    return Deadline(deadline_id, stream_id, kind, due_at, provisional, rule, payload or {}, traceparent)
-
-
-async def schedule_each(
-    conn: asyncpg.Connection,
-    calendar: WorkingDayCalendar,
-    streams: dict[UUID, str],
-    *,
-    kind: str,
-    rule: DeadlineRule,
-    payload: dict[str, Any] | None = None,
-    traceparent: str | None = None,
-) -> tuple[datetime, bool]:
-    """The same deadline for several streams (deadline id -> stream id), in one statement; returns
-    its due instant and whether that is provisional (a year without holiday data)."""
-    rows = deadline_rows(calendar, streams, kind=kind, rule=rule, payload=payload, traceparent=traceparent)
     await conn.execute(SCHEDULE_DEADLINES, *deadline_columns(rows))
-    return rule.due(calendar)
+    return Deadline(deadline_id, stream_id, kind, rows[0].due_at, rows[0].provisional, rule, payload or {}, traceparent)
 
 
 def deadline_rows(
@@ -180,8 +165,7 @@ async def cancel_each(
     conn: asyncpg.Connection, stream_ids: Sequence[str], kind: str | Sequence[str] | None = None
 ) -> int:
     """`cancel` for several streams in one statement; returns how many deadlines it cancelled."""
-    pairs = cancelled_pairs(stream_ids, _kinds(kind))
-    status = await conn.execute(CANCEL_DEADLINES, [s for s, _ in pairs], [k for _, k in pairs])
+    status = await conn.execute(CANCEL_DEADLINES, *cancel_columns(cancelled_pairs(stream_ids, _kinds(kind))))
     return int(status.split()[-1])
 
 

@@ -203,8 +203,8 @@ def _append_statement(reply: bool, cancels: bool, schedules: bool) -> str:
 
 
 def deadline_columns(rows: Sequence[DeadlineRow]) -> list[list[Any]]:
-    """`rows` as the eight arrays `SCHEDULE_DEADLINES` takes."""
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in DeadlineRow._fields]
+    """`rows` (one or more) as the eight arrays `SCHEDULE_DEADLINES` takes."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def cancelled_pairs(stream_ids: Iterable[str], kinds: Sequence[str] | None) -> list[tuple[str, str | None]]:
@@ -212,7 +212,8 @@ def cancelled_pairs(stream_ids: Iterable[str], kinds: Sequence[str] | None) -> l
     return [(stream_id, kind) for stream_id in stream_ids for kind in (kinds if kinds is not None else [None])]
 
 
-def _pair_columns(pairs: Sequence[tuple[str, str | None]]) -> tuple[list[str], list[str | None]]:
+def cancel_columns(pairs: Sequence[tuple[str, str | None]]) -> tuple[list[str], list[str | None]]:
+    """`pairs` as the two arrays `CANCEL_DEADLINES` takes."""
     return [stream_id for stream_id, _ in pairs], [kind for _, kind in pairs]
 
 
@@ -307,7 +308,7 @@ class PostgresTransaction:
             await self._send_append(held)
         cancels, self._cancels = self._cancels, []
         if cancels:
-            await self._conn.execute(CANCEL_DEADLINES, *_pair_columns(cancels))
+            await self._conn.execute(CANCEL_DEADLINES, *cancel_columns(cancels))
         schedules, self._schedules = self._schedules, []
         if schedules:
             await self._conn.execute(SCHEDULE_DEADLINES, *deadline_columns(schedules))
@@ -376,7 +377,7 @@ class PostgresTransaction:
     ) -> None:
         arguments = [*append.arguments(), *(reply or ())]
         if cancels:
-            arguments += _pair_columns(cancels)
+            arguments += cancel_columns(cancels)
         if schedules:
             arguments += deadline_columns(schedules)
         try:
@@ -404,7 +405,7 @@ class PostgresTransaction:
             self._cancels.extend(pairs)
             return
         await self._begin()
-        await self._conn.execute(CANCEL_DEADLINES, *_pair_columns(pairs))
+        await self._conn.execute(CANCEL_DEADLINES, *cancel_columns(pairs))
 
     async def schedule_deadlines(self, rows: Sequence[DeadlineRow]) -> None:
         """Start durable timers; held with an append held before them, else sent in the transaction."""
