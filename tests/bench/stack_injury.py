@@ -320,7 +320,8 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                 took, settled_count = sent["duration_us"] / 1e6, int(sent["settled"])
                 p50, p99 = sent["p50_us"] / 1000, sent["p99_us"] / 1000
                 outcomes = {"settled": settled_count, "other": int(sent["other"])}
-                candidates = [n for n in runs[0][0] if n in await _funds_posted(database)]  # paid by wrk's posting
+                paid_by_wrk = await _funds_posted(database)
+                candidates = [n for n in runs[0][0] if n in paid_by_wrk]
                 say("stack: signed settlements at about half that rate (fewer connections)")
                 half_connections, half = await _half_load(load, sent["rate"], seconds)
             else:
@@ -341,12 +342,10 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
             sum(settled for _, settled, _ in runs) if wrk else settled_count
         )
         paid = await _paid_once(database, timeout=30.0)
-        funds = await _funds_posted(database)
+        posted = await _funds_posted(database)
     finally:
         for process in reversed(processes):
             children.stop(process)
-
-    posted = funds
 
     def first_answer(number: str, answer: Any) -> bool:
         """Settled, with the fund share the first posting recorded (and the same answer, where it was seen)."""
@@ -359,10 +358,10 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
     say(f"  outcomes: {outcomes}; retries answered as first: {same}/{len(retried)}; database: {paid}")
 
     def accounted(batch: list[str], answered: int, connections: int) -> bool:
-        """A wrk run paid what it read settled answers for, and at most one more per connection plus one: it stops
-        with a request in flight on each connection (paid, its answer unread), and it takes one request
-        from the script before it starts without sending it (the first posting of the 1-connection
-        runs was never paid)."""
+        """A wrk run paid what it read settled answers for, and at most one more per connection plus
+        one: it stops with a request in flight on each connection (paid, its answer unread), and it
+        takes one request from the script before it starts without sending it (the first posting of
+        the 1-connection runs was never paid)."""
         paid_here = sum(1 for n in batch if n in posted)
         return answered <= paid_here <= answered + connections + 1
 
