@@ -23,27 +23,25 @@ log = logging.getLogger(__name__)
 # PostgreSQL adopts after five runs; or the position read by a subquery) is a sequential scan of the
 # whole log, on the bet that a match comes early; none usually does (6 ms at 10,000 events, and
 # growing with the log). Ordered by the commit-order index, the first row ends it (0.01 ms).
-_FINAL_AFTER = """
-SELECT (
+# The expression, true if one does; `_FINAL_AFTER` asks it of a position given, `_LOOK` of the stored one.
+_ANY_FINAL_AFTER = """(
     SELECT true FROM events
-    WHERE (transaction_id, position) > ($1::xid8, $2::bigint) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+    WHERE (transaction_id, position) > ({at}) AND transaction_id < pg_snapshot_xmin({snapshot})
     ORDER BY transaction_id, position LIMIT 1
-) IS NOT NULL
-"""
+) IS NOT NULL"""
+_FINAL_AFTER = "SELECT " + _ANY_FINAL_AFTER.format(at="$1::xid8, $2::bigint", snapshot="pg_current_snapshot()")
 
-# `_look`'s statement; "behind" as in `_FINAL_AFTER`, from the projection's stored position.
-_LOOK = """
-SELECT horizon, pg_snapshot_xmin(s) >= horizon AS settled,
-       (
-           SELECT true FROM events
-           WHERE (transaction_id, position) > (
-                     (SELECT transaction_id FROM projection_positions WHERE projection = $1),
-                     (SELECT position FROM projection_positions WHERE projection = $1))
-             AND transaction_id < pg_snapshot_xmin(s)
-           ORDER BY transaction_id, position LIMIT 1
-       ) IS NOT NULL AS behind
-FROM pg_current_snapshot() AS s, coalesce($2::xid8, pg_snapshot_xmax(pg_current_snapshot())) AS horizon
-"""
+# `_look`'s statement.
+_LOOK = (
+    "SELECT horizon, pg_snapshot_xmin(s) >= horizon AS settled, "
+    + _ANY_FINAL_AFTER.format(
+        at="(SELECT transaction_id FROM projection_positions WHERE projection = $1), "
+        "(SELECT position FROM projection_positions WHERE projection = $1)",
+        snapshot="s",
+    )
+    + " AS behind "
+    "FROM pg_current_snapshot() AS s, coalesce($2::xid8, pg_snapshot_xmax(pg_current_snapshot())) AS horizon"
+)
 
 
 @contextlib.asynccontextmanager
