@@ -6,6 +6,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,3 +170,17 @@ SETTLE_SECONDS = 0.5
 async def settle() -> None:
     """A short pause between runs so sockets in TIME_WAIT and queues drain."""
     await asyncio.sleep(SETTLE_SECONDS)
+
+
+async def half_load_connections(rate_at: Callable[[int], Awaitable[float]], full_rate: float, most: int) -> int:
+    """Fewer connections until the rate `rate_at(connections)` achieves is about half the full rate
+    (wrk2, which paces a rate, is not packaged): a probe at 1, then up to two more."""
+    target = full_rate / 2
+    connections = max(1, min(most, round(target / max(await rate_at(1), 1.0))))
+    for _ in range(2):
+        await settle()
+        rate = await rate_at(connections)
+        if abs(rate - target) <= 0.15 * target or rate <= 0:
+            break
+        connections = max(1, min(most, round(connections * target / rate)))
+    return connections

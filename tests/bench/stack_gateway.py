@@ -20,7 +20,7 @@ from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from tests.bench import cpu
 from tests.bench.common import Figure, say, stack_figure, whole_seconds
 from tests.bench.limits_nats import wait_responder
-from tests.bench.loadgen import Load, LoadResult, settle
+from tests.bench.loadgen import Load, LoadResult, half_load_connections, settle
 from tests.bench.procs import Children, wait_http, wait_service
 
 SECRET = "bench-secret-at-least-32-bytes-long-0123456789"  # HS256 warns per token below 32
@@ -104,17 +104,10 @@ def _run_dict(result: LoadResult) -> dict[str, Any]:
 
 
 async def _half_load_connections(load: Load, stack: Stack, token: str, full_rate: float) -> int:
-    """Fewer connections until the achieved rate is about half the full rate (wrk2 is not packaged)."""
-    target = full_rate / 2
-    probe = await load.run(stack.url, connections=1, seconds=whole_seconds(2), token=token)
-    connections = max(1, min(CONNECTIONS, round(target / max(probe.rate, 1.0))))
-    for _ in range(2):
-        await settle()
-        probe = await load.run(stack.url, connections=connections, seconds=whole_seconds(2), token=token)
-        if abs(probe.rate - target) <= 0.15 * target or probe.rate <= 0:
-            break
-        connections = max(1, min(CONNECTIONS, round(connections * target / probe.rate)))
-    return connections
+    async def rate_at(connections: int) -> float:
+        return (await load.run(stack.url, connections=connections, seconds=whole_seconds(2), token=token)).rate
+
+    return await half_load_connections(rate_at, full_rate, CONNECTIONS)
 
 
 async def _gateway_alone(children: Children, load: Load, stack: Stack, nats_url: str, token: str, secs: int) -> Figure:

@@ -22,7 +22,6 @@ import random
 import subprocess
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -37,7 +36,7 @@ from gateway.auth import issue_token
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from runtime.workdays import local_date
 from tests.bench.common import Figure, percentile, say, scale, whole_seconds
-from tests.bench.loadgen import find_wrk
+from tests.bench.loadgen import find_wrk, half_load_connections
 from tests.bench.procs import POLL_SECONDS, Children, run_tool, wait_http, wait_service
 from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
 from tests.seeding import young_citizen
@@ -212,17 +211,6 @@ async def _posted_by_wrk(
     return result
 
 
-async def _half_load(load: Callable[[int, int], Awaitable[dict[str, Any]]], full_rate: float, seconds: int) -> Any:
-    """Fewer connections until the rate is about half the full one (wrk2 is not packaged), then a run there."""
-    target, connections = full_rate / 2, 1
-    for _ in range(3):
-        probe = await load(connections, whole_seconds(2))
-        if abs(probe["rate"] - target) <= 0.15 * target or probe["rate"] <= 0:
-            break
-        connections = max(1, min(IN_FLIGHT, round(connections * target / probe["rate"])))
-    return connections, await load(connections, seconds)
-
-
 async def _funds_posted(url: str) -> dict[str, int]:
     """Fund share posted per settlement number of the bench hospital, from the injury database."""
     conn = await asyncpg.connect(url)
@@ -323,7 +311,13 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                 paid_by_wrk = await _funds_posted(database)
                 candidates = [n for n in runs[0][0] if n in paid_by_wrk]
                 say("stack: signed settlements at about half that rate (fewer connections)")
-                half_connections, half = await _half_load(load, sent["rate"], seconds)
+
+                async def rate_at(connections: int) -> float:
+                    rate: float = (await load(connections, whole_seconds(2)))["rate"]
+                    return rate
+
+                half_connections = await half_load_connections(rate_at, sent["rate"], IN_FLIGHT)
+                half = await load(half_connections, seconds)
             else:
                 say(f"stack: {count} signed settlements through the gateway, {IN_FLIGHT} in flight (httpx: no wrk)")
                 started = time.perf_counter()
