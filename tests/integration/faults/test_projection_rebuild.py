@@ -295,11 +295,19 @@ async def test_projections_rebuilt_from_the_event_log_equal_the_live_ones(stack:
     before: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}
     tables: dict[tuple[str, str], list[str]] = {}
     events: dict[tuple[str, str], int] = {}
+    folded: dict[tuple[str, str], dict[str, int]] = {}  # events of the types each projection folds
     for key, running in sorted(stack.services.items()):
         pool = running.resources.pool
         tables[key] = [t for p in running.projector.projections for t in await read_model_tables(pool, p)]
         before[key] = await checksums(pool, tables[key])
         events[key] = await pool.fetchval("SELECT count(*) FROM events")
+        folded[key] = {
+            p.name: await pool.fetchval(
+                "SELECT count(*) FROM events WHERE $1::text[] IS NULL OR event_type = ANY($1)",
+                None if p.event_types is None else list(p.event_types),
+            )
+            for p in running.projector.projections
+        }
 
     # A read model gone wrong (as after a bug in a projection): the checksum sees it, the rebuild mends it.
     injury = stack.services[("injury", "36")].resources.pool
@@ -332,10 +340,10 @@ async def test_projections_rebuilt_from_the_event_log_equal_the_live_ones(stack:
     print("\n".join(outputs))
     assert differing == []
     assert rows > 0
-    # Each projection was replayed from the first event of its service's log to the last.
+    # Each projection was replayed from the first event of its service's log to the last, of the types it folds.
     for key, out in zip(sorted(stack.services), outputs, strict=True):
         replayed = {line.split(":")[0]: int(line.split()[1]) for line in out.splitlines() if "events replayed" in line}
-        assert replayed == {p.name: events[key] for p in stack.services[key].projector.projections}, (key, out)
+        assert replayed == folded[key], (key, out)
     for (service, region), sums in before.items():
         if region == "36" or service in ("enrolment", "transfer"):
             assert any(n > 0 for n, _ in sums.values()), (service, region, sums)

@@ -195,6 +195,18 @@ class TestEventStoreContract:
         seen = [e.data["n"] for e in page_one + page_two]
         assert seen == [0, 100, 1, 101, 2, 102, 3, 103, 4, 104]
 
+    async def test_read_all_of_some_types_passes_over_the_others_and_pages_by_what_it_returns(self, store: Any) -> None:
+        for i in range(5):
+            async with store.transaction() as tx:
+                await tx.append(f"r-{i}", 0, [event("Asked", n=i), event("Noted", n=i + 100), event("Done", n=i + 200)])
+
+        page_one = await store.read_all(Position(), 3, types=["Asked", "Done"])
+        page_two = await store.read_all(page_one[-1].at, 100, types=["Asked", "Done"])
+
+        assert [e.data["n"] for e in page_one] == [0, 200, 1]
+        assert [e.data["n"] for e in page_two] == [201, 2, 202, 3, 203, 4, 204]
+        assert await store.read_all(Position(), 100, types=[]) == []
+
 
 class TestPostgresUnderConcurrency:
     async def test_fifty_concurrent_commands_on_one_stream_lose_no_update(self, pool: asyncpg.Pool) -> None:

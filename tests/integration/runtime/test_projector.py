@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Sequence
 from typing import Any
 from uuid import uuid4
@@ -18,6 +19,7 @@ class Seen:
     """A view of every event's stream, in the order applied."""
 
     name = "seen"
+    event_types: frozenset[str] | None = None
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         await conn.executemany("INSERT INTO seen (stream_id) VALUES ($1)", [(e.stream_id,) for e in events])
@@ -231,6 +233,33 @@ async def test_a_rebuild_replays_the_log_in_commit_order_batch_after_batch(pool:
     assert await _view(pool) == [*streams, "after"]
 
 
+class CollectorWatched(Seen):
+    """Seen, noting whether the cycle collector ran while each batch was applied."""
+
+    def __init__(self) -> None:
+        self.collecting: list[bool] = []
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        self.collecting.append(gc.isenabled())
+        await super().apply(conn, events)
+
+
+async def test_the_cycle_collector_waits_for_a_rebuild_and_only_for_it(pool: asyncpg.Pool) -> None:
+    store, _ = await _projector(pool)
+    await _append_each(store, [f"s{i:02d}" for i in range(5)])
+    watched = CollectorWatched()
+    projector = Projector(store, [watched], batch=2, rebuild_batch=2)
+    assert gc.isenabled()
+
+    assert await projector.rebuild("seen") == 5
+    assert watched.collecting == [False, False, False]
+    assert gc.isenabled()
+
+    await _append_each(store, ["after"])
+    assert await projector.catch_up() == 1  # the live loop's batches are not held off
+    assert watched.collecting[-1] is True
+
+
 async def test_a_rebuild_that_fails_halfway_leaves_the_view_and_its_position_as_they_were(pool: asyncpg.Pool) -> None:
     store, live = await _projector(pool)
     streams = [f"s{i:02d}" for i in range(8)]
@@ -246,6 +275,7 @@ async def test_a_rebuild_that_fails_halfway_leaves_the_view_and_its_position_as_
     after = await pool.fetchrow("SELECT transaction_id, position FROM projection_positions WHERE projection = 'seen'")
     assert after == before
     assert pool.get_idle_size() == pool.get_size()  # both of the rebuild's connections went back
+    assert gc.isenabled()
 
 
 async def test_the_checks_for_an_event_after_a_position_walk_the_index_even_in_a_generic_plan(
@@ -273,3 +303,45 @@ async def test_the_checks_for_an_event_after_a_position_walk_the_index_even_in_a
         plan = "\n".join(r[0] for r in rows)
         assert "Seq Scan on events" not in plan, f"{name}:\n{plan}"
         assert "events_in_commit_order" in plan, f"{name}:\n{plan}"
+
+
+class SeenOf(Seen):
+    """Seen, folding only some event types."""
+
+    def __init__(self, *types: str) -> None:
+        self.event_types = frozenset(types)
+        self.given: list[str] = []
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        self.given.extend(e.event_type for e in events)
+        await super().apply(conn, events)
+
+
+async def test_a_projection_is_given_only_its_event_types_live_and_in_a_rebuild(pool: asyncpg.Pool) -> None:
+    """A rebuild reads only its types from the log, and the live loop hands it only those: both paths
+    fold the same events. The rebuild ends at its last event, before the log's last (of another
+    type); the live loop goes on from there, applying no event twice to either projection."""
+    store, _ = await _projector(pool)
+    await pool.execute("CREATE TABLE others (n bigserial PRIMARY KEY, stream_id text NOT NULL)")
+    for i in range(7):
+        async with store.transaction() as tx:
+            await tx.append(f"s{i}", 0, [NewEvent(uuid4(), "Kept" if i % 2 else "Other", {}, {})])
+    live, other = SeenOf("Kept"), Others()
+    projector = Projector(store, [live, other], batch=4, rebuild_batch=2)
+    assert await projector.catch_up() == 7
+    assert live.given == ["Kept"] * 3
+    assert await _view(pool) == ["s1", "s3", "s5"]
+
+    rebuilt = SeenOf("Kept")
+    assert await Projector(store, [rebuilt, other], rebuild_batch=2).rebuild("seen") == 3
+    assert rebuilt.given == ["Kept"] * 3
+    assert await _view(pool) == ["s1", "s3", "s5"]
+
+    for stream in ("t0", "t1"):
+        async with store.transaction() as tx:
+            await tx.append(stream, 0, [NewEvent(uuid4(), "Kept", {}, {})])
+    assert await projector.catch_up() == 3  # s6 again (after the rebuild's end), t0 and t1
+    assert live.given == ["Kept"] * 5
+    assert await _view(pool) == ["s1", "s3", "s5", "t0", "t1"]
+    others = [r["stream_id"] for r in await pool.fetch("SELECT stream_id FROM others ORDER BY n")]
+    assert others == ["s0", "s1", "s2", "s3", "s4", "s5", "s6", "t0", "t1"]

@@ -31,6 +31,7 @@ class HandledServicesProjection:
     def __init__(self, counted: Collection[str]) -> None:
         """`counted`: the event types (the service's own) that each complete one handled service."""
         self.counted = frozenset(counted)
+        self.event_types = self.counted
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         counts = Counter(

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from typing import Protocol
 
 import asyncpg
@@ -61,8 +62,47 @@ async def _unflushed_transaction(conn: asyncpg.Connection) -> AsyncIterator[None
     await conn.execute("COMMIT")
 
 
+class _CyclicGcPause:
+    """CPython's cycle collector held off while any rebuild of this process runs.
+
+    A rebuild keeps two batches of decoded events alive (about seven tracked objects each: the row,
+    the named tuples, the data and metadata dicts), so the collector's young generations fill and
+    survive over and over and the older ones reach the share that makes it walk the whole heap: in
+    a service process that was a fifth of a rebuild's CPU (py-spy, `docs/performance.md`). None of
+    those objects form cycles, reference counting frees each batch, so nothing is lost by waiting;
+    cycles made meanwhile by the rest of the process wait for the first collection after it.
+    Counted, so rebuilds that overlap resume the collector when the last one ends, and only if it
+    was running before the first."""
+
+    def __init__(self) -> None:
+        self._holders = 0
+        self._resume = False
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        if self._holders == 0:
+            self._resume = gc.isenabled()
+            gc.disable()
+        self._holders += 1
+        try:
+            yield
+        finally:
+            self._holders -= 1
+            if self._holders == 0 and self._resume:
+                gc.enable()
+
+
+cyclic_gc_paused = _CyclicGcPause()
+
+
 class Projection(Protocol):
     name: str
+
+    @property
+    def event_types(self) -> Collection[str] | None:
+        """The event types it folds, None for all. It is given only those, live or in a rebuild, and
+        a rebuild reads only those from the log: derive it from the table that dispatches them."""
+        ...
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         """Fold a batch of events into the view rows (idempotent per batch is not needed)."""
@@ -71,6 +111,14 @@ class Projection(Protocol):
     async def reset(self, conn: asyncpg.Connection) -> None:
         """Empty the view before a rebuild."""
         ...
+
+
+def _for(projection: Projection, events: Sequence[RecordedEvent], after: Position) -> Sequence[RecordedEvent]:
+    """The events of a batch that `projection` folds: those after its own position, of its types."""
+    types = projection.event_types
+    if types is None:
+        return events if not events or events[0].at > after else [e for e in events if e.at > after]
+    return [e for e in events if e.event_type in types and e.at > after]
 
 
 class Projector:
@@ -146,8 +194,7 @@ class Projector:
                     return read
                 last = events[-1].at
                 for projection in group:
-                    after = positions[projection.name]
-                    mine = events if after == start else [e for e in events if e.at > after]
+                    mine = _for(projection, events, positions[projection.name])
                     if mine:
                         await projection.apply(conn, mine)
                 await conn.execute(
@@ -237,18 +284,27 @@ class Projector:
         statistics are refreshed first: a rebuild often follows a bulk load that autovacuum has not
         analysed yet, and without them PostgreSQL sorted everything after each batch's start instead
         of walking the commit-order index (15 ms against 1 ms per batch of 2,000 at 10,000 events, and
-        growing with the log).
+        growing with the log). The cycle collector waits meanwhile (`cyclic_gc_paused`).
+
+        Only the event types the projection folds are read (`event_types`): the handled-services
+        count, which folds a registration but not the rate class matched after it, reads half the
+        log of a zero-touch feed. Its position then ends at the last of them; the live loop passes
+        over any later events of other types.
         """
         projection = self._named(name)
+        with cyclic_gc_paused():
+            return await self._rebuild(projection)
+
+    async def _rebuild(self, projection: Projection) -> int:
         async with self.store.pool.acquire() as reader, self.store.pool.acquire() as conn:
             await reader.execute("ANALYZE events (transaction_id, position)")
             async with conn.transaction():
-                await self._position(conn, name)
+                await self._position(conn, projection.name)
                 await projection.reset(conn)
                 replayed, end = await self._replay(projection, reader, conn)
                 await conn.execute(
                     "UPDATE projection_positions SET transaction_id = $2, position = $3 WHERE projection = $1",
-                    name,
+                    projection.name,
                     end.transaction_id,
                     end.position,
                 )
@@ -257,14 +313,19 @@ class Projector:
     async def _replay(
         self, projection: Projection, reader: asyncpg.Connection, conn: asyncpg.Connection
     ) -> tuple[int, Position]:
-        """Every final event read on `reader` and applied on `conn`, one batch read ahead; returns how
-        many and the position of the last."""
+        """Every final event of the projection's types read on `reader` and applied on `conn`, one
+        batch read ahead; returns how many and the position of the last."""
         replayed, after = 0, Position()
-        pending = asyncio.ensure_future(self.store.read_all(after, self.rebuild_batch, conn=reader))
+        types = projection.event_types
+
+        def read(after: Position) -> asyncio.Future[list[RecordedEvent]]:
+            return asyncio.ensure_future(self.store.read_all(after, self.rebuild_batch, types=types, conn=reader))
+
+        pending = read(after)
         try:
             while events := await pending:
                 after = events[-1].at
-                pending = asyncio.ensure_future(self.store.read_all(after, self.rebuild_batch, conn=reader))
+                pending = read(after)
                 await projection.apply(conn, events)
                 replayed += len(events)
         finally:

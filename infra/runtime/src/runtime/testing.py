@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -126,5 +126,7 @@ class InMemoryEventStore:
         draft.commits = max(draft.commits, self.state.commits + 1)
         self.state = draft
 
-    async def read_all(self, after: Position, limit: int = 1000) -> list[RecordedEvent]:
-        return [e for e in self.state.log if e.at > after][:limit]
+    async def read_all(
+        self, after: Position, limit: int = 1000, *, types: Collection[str] | None = None
+    ) -> list[RecordedEvent]:
+        return [e for e in self.state.log if e.at > after and (types is None or e.event_type in types)][:limit]

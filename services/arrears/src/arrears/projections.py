@@ -28,6 +28,7 @@ Apply = Callable[[asyncpg.Connection, Any, RecordedEvent], Awaitable[None]]
 
 class ArrearsProjection:
     name = "arrears"
+    event_types = frozenset(TYPES)
 
     def __init__(self, salt: bytes) -> None:
         self.salt = salt

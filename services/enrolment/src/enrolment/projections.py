@@ -244,6 +244,7 @@ class EnrolmentProjection:
         "ContributionPaid": _paid,
         "ContributionOverdue": _contribution_overdue,
     }
+    event_types = frozenset(appliers)
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         batch = StreamBatch()

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from contracts.identifiers import pseudonym
+from injury.domain.events import SETTLEMENT_EVENT_TYPES
 from runtime.eventstore import RecordedEvent
 
 POSTED = {"SettlementPosted": "settled", "SettlementHeldAsSelfPay": "held"}
@@ -17,6 +18,7 @@ POSTED = {"SettlementPosted": "settled", "SettlementHeldAsSelfPay": "held"}
 
 class InjuryProjection:
     name = "injury"
+    event_types = frozenset(t.__name__ for t in SETTLEMENT_EVENT_TYPES)
 
     def __init__(self, salt: bytes) -> None:
         self.salt = salt

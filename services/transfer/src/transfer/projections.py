@@ -25,6 +25,7 @@ def _trace_id(event: RecordedEvent) -> str | None:
 
 class TransfersProjection:
     name = "transfers"
+    event_types = frozenset(STEP_NAMES)
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         for e in events:
