@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from runtime.batching import StreamBatch, array_literal, unnest_rows
+from runtime.batching import StreamBatch, array_literal, json_rows
 
 
 class Recording:
-    """Stands for the connection: which statements, with which parameter arrays, in which order."""
+    """Stands for the connection: which statements, with which rows, in which order."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
@@ -31,13 +31,13 @@ async def test_each_streams_statements_keep_their_order_and_other_streams_share_
     await batch.run(conn)  # type: ignore[arg-type]
 
     assert conn.calls == [
-        ("INSERT", (["a", "b", "c"], [1, 1, 1])),  # one array per parameter, one element per row
-        ("DELETE", (["a", "b", "c"],)),
-        ("UPDATE", (["a"], [2])),
+        ("INSERT", ([("a", 1), ("b", 1), ("c", 1)],)),  # one parameter: the rows
+        ("DELETE", ([("a",), ("b",), ("c",)],)),
+        ("UPDATE", ([("a", 2)],)),
     ]
     per_stream: dict[str, list[str]] = {}
-    for sql, (streams, *_) in conn.calls:
-        for stream in streams:
+    for sql, (rows,) in conn.calls:
+        for stream, *_ in rows:
             per_stream.setdefault(stream, []).append(sql)
     assert per_stream == {"a": ["INSERT", "DELETE", "UPDATE"], "b": ["INSERT", "DELETE"], "c": ["INSERT", "DELETE"]}
 
@@ -51,7 +51,7 @@ async def test_a_streams_later_statement_never_runs_before_its_earlier_one_whate
 
     await batch.run(conn)  # type: ignore[arg-type]
 
-    assert conn.calls == [("UPDATE", (["a"], [1])), ("INSERT", (["b"],)), ("UPDATE", (["b"], [2]))]
+    assert conn.calls == [("UPDATE", ([("a", 1)],)), ("INSERT", ([("b",)],)), ("UPDATE", ([("b", 2)],))]
     assert batch.statements == 0  # emptied by run
 
 
@@ -60,14 +60,16 @@ async def test_rows_of_one_statement_must_have_the_same_parameters() -> None:
     await batch.of("a").execute("UPDATE", "a", 1)
     await batch.of("b").execute("UPDATE", "b")
 
-    with pytest.raises(ValueError, match="shorter"):
+    with pytest.raises(ValueError, match="different numbers of columns"):
         await batch.run(Recording())  # type: ignore[arg-type]
 
 
-def test_unnest_rows_names_each_parameter_array_in_order() -> None:
-    assert unnest_rows("id, amount", "text, bigint") == "unnest($1::text[], $2::bigint[]) AS r(id, amount)"
+def test_json_rows_reads_each_column_of_a_row_in_order() -> None:
+    assert json_rows("id, amount", "text, bigint") == (
+        "(SELECT (e->>0)::text AS id, (e->>1)::bigint AS amount FROM jsonb_array_elements($1::jsonb) AS e) AS r"
+    )
     with pytest.raises(ValueError, match="2 names and 1 types"):
-        unnest_rows("id, amount", "text")
+        json_rows("id, amount", "text")
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,17 @@ commute, and only each stream's own order matters. `StreamBatch` collects the st
 runs them in waves: a stream's n-th statement goes in wave n, so within a wave every row belongs
 to another stream, and each distinct statement of the wave runs once for all its rows.
 
-The statements are written set-based: every parameter `$k` is an array with one element per row,
-read with `unnest` (`INSERT ... SELECT ... FROM unnest($1::text[], $2::bigint[]) AS r(a, b)`,
-`UPDATE v SET ... FROM unnest(...) AS r(...) WHERE v.key = r.key`). PostgreSQL plans and starts
-each once per wave instead of once per row; a batch is a few statements per wave. Rows of one
-statement in one wave never meet on the same view row (each belongs to its own stream), so an
-`UPDATE ... FROM` never sees two candidate rows and `ON CONFLICT DO UPDATE` never touches a row twice.
+The statements are written set-based: their one parameter is the rows, a JSON array of arrays read
+back into columns (`json_rows`; `INSERT ... SELECT ... FROM (rows) AS r`, `UPDATE v SET ... FROM
+(rows) AS r WHERE v.key = r.key`). PostgreSQL plans and starts each once per wave instead of once per
+row; a batch is a few statements per wave. Rows of one statement in one wave never meet on the same
+view row (each belongs to its own stream), so an `UPDATE ... FROM` never sees two candidate rows and
+`ON CONFLICT DO UPDATE` never touches a row twice.
+
+One JSON document, not an array per column (`unnest($1::text[], $2::bigint[])`): asyncpg's array
+encoder asks of every element whether it is itself an iterable, through the `collections.abc`
+classes, and that was a quarter of a rebuild's Python time. 2,500 rows of ten text columns cost
+11.5 ms of Python and 17 ms in all as arrays, 1.6 ms (orjson, in C) and 6.4 ms as one `jsonb`.
 
 Only for projections that keep that rule; one that reads or writes another stream's rows must
 apply its events one by one.
@@ -29,27 +34,28 @@ import asyncpg
 
 class Writes(Protocol):
     async def execute(self, sql: str, *args: Any) -> Any:
-        """Queue one row of a set-based statement: `args` are its elements of the statement's arrays."""
+        """Queue one row of a set-based statement (`json_rows`): `args` are its columns, in order."""
         ...
 
 
 def array_literal(items: Iterable[str | int] | None) -> str | None:
-    """A PostgreSQL array literal (`{"a","b"}`), for an array-valued column passed in a `text[]`
-    parameter and cast back (`r.schemes::text[]`): `unnest` cannot carry arrays of arrays."""
+    """A PostgreSQL array literal (`{"a","b"}`), for an array-valued column passed as text and cast
+    back (`r.schemes::text[]`)."""
     if items is None:
         return None
     quoted = ('"' + str(item).replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
     return "{" + ",".join(quoted) + "}"
 
 
-def unnest_rows(names: str, types: str) -> str:
-    """The rows of a set-based statement: `unnest_rows("a, b", "text, bigint")` is
-    `unnest($1::text[], $2::bigint[]) AS r(a, b)`, the k-th name reading parameter k."""
+def json_rows(names: str, types: str) -> str:
+    """The rows of a set-based statement, from its parameter $1 (a JSON array of rows, each an array
+    of the columns in order): `json_rows("a, b", "text, bigint")` is `(SELECT (e->>0)::text AS a,
+    (e->>1)::bigint AS b FROM jsonb_array_elements($1::jsonb) AS e) AS r`. A JSON null is NULL."""
     columns, kinds = names.split(", "), types.split(", ")
     if len(columns) != len(kinds):
         raise ValueError(f"{len(columns)} names and {len(kinds)} types: {names!r}, {types!r}")
-    arrays = ", ".join(f"${i}::{kind}[]" for i, kind in enumerate(kinds, start=1))
-    return f"unnest({arrays}) AS r({names})"
+    read = ", ".join(f"(e->>{i})::{kind} AS {name}" for i, (name, kind) in enumerate(zip(columns, kinds, strict=True)))
+    return f"(SELECT {read} FROM jsonb_array_elements($1::jsonb) AS e) AS r"
 
 
 class _StreamWrites:
@@ -85,6 +91,8 @@ class StreamBatch:
     async def run(self, conn: asyncpg.Connection) -> None:
         for wave in self._waves:
             for sql, rows in wave.items():
-                await conn.execute(sql, *(list(column) for column in zip(*rows, strict=True)))
+                if len(set(map(len, rows))) > 1:
+                    raise ValueError(f"rows of one statement with different numbers of columns: {sql}")
+                await conn.execute(sql, rows)
         self._waves.clear()
         self._next.clear()

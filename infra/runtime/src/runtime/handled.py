@@ -14,13 +14,13 @@ from typing import Any
 
 import asyncpg
 
-from runtime.batching import unnest_rows
+from runtime.batching import json_rows
 from runtime.eventstore import RecordedEvent
 from runtime.workdays import local_date
 
 _COUNT = (
     "INSERT INTO handled_services (day, channel, event_type, handled) SELECT * FROM "
-    + unnest_rows("day, channel, event_type, handled", "date, text, text, bigint")
+    + json_rows("day, channel, event_type, handled", "date, text, text, bigint")
     + " ON CONFLICT (day, channel, event_type) DO UPDATE SET handled = handled_services.handled + EXCLUDED.handled"
 )
 
@@ -40,8 +40,7 @@ class HandledServicesProjection:
             if e.event_type in self.counted
         )
         if counts:
-            days, channels, types = zip(*counts, strict=True)
-            await conn.execute(_COUNT, list(days), list(channels), list(types), list(counts.values()))
+            await conn.execute(_COUNT, [(*key, handled) for key, handled in counts.items()])
 
     async def reset(self, conn: asyncpg.Connection) -> None:
         await conn.execute("TRUNCATE handled_services")

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
-from runtime.batching import StreamBatch, Writes, array_literal, unnest_rows
+from runtime.batching import StreamBatch, Writes, array_literal, json_rows
 from runtime.eventstore import RecordedEvent
 
 Apply = Callable[[Writes, RecordedEvent], Awaitable[None]]
@@ -21,7 +21,7 @@ _REGISTER = (
     "route, channel, registered_at, market_registered_at) "
     "SELECT employer_id, credit_code, name, division_code, industry_code, established_on::date, route, channel, "
     "registered_at::timestamptz, market_registered_at::timestamptz FROM "
-    + unnest_rows(
+    + json_rows(
         "employer_id, credit_code, name, division_code, industry_code, established_on, route, channel, "
         "registered_at, market_registered_at",
         "text, text, text, text, text, text, text, text, text, text",
@@ -29,41 +29,41 @@ _REGISTER = (
     + " ON CONFLICT (employer_id) DO NOTHING"
 )
 _UNQUEUE_CREDIT_CODE = (
-    "DELETE FROM review_queue q USING " + unnest_rows("employer_id", "text") + " "
+    "DELETE FROM review_queue q USING " + json_rows("employer_id", "text") + " "
     "WHERE q.employer_id = r.employer_id AND q.kind = 'credit_code'"
 )
 _HOLD = (
     "INSERT INTO review_queue (employer_id, kind, credit_code, name, industry_code, reason, since) "
     "SELECT employer_id, 'credit_code', credit_code, name, industry_code, reason, since::timestamptz FROM "
-    + unnest_rows("employer_id, credit_code, name, industry_code, reason, since", "text, text, text, text, text, text")
+    + json_rows("employer_id, credit_code, name, industry_code, reason, since", "text, text, text, text, text, text")
     + " ON CONFLICT DO NOTHING"
 )
 _SET_CLASS = (
     "UPDATE employers_view v SET risk_class = r.risk_class, tier = r.tier::numeric, injury_rate = r.rate::numeric, "
     "needs_review = false FROM "
-    + unnest_rows("employer_id, risk_class, tier, rate", "text, integer, text, text")
+    + json_rows("employer_id, risk_class, tier, rate", "text, integer, text, text")
     + " WHERE v.employer_id = r.employer_id"
 )
 _UNQUEUE_RISK_CLASS = (
-    "DELETE FROM review_queue q USING " + unnest_rows("employer_id", "text") + " "
+    "DELETE FROM review_queue q USING " + json_rows("employer_id", "text") + " "
     "WHERE q.employer_id = r.employer_id AND q.kind = 'risk_class'"
 )
 _NEEDS_REVIEW = (
     "UPDATE employers_view v SET needs_review = true FROM "
-    + unnest_rows("employer_id", "text")
+    + json_rows("employer_id", "text")
     + " WHERE v.employer_id = r.employer_id"
 )
 _QUEUE_RISK_CLASS = (
     "INSERT INTO review_queue (employer_id, kind, credit_code, industry_code, reason, candidates, since) "
     "SELECT employer_id, 'risk_class', credit_code, industry_code, reason, candidates::integer[], since::timestamptz "
     "FROM "
-    + unnest_rows(
+    + json_rows(
         "employer_id, credit_code, industry_code, reason, candidates, since", "text, text, text, text, text, text"
     )
     + " ON CONFLICT DO NOTHING"
 )
 _OVERDUE = (
-    "UPDATE employers_view v SET overdue = true FROM " + unnest_rows("employer_id", "text") + " "
+    "UPDATE employers_view v SET overdue = true FROM " + json_rows("employer_id", "text") + " "
     "WHERE v.employer_id = r.employer_id"
 )
 _ENROL = (
@@ -71,7 +71,7 @@ _ENROL = (
     "enrolled_at, channel) "
     "SELECT person_ref, employer_credit_code, citizen_id, schemes::text[], hired_on::date, base_fen, late, "
     "enrolled_at::timestamptz, channel FROM "
-    + unnest_rows(
+    + json_rows(
         "person_ref, employer_credit_code, citizen_id, schemes, hired_on, base_fen, late, enrolled_at, channel",
         "text, text, text, text, text, bigint, boolean, text, text",
     )
@@ -81,12 +81,12 @@ _ENROL = (
 _ENROLMENT = "v.person_ref = r.person_ref AND v.employer_credit_code = r.employer_credit_code"
 _END = (
     "UPDATE enrolments_view v SET ended_on = r.ended_on::date FROM "
-    + unnest_rows("person_ref, employer_credit_code, ended_on", "text, text, text")
+    + json_rows("person_ref, employer_credit_code, ended_on", "text, text, text")
     + f" WHERE {_ENROLMENT}"
 )
 _BASE = (
     "UPDATE enrolments_view v SET base_fen = r.base_fen FROM "
-    + unnest_rows("person_ref, employer_credit_code, base_fen", "text, text, bigint")
+    + json_rows("person_ref, employer_credit_code, base_fen", "text, text, bigint")
     + f" WHERE {_ENROLMENT}"
 )
 _ASSESS = (
@@ -94,7 +94,7 @@ _ASSESS = (
     "employer_total_fen, worker_total_fen, account_fen, due_on) "
     "SELECT person_ref, employer_credit_code, month, citizen_id, base_fen, employer_total_fen, worker_total_fen, "
     "account_fen, due_on::date FROM "
-    + unnest_rows(
+    + json_rows(
         "person_ref, employer_credit_code, month, citizen_id, base_fen, employer_total_fen, worker_total_fen, "
         "account_fen, due_on",
         "text, text, text, text, bigint, bigint, bigint, bigint, text",
@@ -105,7 +105,7 @@ _MONTH = f"{_ENROLMENT} AND v.month = r.month"
 _PAY = (
     "UPDATE contributions_view v SET paid_on = r.paid_on::date, amount_paid_fen = r.amount_fen, "
     "late_fee_fen = r.late_fee_fen FROM "
-    + unnest_rows(
+    + json_rows(
         "person_ref, employer_credit_code, month, paid_on, amount_fen, late_fee_fen",
         "text, text, text, text, bigint, bigint",
     )
@@ -113,7 +113,7 @@ _PAY = (
 )
 _CONTRIBUTION_OVERDUE = (
     "UPDATE contributions_view v SET overdue = true FROM "
-    + unnest_rows("person_ref, employer_credit_code, month", "text, text, text")
+    + json_rows("person_ref, employer_credit_code, month", "text, text, text")
     + f" WHERE {_MONTH}"
 )
 
