@@ -345,3 +345,18 @@ async def test_a_projection_is_given_only_its_event_types_live_and_in_a_rebuild(
     assert await _view(pool) == ["s1", "s3", "s5", "t0", "t1"]
     others = [r["stream_id"] for r in await pool.fetch("SELECT stream_id FROM others ORDER BY n")]
     assert others == ["s0", "s1", "s2", "s3", "s4", "s5", "s6", "t0", "t1"]
+
+
+async def test_rebuilds_analyse_the_log_once_until_much_more_is_written(pool: asyncpg.Pool) -> None:
+    """The first rebuild refreshes the log's statistics (never analysed); the next ones, with nothing
+    written since, do not (rebuilding each projection of a service in turn)."""
+    store, projector = await _projector(pool)
+    await _append_each(store, ["a", "b", "c"])
+    analysed = "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'events'"
+    before = await pool.fetchval(analysed)
+
+    assert await projector.rebuild("seen") == 3
+    assert await projector.rebuild("seen") == 3
+    assert await projector.rebuild("seen") == 3
+
+    assert await pool.fetchval(analysed) == before + 1

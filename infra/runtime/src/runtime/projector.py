@@ -45,6 +45,17 @@ _LOOK = (
 )
 
 
+# Whether the log's statistics need refreshing before a rebuild: never analysed, or a tenth of it
+# (at least 1,000 events) written since. Rebuilding every projection of a service analysed the log
+# once per projection, 17 ms each at 10,000 events.
+_STATISTICS_STALE = """
+SELECT coalesce(bool_or(
+    (last_analyze IS NULL AND last_autoanalyze IS NULL) OR n_mod_since_analyze > greatest(1000, n_live_tup / 10)
+), true)
+FROM pg_stat_user_tables WHERE relid = 'events'::regclass
+"""
+
+
 @contextlib.asynccontextmanager
 async def _unflushed_transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
     """A transaction whose commit does not wait for its WAL to reach the disk. A batch of view
@@ -284,7 +295,7 @@ class Projector:
         statistics are refreshed first: a rebuild often follows a bulk load that autovacuum has not
         analysed yet, and without them PostgreSQL sorted everything after each batch's start instead
         of walking the commit-order index (15 ms against 1 ms per batch of 2,000 at 10,000 events, and
-        growing with the log). The cycle collector waits meanwhile (`cyclic_gc_paused`).
+        growing with the log); not when nothing much was written since the last time. The cycle collector waits meanwhile (`cyclic_gc_paused`).
 
         Only the event types the projection folds are read (`event_types`): the handled-services
         count, which folds a registration but not the rate class matched after it, reads half the
@@ -297,7 +308,8 @@ class Projector:
 
     async def _rebuild(self, projection: Projection) -> int:
         async with self.store.pool.acquire() as reader, self.store.pool.acquire() as conn:
-            await reader.execute("ANALYZE events (transaction_id, position)")
+            if await reader.fetchval(_STATISTICS_STALE):
+                await reader.execute("ANALYZE events (transaction_id, position)")
             async with conn.transaction():
                 await self._position(conn, projection.name)
                 await projection.reset(conn)
