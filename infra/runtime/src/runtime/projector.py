@@ -124,7 +124,7 @@ class Projection(Protocol):
         ...
 
 
-def _for(projection: Projection, events: Sequence[RecordedEvent], after: Position) -> Sequence[RecordedEvent]:
+def _folded_by(projection: Projection, events: Sequence[RecordedEvent], after: Position) -> Sequence[RecordedEvent]:
     """The events of a batch that `projection` folds: those after its own position, of its types."""
     types = projection.event_types
     if types is None:
@@ -205,7 +205,7 @@ class Projector:
                     return read
                 last = events[-1].at
                 for projection in group:
-                    mine = _for(projection, events, positions[projection.name])
+                    mine = _folded_by(projection, events, positions[projection.name])
                     if mine:
                         await projection.apply(conn, mine)
                 await conn.execute(
