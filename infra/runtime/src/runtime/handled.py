@@ -30,14 +30,13 @@ class HandledServicesProjection:
 
     def __init__(self, counted: Collection[str]) -> None:
         """`counted`: the event types (the service's own) that each complete one handled service."""
-        self.counted = frozenset(counted)
-        self.event_types = self.counted
+        self.event_types = frozenset(counted)
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         counts = Counter(
             (local_date(e.recorded_at), str(e.metadata.get("channel", "system")), e.event_type)
             for e in events
-            if e.event_type in self.counted
+            if e.event_type in self.event_types
         )
         if counts:
             await conn.execute(_COUNT, [(*key, handled) for key, handled in counts.items()])

@@ -78,8 +78,8 @@ class _CyclicGcPause:
 
     A rebuild keeps two batches of decoded events alive (about seven tracked objects each: the row,
     the named tuples, the data and metadata dicts), so the collector's young generations fill and
-    survive over and over and the older ones reach the share that makes it walk the whole heap: in
-    a service process that was a fifth of a rebuild's CPU (py-spy, `docs/performance.md`). None of
+    survive over and over and the older ones reach the share that makes it walk the whole heap: 15%
+    of a service process's samples during rebuilds (py-spy, `docs/performance.md`). None of
     those objects form cycles, reference counting frees each batch, so nothing is lost by waiting;
     cycles made meanwhile by the rest of the process wait for the first collection after it.
     Counted, so rebuilds that overlap resume the collector when the last one ends, and only if it
@@ -295,7 +295,8 @@ class Projector:
         statistics are refreshed first: a rebuild often follows a bulk load that autovacuum has not
         analysed yet, and without them PostgreSQL sorted everything after each batch's start instead
         of walking the commit-order index (15 ms against 1 ms per batch of 2,000 at 10,000 events, and
-        growing with the log); not when nothing much was written since the last time. The cycle collector waits meanwhile (`cyclic_gc_paused`).
+        growing with the log); not when little was written since the last time. The cycle collector
+        waits meanwhile (`cyclic_gc_paused`).
 
         Only the event types the projection folds are read (`event_types`): the handled-services
         count, which folds a registration but not the rate class matched after it, reads half the
