@@ -11,7 +11,7 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
-from runtime.eventstore import NewEvent, PostgresEventStore, RecordedEvent
+from runtime.eventstore import NewEvent, Position, PostgresEventStore, RecordedEvent
 from runtime.projector import _FINAL_AFTER, _LOOK, Projector
 
 
@@ -319,8 +319,8 @@ class SeenOf(Seen):
 
 async def test_a_projection_is_given_only_its_event_types_live_and_in_a_rebuild(pool: asyncpg.Pool) -> None:
     """A rebuild reads only its types from the log, and the live loop hands it only those: both paths
-    fold the same events. The rebuild ends at its last event, before the log's last (of another
-    type); the live loop goes on from there, applying no event twice to either projection."""
+    fold the same events. The rebuild ends at the log's last event (of another type), not at its own
+    last; the live loop goes on from there, applying no event twice to either projection."""
     store, _ = await _projector(pool)
     await pool.execute("CREATE TABLE others (n bigserial PRIMARY KEY, stream_id text NOT NULL)")
     for i in range(7):
@@ -340,11 +340,23 @@ async def test_a_projection_is_given_only_its_event_types_live_and_in_a_rebuild(
     for stream in ("t0", "t1"):
         async with store.transaction() as tx:
             await tx.append(stream, 0, [NewEvent(uuid4(), "Kept", {}, {})])
-    assert await projector.catch_up() == 3  # s6 again (after the rebuild's end), t0 and t1
+    assert await projector.catch_up() == 2  # t0 and t1: s6 is not read again
     assert live.given == ["Kept"] * 5
     assert await _view(pool) == ["s1", "s3", "s5", "t0", "t1"]
     others = [r["stream_id"] for r in await pool.fetch("SELECT stream_id FROM others ORDER BY n")]
     assert others == ["s0", "s1", "s2", "s3", "s4", "s5", "s6", "t0", "t1"]
+
+
+async def test_a_rebuild_that_finds_none_of_its_types_ends_at_the_logs_end(pool: asyncpg.Pool) -> None:
+    """Not at the start: the live loop would read the whole log again."""
+    store, _ = await _projector(pool)
+    await _append_each(store, ["a", "b", "c"])
+    last = (await store.read_all(Position(), 100))[-1].at
+
+    assert await Projector(store, [SeenOf("Missing")]).rebuild("seen") == 0
+
+    row = await pool.fetchrow("SELECT transaction_id, position FROM projection_positions WHERE projection = 'seen'")
+    assert Position(int(row["transaction_id"]), row["position"]) == last
 
 
 async def test_rebuilds_analyse_the_log_once_until_much_more_is_written(pool: asyncpg.Pool) -> None:

@@ -56,6 +56,15 @@ FROM pg_stat_user_tables WHERE relid = 'events'::regclass
 """
 
 
+# The last final event of the log: where a rebuild of some event types ends when its own last event
+# lies earlier (events of other types after it, or none of its types at all). Below the oldest
+# running transaction nothing can land any more, so every event of its types up to here is read.
+_LAST_FINAL = """
+SELECT transaction_id, position FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY transaction_id DESC, position DESC LIMIT 1
+"""
+
+
 @contextlib.asynccontextmanager
 async def _unflushed_transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
     """A transaction whose commit does not wait for its WAL to reach the disk. A batch of view
@@ -300,8 +309,8 @@ class Projector:
 
         Only the event types the projection folds are read (`event_types`): the handled-services
         count, which folds a registration but not the rate class matched after it, reads half the
-        log of a zero-touch feed. Its position then ends at the last of them; the live loop passes
-        over any later events of other types.
+        log of a zero-touch feed. Its position still ends at the log's last final event (taken before
+        the replay), not at the last of its types, so the live loop does not read the rest again.
         """
         projection = self._named(name)
         with cyclic_gc_paused():
@@ -314,7 +323,10 @@ class Projector:
             async with conn.transaction():
                 await self._position(conn, projection.name)
                 await projection.reset(conn)
+                last = await reader.fetchrow(_LAST_FINAL) if projection.event_types is not None else None
                 replayed, end = await self._replay(projection, reader, conn)
+                if last is not None:
+                    end = max(end, Position(int(last["transaction_id"]), last["position"]))
                 await conn.execute(
                     "UPDATE projection_positions SET transaction_id = $2, position = $3 WHERE projection = $1",
                     projection.name,
