@@ -245,17 +245,14 @@ SELECT (SELECT min(stream_id) FROM stale) AS stale, (SELECT count(*) FROM queued
 _COLUMNS = "stream_id, version, event_id, event_type, data, metadata, recorded_at, transaction_id, position"
 
 # Rows below the oldest running transaction are final: no commit can land before them any more.
-_READ_ALL = f"""
-SELECT {_COLUMNS} FROM events
+# Of some types only (`_READ_ALL_OF_TYPES`): still the walk of the commit-order index, the others
+# passed over in the server instead of sent and decoded.
+_FINAL_PAST = """
 WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
-  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()){{types}}
-ORDER BY transaction_id, position
-LIMIT $3
-"""
-# Only events of some types: still the walk of the commit-order index, the others passed over in the
-# server instead of sent and decoded.
-_READ_ALL_OF_TYPES = _READ_ALL.format(types="\n  AND event_type = ANY($4::text[])")
-_READ_ALL = _READ_ALL.format(types="")
+  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"""
+_IN_ORDER = "\nORDER BY transaction_id, position\nLIMIT $3\n"
+_READ_ALL = f"SELECT {_COLUMNS} FROM events{_FINAL_PAST}{_IN_ORDER}"
+_READ_ALL_OF_TYPES = f"SELECT {_COLUMNS} FROM events{_FINAL_PAST}\n  AND event_type = ANY($4::text[]){_IN_ORDER}"
 
 
 def _recorded(row: asyncpg.Record) -> RecordedEvent:
