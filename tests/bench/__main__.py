@@ -108,7 +108,7 @@ async def run_all(
             meta["errors"].append(f"{name}: {error!r}")
         meta["foreign_cpu"][name] = round(foreign.share(), 3)
     meta["foreign_cpu"]["overall"] = round(overall.share(), 3)
-    return figures
+    return stack_transfer.publish_ceiling(figures)
 
 
 def _created(pg: EmbeddedPostgres, name: str) -> str:

@@ -20,6 +20,7 @@ SHORT = {
     "limit.js_consume": "JS pull consume",
     "limit.nats_rpc": "NATS req/reply",
     "limit.fastapi": "bare FastAPI POST",
+    "limit.js_publish_per_transfer": "JS publish / msgs",
     "target.lag_p99": "target p99 100 ms",
     "peer.single": "1t",
     "peer.threads": "16t",
