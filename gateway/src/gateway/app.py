@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +12,7 @@ from fastapi import FastAPI
 from contracts.replies import Problem
 from contracts.subjects import Subjects
 from gateway import problems
-from gateway.audit import AuditMiddleware, audit_stream
+from gateway.audit import AuditMiddleware, AuditTrail, audit_stream
 from gateway.bus import ServiceBus
 from gateway.config import GatewaySettings
 from gateway.middleware import TracingMiddleware
@@ -93,9 +94,12 @@ def make_app(settings: GatewaySettings, *, install_tracing: bool = True) -> Fast
         app.state.nc = nc
         app.state.js = js
         app.state.bus = ServiceBus(nc, Subjects(settings.subject_root), timeout=settings.request_timeout_seconds)
+        app.state.audit = AuditTrail(js, settings.subject_root)
+        storing = asyncio.create_task(app.state.audit.run(), name="audit-trail")
         try:
             yield
         finally:
+            await app.state.audit.close(storing)
             await nc.drain()
             if provider is not None:
                 provider.shutdown()
@@ -110,7 +114,7 @@ def make_app(settings: GatewaySettings, *, install_tracing: bool = True) -> Fast
         responses=COMMON_PROBLEMS,
     )
     app.state.settings = settings
-    app.add_middleware(AuditMiddleware, root=settings.subject_root)
+    app.add_middleware(AuditMiddleware)
     app.add_middleware(
         RateLimitMiddleware, buckets=TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
     )

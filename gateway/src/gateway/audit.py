@@ -2,13 +2,18 @@
 
 A record says who (actor kind, pseudonymous id, region), what (method, path, channel), the outcome
 (status, problem type) and the trace id, never a body: paths carry no personal data by design, and
-the actor of a citizen is its pseudonym. Records go to `<root>.audit.<region>` on the stream
-`<ROOT>_AUDIT` (kept 400 days) after the answer has been sent, so auditing never slows a caller;
-a record that cannot be stored is logged as an error.
+the actor of a citizen is its pseudonym. Records are queued after the answer has been sent, so
+auditing never slows a caller, and one task stores them: each JetStream message on
+`<root>.audit.<region>` (stream `<ROOT>_AUDIT`, kept 400 days) carries, as a JSON array, every record
+of that region queued while the previous message waited for its acknowledgement (one when the
+gateway is quiet, hundreds under load: one fsync for all of them instead of one each). A message that
+cannot be stored is logged as an error with its count; the queue is stored before the gateway stops.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 from datetime import UTC, datetime
@@ -37,10 +42,60 @@ def audited(method: str, status: int) -> bool:
     return method in CHANGES or status in REFUSALS
 
 
-class AuditMiddleware:
-    def __init__(self, app: ASGIApp, *, root: str) -> None:
-        self.app = app
+class AuditTrail:
+    """Records queued by requests, stored by `run`: a message per region per acknowledgement wait."""
+
+    def __init__(self, js: JetStreamContext, root: str, *, most_per_message: int = 1000) -> None:
+        self.js = js
         self.root = root
+        self.most_per_message = most_per_message
+        self.stored = 0
+        self._queue: list[tuple[str, dict[str, Any]]] = []
+        self._queued = asyncio.Event()
+
+    def add(self, region: str | None, record: dict[str, Any]) -> None:
+        self._queue.append((region or "none", record))
+        self._queued.set()
+
+    async def run(self) -> None:
+        """Store what is queued, again and again, until cancelled; `flush` stores the rest."""
+        while True:
+            await self._queued.wait()
+            await self.flush()
+
+    async def flush(self) -> None:
+        self._queued.clear()
+        queue, self._queue = self._queue, []
+        by_region: dict[str, list[dict[str, Any]]] = {}
+        for region, record in queue:
+            by_region.setdefault(region, []).append(record)
+        await asyncio.gather(
+            *(
+                self._store(region, records[at : at + self.most_per_message])
+                for region, records in by_region.items()
+                for at in range(0, len(records), self.most_per_message)
+            )
+        )
+
+    async def _store(self, region: str, records: list[dict[str, Any]]) -> None:
+        try:
+            await self.js.publish(f"{self.root}.audit.{region}", orjson.dumps(records))
+        except Exception:
+            log.exception("audit records not stored", extra={"count": len(records), "region": region})
+        else:
+            self.stored += len(records)
+
+    async def close(self, task: asyncio.Task[None]) -> None:
+        """Stop `task` (this trail's `run`) and store what is still queued."""
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await self.flush()
+
+
+class AuditMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/health"):
@@ -67,31 +122,31 @@ class AuditMiddleware:
             await self.app(scope, receive, watching)
         finally:
             if audited(scope["method"], status):
-                await self._record(scope, status, headers, bytes(problem))
+                _record(scope, status, bytes(problem))
 
-    async def _record(self, scope: Scope, status: int, headers: dict[bytes, bytes], problem: bytes) -> None:
-        app = scope.get("app")
-        js: JetStreamContext | None = getattr(getattr(app, "state", None), "js", None)
-        if js is None:
-            return
-        actor = (scope.get("state") or {}).get("actor")
-        request_headers = dict(scope["headers"])
-        region = _region_of(scope["path"])
-        record: dict[str, Any] = {
+
+def _record(scope: Scope, status: int, problem: bytes) -> None:
+    app = scope.get("app")
+    trail: AuditTrail | None = getattr(getattr(app, "state", None), "audit", None)
+    if trail is None:
+        return
+    actor = (scope.get("state") or {}).get("actor")
+    channel = next((value for name, value in scope["headers"] if name == b"x-channel"), b"")
+    region = _region_of(scope["path"])
+    trail.add(
+        region,
+        {
             "time": datetime.now(UTC).isoformat(),
             "method": scope["method"],
             "path": scope["path"],
             "status": status,
             "problem": _problem_type(problem),
             "actor": actor.model_dump(mode="json", exclude_none=True) if actor is not None else None,
-            "channel": request_headers.get(b"x-channel", b"").decode("latin-1") or None,
+            "channel": channel.decode("latin-1") or None,
             "trace_id": _trace_id(),
             "region": region,
-        }
-        try:
-            await js.publish(f"{self.root}.audit.{region or 'none'}", orjson.dumps(record))
-        except Exception:
-            log.exception("audit record not stored", extra={"status": status, "method": scope["method"]})
+        },
+    )
 
 
 def _trace_id() -> str | None:
@@ -119,5 +174,9 @@ def _problem_type(body: bytes) -> str | None:
 
 
 async def read_audit(js: JetStreamContext, root: str, *, last: int = 50) -> list[dict[str, Any]]:
-    """The latest `last` audit records, oldest first."""
-    return [orjson.loads(data or b"{}") for data in await latest_messages(js, audit_stream(root).name, last)]
+    """The latest `last` audit records, oldest first (a message holds one record or an array of them)."""
+    records: list[dict[str, Any]] = []
+    for data in await latest_messages(js, audit_stream(root).name, last):
+        stored = orjson.loads(data or b"{}")
+        records.extend(stored if isinstance(stored, list) else [stored])
+    return records[-last:] if last > 0 else []

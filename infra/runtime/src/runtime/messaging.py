@@ -112,7 +112,7 @@ async def latest_messages(js: JetStreamContext, stream: str, last: int) -> list[
     """The data of a stream's latest `last` messages, oldest first (for operators' listings)."""
     info = await js.stream_info(stream)
     found = []
-    for seq in range(max(info.state.first_seq, info.state.last_seq - last + 1), info.state.last_seq + 1):
+    for seq in range(max(info.state.first_seq, info.state.last_seq - last + 1, 1), info.state.last_seq + 1):
         with contextlib.suppress(NotFoundError):  # removed since (limits, or deleted)
             found.append((await js.get_msg(stream, seq)).data or b"")
     return found
