@@ -12,7 +12,16 @@ import pytest
 
 from runtime import db
 from runtime.commands import execute_once
-from runtime.eventstore import ConcurrencyError, NewEvent, OutboxMessage, Position, PostgresEventStore, StreamAppend
+from runtime.eventstore import (
+    ConcurrencyError,
+    NewEvent,
+    OutboxMessage,
+    Position,
+    PostgresEventStore,
+    PostgresTransaction,
+    StreamAppend,
+    TransactionAbortedError,
+)
 from runtime.testing import InMemoryEventStore
 
 
@@ -346,3 +355,87 @@ async def test_a_deadlock_between_two_decisions_is_a_concurrency_error_that_a_re
 
     assert sorted(attempts) == [1, 2]
     assert await pool.fetchval("SELECT sum(n) FROM locks") == 4
+
+
+async def test_an_advisory_lock_opens_the_transaction_in_the_round_trip_of_its_begin(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        warm = PostgresTransaction(conn)  # asyncpg looks its types up once per connection: not counted
+        await warm.append("s-0", 0, [event()])
+        await warm.commit()
+        sent: list[str] = []
+        conn.add_query_logger(lambda query: sent.append(query.query))
+        tx = PostgresTransaction(conn)
+        await tx.lock("person:abc-1", 7)
+        await tx.append("s-1", 0, [event()])
+        await tx.lock("person:abc-2", 7)  # the transaction is open: the lock goes alone
+        await tx.commit()
+
+    assert sent[0] == "BEGIN;SELECT pg_advisory_xact_lock(hashtextextended('person:abc-1', 7))"
+    assert "INSERT INTO events" in sent[1]
+    assert sent[2:] == ["SELECT pg_advisory_xact_lock(hashtextextended('person:abc-2', 7))", "COMMIT"]
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE stream_id = 's-1'") == 1
+
+
+async def test_an_advisory_lock_holds_the_same_key_elsewhere_until_its_transaction_ends(pool: asyncpg.Pool) -> None:
+    store = PostgresEventStore(pool)
+    order: list[str] = []
+    held = asyncio.Event()
+
+    async def first() -> None:
+        async with store.transaction() as tx:
+            await tx.lock("person:p1", 6)
+            held.set()
+            await asyncio.sleep(0.2)
+            order.append("first ends")
+
+    async def second() -> None:
+        await held.wait()
+        async with store.transaction() as tx:
+            await tx.lock("person:p1", 6)
+            order.append("second holds")
+
+    async def other_key() -> None:
+        await held.wait()
+        async with store.transaction() as tx:
+            await tx.lock("person:p2", 6)
+            order.append("other key holds")
+
+    await asyncio.gather(first(), second(), other_key())
+
+    assert order == ["other key holds", "first ends", "second holds"]
+
+
+@pytest.mark.parametrize("key", ["p'; DROP TABLE events; --", "p 1", "", "p\\1", "x" * 201])
+async def test_an_advisory_lock_key_is_plain_identifier_characters_only(pool: asyncpg.Pool, key: str) -> None:
+    store = PostgresEventStore(pool)
+    with pytest.raises(ValueError, match="advisory lock key"):
+        async with store.transaction() as tx:
+            await tx.lock(key, 1)
+    assert await pool.fetchval("SELECT count(*) FROM pg_tables WHERE tablename = 'events'") == 1
+
+
+async def test_a_savepoint_rolls_back_only_what_it_did(pool: asyncpg.Pool) -> None:
+    store = PostgresEventStore(pool)
+    async with store.transaction() as tx:
+        await tx.append("kept", 0, [event()])
+        with pytest.raises(RuntimeError):
+            async with tx.savepoint():
+                await tx.append("undone", 0, [event()])
+                raise RuntimeError("the handler failed")
+        async with tx.savepoint():
+            await tx.append("also-kept", 0, [event()])
+
+    streams = await pool.fetch("SELECT DISTINCT stream_id FROM events ORDER BY stream_id")
+    assert [r["stream_id"] for r in streams] == ["also-kept", "kept"]
+
+
+async def test_a_commit_after_a_failed_statement_raises_and_stores_nothing(pool: asyncpg.Pool) -> None:
+    store = PostgresEventStore(pool)
+    with pytest.raises(TransactionAbortedError):
+        async with store.transaction() as tx:
+            await tx.append("s-1", 0, [event()])
+            await tx.reader()
+            with pytest.raises(asyncpg.UndefinedTableError):  # swallowed by a careless caller
+                await (await tx.connection()).execute("SELECT * FROM no_such_table")
+
+    assert await pool.fetchval("SELECT count(*) FROM events") == 0

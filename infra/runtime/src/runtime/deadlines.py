@@ -369,7 +369,7 @@ class DeadlineWorker:
         """One deadline in a savepoint: a conflict with a command on the same stream, or a failing
         handler, leaves it pending (retried next round) without holding back the others."""
         try:
-            async with (await tx.connection()).transaction():
+            async with tx.savepoint():
                 await self.handler(tx, _deadline(row))
         except (ConcurrencyError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
             return False

@@ -7,6 +7,7 @@ inbox mark of the message that caused it and any deadline, all committed togethe
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,10 @@ from opentelemetry.trace import SpanKind
 from runtime.tracing import leaf_span
 
 Json = dict[str, Any]
+
+
+class TransactionAbortedError(Exception):
+    """A statement failed inside the transaction, the caller went on, and the commit found it rolled back."""
 
 
 class ConcurrencyError(Exception):
@@ -263,6 +268,7 @@ def _recorded(row: asyncpg.Record) -> RecordedEvent:
 
 
 _REPLY = "INSERT INTO command_replies (command_id, reply) VALUES ($1, $2)"
+_LOCK_KEY = re.compile(r"[0-9A-Za-z:_.\-]{1,200}")
 
 
 class PostgresTransaction:
@@ -276,11 +282,16 @@ class PostgresTransaction:
     COMMIT). Anything else opens the transaction and sends what was held first, in the order it came:
     a claim, a second append, a read after a held write (it must see it), a cancel after a held
     schedule, or a statement of the caller's own (`connection()`; reads take `reader()`).
+
+    The transaction is begun, committed and rolled back with plain statements, not asyncpg's
+    `Transaction`, so that an advisory lock that opens it goes in the same round trip as the BEGIN
+    (`lock`); nested blocks take `savepoint()`, not `Connection.transaction()`.
     """
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
-        self._open: asyncpg.transaction.Transaction | None = None
+        self._open = False
+        self._savepoints = 0
         self._append: StreamAppend | None = None
         self._reply: tuple[UUID, Json] | None = None
         self._cancels: list[tuple[str, str | None]] = []  # held only behind a held append, and
@@ -292,11 +303,36 @@ class PostgresTransaction:
         await self._begin()
         return self._conn
 
-    async def _begin(self) -> None:
-        if self._open is None:
-            self._open = self._conn.transaction()
-            await self._open.start()
+    async def _begin(self, *, with_statement: str = "") -> None:
+        if not self._open:
+            await self._conn.execute(f"BEGIN;{with_statement}")
+            self._open = True
+        elif with_statement:
+            await self._conn.execute(with_statement)
         await self._send_held()
+
+    async def lock(self, key: str, space: int) -> None:
+        """Hold PostgreSQL's advisory lock on (`key`, `space`) until the transaction ends; when the
+        lock opens the transaction, it is taken in the BEGIN's round trip. `key` is written into
+        the statement (a simple query takes no parameters), so only plain identifier characters
+        are accepted."""
+        if not _LOCK_KEY.fullmatch(key):
+            raise ValueError(f"an advisory lock key of letters, digits and ':_.-' only, not {key!r}")
+        await self._begin(with_statement=f"SELECT pg_advisory_xact_lock(hashtextextended('{key}', {int(space)}))")
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A nested block inside the transaction: an error in it rolls back only what it did."""
+        await self._begin()
+        self._savepoints += 1
+        name = f"yiwang_savepoint_{self._savepoints}"
+        await self._conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            await self._conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            raise
+        await self._conn.execute(f"RELEASE SAVEPOINT {name}")
 
     async def reader(self) -> asyncpg.Connection:
         """The connection for reads of the caller's own: outside the transaction until something
@@ -320,13 +356,15 @@ class PostgresTransaction:
             await self._send_reply(*reply)
 
     async def commit(self) -> None:
-        if self._open is not None:
+        if self._open:
             try:
                 await self._send_held()
             except BaseException:
-                await self._open.rollback()
+                await self.rollback()
                 raise
-            await self._open.commit()
+            self._open = False
+            if await self._conn.execute("COMMIT") != "COMMIT":  # PostgreSQL answers ROLLBACK to an aborted one
+                raise TransactionAbortedError("the transaction failed before its commit and was rolled back")
         elif self._append is not None:  # with whatever else is held
             await self._send_append(self._append, reply=self._reply, cancels=self._cancels, schedules=self._schedules)
         else:
@@ -335,8 +373,9 @@ class PostgresTransaction:
     async def rollback(self) -> None:
         self._append = self._reply = None
         self._cancels, self._schedules = [], []
-        if self._open is not None:
-            await self._open.rollback()
+        if self._open:
+            self._open = False
+            await self._conn.execute("ROLLBACK")
 
     async def load(self, stream_id: str) -> list[RecordedEvent]:
         conn = await self.reader()
@@ -363,7 +402,7 @@ class PostgresTransaction:
     ) -> int:
         """Held back until commit if it is the first write; a conflict is then raised by the commit."""
         append = StreamAppend(stream_id, expected_version, tuple(events), tuple(messages))
-        if self._open is None and self._append is None and self._reply is None:
+        if not self._open and self._append is None and self._reply is None:
             self._append = append
         else:
             await self._begin()
@@ -404,7 +443,7 @@ class PostgresTransaction:
         with an append held before it, else sent in the transaction."""
         if not pairs:
             return
-        if self._open is None and self._append is not None and not self._schedules:
+        if not self._open and self._append is not None and not self._schedules:
             self._cancels.extend(pairs)
             return
         await self._begin()
@@ -414,7 +453,7 @@ class PostgresTransaction:
         """Start durable timers; held with an append held before them, else sent in the transaction."""
         if not rows:
             return
-        if self._open is None and self._append is not None:
+        if not self._open and self._append is not None:
             self._schedules.extend(rows)
             return
         await self._begin()
@@ -486,7 +525,7 @@ class PostgresTransaction:
         """Held back until commit if nothing else opened the transaction. A retry that ran beside
         the first attempt loses here (or at commit): it rolls back, and its rerun finds the first
         attempt's reply."""
-        if self._open is None and self._reply is None:
+        if not self._open and self._reply is None:
             self._reply = (command_id, reply)
             return
         await self._begin()

@@ -33,9 +33,7 @@ async def _reader(tx: Transaction) -> asyncpg.Connection:
 
 class PostgresSettlementIndex:
     async def lock_person(self, tx: Transaction, person_ref: str) -> None:
-        await (await _conn(tx)).execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 6))", f"injury-person:{person_ref}"
-        )
+        await _postgres(tx).lock(f"injury-person:{person_ref}", 6)
 
     async def add(
         self,

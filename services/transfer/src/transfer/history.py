@@ -134,7 +134,7 @@ class PostgresHistory:
     async def lock(self, person_ref: str) -> None:
         """Until the transaction ends: a letter's unpaid check and a payment of the same person never interleave
         (else a payment committed between the check and the wait would leave the letter waiting for ever)."""
-        await (await self.tx.connection()).execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", person_ref)
+        await self.tx.lock(person_ref, 7)
 
     async def waiting_cases(self, person_ref: str) -> list[str]:
         rows = await (await self.tx.reader()).fetch(
