@@ -550,7 +550,9 @@ class PostgresEventStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
-        with leaf_span("transaction", kind=SpanKind.CLIENT, attributes=_DB, module=__name__):
+        with leaf_span(
+            "transaction", kind=SpanKind.CLIENT, attributes=_DB, module=__name__, expected=(ConcurrencyError,)
+        ):
             async with self.pool.acquire() as conn:
                 tx = PostgresTransaction(conn)
                 try:

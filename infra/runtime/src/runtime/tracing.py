@@ -76,17 +76,26 @@ def leaf_span(
     attributes: Mapping[str, Any],
     context: context.Context | None = None,
     module: str = __name__,
+    expected: tuple[type[BaseException], ...] = (),
 ) -> Iterator[Span]:
     """A span that is not made the current one, for work that starts no span of its own (a
     publish, a request, a database transaction): it skips attaching and detaching the context,
     32 against 38 us for `start_as_current_span` here (best of 15 runs). Errors are recorded on it
-    the same way."""
+    the same way; an `expected` one (e.g. a concurrency conflict, which the caller retries) without
+    its stack trace: Python formats a trace in milliseconds, 4% of a service's CPU when conflicts
+    were frequent."""
     span = tracer(module).start_span(name, context=context, kind=kind, attributes=attributes)
     try:
         yield span
     except BaseException as error:
         if span.is_recording():
-            span.record_exception(error)
+            if isinstance(error, expected):
+                span.add_event(
+                    "exception",
+                    {"exception.type": type(error).__qualname__, "exception.message": str(error)},
+                )
+            else:
+                span.record_exception(error)
             span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
         raise
     finally:
