@@ -439,3 +439,55 @@ async def test_a_commit_after_a_failed_statement_raises_and_stores_nothing(pool:
                 await (await tx.connection()).execute("SELECT * FROM no_such_table")
 
     assert await pool.fetchval("SELECT count(*) FROM events") == 0
+
+
+async def test_in_an_open_transaction_the_append_and_the_reply_go_as_one_statement(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        warm = PostgresTransaction(conn)
+        await warm.append("s-0", 0, [event()])
+        await warm.record_reply(uuid4(), {"ok": True})
+        await warm.commit()
+        sent: list[str] = []
+        conn.add_query_logger(lambda query: sent.append(query.query))
+        tx = PostgresTransaction(conn)
+        await tx.lock("person:p1", 6)
+        await tx.append("s-1", 0, [event()], [message()])
+        await tx.record_reply(command := uuid4(), {"ok": True})
+        await tx.commit()
+
+    assert len(sent) == 3
+    assert sent[0].startswith("BEGIN;")
+    assert "INSERT INTO events" in sent[1]
+    assert "command_replies" in sent[1]
+    assert sent[2] == "COMMIT"
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE stream_id = 's-1'") == 1
+    assert await pool.fetchval("SELECT reply FROM command_replies WHERE command_id = $1", command) == {"ok": True}
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+async def test_in_an_open_transaction_a_read_after_a_held_append_sees_it(pool: asyncpg.Pool) -> None:
+    store = PostgresEventStore(pool)
+    async with store.transaction() as tx:
+        await tx.lock("person:p1", 6)
+        await tx.append("s-1", 0, [event(n=1)])
+        loaded = await tx.load("s-1")
+        await tx.append("s-1", 1, [event(n=2)])
+
+    assert [e.data["n"] for e in loaded] == [1]
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE stream_id = 's-1'") == 2
+
+
+async def test_a_conflict_held_in_a_savepoint_is_raised_by_it_and_undoes_only_the_block(pool: asyncpg.Pool) -> None:
+    store = PostgresEventStore(pool)
+    async with store.transaction() as tx:
+        await tx.append("taken", 0, [event()])
+    async with store.transaction() as tx:
+        await tx.lock("person:p1", 6)
+        await tx.append("kept", 0, [event()])
+        with pytest.raises(ConcurrencyError):
+            async with tx.savepoint():
+                await tx.append("taken", 0, [event()])  # held: the savepoint sends it, and raises
+        await tx.append("also-kept", 0, [event()])
+
+    streams = await pool.fetch("SELECT stream_id, count(*) AS n FROM events GROUP BY stream_id ORDER BY stream_id")
+    assert [(r["stream_id"], r["n"]) for r in streams] == [("also-kept", 1), ("kept", 1), ("taken", 1)]

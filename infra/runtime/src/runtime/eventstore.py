@@ -281,7 +281,9 @@ class PostgresTransaction:
     own: two round trips instead of five to seven (BEGIN, load, append, cancel, schedule, reply,
     COMMIT). Anything else opens the transaction and sends what was held first, in the order it came:
     a claim, a second append, a read after a held write (it must see it), a cancel after a held
-    schedule, or a statement of the caller's own (`connection()`; reads take `reader()`).
+    schedule, or a statement of the caller's own (`connection()`; reads take `reader()`). Inside an
+    open transaction the same holds: an append, its timers and the reply wait for the next
+    statement or the COMMIT and go as one statement with it when nothing came between.
 
     The transaction is begun, committed and rolled back with plain statements, not asyncpg's
     `Transaction`, so that an advisory lock that opens it goes in the same round trip as the BEGIN
@@ -304,16 +306,21 @@ class PostgresTransaction:
         return self._conn
 
     async def _begin(self, *, with_statement: str = "") -> None:
+        """Open the transaction (with `with_statement` in the BEGIN's round trip) and send what is
+        held; in an open one, send what is held and then `with_statement`."""
         if not self._open:
             await self._conn.execute(f"BEGIN;{with_statement}")
             self._open = True
-        elif with_statement:
-            await self._conn.execute(with_statement)
+            await self._send_held()
+            return
         await self._send_held()
+        if with_statement:
+            await self._conn.execute(with_statement)
 
     async def lock(self, key: str, space: int) -> None:
         """Hold PostgreSQL's advisory lock on (`key`, `space`) until the transaction ends; when the
-        lock opens the transaction, it is taken in the BEGIN's round trip. `key` is written into
+        lock opens the transaction, it is taken in the BEGIN's round trip, before any write held
+        back from before it (taken sooner, it is only held longer). `key` is written into
         the statement (a simple query takes no parameters), so only plain identifier characters
         are accepted."""
         if not _LOCK_KEY.fullmatch(key):
@@ -329,7 +336,9 @@ class PostgresTransaction:
         await self._conn.execute(f"SAVEPOINT {name}")
         try:
             yield
+            await self._send_held()  # what the block wrote belongs to the block, errors too
         except BaseException:
+            self._append, self._reply, self._cancels, self._schedules = None, None, [], []
             await self._conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
             raise
         await self._conn.execute(f"RELEASE SAVEPOINT {name}")
@@ -342,17 +351,12 @@ class PostgresTransaction:
         return self._conn
 
     async def _send_held(self) -> None:
-        held, self._append = self._append, None
+        """Whatever is held, as one statement: timers are held only behind an append."""
+        held, reply, cancels, schedules = self._append, self._reply, self._cancels, self._schedules
+        self._append, self._reply, self._cancels, self._schedules = None, None, [], []
         if held is not None:
-            await self._send_append(held)
-        cancels, self._cancels = self._cancels, []
-        if cancels:
-            await self._conn.execute(CANCEL_DEADLINES, *cancel_columns(cancels))
-        schedules, self._schedules = self._schedules, []
-        if schedules:
-            await self._conn.execute(SCHEDULE_DEADLINES, *deadline_columns(schedules))
-        reply, self._reply = self._reply, None
-        if reply is not None:
+            await self._send_append(held, reply=reply, cancels=cancels, schedules=schedules)
+        elif reply is not None:
             await self._send_reply(*reply)
 
     async def commit(self) -> None:
@@ -365,10 +369,8 @@ class PostgresTransaction:
             self._open = False
             if await self._conn.execute("COMMIT") != "COMMIT":  # PostgreSQL answers ROLLBACK to an aborted one
                 raise TransactionAbortedError("the transaction failed before its commit and was rolled back")
-        elif self._append is not None:  # with whatever else is held
-            await self._send_append(self._append, reply=self._reply, cancels=self._cancels, schedules=self._schedules)
         else:
-            await self._send_held()  # at most one statement (a reply): atomic on its own
+            await self._send_held()  # one statement: atomic on its own
 
     async def rollback(self) -> None:
         self._append = self._reply = None
@@ -400,9 +402,10 @@ class PostgresTransaction:
         events: Sequence[NewEvent],
         messages: Sequence[OutboxMessage] = (),
     ) -> int:
-        """Held back until commit if it is the first write; a conflict is then raised by the commit."""
+        """Held back until the next statement or the commit when nothing else is held; a conflict is
+        then raised there."""
         append = StreamAppend(stream_id, expected_version, tuple(events), tuple(messages))
-        if not self._open and self._append is None and self._reply is None:
+        if self._append is None and self._reply is None:
             self._append = append
         else:
             await self._begin()
@@ -443,7 +446,7 @@ class PostgresTransaction:
         with an append held before it, else sent in the transaction."""
         if not pairs:
             return
-        if not self._open and self._append is not None and not self._schedules:
+        if self._append is not None and not self._schedules:
             self._cancels.extend(pairs)
             return
         await self._begin()
@@ -453,7 +456,7 @@ class PostgresTransaction:
         """Start durable timers; held with an append held before them, else sent in the transaction."""
         if not rows:
             return
-        if not self._open and self._append is not None:
+        if self._append is not None:
             self._schedules.extend(rows)
             return
         await self._begin()
@@ -522,10 +525,10 @@ class PostgresTransaction:
         return reply
 
     async def record_reply(self, command_id: UUID, reply: Json) -> None:
-        """Held back until commit if nothing else opened the transaction. A retry that ran beside
-        the first attempt loses here (or at commit): it rolls back, and its rerun finds the first
-        attempt's reply."""
-        if not self._open and self._reply is None:
+        """Held back until the next statement or the commit (with a held append, in its statement).
+        A retry that ran beside the first attempt loses there: it rolls back, and its rerun finds
+        the first attempt's reply."""
+        if self._reply is None:
             self._reply = (command_id, reply)
             return
         await self._begin()

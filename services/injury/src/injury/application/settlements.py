@@ -138,7 +138,7 @@ async def post_settlement(
         await recorder.record(tx, stream, version, rejected, ctx)
         raise
     if events:
-        await recorder.record(tx, stream, version, events, ctx)
+        # The index row first: the events then go with the reply in one statement at the commit.
         await index.add(
             tx,
             stream_id=stream,
@@ -148,6 +148,7 @@ async def post_settlement(
             person_ref=person_ref,
             determination_ref=posting.determination_ref,
         )
+        await recorder.record(tx, stream, version, events, ctx)
     return first_result([*past, *events])
 
 
