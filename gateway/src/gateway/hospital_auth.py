@@ -12,6 +12,13 @@ The raw body is verified before anything parses it. Keys come from `YIWANG_HOSPI
 remembered for twice the window in a JetStream key-value bucket that every gateway replica shares;
 `create` fails when the id is there, so a replayed request is refused by whichever replica gets it.
 A refused request (401 problem+json) never reaches a service: nothing is stored.
+
+The bucket is kept in memory (replicated like the streams, not written to disk with an fsync per
+request): a whole JetStream cluster restarting forgets the ids of the last ten minutes, and a request
+captured in them could be replayed within its five minutes. It would change nothing: a settlement
+number is settled once (a replay gets the first answer) and reversed once (a replayed reversal
+changes nothing), and a replayed read returns what the captured answer already held. A bucket made
+earlier on disk stays on disk.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Annotated, Protocol
 
 from fastapi import Depends, FastAPI, Header, Request
 from nats.js import JetStreamContext
+from nats.js.api import StorageType
 from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
@@ -54,7 +62,9 @@ class NatsReplayGuard:
         try:
             kv = await js.key_value(bucket)
         except BucketNotFoundError:
-            kv = await js.create_key_value(bucket=bucket, ttl=REMEMBER_SECONDS, history=1, replicas=replicas)
+            kv = await js.create_key_value(
+                bucket=bucket, ttl=REMEMBER_SECONDS, history=1, replicas=replicas, storage=StorageType.MEMORY
+            )
         return cls(kv)
 
     async def first_use(self, hospital_id: str, message_id: str) -> bool:
