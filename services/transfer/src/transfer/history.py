@@ -92,20 +92,31 @@ def history_consumer(subjects: Subjects, region: str, on_paid: OnPaid) -> Consum
     return ConsumerSpec(f"transfer-{region}-history", subjects.events_stream(region, "enrolment"), filters, apply)
 
 
+def _period(row: asyncpg.Record) -> Period:
+    return Period(
+        month=row["month"],
+        base_fen=row["base_fen"],
+        kind=PeriodKind.EMPLOYEE,
+        employer_rate=row["employer_rate"],
+        account_fen=row["account_fen"],
+    )
+
+
 class PostgresHistory:
     """What the transfer rules need to know about a person here."""
 
     def __init__(self, tx: PostgresTransaction) -> None:
         self.tx = tx
 
-    async def status(self, person_ref: str) -> tuple[bool, bool]:
-        """(enrolled here with a pension now, has contributed here)."""
-        row = await (await self.tx.reader()).fetchrow(
+    async def standing(self, person_ref: str) -> tuple[bool, list[Period]]:
+        """(enrolled here with a pension now, every period recorded here): one round trip."""
+        rows = await (await self.tx.reader()).fetch(
             "SELECT EXISTS (SELECT 1 FROM employments WHERE person_ref = $1 AND ended_on IS NULL "
-            "AND 'pension' = ANY(schemes)), EXISTS (SELECT 1 FROM history WHERE person_ref = $1)",
+            "AND 'pension' = ANY(schemes)) AS enrolled, h.month, h.base_fen, h.employer_rate, h.account_fen "
+            "FROM (VALUES (1)) AS one (x) LEFT JOIN history h ON h.person_ref = $1 ORDER BY h.month",
             person_ref,
         )
-        return bool(row[0]), bool(row[1])
+        return bool(rows[0]["enrolled"]), [_period(r) for r in rows if r["month"] is not None]
 
     async def periods(self, person_ref: str, *, paid_only: bool) -> list[Period]:
         rows = await (await self.tx.reader()).fetch(
@@ -114,16 +125,7 @@ class PostgresHistory:
             + "ORDER BY month",
             person_ref,
         )
-        return [
-            Period(
-                month=r["month"],
-                base_fen=r["base_fen"],
-                kind=PeriodKind.EMPLOYEE,
-                employer_rate=r["employer_rate"],
-                account_fen=r["account_fen"],
-            )
-            for r in rows
-        ]
+        return [_period(r) for r in rows]
 
     async def unpaid_months(self, person_ref: str) -> list[str]:
         rows = await (await self.tx.reader()).fetch(

@@ -35,7 +35,8 @@ class Recorder(runtime_recording.Recorder, Protocol):
 
 
 class History(Protocol):
-    async def status(self, person_ref: str) -> tuple[bool, bool]: ...
+    async def standing(self, person_ref: str) -> tuple[bool, list[Period]]:
+        """(enrolled here with a pension now, every period recorded here, paid or not)."""
 
     async def periods(self, person_ref: str, *, paid_only: bool) -> list[Period]: ...
 
@@ -76,7 +77,7 @@ async def apply_for_transfer(
 ) -> dict[str, Any]:
     """Review the application here at once; if every rule passes, the contact letter leaves for the old region."""
     case_id = str(uuid5(NAMESPACE_URL, f"yiwang:transfer-case:{ctx.command_id}"))
-    enrolled, contributing = await history.status(person_ref)
+    enrolled, new_periods = await history.standing(person_ref)
     events = transfer_in.decide_apply(
         TransferIn(),
         case_id=case_id,
@@ -88,13 +89,13 @@ async def apply_for_transfer(
         now=ctx.now,
         today=ctx.today,
         enrolled_here=enrolled,
-        contributing_here=contributing,
+        contributing_here=bool(new_periods),
         is_pensioner=command.receiving_pension,
         sex=Sex.MALE if citizen_id_is_male(command.citizen_id) else Sex.FEMALE,
         birth=citizen_id_birth_date(command.citizen_id),
         hukou_province=command.hukou_province or command.citizen_id[:2],
         organisational_transfer=command.organisational_transfer,
-        new_periods=await history.periods(person_ref, paid_only=False),
+        new_periods=new_periods,
     )
     stream = transfer_stream(case_id)
     outcome: dict[str, Any] = {"case_id": case_id, "status": "applied"}
