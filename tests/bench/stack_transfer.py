@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
+from datetime import UTC, datetime
 from statistics import quantiles
 from typing import Any
 
@@ -29,6 +30,7 @@ from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
 from tests.seeding import seed_transfer_histories, young_citizen
 
 IN_FLIGHT = 16
+PACED_RATE = 100.0  # applications per second: the target's p99 is at this rate
 PUBLISH_CEILING = "limit.js_publish_per_transfer"
 COMPLETED = "direction = 'in' AND status = 'completed'"
 
@@ -66,9 +68,46 @@ async def _completed(url: str, count: int, timeout: float) -> list[asyncpg.Recor
         await conn.close()
 
 
+async def _apply(connection: KeepAliveConnection, citizen: str, outcomes: dict[str, int]) -> None:
+    r = await connection.post_json("/v1/regions/36/transfers", {"citizen_id": citizen, "from_region": "44"})
+    status = r.json().get("status", str(r.status)) if r.status < 500 else str(r.status)
+    outcomes[status] = outcomes.get(status, 0) + 1
+
+
+async def _paced(port: int, headers: dict[str, str], people: list[str], outcomes: dict[str, int], rate: float) -> float:
+    """Applications at `rate` a second (open loop) over up to IN_FLIGHT connections; returns the
+    seconds the sending took (longer than planned when the gateway fell behind)."""
+    pool: asyncio.Queue[KeepAliveConnection] = asyncio.Queue()
+    connections = [KeepAliveConnection("127.0.0.1", port, headers) for _ in range(IN_FLIGHT)]
+    for connection in connections:
+        pool.put_nowait(connection)
+
+    async def one(citizen: str) -> None:
+        connection = await pool.get()
+        try:
+            await _apply(connection, citizen, outcomes)
+        finally:
+            pool.put_nowait(connection)
+
+    started = time.perf_counter()
+    sending = []
+    for i, citizen in enumerate(people):
+        wait = started + i / rate - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        sending.append(asyncio.create_task(one(citizen)))
+    await asyncio.gather(*sending)
+    took = time.perf_counter() - started
+    for connection in connections:
+        await connection.close()
+    return took
+
+
 async def measure(children: Children, pg: EmbeddedPostgres, nats_server: EmbeddedNats) -> list[Figure]:
     count = max(100, int(2_000 * scale()))
-    people = [young_citizen(i) for i in range(count)]
+    paced = max(100, int(1_000 * scale()))
+    halved = max(100, int(500 * scale()))
+    people = [young_citizen(i) for i in range(count + paced + halved)]
     common = {
         "YIWANG_NATS_URL": nats_server.url,
         "YIWANG_NATS_MONITOR_URL": nats_server.monitor_url,
@@ -88,17 +127,13 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
         await _seed(urls["44"], urls["36"], people, RuntimeSettings().pseudonym_salt.encode())
         token = issue_token(SECRET, kind="operator", subject="bench", region="36")
         outcomes: dict[str, int] = {}
-        queue = iter(people)
+        queue = iter(people[:count])
         headers = {"Authorization": f"Bearer {token}"}
 
         async def apply_each() -> None:  # one connection, one application at a time
             async with KeepAliveConnection("127.0.0.1", port, headers) as connection:
                 for citizen in queue:
-                    r = await connection.post_json(
-                        "/v1/regions/36/transfers", {"citizen_id": citizen, "from_region": "44"}
-                    )
-                    status = r.json().get("status", str(r.status)) if r.status < 500 else str(r.status)
-                    outcomes[status] = outcomes.get(status, 0) + 1
+                    await _apply(connection, citizen, outcomes)
 
         say(f"stack: {count} straight-through transfers 44 -> 36 through the gateway, {IN_FLIGHT} in flight")
         stored_before = await _stored_messages(nats_server.url)
@@ -107,16 +142,56 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
         rows = await _completed(urls["36"], count, timeout=max(120.0, count / 5))
         took = time.perf_counter() - started
         stored = await _stored_messages(nats_server.url) - stored_before
+        say(f"  application outcomes: {outcomes}; {len(rows)} completed; {stored} messages stored in JetStream")
+        figures = _figures(rows, count, took, stored / count)
+        done = count
+        for key, rate, batch in (
+            ("stack.transfer_paced", PACED_RATE, people[count : count + paced]),
+            ("stack.transfer_half", max(1.0, figures[0].value / 2), people[count + paced :]),
+        ):
+            say(f"stack: {len(batch)} more transfers, applied at {rate:.0f}/s (open loop)")
+            outcomes.clear()
+            paced_from = datetime.now(UTC)
+            sending = await _paced(port, headers, batch, outcomes, rate)
+            done += len(batch)
+            every = await _completed(urls["36"], done, timeout=max(120.0, len(batch) / 5))
+            paced_rows = [r for r in every if r["started_at"] >= paced_from]
+            say(f"  application outcomes: {outcomes}; {len(paced_rows)} completed; sent in {sending:.1f} s")
+            figures.append(_paced_figure(key, paced_rows, len(batch), rate, sending))
     finally:
         for process in reversed(processes):
             children.stop(process)
-    say(f"  application outcomes: {outcomes}; {len(rows)} completed; {stored} messages stored in JetStream")
-    return _figures(rows, count, took, stored / count)
+    return figures
+
+
+def _latency_cuts(rows: list[Any]) -> list[float]:
+    latencies = sorted((r["ended_at"] - r["started_at"]).total_seconds() * 1000 for r in rows)
+    return quantiles(latencies, n=100) if len(latencies) >= 2 else latencies * 99
+
+
+def _paced_figure(key: str, rows: list[Any], count: int, rate: float, sending: float) -> Figure:
+    cuts = _latency_cuts(rows)
+    first = min((r["started_at"] for r in rows), default=None)
+    last = max((r["ended_at"] for r in rows), default=None)
+    span = (last - first).total_seconds() if first and last else 0.0
+    at_target = key == "stack.transfer_paced"
+    return Figure(
+        key,
+        f"stack: transfers applied at {rate:.0f}/s{'' if at_target else ' (half the full rate)'}, {count}",
+        len(rows) / span if span else 0.0,
+        "transfers/s",
+        "stack",
+        p50_ms=cuts[49] if cuts else None,
+        p99_ms=cuts[98] if cuts else None,
+        target="p99 < 1 s at 100/s" if at_target else "",
+        notes=f"{len(rows)}/{count} completed; applications sent at {count / sending:.1f}/s (open loop, "
+        f"up to {IN_FLIGHT} connections); application -> completion",
+        extra={"sent_per_second": count / sending if sending else 0.0},
+    )
 
 
 def _figures(rows: list[Any], count: int, took: float, messages_each: float) -> list[Figure]:
-    latencies = sorted((r["ended_at"] - r["started_at"]).total_seconds() * 1000 for r in rows)
-    cuts = quantiles(latencies, n=100) if len(latencies) >= 2 else latencies * 99
+    cuts = _latency_cuts(rows)
     first = min((r["started_at"] for r in rows), default=None)
     last = max((r["ended_at"] for r in rows), default=None)
     span = (last - first).total_seconds() if first and last else took
