@@ -164,25 +164,33 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
     return figures
 
 
-def _latency_cuts(rows: list[Any]) -> list[float]:
+def _transfer_figure(key: str, label: str, rows: list[Any], no_span: float, **kwargs: Any) -> Figure:
+    """Completions per second over the rows' own span (first application to last completion),
+    with p50/p99 application -> completion."""
     latencies = sorted((r["ended_at"] - r["started_at"]).total_seconds() * 1000 for r in rows)
-    return quantiles(latencies, n=100) if len(latencies) >= 2 else latencies * 99
-
-
-def _paced_figure(key: str, rows: list[Any], count: int, rate: float, sending: float) -> Figure:
-    cuts = _latency_cuts(rows)
+    cuts = quantiles(latencies, n=100) if len(latencies) >= 2 else latencies * 99
     first = min((r["started_at"] for r in rows), default=None)
     last = max((r["ended_at"] for r in rows), default=None)
-    span = (last - first).total_seconds() if first and last else 0.0
-    at_target = key == "stack.transfer_paced"
+    span = (last - first).total_seconds() if first and last else no_span
     return Figure(
         key,
-        f"stack: transfers applied at {rate:.0f}/s{'' if at_target else ' (half the full rate)'}, {count}",
+        label,
         len(rows) / span if span else 0.0,
         "transfers/s",
         "stack",
         p50_ms=cuts[49] if cuts else None,
         p99_ms=cuts[98] if cuts else None,
+        **kwargs,
+    )
+
+
+def _paced_figure(key: str, rows: list[Any], count: int, rate: float, sending: float) -> Figure:
+    at_target = key == "stack.transfer_paced"
+    return _transfer_figure(
+        key,
+        f"stack: transfers applied at {rate:.0f}/s{'' if at_target else ' (half the full rate)'}, {count}",
+        rows,
+        0.0,
         target="p99 < 1 s at 100/s" if at_target else "",
         notes=f"{len(rows)}/{count} completed; applications sent at {count / sending:.1f}/s (open loop, "
         f"up to {IN_FLIGHT} connections); application -> completion",
@@ -191,19 +199,12 @@ def _paced_figure(key: str, rows: list[Any], count: int, rate: float, sending: f
 
 
 def _figures(rows: list[Any], count: int, took: float, messages_each: float) -> list[Figure]:
-    cuts = _latency_cuts(rows)
-    first = min((r["started_at"] for r in rows), default=None)
-    last = max((r["ended_at"] for r in rows), default=None)
-    span = (last - first).total_seconds() if first and last else took
     return [
-        Figure(
+        _transfer_figure(
             "stack.transfer",
             f"stack: straight-through transfers, {count} cases",
-            len(rows) / span if span else 0.0,
-            "transfers/s",
-            "stack",
-            p50_ms=cuts[49] if cuts else None,
-            p99_ms=cuts[98] if cuts else None,
+            rows,
+            took,
             target="three days end to end; seconds when straight through",
             notes=f"{len(rows)}/{count} completed; application -> completion, both regions; history seeded; "
             f"{messages_each:.1f} JetStream messages stored (fsync before each ack) per transfer",

@@ -23,6 +23,7 @@ from runtime.eventstore import (
     TransactionAbortedError,
 )
 from runtime.testing import InMemoryEventStore
+from tests.waiting import eventually
 
 
 def event(kind: str = "Happened", **data: Any) -> NewEvent:
@@ -379,13 +380,18 @@ async def test_an_advisory_lock_opens_the_transaction_in_the_round_trip_of_its_b
 async def test_an_advisory_lock_holds_the_same_key_elsewhere_until_its_transaction_ends(pool: asyncpg.Pool) -> None:
     store = PostgresEventStore(pool)
     order: list[str] = []
-    held = asyncio.Event()
+    held, other_done = asyncio.Event(), asyncio.Event()
+
+    async def second_waits() -> bool:
+        waiting = await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return bool(waiting == 1)
 
     async def first() -> None:
         async with store.transaction() as tx:
             await tx.lock("person:p1", 6)
             held.set()
-            await asyncio.sleep(0.2)
+            await other_done.wait()  # another key is not held up by this one
+            await eventually(second_waits)  # the same key is
             order.append("first ends")
 
     async def second() -> None:
@@ -399,6 +405,7 @@ async def test_an_advisory_lock_holds_the_same_key_elsewhere_until_its_transacti
         async with store.transaction() as tx:
             await tx.lock("person:p2", 6)
             order.append("other key holds")
+        other_done.set()
 
     await asyncio.gather(first(), second(), other_key())
 
