@@ -45,15 +45,24 @@ def audited(method: str, status: int) -> bool:
 class AuditTrail:
     """Records queued by requests, stored by `run`: a message per region per acknowledgement wait."""
 
-    def __init__(self, js: JetStreamContext, root: str, *, most_per_message: int = 1000) -> None:
+    def __init__(
+        self, js: JetStreamContext, root: str, *, most_per_message: int = 1000, most_queued: int = 100_000
+    ) -> None:
         self.js = js
         self.root = root
         self.most_per_message = most_per_message
+        self.most_queued = most_queued  # JetStream out of reach for long: memory stays bounded
         self.stored = 0
+        self.dropped = 0
         self._queue: list[tuple[str, dict[str, Any]]] = []
         self._queued = asyncio.Event()
 
     def add(self, region: str | None, record: dict[str, Any]) -> None:
+        if len(self._queue) >= self.most_queued:
+            self.dropped += 1
+            if self.dropped % self.most_queued == 1:  # the first, then one line per queue's worth
+                log.error("audit records dropped: the queue is full", extra={"dropped": self.dropped})
+            return
         self._queue.append((region or "none", record))
         self._queued.set()
 

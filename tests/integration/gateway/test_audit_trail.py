@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import orjson
+import pytest
 from nats.aio.client import Client as NatsClient
 
 from gateway.audit import AuditTrail, audit_stream, read_audit
@@ -81,3 +82,18 @@ async def test_read_audit_takes_single_records_and_arrays_and_keeps_the_last_one
 
     assert [r["n"] for r in await read_audit(js, subject_root, last=10)] == [0, 1, 2, 3]
     assert [r["n"] for r in await read_audit(js, subject_root, last=2)] == [2, 3]
+
+
+async def test_a_full_queue_drops_records_and_says_so(
+    nc: NatsClient, subject_root: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    js = nc.jetstream()
+    await ensure_stream(js, audit_stream(subject_root), replicas=1, duplicate_window=60)
+    trail = AuditTrail(js, subject_root, most_queued=2)  # as when JetStream is out of reach for long
+    for n in range(3):
+        trail.add("36", record(n, "36"))
+    await trail.flush()
+
+    assert (trail.stored, trail.dropped) == (2, 1)
+    assert [r["n"] for r in await read_audit(js, subject_root)] == [0, 1]
+    assert any("audit records dropped" in r.getMessage() for r in caplog.records)
