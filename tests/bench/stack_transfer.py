@@ -5,6 +5,11 @@ with the gateway. Each worker's contribution history is seeded straight into the
 tables (what the enrolment events would have written), so the figure is the transfer path alone:
 gateway -> 36 review + letter -> outbox -> JetStream -> 44 unpaid check, sheet, funds -> 36 check to the
 fen and completion. Latency is each case's own application-to-completion time (its two timestamps).
+
+Three runs: as fast as IN_FLIGHT connections apply (the rate; applications queue behind it), then
+open loop at PACED_RATE (the target's p99) and at half the first run's rate. The rate is printed
+beside JetStream's raw publish rate over the fsync'd messages each transfer stores, a ceiling no
+transfer path that publishes them can pass on this machine.
 """
 
 from __future__ import annotations
