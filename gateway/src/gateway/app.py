@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -95,11 +94,11 @@ def make_app(settings: GatewaySettings, *, install_tracing: bool = True) -> Fast
         app.state.js = js
         app.state.bus = ServiceBus(nc, Subjects(settings.subject_root), timeout=settings.request_timeout_seconds)
         app.state.audit = AuditTrail(js, settings.subject_root)
-        storing = asyncio.create_task(app.state.audit.run(), name="audit-trail")
+        app.state.audit.start()
         try:
             yield
         finally:
-            await app.state.audit.close(storing)
+            await app.state.audit.close()
             await nc.drain()
             if provider is not None:
                 provider.shutdown()

@@ -13,7 +13,6 @@ cannot be stored is logged as an error with its count; the queue is stored befor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from datetime import UTC, datetime
@@ -43,7 +42,8 @@ def audited(method: str, status: int) -> bool:
 
 
 class AuditTrail:
-    """Records queued by requests, stored by `run`: a message per region per acknowledgement wait."""
+    """Records queued by requests, stored by its task (`start`): a message per region per
+    acknowledgement wait."""
 
     def __init__(
         self, js: JetStreamContext, root: str, *, most_per_message: int = 1000, most_queued: int = 100_000
@@ -56,6 +56,8 @@ class AuditTrail:
         self.dropped = 0
         self._queue: list[tuple[str, dict[str, Any]]] = []
         self._queued = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
 
     def add(self, region: str | None, record: dict[str, Any]) -> None:
         if len(self._queue) >= self.most_queued:
@@ -66,9 +68,11 @@ class AuditTrail:
         self._queue.append((region or "none", record))
         self._queued.set()
 
-    async def run(self) -> None:
-        """Store what is queued, again and again, until cancelled; `flush` stores the rest."""
-        while True:
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="audit-trail")
+
+    async def _run(self) -> None:
+        while not self._closing:
             await self._queued.wait()
             await self.flush()
 
@@ -94,11 +98,13 @@ class AuditTrail:
         else:
             self.stored += len(records)
 
-    async def close(self, task: asyncio.Task[None]) -> None:
-        """Stop `task` (this trail's `run`) and store what is still queued."""
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async def close(self) -> None:
+        """Stop the task once the message it is storing is acknowledged (cancelling it would lose
+        those records), then store what is still queued."""
+        self._closing = True
+        self._queued.set()
+        if self._task is not None:
+            await self._task
         await self.flush()
 
 
