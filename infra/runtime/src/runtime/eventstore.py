@@ -338,7 +338,7 @@ class PostgresTransaction:
             yield
             await self._send_held()  # what the block wrote belongs to the block, errors too
         except BaseException:
-            self._append, self._reply, self._cancels, self._schedules = None, None, [], []
+            self._take_held()  # never sent: the block's, undone with it
             await self._conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
             raise
         await self._conn.execute(f"RELEASE SAVEPOINT {name}")
@@ -350,10 +350,17 @@ class PostgresTransaction:
             await self._begin()
         return self._conn
 
+    def _take_held(
+        self,
+    ) -> tuple[StreamAppend | None, tuple[UUID, Json] | None, list[tuple[str, str | None]], list[DeadlineRow]]:
+        """What is held (append, reply, cancels, schedules), no longer held."""
+        held = self._append, self._reply, self._cancels, self._schedules
+        self._append, self._reply, self._cancels, self._schedules = None, None, [], []
+        return held
+
     async def _send_held(self) -> None:
         """Whatever is held, as one statement: timers are held only behind an append."""
-        held, reply, cancels, schedules = self._append, self._reply, self._cancels, self._schedules
-        self._append, self._reply, self._cancels, self._schedules = None, None, [], []
+        held, reply, cancels, schedules = self._take_held()
         if held is not None:
             await self._send_append(held, reply=reply, cancels=cancels, schedules=schedules)
         elif reply is not None:
@@ -373,8 +380,7 @@ class PostgresTransaction:
             await self._send_held()  # one statement: atomic on its own
 
     async def rollback(self) -> None:
-        self._append = self._reply = None
-        self._cancels, self._schedules = [], []
+        self._take_held()
         if self._open:
             self._open = False
             await self._conn.execute("ROLLBACK")
