@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
 
 from gateway.audit import AuditTrail, audit_stream, read_audit
 from runtime.messaging import ensure_stream
@@ -18,8 +19,15 @@ def record(n: int, region: str | None) -> dict[str, Any]:
     return {"method": "POST", "path": f"/v1/regions/{region}/employers", "status": 201, "n": n, "region": region}
 
 
-async def stream_messages(nc: NatsClient, root: str) -> list[tuple[str, Any]]:
+@pytest.fixture
+async def js(nc: NatsClient, subject_root: str) -> JetStreamContext:
+    """JetStream with the audit stream in place."""
     js = nc.jetstream()
+    await ensure_stream(js, audit_stream(subject_root), replicas=1, duplicate_window=60)
+    return js
+
+
+async def stream_messages(js: JetStreamContext, root: str) -> list[tuple[str, Any]]:
     info = await js.stream_info(audit_stream(root).name)
     found = []
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
@@ -28,15 +36,13 @@ async def stream_messages(nc: NatsClient, root: str) -> list[tuple[str, Any]]:
     return found
 
 
-async def test_records_queued_together_go_in_one_message_per_region(nc: NatsClient, subject_root: str) -> None:
-    js = nc.jetstream()
-    await ensure_stream(js, audit_stream(subject_root), replicas=1, duplicate_window=60)
+async def test_records_queued_together_go_in_one_message_per_region(js: JetStreamContext, subject_root: str) -> None:
     trail = AuditTrail(js, subject_root, most_per_message=3)
     for n, region in enumerate(["36", "44", "36", None, "36", "36", "36"]):
         trail.add(region, record(n, region))
     await trail.flush()
 
-    messages = await stream_messages(nc, subject_root)
+    messages = await stream_messages(js, subject_root)
     per_subject: dict[str, list[list[int]]] = {}
     for subject, records in messages:
         per_subject.setdefault(subject, []).append([r["n"] for r in records])
@@ -50,10 +56,8 @@ async def test_records_queued_together_go_in_one_message_per_region(nc: NatsClie
 
 
 async def test_the_running_trail_stores_what_requests_queue_and_the_rest_when_it_closes(
-    nc: NatsClient, subject_root: str
+    js: JetStreamContext, subject_root: str
 ) -> None:
-    js = nc.jetstream()
-    await ensure_stream(js, audit_stream(subject_root), replicas=1, duplicate_window=60)
     trail = AuditTrail(js, subject_root)
     trail.start()
     trail.add("36", record(0, "36"))
@@ -71,10 +75,8 @@ async def test_the_running_trail_stores_what_requests_queue_and_the_rest_when_it
 
 
 async def test_closing_while_a_message_waits_for_its_ack_loses_none_of_its_records(
-    nc: NatsClient, subject_root: str
+    js: JetStreamContext, subject_root: str
 ) -> None:
-    js = nc.jetstream()
-    await ensure_stream(js, audit_stream(subject_root), replicas=1, duplicate_window=60)
     trail = AuditTrail(js, subject_root)
     trail.start()
     trail.add("36", record(0, "36"))
@@ -89,10 +91,8 @@ async def test_closing_while_a_message_waits_for_its_ack_loses_none_of_its_recor
 
 
 async def test_read_audit_takes_single_records_and_arrays_and_keeps_the_last_ones(
-    nc: NatsClient, subject_root: str
+    js: JetStreamContext, subject_root: str
 ) -> None:
-    js = nc.jetstream()
-    await ensure_stream(js, audit_stream(subject_root), replicas=1, duplicate_window=60)
     assert await read_audit(js, subject_root) == []  # nothing stored yet: an empty list, not an error
     await js.publish(f"{subject_root}.audit.36", orjson.dumps(record(0, "36")))  # one record per message, as before
     await js.publish(f"{subject_root}.audit.36", orjson.dumps([record(1, "36"), record(2, "36")]))
@@ -103,10 +103,8 @@ async def test_read_audit_takes_single_records_and_arrays_and_keeps_the_last_one
 
 
 async def test_a_full_queue_drops_records_and_says_so(
-    nc: NatsClient, subject_root: str, caplog: pytest.LogCaptureFixture
+    js: JetStreamContext, subject_root: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    js = nc.jetstream()
-    await ensure_stream(js, audit_stream(subject_root), replicas=1, duplicate_window=60)
     trail = AuditTrail(js, subject_root, most_queued=2)  # as when JetStream is out of reach for long
     for n in range(3):
         trail.add("36", record(n, "36"))
