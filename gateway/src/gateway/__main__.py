@@ -4,13 +4,16 @@ import uvicorn
 
 from gateway.app import make_app
 from gateway.config import GatewaySettings
+from runtime.heap import settle_for_serving
 from runtime.logs import setup_logging
 
 
 def main() -> None:
     settings = GatewaySettings()
     setup_logging(settings.log_level)
-    uvicorn.run(make_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    app = make_app(settings)
+    settle_for_serving()  # what start-up made is never walked by the collector again
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
 if __name__ == "__main__":

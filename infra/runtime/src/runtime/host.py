@@ -38,6 +38,7 @@ from runtime.deadlines import (
 from runtime.eventstore import PostgresEventStore
 from runtime.handled import HandledServicesProjection, handled_by_channel
 from runtime.health import HealthServer, is_ready
+from runtime.heap import settle_for_serving
 from runtime.messaging import (
     ConsumerSpec,
     DeadLetters,
@@ -294,6 +295,7 @@ def run_forever(service: str, build: Build) -> None:
                 health = HealthServer(settings.health_port, running.resources.pool, running.resources.nc)
                 await health.start()
                 stack.push_async_callback(health.stop)
+            settle_for_serving()
             log.info("service ready", extra={"service": service, "region": settings.region})
             await stop.wait()
             log.info("service stopping", extra={"service": service, "region": settings.region})
