@@ -169,18 +169,11 @@ async def test_a_letter_or_funds_message_delivered_again_has_no_second_effect(st
     assert await deadlines_of(stack, "44", f"transfer-out-{case_id}") == []
 
 
-async def test_funds_that_do_not_match_the_sheet_stop_completion_and_are_flagged(stack: Stack) -> None:
-    await worked_in_both(stack)
-    await stack.stop("transfer", "44")  # the answer below stands in for the old region's
-    case_id = await apply(stack)
+async def answer_as_old_region(stack: Stack, case_id: str, *messages: tuple[str, Any]) -> None:
+    """Publish the old region's answer (sheet, funds) to the new region's inbox, in the order given."""
     subjects = Subjects(stack.settings.subject_root)
     js = stack.services[("transfer", "36")].resources.js
-    period = PeriodV1(month="2025-01", base_fen=800_000, kind="employee", employer_rate="0.16", account_fen=64_000)
-    sheet = InformationSheetV1(
-        case_id=case_id, periods=[period], individual_fen=64_000, pooled_fen=96_000, returned_periods=[]
-    )
-    funds = FundsTransferredV1(case_id=case_id, amount_fen=160_000 - 1, reference="44-short-by-one-fen")
-    for name, data in (("information_sheet", sheet), ("funds_transferred", funds)):
+    for name, data in messages:
         message = envelope_for(
             data,
             service="transfer",
@@ -193,12 +186,56 @@ async def test_funds_that_do_not_match_the_sheet_stop_completion_and_are_flagged
         )
         await js.publish(subjects.inbox("36", "transfer", name), encode(message), headers={"Nats-Msg-Id": str(uuid4())})
 
+
+def sheet_of(case_id: str, month: str) -> InformationSheetV1:
+    """One month's sheet from the old region: 64,000 fen to the account, 96,000 pooled."""
+    period = PeriodV1(month=month, base_fen=800_000, kind="employee", employer_rate="0.16", account_fen=64_000)
+    return InformationSheetV1(
+        case_id=case_id, periods=[period], individual_fen=64_000, pooled_fen=96_000, returned_periods=[]
+    )
+
+
+async def test_funds_that_do_not_match_the_sheet_stop_completion_and_are_flagged(stack: Stack) -> None:
+    await worked_in_both(stack)
+    await stack.stop("transfer", "44")  # the answer below stands in for the old region's
+    case_id = await apply(stack)
+    funds = FundsTransferredV1(case_id=case_id, amount_fen=160_000 - 1, reference="44-short-by-one-fen")
+    await answer_as_old_region(
+        stack, case_id, ("information_sheet", sheet_of(case_id, "2025-01")), ("funds_transferred", funds)
+    )
+
     case = await eventually(in_status(stack, case_id, "mismatch"), within=30)
 
     assert case["reason_code"]
     assert "1" in case["reason"]  # says by how much
     assert "completed" not in {s["step"] for s in case["steps"]}
     assert "TransferCompleted" not in await event_types(stack, "36", f"transfer-{case_id}")
+
+
+@pytest.mark.parametrize("second", ["funds_transferred", "information_sheet"])
+async def test_a_month_paid_in_both_regions_is_flagged_whichever_half_of_the_answer_comes_second(
+    stack: Stack, second: str
+) -> None:
+    await worked_in_both(stack)  # 2026-10 is paid here in Nanchang
+    await stack.stop("transfer", "44")
+    case_id = await apply(stack)
+    funds = FundsTransferredV1(case_id=case_id, amount_fen=160_000, reference="44-in-full")
+    halves = {"information_sheet": sheet_of(case_id, "2026-10"), "funds_transferred": funds}
+    first = next(name for name in halves if name != second)
+    await answer_as_old_region(stack, case_id, (first, halves[first]))
+    await eventually(lambda: received(stack, case_id, first), within=30)
+    await answer_as_old_region(stack, case_id, (second, halves[second]))
+
+    case = await eventually(in_status(stack, case_id, "mismatch"), within=30)
+
+    assert case["reason_code"] == "overlap"
+    assert "2026-10" in case["reason"]
+    assert "TransferCompleted" not in await event_types(stack, "36", f"transfer-{case_id}")
+
+
+async def received(stack: Stack, case_id: str, name: str) -> bool:
+    recorded = {"information_sheet": "InformationSheetReceived", "funds_transferred": "FundsReceived"}[name]
+    return recorded in await event_types(stack, "36", f"transfer-{case_id}")
 
 
 async def test_months_unpaid_in_the_old_region_hold_the_answer_until_they_are_paid(stack: Stack) -> None:

@@ -53,3 +53,32 @@ async def test_a_persons_standing_is_enrolment_and_every_period_in_one_read(pool
     assert (left[0], [p.month for p in left[1]]) == (False, ["2026-10"])  # employment ended: contributed, not enrolled
     assert other_scheme == (False, [])
     assert nobody == (False, [])
+
+
+async def test_a_persons_ledger_is_the_paid_periods_and_each_unpaid_month_once_in_one_read(pool: asyncpg.Pool) -> None:
+    await db.migrate(pool, db.sql_files(("transfer", files("transfer") / "migrations")))
+    rate = Decimal("0.16")
+    await pool.copy_records_to_table(
+        "history",
+        records=[
+            ("p-1", "91360102MA35L0XC0", "2026-09", ONE, 490_000, rate, 39_200, True),
+            ("p-1", "91360102MA35L0XC0", "2026-11", ONE, 510_000, rate, 40_800, False),
+            ("p-1", "91360102MA35L0XC0", "2026-10", ONE, 500_000, rate, 40_000, True),
+            ("p-1", "91360111MA35L0XC1", "2026-11", ONE, 100_000, rate, 8_000, False),  # a second employer
+            ("p-1", "91360111MA35L0XC1", "2026-12", ONE, 100_000, rate, 8_000, False),
+            ("p-2", "91360102MA35L0XC0", "2026-08", TWO, 500_000, rate, 40_000, False),
+        ],
+        columns=HISTORY,
+    )
+    store = PostgresEventStore(pool)
+    async with store.transaction() as tx:
+        history = PostgresHistory(tx)
+        paid, unpaid = await history.ledger("p-1")
+        nobody = await history.ledger("p-4")
+
+    assert [(p.month, p.base_fen, p.account_fen) for p in paid] == [
+        ("2026-09", 490_000, 39_200),
+        ("2026-10", 500_000, 40_000),
+    ]
+    assert unpaid == ["2026-11", "2026-12"]
+    assert nobody == ([], [])

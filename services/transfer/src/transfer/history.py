@@ -118,20 +118,22 @@ class PostgresHistory:
         )
         return bool(rows[0]["enrolled"]), [_period(r) for r in rows if r["month"] is not None]
 
-    async def periods(self, person_ref: str, *, paid_only: bool) -> list[Period]:
+    async def periods(self, person_ref: str) -> list[Period]:
+        """Every period recorded here, paid or not."""
         rows = await (await self.tx.reader()).fetch(
-            "SELECT month, base_fen, employer_rate, account_fen FROM history WHERE person_ref = $1 "
-            + ("AND paid " if paid_only else "")
-            + "ORDER BY month",
+            "SELECT month, base_fen, employer_rate, account_fen FROM history WHERE person_ref = $1 ORDER BY month",
             person_ref,
         )
         return [_period(r) for r in rows]
 
-    async def unpaid_months(self, person_ref: str) -> list[str]:
+    async def ledger(self, person_ref: str) -> tuple[list[Period], list[str]]:
+        """(the periods paid here, the months with something unpaid): one round trip."""
         rows = await (await self.tx.reader()).fetch(
-            "SELECT DISTINCT month FROM history WHERE person_ref = $1 AND NOT paid ORDER BY month", person_ref
+            "SELECT month, base_fen, employer_rate, account_fen, paid FROM history WHERE person_ref = $1 ORDER BY month",
+            person_ref,
         )
-        return [r["month"] for r in rows]
+        unpaid = dict.fromkeys(r["month"] for r in rows if not r["paid"])  # in month order, each once
+        return [_period(r) for r in rows if r["paid"]], list(unpaid)
 
     async def lock(self, person_ref: str) -> None:
         """Until the transaction ends: a letter's unpaid check and a payment of the same person never interleave

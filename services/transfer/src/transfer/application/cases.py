@@ -38,9 +38,11 @@ class History(Protocol):
     async def standing(self, person_ref: str) -> tuple[bool, list[Period]]:
         """(enrolled here with a pension now, every period recorded here, paid or not)."""
 
-    async def periods(self, person_ref: str, *, paid_only: bool) -> list[Period]: ...
+    async def periods(self, person_ref: str) -> list[Period]:
+        """Every period recorded here, paid or not."""
 
-    async def unpaid_months(self, person_ref: str) -> list[str]: ...
+    async def ledger(self, person_ref: str) -> tuple[list[Period], list[str]]:
+        """(the periods paid here, the months with something unpaid), in one read."""
 
     async def lock(self, person_ref: str) -> None:
         """Serialises a letter's unpaid check with payments of the same person."""
@@ -194,10 +196,11 @@ async def _answer_letter(
 
     The old agency's stage deadline runs while a letter received here waits: a letter answered in
     the decision that records it never gets one (nothing to schedule and cancel again at once)."""
+    paid, unpaid = await history.ledger(state.person_ref)
     issued = transfer_out.decide_issue_sheet(
         state,
-        periods=await history.periods(state.person_ref, paid_only=True),
-        unpaid_months=await history.unpaid_months(state.person_ref),
+        periods=paid,
+        unpaid_months=unpaid,
         now=ctx.now,
         reference=f"{ctx.region}-{state.case_id}",
     )
@@ -295,10 +298,16 @@ async def receive_sheet(
         pooled_fen=sheet.pooled_fen,
         returned_periods=sheet.returned_periods,
         now=ctx.now,
-        new_periods=await history.periods(state.person_ref, paid_only=False),
+        new_periods=await _periods_to_settle(history, state, settles=state.funds_received_at is not None),
     )
     await recorder.record(tx, stream, version, events, ctx)
     await _settle(tx, events, stream, deadlines, ctx)
+
+
+async def _periods_to_settle(history: History, state: TransferIn, *, settles: bool) -> Sequence[Period]:
+    """The periods recorded here, which the check of the funds needs; read only when this message
+    brings the second half (sheet or funds), else the decision only records it."""
+    return await history.periods(state.person_ref) if settles else ()
 
 
 async def receive_funds(
@@ -319,7 +328,7 @@ async def receive_funds(
         amount_fen=funds.amount_fen,
         reference=funds.reference,
         now=ctx.now,
-        new_periods=await history.periods(state.person_ref, paid_only=False),
+        new_periods=await _periods_to_settle(history, state, settles=state.sheet_received_at is not None),
     )
     await recorder.record(tx, stream, version, events, ctx)
     await _settle(tx, events, stream, deadlines, ctx)
