@@ -6,11 +6,20 @@ the reply, rolls back everything it did, and answers with the stored reply; so d
 second decision fails (the other region unreachable, say). A concurrency conflict (someone
 appended to the same stream meanwhile) reruns the decision on fresh state a few times before it
 is reported.
+
+A decision that starts a stream (an employer's registration, say) may take it as new without
+reading it, on the command's first attempt (`presume_new`): the append at version 0 then conflicts
+if the stream exists after all, and the decision runs again on what a read finds. A presumption the
+decision does not confirm by appending to that stream at version 0 (it refused, say) is not
+trusted either: the attempt is rolled back, nothing sent, and the decision runs again reading the
+stream. One round trip fewer for the usual case, a few more for the rare other one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +39,7 @@ async def execute_once(
     for attempt in range(1, attempts + 1):
         try:
             async with store.transaction() as tx:
-                reply = await decide(tx)
+                reply = await _decided(decide, tx, presuming=attempt == 1)
                 await tx.record_reply(command_id, reply)  # ConcurrencyError if the id already has one
                 return reply
         except Exception as error:
@@ -50,3 +59,47 @@ async def _stored_reply(store: EventStore, command_id: UUID, error: Exception) -
     except Exception:  # noqa: BLE001 - the lookup is a courtesy; what failed first is what to report
         raise error from None
     return stored
+
+
+class PresumptionNotConfirmedError(ConcurrencyError):
+    """A stream taken as new was not started by the decision: decide again, reading it."""
+
+
+@dataclass
+class _Presumptions:
+    allowed: bool
+    unconfirmed: set[str] = field(default_factory=set)
+
+
+_presumptions: ContextVar[_Presumptions | None] = ContextVar("presumptions", default=None)
+
+
+def presume_new(stream_id: str) -> bool:
+    """Whether the decision running may take `stream_id` as new without reading it: only on its
+    command's first attempt, and then the decision must start it (append at version 0)."""
+    presumptions = _presumptions.get()
+    if presumptions is None or not presumptions.allowed:
+        return False
+    presumptions.unconfirmed.add(stream_id)
+    return True
+
+
+def started(stream_id: str) -> None:
+    """The decision appended the first events of `stream_id`: a presumption that it was new holds
+    unless the append conflicts."""
+    presumptions = _presumptions.get()
+    if presumptions is not None:
+        presumptions.unconfirmed.discard(stream_id)
+
+
+async def _decided(decide: Callable[[Transaction], Awaitable[Reply]], tx: Transaction, *, presuming: bool) -> Reply:
+    presumptions = _Presumptions(allowed=presuming)
+    token = _presumptions.set(presumptions)
+    try:
+        reply = await decide(tx)
+    finally:
+        _presumptions.reset(token)
+    if presumptions.unconfirmed:
+        stream_id = min(presumptions.unconfirmed)
+        raise PresumptionNotConfirmedError(stream_id, 0)
+    return reply

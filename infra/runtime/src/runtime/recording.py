@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from contracts.codec import encode
 from contracts.envelope import Actor, Channel, envelope_for
 from contracts.subjects import Subjects
+from runtime.commands import presume_new, started
 from runtime.eventstore import NewEvent, OutboxMessage, RecordedEvent, StreamAppend, Transaction
 from runtime.serialization import from_json, to_json
 from runtime.workdays import local_date
@@ -70,7 +71,7 @@ class Published:
 class Recorder(Protocol):
     """What a use case needs of `EventRecorder`: a stream's events and version, and recording more."""
 
-    async def load(self, tx: Transaction, stream_id: str) -> tuple[list[Any], int]: ...
+    async def load(self, tx: Transaction, stream_id: str, *, presumed_new: bool = False) -> tuple[list[Any], int]: ...
 
     async def load_many(self, tx: Transaction, stream_ids: Sequence[str]) -> dict[str, tuple[list[Any], int]]: ...
 
@@ -104,7 +105,11 @@ class EventRecorder(Generic[E]):
         self.types = {t.__name__: t for t in event_types}
         self.translate = translate
 
-    async def load(self, tx: Transaction, stream_id: str) -> tuple[list[E], int]:
+    async def load(self, tx: Transaction, stream_id: str, *, presumed_new: bool = False) -> tuple[list[E], int]:
+        """The stream's events and version. `presumed_new`: a stream the decision expects to start,
+        taken as empty without a read on the command's first attempt (see `runtime.commands`)."""
+        if presumed_new and presume_new(stream_id):
+            return [], 0
         return self._decoded(await tx.load(stream_id))
 
     async def load_many(self, tx: Transaction, stream_ids: Sequence[str]) -> dict[str, tuple[list[E], int]]:
@@ -126,6 +131,8 @@ class EventRecorder(Generic[E]):
         """Append the events with their public messages, and `messages` besides (e.g. a letter to
         another region), in one statement."""
         stored, published = self._stored(stream_id, events, ctx)
+        if version == 0 and events:
+            started(stream_id)
         return await tx.append(stream_id, version, stored, [*published, *messages])
 
     async def record_many(
@@ -137,6 +144,8 @@ class EventRecorder(Generic[E]):
             if events:
                 stored, published = self._stored(stream_id, events, ctx)
                 batch.append(StreamAppend(stream_id, version, stored, published))
+                if version == 0:
+                    started(stream_id)
         await tx.append_many(batch)
 
     def _stored(

@@ -76,7 +76,7 @@ async def import_market_registration(
 ) -> dict[str, Any]:
     """Zero touch: a valid feed record registers the employer at once; a bad check character goes to review."""
     stream = employer_stream(command.credit_code)
-    history, version = await recorder.load(tx, stream)
+    history, version = await recorder.load(tx, stream, presumed_new=True)  # usually a new employer
     events = decide_import_market_registration(
         fold(history),
         credit_code=command.credit_code,
@@ -108,7 +108,7 @@ async def register_employer(
 ) -> dict[str, Any]:
     """Register an employer at a counter: refused if already registered; a held feed record is registered."""
     stream = employer_stream(command.credit_code)
-    history, version = await recorder.load(tx, stream)
+    history, version = await recorder.load(tx, stream, presumed_new=True)  # usually a new employer
     events = decide_register_employer(
         fold(history),
         credit_code=command.credit_code,
