@@ -23,6 +23,7 @@ from contracts.envelope import SYSTEM_ACTOR
 from contracts.envelope import Channel as EnvelopeChannel
 from contracts.identifiers import citizen_id_check_character, credit_code_check_character
 from contracts.subjects import Subjects
+from runtime.commands import execute_once
 from runtime.eventstore import Transaction
 from runtime.recording import CommandContext, EventRecorder
 from runtime.testing import InMemoryEventStore
@@ -95,15 +96,20 @@ class World:
     async def types(self, stream_id: str) -> list[str]:
         return [r.event_type for r in await self.run(lambda tx: tx.load(stream_id))]
 
+    async def once(self, step: Callable[[Transaction], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        """A decision run as the service runs a command: once per id, a stream presumed new read only
+        when the presumption fails (`runtime.commands`)."""
+        return await execute_once(self.store, uuid4(), step)
+
     async def receive(self, command: c.ReceiveComplaint, **ctx: Any) -> dict[str, Any]:
-        return await self.run(
+        return await self.once(
             lambda tx: leads.receive_complaint(
                 tx, command, self.ctx(**ctx), keep=self.keep, districts=DISTRICTS, salt=SALT
             )
         )
 
     async def accept(self, lead_id: str, now: datetime = NOW) -> dict[str, Any]:
-        return await self.run(
+        return await self.once(
             lambda tx: leads.accept_complaint(tx, c.AcceptComplaint(lead_id=lead_id), self.ctx(now), keep=self.keep)
         )
 

@@ -45,10 +45,17 @@ def order_kind(order_id: str) -> str:
 
 
 async def change_lead(
-    tx: Transaction, lead_id: str, decide: Callable[[lead.Lead], list[Event]], ctx: CommandContext, keep: Keeping
+    tx: Transaction,
+    lead_id: str,
+    decide: Callable[[lead.Lead], list[Event]],
+    ctx: CommandContext,
+    keep: Keeping,
+    *,
+    presumed_new: bool = False,
 ) -> tuple[lead.Lead, list[Event]]:
+    """Decide on the lead; `presumed_new`: a lead this decision usually starts (see `runtime.commands`)."""
     stream = lead.lead_stream(lead_id)
-    past, version = await keep.recorder.load(tx, stream)
+    past, version = await keep.recorder.load(tx, stream, presumed_new=presumed_new)
     before = lead.fold(past)
     events = decide(before)
     after = _fold_on(before, events, lead.evolve)
@@ -58,11 +65,18 @@ async def change_lead(
 
 
 async def change_case(
-    tx: Transaction, case_id: str, decide: Callable[[case.Case], list[Event]], ctx: CommandContext, keep: Keeping
+    tx: Transaction,
+    case_id: str,
+    decide: Callable[[case.Case], list[Event]],
+    ctx: CommandContext,
+    keep: Keeping,
+    *,
+    presumed_new: bool = False,
 ) -> tuple[case.Case, list[Event]]:
-    """Decide on the case; a decision that closes it also draws the review sample (复查)."""
+    """Decide on the case; a decision that closes it also draws the review sample (复查).
+    `presumed_new`: a case this decision usually files (see `runtime.commands`)."""
     stream = case.case_stream(case_id)
-    past, version = await keep.recorder.load(tx, stream)
+    past, version = await keep.recorder.load(tx, stream, presumed_new=presumed_new)
     before = case.fold(past)
     events = decide(before)
     after = _fold_on(before, events, case.evolve)

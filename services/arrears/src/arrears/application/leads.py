@@ -94,6 +94,7 @@ async def receive_complaint(
         ),
         ctx,
         keep,
+        presumed_new=True,  # the same complaint again is the exception
     )
     return {**_lead_reply(after), "reported_again": isinstance(events[0], LeadReportedAgain)}
 
@@ -123,7 +124,7 @@ async def accept_complaint(
         tx, command.lead_id, lambda state: lead.decide_accept(state, case_id=case_id, now=ctx.now), ctx, keep
     )
     filed, _ = await change_case(
-        tx, case_id, lambda state: case.decide_file(state, lead=accepted, now=ctx.now), ctx, keep
+        tx, case_id, lambda state: case.decide_file(state, lead=accepted, now=ctx.now), ctx, keep, presumed_new=True
     )
     return {**_lead_reply(accepted), "case_id": case_id, "case_status": filed.status.value}
 
