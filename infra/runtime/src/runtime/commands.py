@@ -64,6 +64,12 @@ async def _stored_reply(store: EventStore, command_id: UUID, error: Exception) -
 class PresumptionNotConfirmedError(ConcurrencyError):
     """A stream taken as new was not started by the decision: decide again, reading it."""
 
+    def __init__(self, stream_id: str) -> None:
+        super().__init__(stream_id, 0)
+        self.args = (
+            f"stream {stream_id!r} was taken as new and the decision did not start it: decided again on a read",
+        )
+
 
 @dataclass
 class _Presumptions:
@@ -100,6 +106,5 @@ async def _decided(decide: Callable[[Transaction], Awaitable[Reply]], tx: Transa
     finally:
         _presumptions.reset(token)
     if presumptions.unconfirmed:
-        stream_id = min(presumptions.unconfirmed)
-        raise PresumptionNotConfirmedError(stream_id, 0)
+        raise PresumptionNotConfirmedError(min(presumptions.unconfirmed))
     return reply
