@@ -126,3 +126,36 @@ async def test_an_unconfirmed_presumption_with_no_attempt_left_says_which_stream
         await execute_once(store, uuid4(), Register("Jiu jiang", refuse_bad_names=True), attempts=1)
 
     assert raised.value.stream_id == STREAM
+
+
+async def test_the_refusal_of_a_truly_new_stream_stands_after_the_read() -> None:
+    store, decide = InMemoryEventStore(), Register("Jiu jiang", refuse_bad_names=True)
+    command_id = uuid4()
+
+    reply = await execute_once(store, command_id, decide)
+
+    assert reply == {"refused": "bad-name"}
+    assert decide.decisions == [[], []]
+    async with store.transaction() as tx:
+        assert await tx.reply_for(command_id) == reply
+    assert await names(store) == []
+
+
+async def test_a_retried_command_presumes_again_and_gets_its_first_reply() -> None:
+    store, command_id = InMemoryEventStore(), uuid4()
+    first = await execute_once(store, command_id, Register("Ganzhou"))
+
+    again = await execute_once(store, command_id, Register("Ganzhou"))
+
+    assert again == first == {"registered": "Ganzhou"}
+    assert await names(store) == ["Ganzhou"]
+
+
+async def test_outside_a_command_a_presumed_stream_is_read() -> None:
+    store = InMemoryEventStore()
+    await execute_once(store, uuid4(), Register("Ganzhou"))
+
+    async with store.transaction() as tx:
+        history, version = await RECORDER.load(tx, STREAM, presumed_new=True)
+
+    assert ([e.name for e in history], version) == (["Ganzhou"], 1)
