@@ -185,6 +185,31 @@ async def test_a_signed_settlement_pays_the_catalogue_share_and_the_worker_the_r
     assert counted["fund_share_percent"] == round(100 * FUND / TOTAL, 2)
 
 
+async def test_a_catalogue_version_published_after_settlements_prices_the_next_one(stack: Stack) -> None:
+    await prepared(stack)
+    await determination(stack, "RD-001", WORKER, recognise=True)
+    before = await ok(await signed(stack, "POST", SETTLEMENTS.format("H36001"), posting(stack, "JS-OLD-PRICE")))
+    dearer = {
+        "code": "XJ01DCC040",
+        "name": "头孢呋辛酯片 0.25g",
+        "kind": "drug",
+        "category": "class_b",
+        "unit": "片",
+        "price_fen": 160,
+        "valid_from": (today(stack) - timedelta(days=10)).isoformat(),
+    }
+    published = await stack.client.post(
+        "/v1/regions/36/injury/catalogue/versions", json={"items": [dearer]}, headers=stack.token()
+    )
+    await ok(published)
+
+    after = await ok(await signed(stack, "POST", SETTLEMENTS.format("H36001"), posting(stack, "JS-NEW-PRICE")))
+
+    line = {s: next(x for x in r["lines"] if x["line_no"] == 1) for s, r in (("before", before), ("after", after))}
+    assert (line["before"]["fund_fen"], line["before"]["self_pay_fen"]) == (1500, 300)  # 10 at 1.50 of 1.80
+    assert (line["after"]["fund_fen"], line["after"]["self_pay_fen"]) == (1600, 200)  # 10 at 1.60 now
+
+
 async def test_a_hospital_retrying_after_timeouts_gets_one_settlement_and_the_same_answer(stack: Stack) -> None:
     await prepared(stack)
     await determination(stack, "RD-001", WORKER, recognise=True)

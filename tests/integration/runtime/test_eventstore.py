@@ -66,6 +66,20 @@ class TestEventStoreContract:
         assert {k: [e.data["n"] for e in v] for k, v in loaded.items()} == {"b": [3], "nobody": [], "a": [1, 2]}
         assert [e.version for e in loaded["a"]] == [1, 2]
 
+    async def test_a_stream_known_up_to_a_version_loads_only_what_came_after_beside_whole_ones(
+        self, store: Any
+    ) -> None:
+        async with store.transaction() as tx:
+            await tx.append("cached", 0, [event(n=1), event(n=2), event(n=3)])
+            await tx.append("whole", 0, [event(n=4), event(n=5)])
+        async with store.transaction() as tx:
+            loaded = await tx.load_many(["whole", "cached", "nobody"], after={"cached": 2, "nobody": 7})
+            caught_up = await tx.load_many(["cached"], after={"cached": 3})
+
+        assert {k: [e.version for e in v] for k, v in loaded.items()} == {"whole": [1, 2], "cached": [3], "nobody": []}
+        assert loaded["cached"][0].data["n"] == 3
+        assert caught_up == {"cached": []}
+
     async def test_append_at_a_stale_version_is_a_concurrency_error(self, store: Any) -> None:
         async with store.transaction() as tx:
             await tx.append("s-2", 0, [event()])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -76,7 +77,11 @@ class Declared:
 
 
 class SampleCatalogue:
-    async def current(self, tx: Transaction) -> Catalogue:
+    def known(self) -> dict[str, int]:
+        return {"catalogue-36": 0}
+
+    async def current(self, tx: Transaction, loaded: Mapping[str, tuple[list[Any], int]]) -> Catalogue:
+        assert "catalogue-36" in loaded  # read with the decision's streams
         return CATALOGUE
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -117,8 +117,11 @@ class Transaction(Protocol):
 
     async def load(self, stream_id: str) -> list[RecordedEvent]: ...
 
-    async def load_many(self, stream_ids: Sequence[str]) -> dict[str, list[RecordedEvent]]:
-        """Several streams in one round trip: each id given maps to its events (empty if none)."""
+    async def load_many(
+        self, stream_ids: Sequence[str], *, after: Mapping[str, int] | None = None
+    ) -> dict[str, list[RecordedEvent]]:
+        """Several streams in one round trip: each id given maps to its events (empty if none); a
+        stream in `after` only to its events after that version (a cached stream catching up)."""
         ...
 
     async def append(
@@ -390,13 +393,23 @@ class PostgresTransaction:
         rows = await conn.fetch(f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version", stream_id)
         return [_recorded(r) for r in rows]
 
-    async def load_many(self, stream_ids: Sequence[str]) -> dict[str, list[RecordedEvent]]:
+    async def load_many(
+        self, stream_ids: Sequence[str], *, after: Mapping[str, int] | None = None
+    ) -> dict[str, list[RecordedEvent]]:
         found: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in stream_ids}
         conn = await self.reader()
-        rows = await conn.fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, version",
-            list(found),
-        )
+        if after:
+            rows = await conn.fetch(
+                f"SELECT {_COLUMNS} FROM events JOIN unnest($1::text[], $2::int[]) AS s (id, after) "
+                "ON stream_id = s.id AND version > s.after ORDER BY stream_id, version",
+                list(found),
+                [after.get(stream_id, 0) for stream_id in found],
+            )
+        else:
+            rows = await conn.fetch(
+                f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, version",
+                list(found),
+            )
         for row in rows:
             found[row["stream_id"]].append(_recorded(row))
         return found

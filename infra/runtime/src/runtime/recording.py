@@ -73,7 +73,9 @@ class Recorder(Protocol):
 
     async def load(self, tx: Transaction, stream_id: str, *, presumed_new: bool = False) -> tuple[list[Any], int]: ...
 
-    async def load_many(self, tx: Transaction, stream_ids: Sequence[str]) -> dict[str, tuple[list[Any], int]]: ...
+    async def load_many(
+        self, tx: Transaction, stream_ids: Sequence[str], *, after: Mapping[str, int] | None = None
+    ) -> dict[str, tuple[list[Any], int]]: ...
 
     async def record(
         self,
@@ -112,12 +114,17 @@ class EventRecorder(Generic[E]):
             return [], 0
         return self._decoded(await tx.load(stream_id))
 
-    async def load_many(self, tx: Transaction, stream_ids: Sequence[str]) -> dict[str, tuple[list[E], int]]:
-        """Several streams' events and versions in one round trip (a decision that reads three)."""
-        return {stream_id: self._decoded(rows) for stream_id, rows in (await tx.load_many(stream_ids)).items()}
+    async def load_many(
+        self, tx: Transaction, stream_ids: Sequence[str], *, after: Mapping[str, int] | None = None
+    ) -> dict[str, tuple[list[E], int]]:
+        """Several streams' events and versions in one round trip (a decision that reads three); a
+        stream in `after`, only its events after that version (and its version counts them too)."""
+        after = after or {}
+        loaded = await tx.load_many(stream_ids, after=after) if after else await tx.load_many(stream_ids)
+        return {stream_id: self._decoded(rows, after.get(stream_id, 0)) for stream_id, rows in loaded.items()}
 
-    def _decoded(self, rows: Sequence[RecordedEvent]) -> tuple[list[E], int]:
-        return [from_json(self.types[r.event_type], r.data) for r in rows], len(rows)
+    def _decoded(self, rows: Sequence[RecordedEvent], before: int = 0) -> tuple[list[E], int]:
+        return [from_json(self.types[r.event_type], r.data) for r in rows], before + len(rows)
 
     async def record(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,8 +40,11 @@ class InMemoryTransaction:
     async def load(self, stream_id: str) -> list[RecordedEvent]:
         return list(self.state.streams.get(stream_id, []))
 
-    async def load_many(self, stream_ids: Sequence[str]) -> dict[str, list[RecordedEvent]]:
-        return {stream_id: await self.load(stream_id) for stream_id in stream_ids}
+    async def load_many(
+        self, stream_ids: Sequence[str], *, after: Mapping[str, int] | None = None
+    ) -> dict[str, list[RecordedEvent]]:
+        after = after or {}
+        return {s: [e for e in await self.load(s) if e.version > after.get(s, 0)] for s in stream_ids}
 
     async def append(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -92,20 +93,24 @@ class PostgresReconciliations:
 
 
 class PostgresCatalogues:
-    """The region's catalogue, folded again only when a version was published since (any replica)."""
+    """The region's catalogue, folded again only when a version was published since (any replica):
+    a decision reads the events after the version kept along with its own streams, so an unchanged
+    catalogue costs no round trip of its own."""
 
     def __init__(self, recorder: Recorder, region: str) -> None:
         self.recorder = recorder
         self.stream = cat.catalogue_stream(region)
         self._cached: tuple[int, cat.Catalogue] = (0, cat.Catalogue())
 
-    async def current(self, tx: Transaction) -> cat.Catalogue:
-        version = await (await _reader(tx)).fetchval(
-            "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", self.stream
-        )
-        if version != self._cached[0]:
-            past, loaded = await self.recorder.load(tx, self.stream)
-            self._cached = (loaded, cat.fold(past))
+    def known(self) -> dict[str, int]:
+        return {self.stream: self._cached[0]}
+
+    async def current(self, tx: Transaction, loaded: Mapping[str, tuple[list[Any], int]]) -> cat.Catalogue:
+        newer, _ = loaded[self.stream]
+        if newer:  # published since: the whole stream folded again, once per version
+            past, at = await self.recorder.load(tx, self.stream)
+            if at >= self._cached[0]:
+                self._cached = (at, cat.fold(past))
         return self._cached[1]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -19,8 +20,15 @@ class People(Protocol):
 
 
 class Catalogues(Protocol):
-    async def current(self, tx: Transaction) -> Catalogue:
-        """The region's catalogue with every version published so far."""
+    """The region's catalogue, kept in memory: a decision reads the events published since the
+    version kept (`known`) with its own streams, in the same round trip, and hands them to `current`."""
+
+    def known(self) -> dict[str, int]:
+        """The catalogue's stream and the version kept: the `after` of the decision's read."""
+        ...
+
+    async def current(self, tx: Transaction, loaded: Mapping[str, tuple[list[Any], int]]) -> Catalogue:
+        """The catalogue with every version published so far, given what the decision's read found."""
         ...
 
 

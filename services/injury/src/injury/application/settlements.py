@@ -116,8 +116,12 @@ async def post_settlement(
     stream = s.settlement_stream(posting.hospital_id, posting.hospital_settlement_no)
     hospital_stream = agreement.agreement_stream(posting.hospital_id)
     recognised = determination.determination_stream(posting.determination_ref) if posting.determination_ref else None
-    # The settlement, the hospital's agreement and the worker's determination in one round trip.
-    loaded = await recorder.load_many(tx, [stream, hospital_stream, *([recognised] if recognised else [])])
+    # The settlement, the hospital's agreement, the worker's determination and what the catalogue
+    # published since the version kept, in one round trip.
+    known = catalogues.known()
+    loaded = await recorder.load_many(
+        tx, [stream, hospital_stream, *([recognised] if recognised else []), *known], after=known
+    )
     past, version = loaded[stream]
     state = s.fold(past)
     recognition, _ = loaded[recognised] if recognised else ([], 0)
@@ -126,7 +130,7 @@ async def post_settlement(
             state,
             posting=posting,
             agreement=agreement.fold(loaded[hospital_stream][0]),
-            catalogue=await catalogues.current(tx),
+            catalogue=await catalogues.current(tx, loaded),
             determination=determination.fold(recognition) if recognition else None,
             now=ctx.now,
         )
