@@ -399,12 +399,16 @@ class PostgresTransaction:
         found: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in stream_ids}
         conn = await self.reader()
         if after:
+            # Each stream's range from its own index scan; no ORDER BY over the whole: PostgreSQL's
+            # generic plan for one sorted the few rows at twice the cost of the read (0.49 against
+            # 0.21 ms here). Each stream's rows are put in order below whatever order they came in.
             rows = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM events JOIN unnest($1::text[], $2::int[]) AS s (id, after) "
-                "ON stream_id = s.id AND version > s.after ORDER BY stream_id, version",
+                f"SELECT e.* FROM unnest($1::text[], $2::int[]) AS s (id, after) CROSS JOIN LATERAL "
+                f"(SELECT {_COLUMNS} FROM events WHERE stream_id = s.id AND version > s.after ORDER BY version) AS e",
                 list(found),
                 [after.get(stream_id, 0) for stream_id in found],
             )
+            rows = sorted(rows, key=lambda row: (row["stream_id"], row["version"]))
         else:
             rows = await conn.fetch(
                 f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, version",
