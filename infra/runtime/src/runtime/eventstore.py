@@ -120,8 +120,8 @@ class Transaction(Protocol):
     async def load_many(
         self, stream_ids: Sequence[str], *, after: Mapping[str, int] | None = None
     ) -> dict[str, list[RecordedEvent]]:
-        """Several streams in one round trip: each id given maps to its events (empty if none); a
-        stream in `after` only to its events after that version (a cached stream catching up)."""
+        """Several streams in one round trip: each id given maps to its events (empty if none), a
+        stream in `after` to its events after that version only (a cached stream catching up)."""
         ...
 
     async def append(

@@ -120,7 +120,7 @@ class EventRecorder(Generic[E]):
         """Several streams' events and versions in one round trip (a decision that reads three); a
         stream in `after`, only its events after that version (and its version counts them too)."""
         after = after or {}
-        loaded = await tx.load_many(stream_ids, after=after) if after else await tx.load_many(stream_ids)
+        loaded = await tx.load_many(stream_ids, after=after)
         return {stream_id: self._decoded(rows, after.get(stream_id, 0)) for stream_id, rows in loaded.items()}
 
     def _decoded(self, rows: Sequence[RecordedEvent], before: int = 0) -> tuple[list[E], int]:
