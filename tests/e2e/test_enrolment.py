@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -227,35 +227,46 @@ async def test_bad_enrolments_get_a_clear_error_and_store_nothing(
     assert await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'EmployeeEnrolled'") == 0
 
 
-async def test_contributions_are_assessed_paid_late_with_a_fee_and_flagged_overdue_when_time_passes(
+async def test_contributions_are_assessed_paid_late_with_a_fee_and_flagged_overdue_late_or_when_time_passes(
     stack: Stack,
 ) -> None:
+    # Months counted from the stack's clock: "late" fell due on the 15th of last month, "current"
+    # falls due on the 15th of next month.
+    today = local_date(stack.clock.now())
+    late, current = _month(today, -2), _month(today, 0)
     await feed(stack, record(STEEL, "r-6"))
     await eventually(lambda: get_employer(stack, STEEL))
     enrol = {
         "citizen_id": WORKER,
         "employer_credit_code": STEEL,
-        "hired_on": "2026-07-01",
+        "hired_on": f"{late}-01",
         "declared_monthly_wage_fen": 800_000,
     }
     assert (await stack.client.post("/v1/regions/36/employees", json=enrol, headers=stack.token())).status_code == 201
     await eventually(lambda: _enrolled(stack, "36"))
 
-    for month in ("2026-08", "2026-09"):
+    answers = {}
+    for month in (late, current):
         r = await stack.client.post(
             "/v1/regions/36/contributions/assessments",
             json={"employer_credit_code": STEEL, "month": month},
             headers=stack.token(),
         )
-        assert r.json()["assessed"] == 1, r.text
+        answers[month] = r.json()
+    # Assessed after its due date, the late month is overdue at once; the current one gets a timer.
+    assert (answers[late]["assessed"], answers[late]["overdue"]) == (1, 1), answers
+    assert (answers[current]["assessed"], answers[current]["overdue"]) == (1, 0)
+    enrolment = stack.services[("enrolment", "36")]
+    pool = enrolment.resources.pool
+    assert await pool.fetchval("SELECT count(*) FROM deadlines WHERE kind LIKE 'contribution_due:%'") == 1
+    late_due = date.fromisoformat(f"{_month(today, -1)}-15")
     paid = await stack.client.post(
         "/v1/regions/36/contributions/payments",
-        json={"employer_credit_code": STEEL, "month": "2026-08", "paid_on": "2026-09-25"},
+        json={"employer_credit_code": STEEL, "month": late, "paid_on": (late_due + timedelta(days=10)).isoformat()},
         headers=stack.token(),
     )
-    # Time passes: 2026-09 falls due on 15 October and stays unpaid.
+    # Time passes: the current month falls due and stays unpaid.
     stack.clock.advance(days=400)
-    enrolment = stack.services[("enrolment", "36")]
     assert enrolment.deadlines is not None
     await enrolment.deadlines.run_once()
 
@@ -263,18 +274,27 @@ async def test_contributions_are_assessed_paid_late_with_a_fee_and_flagged_overd
         r = await stack.client.post("/v1/regions/36/people/lookup", json={"citizen_id": WORKER}, headers=stack.token())
         body: dict[str, Any] = r.json()
         months = {c["month"]: c for c in body["contributions"]}
-        return body if len(months) == 2 and months["2026-09"]["overdue"] and months["2026-08"]["paid_on"] else None
+        return body if len(months) == 2 and months[current]["overdue"] and months[late]["paid_on"] else None
 
     person = await eventually(history)
     months = {c["month"]: c for c in person["contributions"]}
-    august = months["2026-08"]
-    due = august["employer_total_fen"] + august["worker_total_fen"]
+    paid_late = months[late]
+    due = paid_late["employer_total_fen"] + paid_late["worker_total_fen"]
     assert paid.status_code == 200, paid.text
-    # Due 15 September; paid 25 September: 10 days at 0.05% a day.
-    assert august["late_fee_fen"] == round(due * 0.0005 * 10)
-    assert august["account_fen"] == round(august["base_fen"] * 0.08)
-    assert months["2026-09"]["overdue"] is True
-    assert person["account_total_fen"] == august["account_fen"]
+    # Paid 10 days after its due date: 10 days at 0.05% a day.
+    assert paid_late["late_fee_fen"] == round(due * 0.0005 * 10)
+    assert paid_late["account_fen"] == round(paid_late["base_fen"] * 0.08)
+    assert paid_late["overdue"] is True
+    assert months[current]["overdue"] is True
+    assert person["account_total_fen"] == paid_late["account_fen"]
+
+    async def breached() -> list[date] | None:
+        found = await published_events(stack, "deadline_breached", DeadlineBreachedV1)
+        due = sorted(b.data.due_on for b in found if b.data.kind == "contribution_due")
+        return due if len(due) == 2 else None
+
+    # The same breach leaves the service either way, at the assessment or when the timer fires.
+    assert await eventually(breached) == [late_due, date.fromisoformat(f"{_month(today, 1)}-15")]
 
     # The history leaves the service as public events, for the transfer service of the region (the
     # relay may send them after the view has them).
@@ -283,9 +303,9 @@ async def test_contributions_are_assessed_paid_late_with_a_fee_and_flagged_overd
         return found if len(found) >= 2 else None
 
     published = await eventually(assessed)
-    assert sorted(p.data.month for p in published) == ["2026-08", "2026-09"]
+    assert sorted(p.data.month for p in published) == [late, current]
     assert {p.data.citizen_id for p in published} == {WORKER}
-    assert all(p.data.account_fen == august["account_fen"] for p in published)
+    assert all(p.data.account_fen == paid_late["account_fen"] for p in published)
 
 
 async def published_events(stack: Stack, name: str, model: Any = ContributionAssessedV1) -> list[Any]:
@@ -342,3 +362,9 @@ async def test_the_figures_count_routes_schemes_and_classes(stack: Stack) -> Non
         ("employer_registration", f"employer-{STEEL}"),
         ("employer_registration", f"employer-{SHOP}"),
     ]
+
+
+def _month(today: date, offset: int) -> str:
+    """The month `offset` months from today's, as YYYY-MM."""
+    index = today.year * 12 + today.month - 1 + offset
+    return f"{index // 12}-{index % 12 + 1:02d}"

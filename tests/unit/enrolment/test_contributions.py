@@ -39,6 +39,7 @@ REF = "p-7f3a9c"
 CITIZEN_ID = "11010519491231002X"
 EMPLOYER = "91350100M000100Y43"
 NOW = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)
+TODAY = date(2026, 4, 1)  # NOW in Beijing
 DUE = date(2026, 4, 15)
 INJURY_RATE = Decimal("0.0045")  # class 4 floated down to 0.5
 RATES = RateTable(
@@ -80,6 +81,7 @@ def assess(state: Person, **overrides: Any) -> list[Event]:
         "injury_rate": INJURY_RATE,
         "due_on": DUE,
         "citizen_id": CITIZEN_ID,
+        "today": TODAY,
         "now": NOW,
     }
     arguments.update(overrides)
@@ -116,6 +118,24 @@ def test_a_month_on_an_8000_yuan_base_is_assessed_line_by_line_with_the_account_
             at=NOW,
         )
     ]
+
+
+def test_a_month_assessed_after_its_due_date_is_overdue_at_once() -> None:
+    events = assess(fold([enrolled()]), today=date(2026, 4, 16))
+
+    assert [type(e) for e in events] == [ContributionAssessed, ContributionOverdue]
+    assert events[1] == ContributionOverdue(
+        person_ref=REF, employer_credit_code=EMPLOYER, month="2026-03", due_on=DUE, at=NOW
+    )
+    state = fold([enrolled(), *events])
+    assert state.assessments[(EMPLOYER, "2026-03")].overdue
+    assert decide_mark_overdue(state, employer_credit_code=EMPLOYER, month="2026-03", now=NOW) == []
+
+
+def test_a_month_assessed_on_its_due_date_is_not_overdue_yet() -> None:
+    [event] = assess(fold([enrolled()]), today=DUE)
+
+    assert isinstance(event, ContributionAssessed)
 
 
 def test_each_line_is_rounded_half_up_to_the_fen_before_the_totals() -> None:

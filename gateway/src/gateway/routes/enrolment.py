@@ -200,7 +200,8 @@ async def declare_base(
 async def assess_contributions(
     region: Region, body: c.AssessContributions, request: Request, actor: Caller, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
-    """Assess a month's contributions for every employee of an employer (operators)."""
+    """Assess a month's contributions for every employee of an employer (operators); a month assessed
+    after its due date is overdue at once (`overdue` counts those people)."""
     require_operator_of(region, actor)
     result: dict[str, Any] = await _send(
         request, region, "assess_contributions", body, actor, Channel.SYSTEM, idempotency_key

@@ -12,7 +12,14 @@ from uuid import NAMESPACE_OID, uuid5
 from contracts.enrolment.commands import AssessContributions, DeclareBase, EndEmployment, EnrolEmployee, RecordPayment
 from enrolment.application.ports import Deadlines, PensionRegistry, People, RateBook, Recorder
 from enrolment.domain.errors import EmployerNotFoundError
-from enrolment.domain.events import ContributionBaseDeclared, ContributionPaid, EmployeeEnrolled
+from enrolment.domain.events import (
+    ContributionAssessed,
+    ContributionBaseDeclared,
+    ContributionOverdue,
+    ContributionPaid,
+    EmployeeEnrolled,
+    Event,
+)
 from enrolment.domain.model import employer_stream
 from enrolment.domain.model import fold as fold_employer
 from enrolment.domain.person import (
@@ -168,7 +175,8 @@ async def assess_contributions(
 
     async def assess(tx: Transaction, chunk: list[str]) -> dict[str, int]:
         """The chunk's people in six round trips, BEGIN, COMMIT and the reply included: their
-        streams read at once, their events appended at once, one deadline each scheduled at once."""
+        streams read at once, their events appended at once, one deadline each scheduled at once
+        (none for a month assessed after its due date: it is overdue from the start)."""
         loaded = await recorder.load_many(tx, [person_stream(ref) for ref in chunk])
         appends = []
         for ref in chunk:
@@ -182,6 +190,7 @@ async def assess_contributions(
                 injury_rate=employer.injury_rate,
                 due_on=basis + timedelta(days=15),
                 citizen_id=employees[ref],
+                today=ctx.today,
                 now=ctx.now,
             )
             if events:
@@ -189,16 +198,28 @@ async def assess_contributions(
         await recorder.record_many(tx, appends, ctx)
         await deadlines.schedule_each(
             tx,
-            stream_ids=[stream for stream, _, _ in appends],
+            stream_ids=[stream for stream, _, events in appends if not _count(events, ContributionOverdue)],
             kind=contribution_deadline(command.employer_credit_code, command.month),
             basis=basis,
             calendar_days=15,
             payload={"employer": command.employer_credit_code, "month": command.month},
         )
-        return {"assessed": sum(len(events) for _, _, events in appends)}
+        return {
+            "assessed": sum(_count(events, ContributionAssessed) for _, _, events in appends),
+            "overdue": sum(_count(events, ContributionOverdue) for _, _, events in appends),
+        }
 
     done = await _in_chunks(store, ctx, sorted(employees), assess)
-    return {"employer_credit_code": command.employer_credit_code, "month": command.month, "assessed": done["assessed"]}
+    return {
+        "employer_credit_code": command.employer_credit_code,
+        "month": command.month,
+        "assessed": done["assessed"],
+        "overdue": done["overdue"],
+    }
+
+
+def _count(events: list[Event], kind: type[object]) -> int:
+    return sum(isinstance(e, kind) for e in events)
 
 
 async def record_payment(

@@ -175,6 +175,7 @@ def decide_assess_month(
     injury_rate: Decimal | None,
     due_on: date,
     citizen_id: str,
+    today: date,
     now: datetime,
 ) -> list[Event]:
     """Assess a month once for an employer the person was enrolled with on some day of it.
@@ -182,6 +183,8 @@ def decide_assess_month(
     The base is that year's declared wage clamped by `rates` (the month's table); each scheme's
     line is base x rate, half-up to the fen; work injury uses the employer's rate. The worker's
     pension share (8%) goes to the individual account. A month already assessed yields nothing.
+    A month assessed after its due date (a late declaration) is overdue from the start, as an
+    enrolment made late is flagged late: no timer is needed to find that out.
     """
     first, last = month_bounds(month)
     if (employer_credit_code, month) in state.assessments:
@@ -196,7 +199,7 @@ def decide_assess_month(
         (scheme, *rates.contribution(Scheme(scheme), base_fen, injury_rate=injury_rate)) for scheme in enrolment.schemes
     )
     account_fen = next((worker for scheme, _, worker in lines if scheme == Scheme.PENSION), 0)
-    return [
+    assessed: list[Event] = [
         ContributionAssessed(
             person_ref=state.person_ref,
             citizen_id=citizen_id,
@@ -211,6 +214,12 @@ def decide_assess_month(
             at=now,
         )
     ]
+    if today > due_on:
+        overdue = ContributionOverdue(
+            person_ref=state.person_ref, employer_credit_code=employer_credit_code, month=month, due_on=due_on, at=now
+        )
+        assessed.append(overdue)
+    return assessed
 
 
 def decide_record_payment(
