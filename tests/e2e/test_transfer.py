@@ -3,6 +3,7 @@ across two regions with their own databases, in one trace; and the refusals."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -94,6 +95,27 @@ async def test_a_worker_moving_from_foshan_to_nanchang_is_transferred_straight_t
     )
     assert figures["completed_in"] == 1
     assert figures["share_within_three_days_percent"] == 100.0
+
+
+async def test_an_application_made_while_the_new_enrolment_is_on_its_way_to_the_transfer_service_waits_for_it(
+    stack: Stack,
+) -> None:
+    await register(stack, "36", NANCHANG, "360102")
+    transfer = stack.services[("transfer", "36")].resources.pool
+    async with transfer.acquire() as held, held.transaction():
+        # The transfer service's copy of the enrolment history cannot be written meanwhile (reads can).
+        await held.execute("LOCK TABLE employments, history IN EXCLUSIVE MODE")
+        await work(stack, "36", NANCHANG, YOUNG, "2026-10-01", ["2026-10"], ended=None)
+        applying = asyncio.create_task(
+            stack.client.post(
+                "/v1/regions/36/transfers", json={"citizen_id": YOUNG, "from_region": "44"}, headers=stack.token()
+            )
+        )
+        await asyncio.sleep(0.5)  # the application has read a copy without the enrolment by now
+    applied = await ok(await applying, 201)
+
+    # Not refused as "not enrolled here": the service waited for its copy to hold what was published.
+    assert applied["status"] == "contact_letter_sent", applied
 
 
 async def test_refusals_tell_the_applicant_why_and_older_workers_get_a_temporary_account(stack: Stack) -> None:

@@ -20,7 +20,7 @@ from transfer.application import cases
 from transfer.domain import events
 from transfer.entrypoints.inbox import inbox_consumer
 from transfer.entrypoints.requests import request_table
-from transfer.history import history_consumer
+from transfer.history import HistoryFeed, history_consumer, history_durable
 from transfer.projections import TransfersProjection
 from transfer.translation import to_public
 
@@ -107,6 +107,7 @@ def build(resources: Resources) -> ServiceParts:
             recorder=recorder,
             deadlines=timers,
             salt=settings.pseudonym_salt.encode(),
+            feed=HistoryFeed(resources.js, subjects.events_stream(region, "enrolment"), history_durable(region)),
         ),
         events_stream=events_stream,
         streams=[inbox, enrolment_events],

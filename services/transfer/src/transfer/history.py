@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from nats.js import JetStreamContext
 from pydantic import ValidationError
 
 from contracts.codec import decode
@@ -20,6 +23,8 @@ from contracts.subjects import Subjects
 from runtime.eventstore import PostgresTransaction, Transaction
 from runtime.messaging import ConsumerSpec, Delivery, PoisonMessageError
 from transfer.domain.values import Period, PeriodKind
+
+log = logging.getLogger(__name__)
 
 OnPaid = Callable[[PostgresTransaction, str, "PostgresHistory"], Awaitable[None]]
 
@@ -73,6 +78,34 @@ async def _apply(conn: asyncpg.Connection, name: str, raw: bytes) -> str | None:
     return None
 
 
+def history_durable(region: str) -> str:
+    return f"transfer-{region}-history"
+
+
+class HistoryFeed:
+    """How far this region's copy of the enrolment history has come, as JetStream sees its consumer."""
+
+    def __init__(self, js: JetStreamContext, stream: str, durable: str, *, patience: float = 5.0) -> None:
+        self.js, self.stream, self.durable, self.patience = js, stream, durable, patience
+
+    async def applied_up_to_now(self) -> bool:
+        """Wait until the copy has applied every enrolment event the stream held at the call (acked
+        after the commit that applied it), at most `patience` seconds; False if it had not by then."""
+        held = (await self.js.stream_info(self.stream)).state.last_seq
+        deadline = asyncio.get_running_loop().time() + self.patience
+        while True:
+            consumer = await self.js.consumer_info(self.stream, self.durable)
+            floor = consumer.ack_floor.stream_seq if consumer.ack_floor else 0
+            if (floor or 0) >= held or (consumer.num_pending == 0 and consumer.num_ack_pending == 0):
+                return True
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning(
+                    "enrolment history still behind", extra={"consumer": self.durable, "pending": consumer.num_pending}
+                )
+                return False
+            await asyncio.sleep(0.02)
+
+
 def history_consumer(subjects: Subjects, region: str, on_paid: OnPaid) -> ConsumerSpec:
     """Consumes the enrolment events of the same region (never its tables); `on_paid` runs in the same
     transaction after a contribution is recorded as paid (a waiting contact letter may now be answered)."""
@@ -89,7 +122,7 @@ def history_consumer(subjects: Subjects, region: str, on_paid: OnPaid) -> Consum
             await on_paid(tx, paid_by, PostgresHistory(tx))
 
     filters = tuple(subjects.event(region, "enrolment", name) for name in SOURCES)
-    return ConsumerSpec(f"transfer-{region}-history", subjects.events_stream(region, "enrolment"), filters, apply)
+    return ConsumerSpec(history_durable(region), subjects.events_stream(region, "enrolment"), filters, apply)
 
 
 def _period(row: asyncpg.Record) -> Period:
@@ -105,8 +138,11 @@ def _period(row: asyncpg.Record) -> Period:
 class PostgresHistory:
     """What the transfer rules need to know about a person here."""
 
-    def __init__(self, tx: PostgresTransaction) -> None:
-        self.tx = tx
+    def __init__(self, tx: PostgresTransaction, feed: HistoryFeed | None = None) -> None:
+        self.tx, self.feed = tx, feed
+
+    async def catch_up(self) -> bool:
+        return self.feed is not None and await self.feed.applied_up_to_now()
 
     async def standing(self, person_ref: str) -> tuple[bool, list[Period]]:
         """(enrolled here with a pension now, every period recorded here): one round trip."""

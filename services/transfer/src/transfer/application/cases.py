@@ -38,6 +38,10 @@ class History(Protocol):
     async def standing(self, person_ref: str) -> tuple[bool, list[Period]]:
         """(enrolled here with a pension now, every period recorded here, paid or not)."""
 
+    async def catch_up(self) -> bool:
+        """Wait (a few seconds at most) until this region's copy of the enrolment history holds every
+        event the enrolment service had published at the call; False if it did not in time."""
+
     async def periods(self, person_ref: str) -> list[Period]:
         """Every period recorded here, paid or not."""
 
@@ -80,6 +84,10 @@ async def apply_for_transfer(
     """Review the application here at once; if every rule passes, the contact letter leaves for the old region."""
     case_id = str(uuid5(NAMESPACE_URL, f"yiwang:transfer-case:{ctx.command_id}"))
     enrolled, new_periods = await history.standing(person_ref)
+    if not (enrolled and new_periods) and await history.catch_up():
+        # Not enrolled or contributing here by the copy of the enrolment history the service keeps:
+        # an enrolment or payment may still be on its way. Refused only on a copy that is up to date.
+        enrolled, new_periods = await history.standing(person_ref)
     events = transfer_in.decide_apply(
         TransferIn(),
         case_id=case_id,

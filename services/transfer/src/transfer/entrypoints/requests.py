@@ -17,7 +17,7 @@ from runtime.requests import ErrorTable, command, query
 from transfer import queries
 from transfer.application import cases
 from transfer.domain import errors
-from transfer.history import PostgresHistory
+from transfer.history import HistoryFeed, PostgresHistory
 
 ERRORS: ErrorTable = {
     errors.CaseNotFoundError: (404, "transfer-not-found"),
@@ -26,7 +26,14 @@ ERRORS: ErrorTable = {
 
 
 def request_table(
-    store: EventStore, pool: asyncpg.Pool, clock: Clock, *, recorder: Any, deadlines: Any, salt: bytes
+    store: EventStore,
+    pool: asyncpg.Pool,
+    clock: Clock,
+    *,
+    recorder: Any,
+    deadlines: Any,
+    salt: bytes,
+    feed: HistoryFeed | None = None,
 ) -> dict[str, RequestHandler]:
     async def apply(tx: Transaction, cmd: c.ApplyForTransfer, ctx: CommandContext) -> dict[str, Any]:
         if not isinstance(tx, PostgresTransaction):
@@ -36,7 +43,7 @@ def request_table(
             cmd,
             ctx,
             recorder=recorder,
-            history=PostgresHistory(tx),
+            history=PostgresHistory(tx, feed),
             deadlines=deadlines,
             person_ref=pseudonym(cmd.citizen_id, salt=salt),
         )
