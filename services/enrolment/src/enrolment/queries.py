@@ -1,4 +1,4 @@
-"""Read-side queries over the enrolment views."""
+"""Read-side queries over the enrolment views, and the payroll the enrolments write as they go."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ async def review_queue(pool: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
 async def employees_of(pool: asyncpg.Pool, employer_credit_code: str, month: str) -> list[tuple[str, str]]:
     first, last = _month_bounds(month)
     rows = await pool.fetch(
-        "SELECT person_ref, citizen_id FROM enrolments_view WHERE employer_credit_code = $1 "
+        "SELECT person_ref, citizen_id FROM payroll WHERE employer_credit_code = $1 "
         "AND hired_on <= $3 AND (ended_on IS NULL OR ended_on >= $2) ORDER BY person_ref",
         employer_credit_code,
         first,
@@ -52,7 +52,7 @@ async def employees_of(pool: asyncpg.Pool, employer_credit_code: str, month: str
 async def active_pension(pool: asyncpg.Pool, person_ref: str, month: str) -> bool:
     first, last = _month_bounds(month)
     found = await pool.fetchval(
-        "SELECT 1 FROM enrolments_view WHERE person_ref = $1 AND 'pension' = ANY(schemes) "
+        "SELECT 1 FROM payroll WHERE person_ref = $1 AND 'pension' = ANY(schemes) "
         "AND hired_on <= $3 AND (ended_on IS NULL OR ended_on >= $2) LIMIT 1",
         person_ref,
         first,

@@ -18,6 +18,7 @@ from enrolment.domain.events import (
     ContributionOverdue,
     ContributionPaid,
     EmployeeEnrolled,
+    EmploymentEnded,
     Event,
 )
 from enrolment.domain.model import employer_stream
@@ -82,8 +83,9 @@ async def enrol_employee(
         now=ctx.now,
         active_pension_elsewhere=elsewhere,
     )
-    await recorder.record(tx, stream, version, events, ctx)
     enrolled = next(e for e in events if isinstance(e, EmployeeEnrolled))
+    await people.hired(tx, enrolled)  # first: the events then go with the reply in one statement at the commit
+    await recorder.record(tx, stream, version, events, ctx)
     return {
         "person_ref": ref,
         "schemes": list(enrolled.schemes),
@@ -102,6 +104,9 @@ async def end_employment(
     events = decide_end_employment(
         fold_person(history), employer_credit_code=command.employer_credit_code, ended_on=command.ended_on, now=ctx.now
     )
+    for ended in events:
+        if isinstance(ended, EmploymentEnded):
+            await people.ended(tx, ended)
     await recorder.record(tx, stream, version, events, ctx)
     return {"ended_on": command.ended_on.isoformat()}
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from enrolment.domain.events import EmployeeEnrolled, EmploymentEnded
 from enrolment.domain.rates import RateTable
 from runtime.deadlines import Deadlines
+from runtime.eventstore import Transaction
 from runtime.recording import Recorder
 
 
@@ -26,14 +28,22 @@ class People(Protocol):
         """The person's pseudonymous reference (the same in every region)."""
         ...
 
+    async def hired(self, tx: Transaction, enrolled: EmployeeEnrolled) -> None:
+        """Put the enrolment on the employer's payroll, in the transaction that records it."""
+        ...
+
+    async def ended(self, tx: Transaction, ended: EmploymentEnded) -> None:
+        """Close the employment on the payroll, in the transaction that records its end."""
+        ...
+
     async def employees_of(self, employer_credit_code: str, month: str) -> list[tuple[str, str]]:
-        """(person_ref, citizen_id) of everyone enrolled with the employer in that month, including
-        enrolments answered just before the call (read your own writes)."""
+        """(person_ref, citizen_id) of everyone enrolled with the employer in that month, by every
+        enrolment committed before the call (the payroll is written with them, not after)."""
         ...
 
     async def active_pension(self, person_ref: str, month: str) -> bool:
         """Whether the person has a pension enrolment active here in that month (asked by other
-        regions before they enrol the person), counting every change answered before the call."""
+        regions before they enrol the person), counting every change committed before the call."""
         ...
 
 
