@@ -426,6 +426,46 @@ async def test_an_advisory_lock_holds_the_same_key_elsewhere_until_its_transacti
     assert order == ["other key holds", "first ends", "second holds"]
 
 
+async def test_advisory_locks_on_several_keys_hold_each_and_are_the_same_locks_as_one_at_a_time(
+    pool: asyncpg.Pool,
+) -> None:
+    store = PostgresEventStore(pool)
+    held, released = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
+
+    async def many() -> None:
+        async with store.transaction() as tx:
+            await tx.lock_each(["person:p3", "person:p1", "person:p2", "person:p1"], 6)
+            locks = await (await tx.connection()).fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            )
+            order.append(f"many hold {locks}")
+            held.set()
+            await released.wait()
+            order.append("many end")
+
+    async def one(key: str) -> None:
+        await held.wait()
+        async with store.transaction() as tx:
+            await tx.lock(key, 6)
+            order.append(f"{key} holds")
+
+    async def release_when_both_wait() -> None:
+        await held.wait()
+
+        async def both_wait() -> bool:
+            waiting = await pool.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            return bool(waiting == 2)
+
+        await eventually(both_wait)
+        released.set()
+
+    await asyncio.gather(many(), one("person:p2"), one("person:p3"), release_when_both_wait())
+
+    assert order[:2] == ["many hold 3", "many end"]
+    assert sorted(order[2:]) == ["person:p2 holds", "person:p3 holds"]
+
+
 @pytest.mark.parametrize("key", ["p'; DROP TABLE events; --", "p 1", "", "p\\1", "x" * 201])
 async def test_an_advisory_lock_key_is_plain_identifier_characters_only(pool: asyncpg.Pool, key: str) -> None:
     store = PostgresEventStore(pool)

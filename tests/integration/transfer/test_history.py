@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib.resources import files
+from typing import Any
+from uuid import uuid4
 
 import asyncpg
 
+from contracts.codec import encode
+from contracts.enrolment.events import ContributionAssessedV1, ContributionPaidV1, EmployeeEnrolledV1, EmploymentEndedV1
+from contracts.envelope import SYSTEM_ACTOR, Channel, envelope_for
+from contracts.subjects import Subjects
 from runtime import db
 from runtime.eventstore import PostgresEventStore
+from runtime.messaging import Delivery
 from tests.seeding import HISTORY, young_citizen
-from transfer.history import PostgresHistory
+from transfer.history import PostgresHistory, history_consumer
 
 ONE, TWO = young_citizen(1), young_citizen(2)
 RATE = Decimal("0.16")
@@ -84,3 +91,94 @@ async def test_a_persons_ledger_is_the_paid_periods_and_each_unpaid_month_once_i
     ]
     assert unpaid == ["2026-11", "2026-12"]
     assert nobody == ([], [])
+
+
+def _delivery(subjects: Subjects, name: str, data: Any) -> Delivery:
+    envelope = envelope_for(
+        data,
+        service="enrolment",
+        message=name,
+        region="36",
+        actor=SYSTEM_ACTOR,
+        channel=Channel.SYSTEM,
+        time=datetime(2026, 11, 20, tzinfo=UTC),
+        correlationid=uuid4(),
+    )
+    return Delivery(subjects.event("36", "enrolment", name), encode(envelope), {}, uuid4(), 1)
+
+
+async def test_a_fetch_of_enrolment_facts_is_kept_in_stream_order_in_a_few_statements(pool: asyncpg.Pool) -> None:
+    await with_history(pool)
+    subjects = Subjects("yiwang")
+    paid_by: list[list[str]] = []
+
+    async def on_paid(tx: Any, person_refs: list[str], history: Any) -> None:
+        paid_by.append(person_refs)
+
+    spec = history_consumer(subjects, "36", on_paid)
+    hired = EmployeeEnrolledV1(
+        person_ref="p-1",
+        citizen_id=ONE,
+        employer_credit_code=NANCHANG,
+        schemes=["pension"],
+        hired_on=date(2026, 9, 1),
+        base_fen=500_000,
+        late=False,
+    )
+
+    def assessed(person: str, citizen: str, month: str) -> ContributionAssessedV1:
+        return ContributionAssessedV1(
+            person_ref=person,
+            citizen_id=citizen,
+            employer_credit_code=NANCHANG,
+            region="36",
+            month=month,
+            base_fen=500_000,
+            employer_total_fen=90_000,
+            worker_total_fen=50_000,
+            pension_employer_fen=80_000,
+            account_fen=40_000,
+            due_on=date(2026, 11, 15),
+        )
+
+    def paid(person: str, month: str) -> ContributionPaidV1:
+        return ContributionPaidV1(
+            person_ref=person,
+            employer_credit_code=NANCHANG,
+            month=month,
+            amount_fen=140_000,
+            late_fee_fen=0,
+            paid_on=date(2026, 11, 10),
+        )
+
+    facts = [
+        ("employee_enrolled", hired),
+        ("contribution_assessed", assessed("p-1", ONE, "2026-09")),
+        ("contribution_assessed", assessed("p-2", TWO, "2026-09")),
+        ("contribution_paid", paid("p-1", "2026-09")),
+        ("contribution_paid", paid("p-2", "2026-09")),
+        ("contribution_assessed", assessed("p-1", ONE, "2026-10")),
+        (
+            "employment_ended",
+            EmploymentEndedV1(person_ref="p-1", employer_credit_code=NANCHANG, ended_on=date(2026, 10, 31)),
+        ),
+        ("employee_enrolled", hired.model_copy(update={"hired_on": date(2026, 11, 2)})),
+        ("contribution_paid", paid("p-1", "2026-10")),
+        ("contribution_assessed", assessed("p-1", ONE, "2026-11")),
+    ]
+    assert spec.batch_handler is not None
+    store = PostgresEventStore(pool)
+    async with store.transaction() as tx:
+        await spec.batch_handler(tx, [_delivery(subjects, name, data) for name, data in facts])
+
+    rows = await pool.fetch("SELECT person_ref, month, paid, employer_rate FROM history ORDER BY person_ref, month")
+    assert [(r["person_ref"], r["month"], r["paid"]) for r in rows] == [
+        ("p-1", "2026-09", True),
+        ("p-1", "2026-10", True),  # assessed before its payment, two runs earlier
+        ("p-1", "2026-11", False),
+        ("p-2", "2026-09", True),
+    ]
+    assert {r["employer_rate"] for r in rows} == {Decimal("0.16")}
+    employment = await pool.fetchrow("SELECT hired_on, ended_on FROM employments WHERE person_ref = 'p-1'")
+    assert (employment["hired_on"], employment["ended_on"]) == (date(2026, 11, 2), None)  # enrolled again after the end
+    assert paid_by == [["p-1", "p-2"]]

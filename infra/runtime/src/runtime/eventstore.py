@@ -330,6 +330,19 @@ class PostgresTransaction:
             raise ValueError(f"an advisory lock key of letters, digits and ':_.-' only, not {key!r}")
         await self._begin(with_statement=f"SELECT pg_advisory_xact_lock(hashtextextended('{key}', {int(space)}))")
 
+    async def lock_each(self, keys: Iterable[str], space: int) -> None:
+        """`lock` for several keys in one statement, taken in sorted order: two transactions locking
+        overlapping sets then never wait on each other in a circle."""
+        ordered = sorted(set(keys))
+        if len(ordered) <= 1:
+            for key in ordered:
+                await self.lock(key, space)
+            return
+        await self._begin()
+        await self._conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(k, $2)) FROM unnest($1::text[]) AS k", ordered, space
+        )
+
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """A nested block inside the transaction: an error in it rolls back only what it did."""

@@ -68,9 +68,9 @@ def deadline_handler(recorder: Any, clock: Clock, region: str) -> Any:
 
 
 def payment_handler(recorder: Any, deadlines: Any, clock: Clock, region: str) -> Any:
-    """A contribution paid here: contact letters of that person waiting for unpaid months are answered again."""
+    """Contributions paid here: contact letters of those people waiting for unpaid months are answered again."""
 
-    async def on_paid(tx: PostgresTransaction, person_ref: str, history: Any) -> None:
+    async def on_paid(tx: PostgresTransaction, person_refs: list[str], history: Any) -> None:
         ctx = CommandContext(
             command_id=uuid4(),
             correlation_id=uuid4(),
@@ -81,7 +81,7 @@ def payment_handler(recorder: Any, deadlines: Any, clock: Clock, region: str) ->
             now=clock.now(),
             traceparent=current_traceparent(),
         )
-        await cases.resume_after_payment(tx, person_ref, ctx, recorder=recorder, history=history, deadlines=deadlines)
+        await cases.resume_after_payment(tx, person_refs, ctx, recorder=recorder, history=history, deadlines=deadlines)
 
     return on_paid
 

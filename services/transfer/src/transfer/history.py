@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -26,56 +27,64 @@ from transfer.domain.values import Period, PeriodKind
 
 log = logging.getLogger(__name__)
 
-OnPaid = Callable[[PostgresTransaction, str, "PostgresHistory"], Awaitable[None]]
+OnPaid = Callable[[PostgresTransaction, list[str], "PostgresHistory"], Awaitable[None]]
 
 SOURCES = ("employee_enrolled", "employment_ended", "contribution_assessed", "contribution_paid")
 
 
-async def _apply(conn: asyncpg.Connection, name: str, raw: bytes) -> str | None:
-    """Store one enrolment fact; returns the person whose contribution was just paid, if any."""
+_ASSESSED = (
+    "INSERT INTO history (person_ref, employer_credit_code, month, citizen_id, base_fen, employer_rate, account_fen) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::numeric[], $7::bigint[]) "
+    "ON CONFLICT DO NOTHING"
+)
+_PAID = (
+    "UPDATE history h SET paid = true FROM unnest($1::text[], $2::text[], $3::text[]) AS p (person_ref, employer, month) "
+    "WHERE h.person_ref = p.person_ref AND h.employer_credit_code = p.employer AND h.month = p.month"
+)
+_ENROLLED = (
+    "INSERT INTO employments (person_ref, employer_credit_code, schemes, hired_on) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (person_ref, employer_credit_code) DO UPDATE SET schemes = EXCLUDED.schemes, "
+    "hired_on = EXCLUDED.hired_on, ended_on = NULL"
+)
+_ENDED = "UPDATE employments SET ended_on = $3 WHERE person_ref = $1 AND employer_credit_code = $2"
+
+
+def _assessed(a: ContributionAssessedV1) -> tuple[Any, ...]:
+    rate = Decimal(a.pension_employer_fen) / Decimal(a.base_fen) if a.base_fen else Decimal(0)
+    return (
+        a.person_ref,
+        a.employer_credit_code,
+        a.month,
+        a.citizen_id,
+        a.base_fen,
+        rate.quantize(Decimal("0.000001")),
+        a.account_fen,
+    )
+
+
+async def _apply_run(conn: asyncpg.Connection, name: str, run: list[bytes]) -> list[str]:
+    """Store a run of enrolment facts of one kind, in stream order; returns whose contributions were paid.
+
+    Months assessed or paid go in one statement per run (the common case: a payroll's month at
+    once); an enrolment or its end, rare and overwriting, one statement each."""
     if name == "contribution_assessed":
-        a = decode(raw, ContributionAssessedV1).data
-        rate = Decimal(a.pension_employer_fen) / Decimal(a.base_fen) if a.base_fen else Decimal(0)
-        await conn.execute(
-            "INSERT INTO history (person_ref, employer_credit_code, month, citizen_id, base_fen, employer_rate, account_fen) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-            a.person_ref,
-            a.employer_credit_code,
-            a.month,
-            a.citizen_id,
-            a.base_fen,
-            rate.quantize(Decimal("0.000001")),
-            a.account_fen,
-        )
+        rows = [_assessed(decode(raw, ContributionAssessedV1).data) for raw in run]
+        await conn.execute(_ASSESSED, *(list(column) for column in zip(*rows, strict=True)))
     elif name == "contribution_paid":
-        p = decode(raw, ContributionPaidV1).data
+        paid = [decode(raw, ContributionPaidV1).data for raw in run]
         await conn.execute(
-            "UPDATE history SET paid = true WHERE person_ref = $1 AND employer_credit_code = $2 AND month = $3",
-            p.person_ref,
-            p.employer_credit_code,
-            p.month,
+            _PAID, [p.person_ref for p in paid], [p.employer_credit_code for p in paid], [p.month for p in paid]
         )
-        return p.person_ref
-    if name == "employee_enrolled":
-        e = decode(raw, EmployeeEnrolledV1).data
-        await conn.execute(
-            "INSERT INTO employments (person_ref, employer_credit_code, schemes, hired_on) VALUES ($1, $2, $3, $4) "
-            "ON CONFLICT (person_ref, employer_credit_code) DO UPDATE SET schemes = EXCLUDED.schemes, "
-            "hired_on = EXCLUDED.hired_on, ended_on = NULL",
-            e.person_ref,
-            e.employer_credit_code,
-            e.schemes,
-            e.hired_on,
-        )
+        return [p.person_ref for p in paid]
+    elif name == "employee_enrolled":
+        for raw in run:
+            e = decode(raw, EmployeeEnrolledV1).data
+            await conn.execute(_ENROLLED, e.person_ref, e.employer_credit_code, e.schemes, e.hired_on)
     elif name == "employment_ended":
-        x = decode(raw, EmploymentEndedV1).data
-        await conn.execute(
-            "UPDATE employments SET ended_on = $3 WHERE person_ref = $1 AND employer_credit_code = $2",
-            x.person_ref,
-            x.employer_credit_code,
-            x.ended_on,
-        )
-    return None
+        for raw in run:
+            x = decode(raw, EmploymentEndedV1).data
+            await conn.execute(_ENDED, x.person_ref, x.employer_credit_code, x.ended_on)
+    return []
 
 
 def history_durable(region: str) -> str:
@@ -107,22 +116,25 @@ class HistoryFeed:
 
 
 def history_consumer(subjects: Subjects, region: str, on_paid: OnPaid) -> ConsumerSpec:
-    """Consumes the enrolment events of the same region (never its tables); `on_paid` runs in the same
-    transaction after a contribution is recorded as paid (a waiting contact letter may now be answered)."""
+    """Consumes the enrolment events of the same region (never its tables), a fetch at a time; `on_paid`
+    runs in the same transaction after contributions are recorded as paid (a waiting contact letter
+    may now be answered)."""
 
-    async def apply(tx: Transaction, delivery: Delivery) -> None:
+    async def apply(tx: Transaction, deliveries: Sequence[Delivery]) -> None:
         if not isinstance(tx, PostgresTransaction):
             raise TypeError("the history lives in PostgreSQL")
-        name = delivery.subject.split(".")[-2]
-        try:
-            paid_by = await _apply(await tx.connection(), name, delivery.data)
-        except ValidationError as error:
-            raise PoisonMessageError(f"{name}: {error.error_count()} invalid fields") from error
-        if paid_by is not None:
-            await on_paid(tx, paid_by, PostgresHistory(tx))
+        conn = await tx.connection()
+        paid_by: list[str] = []
+        for name, run in itertools.groupby(deliveries, key=lambda d: d.subject.split(".")[-2]):
+            try:
+                paid_by += await _apply_run(conn, name, [d.data for d in run])
+            except ValidationError as error:
+                raise PoisonMessageError(f"{name}: {error.error_count()} invalid fields") from error
+        if paid_by:
+            await on_paid(tx, sorted(set(paid_by)), PostgresHistory(tx))
 
     filters = tuple(subjects.event(region, "enrolment", name) for name in SOURCES)
-    return ConsumerSpec(history_durable(region), subjects.events_stream(region, "enrolment"), filters, apply)
+    return ConsumerSpec.batched(history_durable(region), subjects.events_stream(region, "enrolment"), filters, apply)
 
 
 def _period(row: asyncpg.Record) -> Period:
@@ -171,14 +183,17 @@ class PostgresHistory:
         unpaid = dict.fromkeys(r["month"] for r in rows if not r["paid"])  # in month order, each once
         return [_period(r) for r in rows if r["paid"]], list(unpaid)
 
-    async def lock(self, person_ref: str) -> None:
+    async def lock(self, *person_refs: str) -> None:
         """Until the transaction ends: a letter's unpaid check and a payment of the same person never interleave
         (else a payment committed between the check and the wait would leave the letter waiting for ever)."""
-        await self.tx.lock(person_ref, 7)
+        if len(person_refs) == 1:
+            await self.tx.lock(person_refs[0], 7)
+        else:
+            await self.tx.lock_each(person_refs, 7)
 
-    async def waiting_cases(self, person_ref: str) -> list[str]:
+    async def waiting_cases(self, *person_refs: str) -> list[str]:
         rows = await (await self.tx.reader()).fetch(
-            "SELECT case_id FROM waiting_letters WHERE person_ref = $1 ORDER BY case_id", person_ref
+            "SELECT case_id FROM waiting_letters WHERE person_ref = ANY($1::text[]) ORDER BY case_id", list(person_refs)
         )
         return [r["case_id"] for r in rows]
 

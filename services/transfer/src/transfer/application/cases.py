@@ -48,10 +48,11 @@ class History(Protocol):
     async def ledger(self, person_ref: str) -> tuple[list[Period], list[str]]:
         """(the periods paid here, the months with something unpaid), in one read."""
 
-    async def lock(self, person_ref: str) -> None:
-        """Serialises a letter's unpaid check with payments of the same person."""
+    async def lock(self, *person_refs: str) -> None:
+        """Serialises a letter's unpaid check with payments of the same person(s)."""
 
-    async def waiting_cases(self, person_ref: str) -> list[str]: ...
+    async def waiting_cases(self, *person_refs: str) -> list[str]:
+        """The cases whose contact letter waits for a payment of any of these people."""
 
     async def wait_for_payment(self, person_ref: str, case_id: str) -> None: ...
 
@@ -175,11 +176,17 @@ async def receive_contact_letter(
 
 
 async def resume_after_payment(
-    tx: Transaction, person_ref: str, ctx: CommandContext, *, recorder: Recorder, history: History, deadlines: Deadlines
+    tx: Transaction,
+    person_refs: list[str],
+    ctx: CommandContext,
+    *,
+    recorder: Recorder,
+    history: History,
+    deadlines: Deadlines,
 ) -> None:
-    """Old region: a contribution was paid; every letter of this person waiting for unpaid months is answered again."""
-    await history.lock(person_ref)
-    for case_id in await history.waiting_cases(person_ref):
+    """Old region: contributions were paid; every letter of these people waiting for unpaid months is answered again."""
+    await history.lock(*person_refs)
+    for case_id in await history.waiting_cases(*person_refs):
         stream = transfer_out.transfer_out_stream(case_id)
         past, version = await recorder.load(tx, stream)
         state = transfer_out.fold(past)
