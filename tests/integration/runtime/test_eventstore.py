@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 from uuid import uuid4
 
@@ -12,6 +13,7 @@ import pytest
 
 from runtime import db
 from runtime.commands import execute_once
+from runtime.deadlines import DeadlineRule, deadline_rows
 from runtime.eventstore import (
     ConcurrencyError,
     NewEvent,
@@ -23,6 +25,7 @@ from runtime.eventstore import (
     TransactionAbortedError,
 )
 from runtime.testing import InMemoryEventStore
+from runtime.workdays import WorkingDayCalendar, years_from_chinese_calendar
 from tests.waiting import eventually
 
 
@@ -198,14 +201,17 @@ class TestEventStoreContract:
         async with store.transaction() as tx:
             await tx.append("n-1", 0, [event()])
 
+        command = uuid4()
         with pytest.raises(ConcurrencyError):
             async with store.transaction() as tx:
                 await tx.append_many(
                     [StreamAppend("n-2", 0, [event()], [message()]), StreamAppend("n-1", stale_version, [event()])]
                 )
+                await tx.record_reply(command, {"appended": 2})
 
         async with store.transaction() as tx:
             assert {k: len(v) for k, v in (await tx.load_many(["n-1", "n-2"])).items()} == {"n-1": 1, "n-2": 0}
+            assert await tx.reply_for(command) is None
         assert await outbox_size(store) == 0
 
     async def test_read_all_returns_every_event_once_in_commit_order(self, store: Any) -> None:
@@ -370,6 +376,38 @@ async def test_a_deadlock_between_two_decisions_is_a_concurrency_error_that_a_re
 
     assert sorted(attempts) == [1, 2]
     assert await pool.fetchval("SELECT sum(n) FROM locks") == 4
+
+
+async def test_several_streams_appended_with_a_reply_and_deadlines_are_one_statement_with_no_begin(
+    pool: asyncpg.Pool,
+) -> None:
+    rule = DeadlineRule(date(2026, 3, 31), calendar_days=15)
+    rows = deadline_rows(
+        WorkingDayCalendar(years_from_chinese_calendar()), {uuid4(): "p-1", uuid4(): "p-2"}, kind="due", rule=rule
+    )
+    command = uuid4()
+    async with pool.acquire() as conn:
+        warm = PostgresTransaction(conn)  # asyncpg looks its types up once per statement: not counted
+        await warm.append_many([StreamAppend("p-0", 0, [event()], [message()])])
+        await warm.schedule_deadlines(
+            deadline_rows(WorkingDayCalendar(years_from_chinese_calendar()), {uuid4(): "p-0"}, kind="due", rule=rule)
+        )
+        await warm.record_reply(uuid4(), {"assessed": 1})
+        await warm.commit()
+        sent: list[str] = []
+        conn.add_query_logger(lambda query: sent.append(query.query))
+        tx = PostgresTransaction(conn)
+        await tx.append_many([StreamAppend("p-1", 0, [event()], [message()]), StreamAppend("p-2", 0, [event()])])
+        await tx.schedule_deadlines(rows)
+        await tx.record_reply(command, {"assessed": 2})
+        await tx.commit()
+
+    assert len(sent) == 1 and "BEGIN" not in sent[0]
+    assert "INSERT INTO command_replies" in sent[0] and "INSERT INTO deadlines" in sent[0]
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE stream_id IN ('p-1', 'p-2')") == 2
+    assert await pool.fetchval("SELECT reply FROM command_replies WHERE command_id = $1", command) == {"assessed": 2}
+    assert await pool.fetchval("SELECT count(*) FROM deadlines WHERE stream_id IN ('p-1', 'p-2')") == 2
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 2  # one of them the warm-up's
 
 
 async def test_an_advisory_lock_opens_the_transaction_in_the_round_trip_of_its_begin(pool: asyncpg.Pool) -> None:

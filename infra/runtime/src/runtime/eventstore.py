@@ -202,13 +202,18 @@ _RIDERS = (
 )
 
 
-@functools.cache
-def _append_statement(reply: bool, cancels: bool, schedules: bool) -> str:
-    sql, taken = _APPEND, 10
+def _with_riders(sql: str, taken: int, reply: bool, cancels: bool, schedules: bool) -> str:
+    """An append's statement with the riders present, numbered after its own `taken` parameters."""
     for present, (part, width) in zip((reply, cancels, schedules), _RIDERS, strict=True):
         if present:
             sql += part.format(*range(taken + 1, taken + width + 1))
             taken += width
+    return sql
+
+
+@functools.cache
+def _append_statement(reply: bool, cancels: bool, schedules: bool) -> str:
+    sql = _with_riders(_APPEND, 10, reply, cancels, schedules)
     return sql + "\nSELECT (SELECT count(*) FROM appended) AS appended, (SELECT count(*) FROM queued) AS queued\n"
 
 
@@ -228,7 +233,8 @@ def cancel_columns(pairs: Sequence[tuple[str, str | None]]) -> tuple[list[str], 
 
 
 # Many streams' events in one statement: nothing is written if any stream is not at its expected
-# version (a stream moved further on fails on the primary key instead, which is as atomic).
+# version (a stream moved further on fails on the primary key instead, which is as atomic). The
+# same riders as a single append's go behind the same kind of guard.
 _APPEND_MANY = """
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])
@@ -236,19 +242,31 @@ WITH input AS (
 ), stale AS (
     SELECT DISTINCT i.stream_id FROM input i
     WHERE i.expected > 0 AND NOT EXISTS (SELECT 1 FROM events WHERE stream_id = i.stream_id AND version = i.expected)
+), guard AS (
+    SELECT 1 AS ok WHERE NOT EXISTS (SELECT 1 FROM stale)
 ), appended AS (
     INSERT INTO events (stream_id, version, event_id, event_type, data, metadata)
-    SELECT stream_id, expected + ord, event_id, event_type, data, metadata FROM input
-    WHERE NOT EXISTS (SELECT 1 FROM stale)
+    SELECT stream_id, expected + ord, event_id, event_type, data, metadata FROM input, guard
     RETURNING 1
 ), queued AS (
     INSERT INTO outbox (message_id, subject, payload, headers)
-    SELECT m.* FROM unnest($8::uuid[], $9::text[], $10::bytea[], $11::jsonb[]) AS m
-    WHERE NOT EXISTS (SELECT 1 FROM stale)
+    SELECT m.* FROM unnest($8::uuid[], $9::text[], $10::bytea[], $11::jsonb[]) AS m, guard
     RETURNING 1
-)
-SELECT (SELECT min(stream_id) FROM stale) AS stale, (SELECT count(*) FROM queued) AS queued
-"""
+)"""
+
+
+@functools.cache
+def _append_many_statement(reply: bool, cancels: bool, schedules: bool) -> str:
+    sql = _with_riders(_APPEND_MANY, 11, reply, cancels, schedules)
+    return sql + "\nSELECT (SELECT min(stream_id) FROM stale) AS stale, (SELECT count(*) FROM queued) AS queued\n"
+
+
+class _HeldAppend(NamedTuple):
+    """An append held back: one stream's (`append`) or several streams' in one statement (`append_many`)."""
+
+    appends: tuple[StreamAppend, ...]
+    many: bool
+
 
 _COLUMNS = "stream_id, version, event_id, event_type, data, metadata, recorded_at, transaction_id, position"
 
@@ -297,7 +315,7 @@ class PostgresTransaction:
         self._conn = conn
         self._open = False
         self._savepoints = 0
-        self._append: StreamAppend | None = None
+        self._append: _HeldAppend | None = None
         self._reply: tuple[UUID, Json] | None = None
         self._cancels: list[tuple[str, str | None]] = []  # held only behind a held append, and
         self._schedules: list[DeadlineRow] = []  # cancels only before any schedule (their order)
@@ -368,7 +386,7 @@ class PostgresTransaction:
 
     def _take_held(
         self,
-    ) -> tuple[StreamAppend | None, tuple[UUID, Json] | None, list[tuple[str, str | None]], list[DeadlineRow]]:
+    ) -> tuple[_HeldAppend | None, tuple[UUID, Json] | None, list[tuple[str, str | None]], list[DeadlineRow]]:
         """What is held (append, reply, cancels, schedules), no longer held."""
         held = self._append, self._reply, self._cancels, self._schedules
         self._append, self._reply, self._cancels, self._schedules = None, None, [], []
@@ -440,22 +458,26 @@ class PostgresTransaction:
     ) -> int:
         """Held back until the next statement or the commit when nothing else is held; a conflict is
         then raised there."""
-        append = StreamAppend(stream_id, expected_version, tuple(events), tuple(messages))
+        held = _HeldAppend((StreamAppend(stream_id, expected_version, tuple(events), tuple(messages)),), many=False)
         if self._append is None and self._reply is None:
-            self._append = append
+            self._append = held
         else:
             await self._begin()
-            await self._send_append(append)
+            await self._send_append(held)
         return expected_version + len(events)
 
     async def _send_append(
         self,
-        append: StreamAppend,
+        held: _HeldAppend,
         *,
         reply: tuple[UUID, Json] | None = None,
         cancels: Sequence[tuple[str, str | None]] = (),
         schedules: Sequence[DeadlineRow] = (),
     ) -> None:
+        if held.many:
+            await self._send_many(held.appends, reply=reply, cancels=cancels, schedules=schedules)
+            return
+        [append] = held.appends
         arguments = [*append.arguments(), *(reply or ())]
         if cancels:
             arguments += cancel_columns(cancels)
@@ -503,9 +525,24 @@ class PostgresTransaction:
         await self.append("", 0, (), messages)
 
     async def append_many(self, appends: Sequence[StreamAppend]) -> None:
+        """Held back, as `append`, when nothing else is: with the reply and the deadlines then riding
+        in its statement, a transaction that only appends needs no BEGIN and no COMMIT of its own."""
         if not appends:
             return
+        if self._append is None and self._reply is None:
+            self._append = _HeldAppend(tuple(appends), many=True)
+            return
         await self._begin()
+        await self._send_many(appends)
+
+    async def _send_many(
+        self,
+        appends: Sequence[StreamAppend],
+        *,
+        reply: tuple[UUID, Json] | None = None,
+        cancels: Sequence[tuple[str, str | None]] = (),
+        schedules: Sequence[DeadlineRow] = (),
+    ) -> None:
         columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
         for a in appends:
             for ord_, e in enumerate(a.events, start=1):
@@ -516,18 +553,27 @@ class PostgresTransaction:
                 ):
                     column.append(value)
         messages = [m for a in appends for m in a.messages]
+        arguments = [
+            *columns,
+            [m.message_id for m in messages],
+            [m.subject for m in messages],
+            [m.payload for m in messages],
+            [m.headers for m in messages],
+            *(reply or ()),
+        ]
+        if cancels:
+            arguments += cancel_columns(cancels)
+        if schedules:
+            arguments += deadline_columns(schedules)
         try:
             row = await self._conn.fetchrow(
-                _APPEND_MANY,
-                *columns,
-                [m.message_id for m in messages],
-                [m.subject for m in messages],
-                [m.payload for m in messages],
-                [m.headers for m in messages],
+                _append_many_statement(reply is not None, bool(cancels), bool(schedules)), *arguments
             )
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name == "events_pkey":
                 raise ConcurrencyError("(one of several streams)", -1) from error
+            if reply is not None and error.constraint_name == "command_replies_pkey":
+                raise ConcurrencyError(f"command {reply[0]}", 0) from error
             raise
         if row is None:
             raise RuntimeError("append returned no row")
