@@ -253,6 +253,12 @@ async def test_contributions_are_assessed_paid_late_with_a_fee_and_flagged_overd
             headers=stack.token(),
         )
         answers[month] = r.json()
+    unknown = await stack.client.post(
+        "/v1/regions/36/contributions/assessments",
+        json={"employer_credit_code": SHOP, "month": late},
+        headers=stack.token(),
+    )
+    assert (unknown.status_code, unknown.json()["type"].rsplit("/", 1)[-1]) == (404, "employer-not-found")
     # Assessed after its due date, the late month is overdue at once; the current one gets a timer.
     assert (answers[late]["assessed"], answers[late]["overdue"]) == (1, 1), answers
     assert (answers[current]["assessed"], answers[current]["overdue"]) == (1, 0)

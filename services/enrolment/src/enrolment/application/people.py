@@ -169,20 +169,24 @@ async def assess_contributions(
     deadlines: Deadlines,
 ) -> dict[str, Any]:
     """Assess a month for every employee of the employer, a chunk of people per transaction, once."""
-    async with store.transaction() as tx:
-        employer_events, _ = await recorder.load(tx, employer_stream(command.employer_credit_code))
-    employer = fold_employer(employer_events)
-    if not employer.registered:
-        raise EmployerNotFoundError(command.employer_credit_code)
+    employer_id = employer_stream(command.employer_credit_code)
     basis = due_basis(command.month)
     year = int(command.month[:4])
     employees = dict(await people.employees_of(command.employer_credit_code, command.month))
+    if not employees:  # no chunk to read the employer with: an unknown one is still refused
+        async with store.transaction() as tx:
+            employer_events, _ = await recorder.load(tx, employer_id)
+        if not fold_employer(employer_events).registered:
+            raise EmployerNotFoundError(command.employer_credit_code)
 
     async def assess(tx: Transaction, chunk: list[str]) -> dict[str, int]:
-        """The chunk's people in six round trips, BEGIN, COMMIT and the reply included: their
-        streams read at once, their events appended at once, one deadline each scheduled at once
-        (none for a month assessed after its due date: it is overdue from the start)."""
-        loaded = await recorder.load_many(tx, [person_stream(ref) for ref in chunk])
+        """The chunk's people in two round trips: their streams read at once with the employer's,
+        then their events appended with the reply and their deadlines in one statement (none for a
+        month assessed after its due date: it is overdue from the start)."""
+        loaded = await recorder.load_many(tx, [employer_id, *(person_stream(ref) for ref in chunk)])
+        employer = fold_employer(loaded[employer_id][0])
+        if not employer.registered:
+            raise EmployerNotFoundError(command.employer_credit_code)
         appends = []
         for ref in chunk:
             stream = person_stream(ref)
