@@ -8,9 +8,9 @@ from uuid import uuid4
 
 import asyncpg
 
-from enrolment.bootstrap import PooledPeople
 from enrolment.domain.events import EmployeeEnrolled, EmploymentEnded, Event
 from enrolment.domain.person import person_stream
+from enrolment.payroll import PostgresPeople
 from runtime import db
 from runtime.eventstore import NewEvent, PostgresEventStore
 from runtime.serialization import to_json
@@ -89,7 +89,7 @@ async def test_an_employer_s_people_of_a_month_and_a_pension_held_here_are_read_
     pool: asyncpg.Pool,
 ) -> None:
     await db.migrate(pool, migrations())
-    people = PooledPeople(pool, b"salt")
+    people = PostgresPeople(pool, b"salt")
     store = PostgresEventStore(pool)
     async with store.transaction() as tx:
         await people.hired(tx, hired("p-1", STEEL, date(2026, 1, 5)))

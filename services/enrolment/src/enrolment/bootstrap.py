@@ -9,22 +9,19 @@ from functools import partial
 from importlib.resources import files
 from typing import Any
 
-import asyncpg
-
 from contracts.envelope import SYSTEM_ACTOR, Channel
-from contracts.identifiers import pseudonym
 from contracts.subjects import Subjects
-from enrolment import queries
 from enrolment.application import employers, people
 from enrolment.domain import events
 from enrolment.domain.rates import RateTable, load_rate_tables, rate_table_for
 from enrolment.entrypoints.peers import NatsPensionRegistry
 from enrolment.entrypoints.requests import request_table
+from enrolment.payroll import PostgresPeople
 from enrolment.projections import EnrolmentProjection
 from enrolment.translation import to_public
 from runtime.clock import Clock
 from runtime.deadlines import CalendarBook, Deadline, Timers
-from runtime.eventstore import PostgresTransaction, Transaction
+from runtime.eventstore import PostgresTransaction
 from runtime.host import Resources, ServiceParts
 from runtime.messaging import StreamSpec
 from runtime.recording import CommandContext, EventRecorder
@@ -67,52 +64,6 @@ class PackagedRateBook:
         return rate_table_for(self.tables, self.region, year)
 
 
-_HIRE = (
-    "INSERT INTO payroll (employer_credit_code, person_ref, citizen_id, schemes, hired_on) VALUES ($1, $2, $3, $4, $5) "
-    "ON CONFLICT (employer_credit_code, person_ref) DO UPDATE SET citizen_id = EXCLUDED.citizen_id, "
-    "schemes = EXCLUDED.schemes, hired_on = EXCLUDED.hired_on, ended_on = NULL"
-)
-_END = "UPDATE payroll SET ended_on = $3 WHERE employer_credit_code = $1 AND person_ref = $2"
-
-
-@dataclass
-class PooledPeople:
-    """The payroll: written in the enrolments' own transactions, read from the pool with no wait."""
-
-    pool: asyncpg.Pool
-    salt: bytes
-
-    def ref(self, citizen_id: str) -> str:
-        return pseudonym(citizen_id, salt=self.salt)
-
-    async def hired(self, tx: Transaction, enrolled: events.EmployeeEnrolled) -> None:
-        await (await _postgres(tx).connection()).execute(
-            _HIRE,
-            enrolled.employer_credit_code,
-            enrolled.person_ref,
-            enrolled.citizen_id,
-            list(enrolled.schemes),
-            enrolled.hired_on,
-        )
-
-    async def ended(self, tx: Transaction, ended: events.EmploymentEnded) -> None:
-        await (await _postgres(tx).connection()).execute(
-            _END, ended.employer_credit_code, ended.person_ref, ended.ended_on
-        )
-
-    async def employees_of(self, employer_credit_code: str, month: str) -> list[tuple[str, str]]:
-        return await queries.employees_of(self.pool, employer_credit_code, month)
-
-    async def active_pension(self, person_ref: str, month: str) -> bool:
-        return await queries.active_pension(self.pool, person_ref, month)
-
-
-def _postgres(tx: Transaction) -> PostgresTransaction:
-    if not isinstance(tx, PostgresTransaction):
-        raise TypeError("the enrolment service keeps its payroll in PostgreSQL")
-    return tx
-
-
 def deadline_handler(recorder: Any, clock: Clock, region: str, calendar: CalendarBook) -> Any:
     async def on_deadline(tx: PostgresTransaction, deadline: Deadline) -> None:
         ctx = CommandContext(
@@ -145,7 +96,7 @@ def build(resources: Resources) -> ServiceParts:
         resources.nc, subjects, resources.clock, region=settings.region, peers=settings.regions
     )
     projection = EnrolmentProjection()
-    people = PooledPeople(resources.pool, settings.pseudonym_salt.encode())
+    people = PostgresPeople(resources.pool, settings.pseudonym_salt.encode())
     return ServiceParts(
         name=SERVICE,
         migrations=[files("enrolment") / "migrations"],

@@ -1,17 +1,11 @@
-"""Read-side queries over the enrolment views, and the payroll the enrolments write as they go."""
+"""Read-side queries over the enrolment views."""
 
 from __future__ import annotations
 
-import calendar
 from datetime import date
 from typing import Any
 
 import asyncpg
-
-
-def _month_bounds(month: str) -> tuple[date, date]:
-    year, number = (int(p) for p in month.split("-"))
-    return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
 
 
 def _plain(row: asyncpg.Record) -> dict[str, Any]:
@@ -35,30 +29,6 @@ async def get_employer(pool: asyncpg.Pool, credit_code: str) -> dict[str, Any] |
 async def review_queue(pool: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
     rows = await pool.fetch("SELECT * FROM review_queue ORDER BY since LIMIT $1", limit)
     return [_plain(r) for r in rows]
-
-
-async def employees_of(pool: asyncpg.Pool, employer_credit_code: str, month: str) -> list[tuple[str, str]]:
-    first, last = _month_bounds(month)
-    rows = await pool.fetch(
-        "SELECT person_ref, citizen_id FROM payroll WHERE employer_credit_code = $1 "
-        "AND hired_on <= $3 AND (ended_on IS NULL OR ended_on >= $2) ORDER BY person_ref",
-        employer_credit_code,
-        first,
-        last,
-    )
-    return [(r["person_ref"], r["citizen_id"]) for r in rows]
-
-
-async def active_pension(pool: asyncpg.Pool, person_ref: str, month: str) -> bool:
-    first, last = _month_bounds(month)
-    found = await pool.fetchval(
-        "SELECT 1 FROM payroll WHERE person_ref = $1 AND 'pension' = ANY(schemes) "
-        "AND hired_on <= $3 AND (ended_on IS NULL OR ended_on >= $2) LIMIT 1",
-        person_ref,
-        first,
-        last,
-    )
-    return found is not None
 
 
 async def get_person(pool: asyncpg.Pool, person_ref: str) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import nats.errors
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 
@@ -99,19 +100,23 @@ class HistoryFeed:
 
     async def applied_up_to_now(self) -> bool:
         """Wait until the copy has applied every enrolment event the stream held at the call (acked
-        after the commit that applied it), at most `patience` seconds; False if it had not by then."""
+        after the commit that applied it), at most `patience` seconds; False if it had not by then,
+        or if JetStream could not say (the decision then goes on with the copy as it is)."""
+        try:
+            return await asyncio.wait_for(self._caught_up(), self.patience)
+        except (TimeoutError, nats.errors.Error) as error:
+            log.warning(
+                "enrolment history not known to be up to date", extra={"consumer": self.durable, "error": repr(error)}
+            )
+            return False
+
+    async def _caught_up(self) -> bool:
         held = (await self.js.stream_info(self.stream)).state.last_seq
-        deadline = asyncio.get_running_loop().time() + self.patience
         while True:
             consumer = await self.js.consumer_info(self.stream, self.durable)
-            floor = consumer.ack_floor.stream_seq if consumer.ack_floor else 0
+            floor = consumer.ack_floor.stream_seq if consumer.ack_floor else None
             if (floor or 0) >= held or (consumer.num_pending == 0 and consumer.num_ack_pending == 0):
                 return True
-            if asyncio.get_running_loop().time() > deadline:
-                log.warning(
-                    "enrolment history still behind", extra={"consumer": self.durable, "pending": consumer.num_pending}
-                )
-                return False
             await asyncio.sleep(0.02)
 
 

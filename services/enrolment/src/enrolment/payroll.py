@@ -1,0 +1,71 @@
+"""The payroll: who is enrolled with whom, written in the enrolments' own transactions (PostgreSQL).
+
+The `People` port of the use cases: an assessment's or payment's people and another region's
+"does this person hold a pension here?" are read here, never from a view the projector may not
+have brought up to date yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from contracts.identifiers import pseudonym
+from enrolment.domain.events import EmployeeEnrolled, EmploymentEnded
+from enrolment.domain.values import month_bounds
+from runtime.eventstore import PostgresTransaction, Transaction
+
+_HIRE = (
+    "INSERT INTO payroll (employer_credit_code, person_ref, citizen_id, schemes, hired_on) VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (employer_credit_code, person_ref) DO UPDATE SET citizen_id = EXCLUDED.citizen_id, "
+    "schemes = EXCLUDED.schemes, hired_on = EXCLUDED.hired_on, ended_on = NULL"
+)
+_END = "UPDATE payroll SET ended_on = $3 WHERE employer_credit_code = $1 AND person_ref = $2"
+_EMPLOYEES_OF = (
+    "SELECT person_ref, citizen_id FROM payroll WHERE employer_credit_code = $1 "
+    "AND hired_on <= $3 AND (ended_on IS NULL OR ended_on >= $2) ORDER BY person_ref"
+)
+_ACTIVE_PENSION = (
+    "SELECT 1 FROM payroll WHERE person_ref = $1 AND 'pension' = ANY(schemes) "
+    "AND hired_on <= $3 AND (ended_on IS NULL OR ended_on >= $2) LIMIT 1"
+)
+
+
+def _postgres(tx: Transaction) -> PostgresTransaction:
+    if not isinstance(tx, PostgresTransaction):
+        raise TypeError("the enrolment service keeps its payroll in PostgreSQL")
+    return tx
+
+
+@dataclass
+class PostgresPeople:
+    """People by pseudonym, and the payroll: written in the transaction, read from the pool."""
+
+    pool: asyncpg.Pool
+    salt: bytes
+
+    def ref(self, citizen_id: str) -> str:
+        return pseudonym(citizen_id, salt=self.salt)
+
+    async def hired(self, tx: Transaction, enrolled: EmployeeEnrolled) -> None:
+        await (await _postgres(tx).connection()).execute(
+            _HIRE,
+            enrolled.employer_credit_code,
+            enrolled.person_ref,
+            enrolled.citizen_id,
+            list(enrolled.schemes),
+            enrolled.hired_on,
+        )
+
+    async def ended(self, tx: Transaction, ended: EmploymentEnded) -> None:
+        await (await _postgres(tx).connection()).execute(
+            _END, ended.employer_credit_code, ended.person_ref, ended.ended_on
+        )
+
+    async def employees_of(self, employer_credit_code: str, month: str) -> list[tuple[str, str]]:
+        rows = await self.pool.fetch(_EMPLOYEES_OF, employer_credit_code, *month_bounds(month))
+        return [(r["person_ref"], r["citizen_id"]) for r in rows]
+
+    async def active_pension(self, person_ref: str, month: str) -> bool:
+        return await self.pool.fetchval(_ACTIVE_PENSION, person_ref, *month_bounds(month)) is not None
