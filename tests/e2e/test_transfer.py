@@ -14,6 +14,7 @@ from tests.conftest import Servers
 from tests.e2e.working_lives import FOSHAN, NANCHANG, OLDER_MAN, YOUNG, history_in_transfer_service, ok, register, work
 from tests.stack import Stack, running_stack
 from tests.waiting import eventually
+from transfer.history import HistoryFeed
 
 
 @pytest.fixture
@@ -98,8 +99,20 @@ async def test_a_worker_moving_from_foshan_to_nanchang_is_transferred_straight_t
 
 
 async def test_an_application_made_while_the_new_enrolment_is_on_its_way_to_the_transfer_service_waits_for_it(
-    stack: Stack,
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    waiting = asyncio.Event()  # set once the application, not enrolled by the copy, waits for it
+    applied_up_to_now = HistoryFeed.applied_up_to_now
+
+    async def noted(feed: HistoryFeed) -> bool:
+        waiting.set()
+        return await applied_up_to_now(feed)
+
+    monkeypatch.setattr(HistoryFeed, "applied_up_to_now", noted)
+
+    async def application_waits() -> bool:
+        return waiting.is_set()
+
     await register(stack, "36", NANCHANG, "360102")
     transfer = stack.services[("transfer", "36")].resources.pool
     async with transfer.acquire() as held, held.transaction():
@@ -111,7 +124,7 @@ async def test_an_application_made_while_the_new_enrolment_is_on_its_way_to_the_
                 "/v1/regions/36/transfers", json={"citizen_id": YOUNG, "from_region": "44"}, headers=stack.token()
             )
         )
-        await asyncio.sleep(0.5)  # the application has read a copy without the enrolment by now
+        await eventually(application_waits)  # it has read a copy without the enrolment
     applied = await ok(await applying, 201)
 
     # Not refused as "not enrolled here": the service waited for its copy to hold what was published.
