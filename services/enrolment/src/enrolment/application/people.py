@@ -244,7 +244,8 @@ async def record_payment(
     employees = await people.employees_of(command.employer_credit_code, command.month)
 
     async def pay(tx: Transaction, chunk: list[str]) -> dict[str, int]:
-        """The chunk's people in six round trips, as for assessments.
+        """The chunk's people in five round trips: BEGIN, the cancel, the read, the events with the
+        reply, COMMIT.
 
         Their deadlines are cancelled first, as the deadline worker takes them (it locks the
         deadline, then marks the person overdue): cancelling after appending made the two wait on
