@@ -191,10 +191,7 @@ class PostgresHistory:
     async def lock(self, *person_refs: str) -> None:
         """Until the transaction ends: a letter's unpaid check and a payment of the same person never interleave
         (else a payment committed between the check and the wait would leave the letter waiting for ever)."""
-        if len(person_refs) == 1:
-            await self.tx.lock(person_refs[0], 7)
-        else:
-            await self.tx.lock_each(person_refs, 7)
+        await self.tx.lock_each(person_refs, 7)
 
     async def waiting_cases(self, *person_refs: str) -> list[str]:
         rows = await (await self.tx.reader()).fetch(
