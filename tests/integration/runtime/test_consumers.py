@@ -19,6 +19,7 @@ from runtime.messaging import (
     PoisonMessageError,
     PullConsumer,
     StreamSpec,
+    consumer_caught_up,
     ensure_stream,
 )
 from tests.waiting import eventually
@@ -160,3 +161,25 @@ async def test_a_dead_letter_replayed_after_the_fix_is_applied_once(
 
     assert await dead.list() == []
     assert await pool.fetchval("SELECT body FROM effects") == "broken-then-fixed"
+
+
+async def test_a_consumer_is_caught_up_once_it_has_applied_what_the_stream_held_at_the_question(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str
+) -> None:
+    js, stream, dead = await setup(pool, nc, subject_root)
+    subject = f"{subject_root}.36.svc.evt.happened.v1"
+    for _ in range(20):
+        await js.publish(subject, b"ok", headers={"Nats-Msg-Id": str(uuid4())})
+    consumer = PullConsumer(js, PostgresEventStore(pool), spec_of("batched", "svc-caught-up", stream, subject), dead)
+    await consumer._subscription()  # the durable exists, nothing applied yet
+
+    assert await consumer_caught_up(js, stream, "svc-caught-up", patience=0.3) is False
+    stop, task = await run_consumer(consumer)
+    caught_up = await consumer_caught_up(js, stream, "svc-caught-up", patience=15)
+    applied = await pool.fetchval("SELECT count(*) FROM effects")
+    stop.set()
+    await task
+
+    assert caught_up is True
+    assert applied == 20  # every message held at the question was applied when it said so
+    assert await consumer_caught_up(js, stream, "no-such-consumer", patience=1) is False  # JetStream cannot say

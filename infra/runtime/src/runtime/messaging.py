@@ -181,6 +181,32 @@ class ConsumerSpec:
         return cls(durable, stream, filter_subjects, one, batch_handler=handler, **options)
 
 
+def ack_floor(info: Any) -> int:
+    """The stream sequence up to which a consumer (its `consumer_info`) has acknowledged everything."""
+    floor = getattr(info, "ack_floor", None)
+    return int(getattr(floor, "stream_seq", 0) or 0)
+
+
+async def consumer_caught_up(js: JetStreamContext, stream: str, durable: str, *, patience: float) -> bool:
+    """Read your own writes across services: wait until `durable` has applied (acknowledged after
+    its commit) every message `stream` held at the call, at most `patience` seconds; False if it
+    had not by then, or if JetStream could not say."""
+
+    async def caught_up() -> bool:
+        held = (await js.stream_info(stream)).state.last_seq
+        while True:
+            info = await js.consumer_info(stream, durable)
+            if ack_floor(info) >= held or (info.num_pending == 0 and info.num_ack_pending == 0):
+                return True  # (a filtered consumer's floor stops at its last message: nothing pending then)
+            await asyncio.sleep(0.02)
+
+    try:
+        return await asyncio.wait_for(caught_up(), patience)
+    except (TimeoutError, nats.errors.Error) as error:
+        log.warning("consumer not known to be caught up", extra={"consumer": durable, "error": repr(error)})
+        return False
+
+
 def message_id_of(headers: Mapping[str, str]) -> UUID:
     raw = headers.get(ORIGINAL_MSG_ID) or headers.get(MSG_ID)
     if raw is None:

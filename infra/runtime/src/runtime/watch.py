@@ -25,7 +25,7 @@ import orjson
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from runtime.messaging import StreamSpec, latest_messages
+from runtime.messaging import StreamSpec, ack_floor, latest_messages
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class ConsumerWatch:
                         "consumer watch could not sample", extra={"consumer": track.durable, "error": repr(error)}
                     )
                     continue
-                sample = Sample(time.monotonic(), info.num_pending or 0, info.num_ack_pending or 0, _floor(info))
+                sample = Sample(time.monotonic(), info.num_pending or 0, info.num_ack_pending or 0, ack_floor(info))
                 alert = self.observe(track, sample)
                 if alert is not None:
                     await self._send(alert)
@@ -144,11 +144,6 @@ class ConsumerWatch:
             await self.js.publish(subject, orjson.dumps(alert), timeout=5)
         except Exception as error:  # noqa: BLE001 - the log record above stands if the stream cannot take it
             log.warning("alert not stored", extra={"consumer": alert["consumer"], "error": repr(error)})
-
-
-def _floor(info: Any) -> int:
-    floor = getattr(info, "ack_floor", None)
-    return int(getattr(floor, "stream_seq", 0) or 0)
 
 
 async def read_alerts(js: JetStreamContext, root: str, *, last: int = 50) -> list[dict[str, Any]]:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
-import nats.errors
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 
@@ -23,10 +20,8 @@ from contracts.enrolment.events import (
 )
 from contracts.subjects import Subjects
 from runtime.eventstore import PostgresTransaction, Transaction
-from runtime.messaging import ConsumerSpec, Delivery, PoisonMessageError
+from runtime.messaging import ConsumerSpec, Delivery, PoisonMessageError, consumer_caught_up
 from transfer.domain.values import Period, PeriodKind
-
-log = logging.getLogger(__name__)
 
 OnPaid = Callable[[PostgresTransaction, list[str], "PostgresHistory"], Awaitable[None]]
 
@@ -99,25 +94,9 @@ class HistoryFeed:
         self.js, self.stream, self.durable, self.patience = js, stream, durable, patience
 
     async def applied_up_to_now(self) -> bool:
-        """Wait until the copy has applied every enrolment event the stream held at the call (acked
-        after the commit that applied it), at most `patience` seconds; False if it had not by then,
-        or if JetStream could not say (the decision then goes on with the copy as it is)."""
-        try:
-            return await asyncio.wait_for(self._caught_up(), self.patience)
-        except (TimeoutError, nats.errors.Error) as error:
-            log.warning(
-                "enrolment history not known to be up to date", extra={"consumer": self.durable, "error": repr(error)}
-            )
-            return False
-
-    async def _caught_up(self) -> bool:
-        held = (await self.js.stream_info(self.stream)).state.last_seq
-        while True:
-            consumer = await self.js.consumer_info(self.stream, self.durable)
-            floor = consumer.ack_floor.stream_seq if consumer.ack_floor else None
-            if (floor or 0) >= held or (consumer.num_pending == 0 and consumer.num_ack_pending == 0):
-                return True
-            await asyncio.sleep(0.02)
+        """Whether the copy holds every enrolment event the stream held at the call (waiting
+        `patience` seconds at most); False if not, or if JetStream could not say."""
+        return await consumer_caught_up(self.js, self.stream, self.durable, patience=self.patience)
 
 
 def history_consumer(subjects: Subjects, region: str, on_paid: OnPaid) -> ConsumerSpec:
