@@ -1,18 +1,16 @@
-"""A command that decides from a view reads its own writes: `Projector.up_to_date` on real PostgreSQL."""
+"""The projector on real PostgreSQL: catching up in commit order, rebuilds, and the checks behind them."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from collections.abc import Sequence
-from typing import Any
 from uuid import uuid4
 
 import asyncpg
 import pytest
 
 from runtime.eventstore import NewEvent, Position, PostgresEventStore, RecordedEvent
-from runtime.projector import _FINAL_AFTER, _LOOK, Projector
+from runtime.projector import _FINAL_AFTER, Projector
 
 
 class Seen:
@@ -42,128 +40,6 @@ def _event() -> NewEvent:
     return NewEvent(uuid4(), "Happened", {}, {})
 
 
-async def test_a_view_brought_up_to_date_holds_every_event_committed_before_the_call(pool: asyncpg.Pool) -> None:
-    store, projector = await _projector(pool)
-    for stream in ("a", "b", "c"):
-        async with store.transaction() as tx:
-            await tx.append(stream, 0, [_event()])
-
-    assert await _view(pool) == []  # no projector loop runs here
-    assert await projector.up_to_date("seen") is True
-    assert await _view(pool) == ["a", "b", "c"]
-
-
-class Counting(Projector):
-    """Says when `up_to_date` has looked once, so the test can act while it waits."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.tries = 0
-        self.tried = asyncio.Event()
-
-    async def _look(self, name: str, horizon: int | None) -> tuple[int, bool, bool]:
-        looked = await super()._look(name, horizon)
-        self.tries += 1
-        self.tried.set()
-        return looked
-
-
-class CatchUps(Projector):
-    """Counts its catch-ups."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.catch_ups = 0
-
-    async def catch_up(self, projections: Sequence[Any] | None = None) -> int:
-        self.catch_ups += 1
-        return await super().catch_up(projections)
-
-
-async def test_a_view_already_up_to_date_is_not_caught_up_again(pool: asyncpg.Pool) -> None:
-    """The live loop has applied everything: one look, no catch-up (no lock on the positions, no read)."""
-    store, _ = await _projector(pool)
-    projector = CatchUps(store, [Seen()])
-    await _append_each(store, ["a", "b"])
-
-    assert await projector.up_to_date("seen") is True
-    assert projector.catch_ups == 1  # behind: it applied a and b
-    assert await projector.up_to_date("seen") is True
-    assert projector.catch_ups == 1  # nothing after its position: nothing to do
-    await _append_each(store, ["c"])
-    assert await projector.up_to_date("seen") is True
-    assert projector.catch_ups == 2
-    assert await _view(pool) == ["a", "b", "c"]
-
-
-async def test_callers_behind_together_share_one_catch_up(pool: asyncpg.Pool) -> None:
-    """Ten commands asking at once: the first catches up, the others wait for it and look again
-    (before, each ran its own, one after another on the position lock, each holding a connection)."""
-    store, _ = await _projector(pool)
-    projector = CatchUps(store, [Seen()])
-    await _append_each(store, ["a"])
-    assert await projector.up_to_date("seen") is True
-    await _append_each(store, ["b", "c"])
-
-    assert await asyncio.gather(*(projector.up_to_date("seen") for _ in range(10))) == [True] * 10
-
-    assert projector.catch_ups - 1 <= 2  # 1 in five runs (2 if a look began before its commit); 4 to 10 before
-    assert await _view(pool) == ["a", "b", "c"]
-
-
-async def test_it_waits_for_a_transaction_still_open_when_it_was_called(pool: asyncpg.Pool) -> None:
-    store, _ = await _projector(pool)
-    projector = Counting(store, [Seen()])
-    release, writing = asyncio.Event(), asyncio.Event()
-
-    async def slow_writer() -> None:
-        async with store.transaction() as tx:
-            await tx.append("slow", 0, [_event()])
-            await tx.connection()  # opens the transaction and sends the append: now it holds its rows
-            writing.set()
-            await release.wait()
-
-    writer = asyncio.create_task(slow_writer())
-    await writing.wait()
-    async with store.transaction() as tx:  # committed after the slow one began: not final until it ends
-        await tx.append("fast", 0, [_event()])
-
-    waiting = asyncio.create_task(projector.up_to_date("seen", patience=60))
-    await asyncio.wait_for(projector.tried.wait(), timeout=15)
-    assert not waiting.done() and await _view(pool) == []  # it waits: "fast" may not be applied yet
-    release.set()
-    await writer
-
-    assert await waiting is True
-    assert projector.tries >= 2
-    assert sorted(await _view(pool)) == ["fast", "slow"]
-
-
-async def test_it_gives_up_after_its_patience_and_says_so(pool: asyncpg.Pool) -> None:
-    store, projector = await _projector(pool)
-    release = asyncio.Event()
-    writing = asyncio.Event()
-
-    async def stuck_writer() -> None:
-        async with store.transaction() as tx:
-            await tx.append("stuck", 0, [_event()])
-            await tx.connection()  # opens the transaction and sends the append: now it holds its rows
-            writing.set()
-            await release.wait()
-
-    writer = asyncio.create_task(stuck_writer())
-    await writing.wait()
-    async with store.transaction() as tx:
-        await tx.append("after", 0, [_event()])
-
-    assert await projector.up_to_date("seen", patience=0.2) is False
-    assert await _view(pool) == []  # "after" is not final while "stuck" may still land before it
-    release.set()
-    await writer
-    assert await projector.up_to_date("seen") is True
-    assert sorted(await _view(pool)) == ["after", "stuck"]
-
-
 class Others(Seen):
     """A second view over the same log, kept in its own table."""
 
@@ -174,15 +50,15 @@ class Others(Seen):
 
 
 async def test_projections_at_different_positions_catch_up_together_each_from_its_own(pool: asyncpg.Pool) -> None:
-    """One read of the log serves every projection; the one ahead (brought up to date alone) is
-    given only what it has not seen, and no position moves back."""
+    """One read of the log serves every projection; the one ahead (caught up alone) is given only
+    what it has not seen, and no position moves back."""
     store, _ = await _projector(pool)
     await pool.execute("CREATE TABLE others (n bigserial PRIMARY KEY, stream_id text NOT NULL)")
     projector = Projector(store, [Seen(), Others()], batch=2)
     for stream in ("a", "b", "c"):
         async with store.transaction() as tx:
             await tx.append(stream, 0, [_event()])
-    assert await projector.up_to_date("seen") is True  # "seen" alone is now ahead of "others"
+    assert await projector.catch_up([Seen()]) == 3  # "seen" alone is now ahead of "others"
     for stream in ("d", "e"):
         async with store.transaction() as tx:
             await tx.append(stream, 0, [_event()])
@@ -278,11 +154,11 @@ async def test_a_rebuild_that_fails_halfway_leaves_the_view_and_its_position_as_
     assert gc.isenabled()
 
 
-async def test_the_checks_for_an_event_after_a_position_walk_the_index_even_in_a_generic_plan(
+async def test_the_check_for_an_event_after_a_position_walks_the_index_even_in_a_generic_plan(
     pool: asyncpg.Pool,
 ) -> None:
     """A prepared statement's generic plan (PostgreSQL's choice after five runs) does not know the
-    position; the checks must still walk the commit-order index, not scan the whole log each time."""
+    position; the check must still walk the commit-order index, not scan the whole log each time."""
     store, _ = await _projector(pool)
     async with store.transaction() as tx:
         await tx.append("many", 0, [_event() for _ in range(3000)])
@@ -292,11 +168,7 @@ async def test_the_checks_for_an_event_after_a_position_walk_the_index_even_in_a
             async with conn.transaction():
                 await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
                 await conn.execute(f"PREPARE final_after (xid8, bigint) AS {_FINAL_AFTER}")
-                await conn.execute(f"PREPARE look (text, xid8) AS {_LOOK}")
-                plans = {
-                    "final_after": await conn.fetch("EXPLAIN EXECUTE final_after('1', 1)"),
-                    "look": await conn.fetch("EXPLAIN EXECUTE look('seen', NULL)"),
-                }
+                plans = {"final_after": await conn.fetch("EXPLAIN EXECUTE final_after('1', 1)")}
         finally:
             await conn.execute("DEALLOCATE ALL")
     for name, rows in plans.items():

@@ -24,26 +24,11 @@ log = logging.getLogger(__name__)
 # PostgreSQL adopts after five runs; or the position read by a subquery) is a sequential scan of the
 # whole log, on the bet that a match comes early; none usually does (6 ms at 10,000 events, and
 # growing with the log). Ordered by the commit-order index, the first row ends it (0.01 ms).
-# The expression, true if one does; `_FINAL_AFTER` asks it of a position given, `_LOOK` of the stored one.
-_ANY_FINAL_AFTER = """(
+_FINAL_AFTER = """SELECT (
     SELECT true FROM events
-    WHERE (transaction_id, position) > ({at}) AND transaction_id < pg_snapshot_xmin({snapshot})
+    WHERE (transaction_id, position) > ($1::xid8, $2::bigint) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
     ORDER BY transaction_id, position LIMIT 1
 ) IS NOT NULL"""
-_FINAL_AFTER = "SELECT " + _ANY_FINAL_AFTER.format(at="$1::xid8, $2::bigint", snapshot="pg_current_snapshot()")
-
-# `_look`'s statement.
-_LOOK = (
-    "SELECT horizon, pg_snapshot_xmin(s) >= horizon AS settled, "
-    + _ANY_FINAL_AFTER.format(
-        at="(SELECT transaction_id FROM projection_positions WHERE projection = $1), "
-        "(SELECT position FROM projection_positions WHERE projection = $1)",
-        snapshot="s",
-    )
-    + " AS behind "
-    "FROM pg_current_snapshot() AS s, coalesce($2::xid8, pg_snapshot_xmax(pg_current_snapshot())) AS horizon"
-)
-
 
 # Whether the log's statistics need refreshing before a rebuild: never analysed, or a tenth of it
 # (at least 1,000 events) written since. Rebuilding every projection of a service analysed the log
@@ -70,8 +55,7 @@ async def _unflushed_transaction(conn: asyncpg.Connection) -> AsyncIterator[None
     """A transaction whose commit does not wait for its WAL to reach the disk. A batch of view
     updates commits with the projection's position, so a crash loses both or neither, and the
     projector then applies the same events again from the log; the commit is visible to every
-    session at once all the same. Its position lock is held one flush shorter, and the commands
-    that bring a view up to date wait for that lock (`up_to_date`). One round trip, as BEGIN."""
+    session at once all the same. Its position lock is held one flush shorter. One round trip, as BEGIN."""
     await conn.execute("BEGIN; SET LOCAL synchronous_commit = off")
     try:
         yield
@@ -160,8 +144,8 @@ class Projector:
         self.rebuild_batch = rebuild_batch
         self._wake = asyncio.Event()
         self._known: set[str] = set()  # projections whose position row exists
-        # One catch-up batch at a time in this process: callers behind together queued on the
-        # position lock, each holding a pool connection, to find the first had applied what they needed.
+        # One catch-up batch at a time in this process (the live loop's or a caller's): more would only
+        # queue on the position lock, each holding a pool connection.
         self._catching = asyncio.Lock()
 
     def wake(self) -> None:
@@ -199,7 +183,7 @@ class Projector:
 
         The projections go together: one transaction per batch, the log read once from the position
         furthest behind, each projection given only the events after its own position (a rebuild or
-        an `up_to_date` may have moved one ahead), all positions then set to the batch's end."""
+        a catch-up of it alone may have moved one ahead), all positions then set to the batch's end."""
         group = self.projections if projections is None else list(projections)
         names = [p.name for p in group]
         read = 0
@@ -240,51 +224,6 @@ class Projector:
                 at.position,
             )
         return found
-
-    async def up_to_date(self, name: str, *, patience: float = 5.0) -> bool:
-        """Read your own writes: apply every event committed before this call to the projection `name`.
-
-        A command that decides from a view (the employees to assess this month) calls this first, so
-        an employee enrolled by the command just answered is in it. Waits while transactions that
-        began before the call are still open (their events could land before the horizon), at most
-        `patience` seconds; returns False if the view may still miss some of them then.
-
-        Each look is one statement (`_look`); the projection catches up only when a final event lies
-        after its position. Most calls find the live loop has applied everything already: one round
-        trip, where a catch-up that finds nothing is four and waits for the live loop's batch. One
-        catch-up batch runs at a time in the process (the live loop's included): callers behind
-        together wait for the batch being applied, then look again; a long backlog does not hold
-        them past the batch that covers them.
-        """
-        projection = self._named(name)
-        if name not in self._known:  # without its position row the look would find nothing behind
-            async with self.store.pool.acquire() as conn:
-                await self._ensure_positions(conn, [name])
-        horizon: int | None = None
-        deadline = asyncio.get_running_loop().time() + patience
-        while True:
-            horizon, settled, behind = await self._look(name, horizon)
-            if behind and self._catching.locked():
-                async with self._catching:  # a batch being applied here may hold what this caller needs
-                    pass
-                horizon, settled, behind = await self._look(name, horizon)
-            if behind:
-                await self.catch_up([projection])
-            if settled:
-                return True
-            if asyncio.get_running_loop().time() > deadline:
-                log.warning("projection not up to date", extra={"projection": name, "patience": patience})
-                return False
-            await asyncio.sleep(0.005)
-
-    async def _look(self, name: str, horizon: int | None) -> tuple[int, bool, bool]:
-        """In one snapshot: the horizon (the first look's own when None), whether every transaction
-        begun before it has ended (settled), and whether a final event lies after the projection's
-        position (behind). Settled and not behind in the same snapshot: every event committed before
-        the horizon is final, so applied."""
-        async with self.store.pool.acquire() as conn:
-            row = await conn.fetchrow(_LOOK, name, horizon)
-        return int(row["horizon"]), row["settled"], row["behind"]
 
     def _named(self, name: str) -> Projection:
         projection = next((p for p in self.projections if p.name == name), None)
@@ -363,8 +302,7 @@ class Projector:
         """Catch up whenever a commit wakes it (or every `interval`). A wake-up waits `gather` first,
         so the commits of those milliseconds share one batch: a batch costs the same six round trips
         to PostgreSQL whether it holds one event or fifty, and under load the projector otherwise
-        ran about once per command. Commands that read their own writes call `up_to_date`, which
-        does not wait for the gathering (only for a batch being applied)."""
+        ran about once per command."""
         while not stop.is_set():
             self._wake.clear()
             try:

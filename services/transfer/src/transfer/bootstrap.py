@@ -107,7 +107,7 @@ def build(resources: Resources) -> ServiceParts:
             recorder=recorder,
             deadlines=timers,
             salt=settings.pseudonym_salt.encode(),
-            feed=HistoryFeed(resources.js, subjects.events_stream(region, "enrolment"), history_durable(region)),
+            feed=HistoryFeed(resources.js, enrolment_events.name, history_durable(region)),
         ),
         events_stream=events_stream,
         streams=[inbox, enrolment_events],
