@@ -17,8 +17,8 @@ from contracts.transfer import commands as tc
 from contracts.transfer import messages as tm
 
 
-def _named(service: str, models: dict[str, type[BaseModel]]) -> dict[str, type[BaseModel]]:
-    return {type_name(service, name, 1): model for name, model in models.items()}
+def _named(service: str, models: dict[str, type[BaseModel]], version: int = 1) -> dict[str, type[BaseModel]]:
+    return {type_name(service, name, version): model for name, model in models.items()}
 
 
 COMMANDS: dict[str, type[BaseModel]] = (
@@ -129,6 +129,15 @@ EVENTS: dict[str, type[BaseModel]] = (
             "contribution_paid": ee.ContributionPaidV1,
             "deadline_breached": ee.DeadlineBreachedV1,
         },
+    )
+    | _named(
+        "enrolment",
+        {
+            "contribution_assessed": ee.ContributionAssessedV2,
+            "contribution_paid": ee.ContributionPaidV2,
+            "deadline_breached": ee.DeadlineBreachedV2,
+        },
+        version=2,
     )
     | _named(
         "transfer",

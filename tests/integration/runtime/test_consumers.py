@@ -183,3 +183,30 @@ async def test_a_consumer_is_caught_up_once_it_has_applied_what_the_stream_held_
     assert caught_up is True
     assert applied == 20  # every message held at the question was applied when it said so
     assert await consumer_caught_up(js, stream, "no-such-consumer", patience=1) is False  # JetStream cannot say
+
+
+async def test_a_durable_takes_on_the_subjects_its_spec_adds_and_keeps_its_place(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str
+) -> None:
+    """A consumer whose next release reads one more subject (a contract's version 2, say) gets the
+    new subject's messages from the durable it already has, without the old ones again."""
+    js, stream, dead = await setup(pool, nc, subject_root)
+    old, new = f"{subject_root}.36.svc.evt.paid.v1", f"{subject_root}.36.svc.evt.paid.v2"
+    store = PostgresEventStore(pool)
+    await js.publish(old, b"first", headers={"Nats-Msg-Id": str(uuid4())})
+    before = PullConsumer(js, store, ConsumerSpec("svc-paid", stream, (old,), record_effect), dead)
+    stop, task = await run_consumer(before)
+    await eventually(lambda: _processed(before, 1))
+    stop.set()
+    await task
+
+    await js.publish(old, b"second", headers={"Nats-Msg-Id": str(uuid4())})
+    await js.publish(new, b"third", headers={"Nats-Msg-Id": str(uuid4())})
+    after = PullConsumer(js, store, ConsumerSpec("svc-paid", stream, (old, new), record_effect), dead)
+    stop, task = await run_consumer(after)
+    await eventually(lambda: count(pool, "SELECT count(*) FROM effects", 3))
+    stop.set()
+    await task
+
+    assert [r["body"] for r in await pool.fetch("SELECT body FROM effects ORDER BY body")] == ["first", "second", "third"]
+    assert after.processed == 2

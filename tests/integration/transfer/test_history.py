@@ -9,9 +9,19 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import pytest
 
 from contracts.codec import encode
-from contracts.enrolment.events import ContributionAssessedV1, ContributionPaidV1, EmployeeEnrolledV1, EmploymentEndedV1
+from contracts.enrolment.events import (
+    AssessedLineV2,
+    ContributionAssessedV1,
+    ContributionAssessedV2,
+    ContributionPaidV1,
+    ContributionPaidV2,
+    EmployeeEnrolledV1,
+    EmploymentEndedV1,
+    PaidLineV2,
+)
 from contracts.envelope import SYSTEM_ACTOR, Channel, envelope_for
 from contracts.subjects import Subjects
 from runtime import db
@@ -93,21 +103,134 @@ async def test_a_persons_ledger_is_the_paid_periods_and_each_unpaid_month_once_i
     assert nobody == ([], [])
 
 
-def _delivery(subjects: Subjects, name: str, data: Any) -> Delivery:
+def _delivery(subjects: Subjects, name: str, data: Any, version: int = 1) -> Delivery:
     envelope = envelope_for(
         data,
         service="enrolment",
         message=name,
+        version=version,
         region="36",
         actor=SYSTEM_ACTOR,
         channel=Channel.SYSTEM,
         time=datetime(2026, 11, 20, tzinfo=UTC),
         correlationid=uuid4(),
     )
-    return Delivery(subjects.event("36", "enrolment", name), encode(envelope), {}, uuid4(), 1)
+    return Delivery(subjects.event("36", "enrolment", name, version), encode(envelope), {}, uuid4(), 1)
 
 
-async def test_a_fetch_of_enrolment_facts_is_kept_in_stream_order_in_a_few_statements(pool: asyncpg.Pool) -> None:
+def _assessed(person: str, citizen: str, month: str) -> ContributionAssessedV1:
+    return ContributionAssessedV1(
+        person_ref=person,
+        citizen_id=citizen,
+        employer_credit_code=NANCHANG,
+        region="36",
+        month=month,
+        base_fen=500_000,
+        employer_total_fen=90_000,
+        worker_total_fen=50_000,
+        pension_employer_fen=80_000,
+        account_fen=40_000,
+        due_on=date(2026, 11, 15),
+    )
+
+
+def _paid(person: str, month: str) -> ContributionPaidV1:
+    return ContributionPaidV1(
+        person_ref=person,
+        employer_credit_code=NANCHANG,
+        month=month,
+        amount_fen=140_000,
+        late_fee_fen=0,
+        paid_on=date(2026, 11, 10),
+    )
+
+
+def _assessed_month(*people: tuple[str, str], month: str) -> ContributionAssessedV2:
+    """Version 2: a payroll's month, a line per person (as the enrolment service publishes it)."""
+    return ContributionAssessedV2(
+        employer_credit_code=NANCHANG,
+        region="36",
+        month=month,
+        due_on=date(2026, 11, 15),
+        lines=[
+            AssessedLineV2(
+                person_ref=person,
+                citizen_id=citizen,
+                base_fen=500_000,
+                employer_total_fen=90_000,
+                worker_total_fen=50_000,
+                pension_employer_fen=80_000,
+                account_fen=40_000,
+            )
+            for person, citizen in people
+        ],
+    )
+
+
+def _paid_month(*people: str, month: str) -> ContributionPaidV2:
+    return ContributionPaidV2(
+        employer_credit_code=NANCHANG,
+        month=month,
+        paid_on=date(2026, 11, 10),
+        lines=[PaidLineV2(person_ref=person, amount_fen=140_000, late_fee_fen=0) for person in people],
+    )
+
+
+HIRED = EmployeeEnrolledV1(
+    person_ref="p-1",
+    citizen_id=ONE,
+    employer_credit_code=NANCHANG,
+    schemes=["pension"],
+    hired_on=date(2026, 9, 1),
+    base_fen=500_000,
+    late=False,
+)
+ENDED = EmploymentEndedV1(person_ref="p-1", employer_credit_code=NANCHANG, ended_on=date(2026, 10, 31))
+REHIRED = HIRED.model_copy(update={"hired_on": date(2026, 11, 2)})
+
+# The same facts as the stream holds them: a person's month per message (version 1, the history
+# before version 2), a payroll's month per message (version 2), and the first kind then the second.
+FACTS: dict[str, list[tuple[str, int, Any]]] = {
+    "v1": [
+        ("employee_enrolled", 1, HIRED),
+        ("contribution_assessed", 1, _assessed("p-1", ONE, "2026-09")),
+        ("contribution_assessed", 1, _assessed("p-2", TWO, "2026-09")),
+        ("contribution_paid", 1, _paid("p-1", "2026-09")),
+        ("contribution_paid", 1, _paid("p-2", "2026-09")),
+        ("contribution_assessed", 1, _assessed("p-1", ONE, "2026-10")),
+        ("employment_ended", 1, ENDED),
+        ("employee_enrolled", 1, REHIRED),
+        ("contribution_paid", 1, _paid("p-1", "2026-10")),
+        ("contribution_assessed", 1, _assessed("p-1", ONE, "2026-11")),
+    ],
+    "v2": [
+        ("employee_enrolled", 1, HIRED),
+        ("contribution_assessed", 2, _assessed_month(("p-1", ONE), ("p-2", TWO), month="2026-09")),
+        ("contribution_paid", 2, _paid_month("p-1", "p-2", month="2026-09")),
+        ("contribution_assessed", 2, _assessed_month(("p-1", ONE), month="2026-10")),
+        ("employment_ended", 1, ENDED),
+        ("employee_enrolled", 1, REHIRED),
+        ("contribution_paid", 2, _paid_month("p-1", month="2026-10")),
+        ("contribution_assessed", 2, _assessed_month(("p-1", ONE), month="2026-11")),
+    ],
+    "v1 then v2": [
+        ("employee_enrolled", 1, HIRED),
+        ("contribution_assessed", 1, _assessed("p-1", ONE, "2026-09")),
+        ("contribution_assessed", 1, _assessed("p-2", TWO, "2026-09")),
+        ("contribution_paid", 2, _paid_month("p-1", "p-2", month="2026-09")),
+        ("contribution_assessed", 2, _assessed_month(("p-1", ONE), month="2026-10")),
+        ("employment_ended", 1, ENDED),
+        ("employee_enrolled", 1, REHIRED),
+        ("contribution_paid", 1, _paid("p-1", "2026-10")),
+        ("contribution_assessed", 2, _assessed_month(("p-1", ONE), month="2026-11")),
+    ],
+}
+
+
+@pytest.mark.parametrize("kind", FACTS)
+async def test_a_fetch_of_enrolment_facts_is_kept_in_stream_order_in_a_few_statements(
+    pool: asyncpg.Pool, kind: str
+) -> None:
     await with_history(pool)
     subjects = Subjects("yiwang")
     paid_by: list[list[str]] = []
@@ -116,60 +239,12 @@ async def test_a_fetch_of_enrolment_facts_is_kept_in_stream_order_in_a_few_state
         paid_by.append(person_refs)
 
     spec = history_consumer(subjects, "36", on_paid)
-    hired = EmployeeEnrolledV1(
-        person_ref="p-1",
-        citizen_id=ONE,
-        employer_credit_code=NANCHANG,
-        schemes=["pension"],
-        hired_on=date(2026, 9, 1),
-        base_fen=500_000,
-        late=False,
-    )
-
-    def assessed(person: str, citizen: str, month: str) -> ContributionAssessedV1:
-        return ContributionAssessedV1(
-            person_ref=person,
-            citizen_id=citizen,
-            employer_credit_code=NANCHANG,
-            region="36",
-            month=month,
-            base_fen=500_000,
-            employer_total_fen=90_000,
-            worker_total_fen=50_000,
-            pension_employer_fen=80_000,
-            account_fen=40_000,
-            due_on=date(2026, 11, 15),
-        )
-
-    def paid(person: str, month: str) -> ContributionPaidV1:
-        return ContributionPaidV1(
-            person_ref=person,
-            employer_credit_code=NANCHANG,
-            month=month,
-            amount_fen=140_000,
-            late_fee_fen=0,
-            paid_on=date(2026, 11, 10),
-        )
-
-    facts = [
-        ("employee_enrolled", hired),
-        ("contribution_assessed", assessed("p-1", ONE, "2026-09")),
-        ("contribution_assessed", assessed("p-2", TWO, "2026-09")),
-        ("contribution_paid", paid("p-1", "2026-09")),
-        ("contribution_paid", paid("p-2", "2026-09")),
-        ("contribution_assessed", assessed("p-1", ONE, "2026-10")),
-        (
-            "employment_ended",
-            EmploymentEndedV1(person_ref="p-1", employer_credit_code=NANCHANG, ended_on=date(2026, 10, 31)),
-        ),
-        ("employee_enrolled", hired.model_copy(update={"hired_on": date(2026, 11, 2)})),
-        ("contribution_paid", paid("p-1", "2026-10")),
-        ("contribution_assessed", assessed("p-1", ONE, "2026-11")),
-    ]
+    deliveries = [_delivery(subjects, name, data, version) for name, version, data in FACTS[kind]]
+    assert {d.subject for d in deliveries} <= set(spec.filter_subjects)  # the consumer is fed all of them
     assert spec.batch_handler is not None
     store = PostgresEventStore(pool)
     async with store.transaction() as tx:
-        await spec.batch_handler(tx, [_delivery(subjects, name, data) for name, data in facts])
+        await spec.batch_handler(tx, deliveries)
 
     rows = await pool.fetch("SELECT person_ref, month, paid, employer_rate FROM history ORDER BY person_ref, month")
     assert [(r["person_ref"], r["month"], r["paid"]) for r in rows] == [

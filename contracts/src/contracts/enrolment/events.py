@@ -1,9 +1,16 @@
-"""Public events of the enrolment service, version 1. A breaking change is a new class and subject."""
+"""Public events of the enrolment service. A breaking change is a new class and subject (`.v2`).
+
+Contributions and breaches are published in version 2, a payroll's month in one message with a line
+per person (one message where version 1 sent one per person and month); version 1 stays here for
+the streams' history, which consumers still read.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from typing import ClassVar, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -52,7 +59,8 @@ class EmploymentEndedV1(_Event):
 
 
 class ContributionAssessedV1(_Event):
-    """One month of contributions: the base, what employer and worker owe, what goes to the individual account."""
+    """One month of contributions: the base, what employer and worker owe, what goes to the individual
+    account. No longer published (see `ContributionAssessedV2`)."""
 
     person_ref: str
     citizen_id: str
@@ -68,6 +76,8 @@ class ContributionAssessedV1(_Event):
 
 
 class ContributionPaidV1(_Event):
+    """No longer published (see `ContributionPaidV2`)."""
+
     person_ref: str
     employer_credit_code: str
     month: str
@@ -77,8 +87,73 @@ class ContributionPaidV1(_Event):
 
 
 class DeadlineBreachedV1(_Event):
-    """A legal limit passed: registration overdue, contribution overdue (supervision and SLA figures)."""
+    """A legal limit passed: registration overdue, contribution overdue (supervision and SLA figures).
+    No longer published (see `DeadlineBreachedV2`)."""
 
     kind: str
     stream_id: str
     due_on: date
+
+
+class _Lines(_Event):
+    """A message with a line per person (the field named by `LINES`): one decision's messages with
+    the same `merge_key` (every other field) travel as one message, their lines joined in order
+    (`runtime.recording` does it)."""
+
+    LINES: ClassVar[str] = "lines"
+
+    def merge_key(self) -> tuple[object, ...]:
+        return tuple(value for name, value in self if name != self.LINES)
+
+    @classmethod
+    def merged(cls, parts: Sequence[Self]) -> Self:
+        lines = [line for part in parts for line in getattr(part, cls.LINES)]
+        return parts[0].model_copy(update={cls.LINES: lines})
+
+
+class AssessedLineV2(_Event):
+    """One person's month: the base, what employer and worker owe, what goes to the individual account."""
+
+    person_ref: str
+    citizen_id: str
+    base_fen: int
+    employer_total_fen: int
+    worker_total_fen: int
+    pension_employer_fen: int
+    account_fen: int
+
+
+class ContributionAssessedV2(_Lines):
+    """A month of contributions assessed for an employer's people, due on `due_on`: a line each."""
+
+    employer_credit_code: str
+    region: str
+    month: str
+    due_on: date
+    lines: list[AssessedLineV2]
+
+
+class PaidLineV2(_Event):
+    person_ref: str
+    amount_fen: int
+    late_fee_fen: int
+
+
+class ContributionPaidV2(_Lines):
+    """An employer's payment of a month for its people, a line each (with any late fee)."""
+
+    employer_credit_code: str
+    month: str
+    paid_on: date
+    lines: list[PaidLineV2]
+
+
+class DeadlineBreachedV2(_Lines):
+    """A legal limit passed for each stream of `stream_ids`: registration overdue, contribution
+    overdue (supervision and SLA figures)."""
+
+    LINES: ClassVar[str] = "stream_ids"
+
+    kind: str
+    due_on: date
+    stream_ids: list[str]

@@ -7,7 +7,7 @@ every public event leaves wrapped in the contracts' envelope, addressed by `cont
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID, uuid4
@@ -59,13 +59,54 @@ class CommandContext:
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    """A public event to send: its contract message name, version, model and target region."""
+    """A public event to send: its contract message name, version, model and target region; its
+    envelope's `subject` when that is not the event's stream (a payroll's month: the employer).
+
+    A model with a line per person (a `merge_key` and a `merged` class method) is joined with the
+    other messages of the same decision that have the same name, version, target and key: one
+    message with all their lines, sent where the first would have been."""
 
     message: str
     data: BaseModel
     version: int = 1
     region: str | None = None
     inbox: bool = False
+    subject: str | None = None
+
+
+@dataclass(slots=True)
+class _Sending:
+    """A public event on its way to the outbox: the stream and event it came from."""
+
+    stream_id: str
+    event_id: UUID
+    index: int
+    public: Published
+    append: int = 0  # which of a decision's appends carries it
+
+
+def _joined(sending: list[_Sending]) -> list[_Sending]:
+    """The messages of one decision, those with lines joined per (name, version, target, key)."""
+    kept: list[_Sending] = []
+    joining: dict[tuple[Any, ...], tuple[int, list[BaseModel]]] = {}
+    for each in sending:
+        public = each.public
+        merge_key = getattr(public.data, "merge_key", None)
+        if merge_key is None:
+            kept.append(each)
+            continue
+        key = (public.message, public.version, public.region, public.inbox, public.subject, merge_key())
+        if key in joining:
+            joining[key][1].append(public.data)
+            continue
+        joining[key] = len(kept), [public.data]
+        kept.append(each)
+    for position, parts in joining.values():
+        if len(parts) > 1:
+            first = kept[position]
+            merged = type(parts[0]).merged(parts)  # type: ignore[attr-defined]
+            kept[position] = replace(first, public=replace(first.public, data=merged))
+    return kept
 
 
 class Recorder(Protocol):
@@ -137,36 +178,52 @@ class EventRecorder(Generic[E]):
     ) -> int:
         """Append the events with their public messages, and `messages` besides (e.g. a letter to
         another region), in one statement."""
-        stored, published = self._stored(stream_id, events, ctx)
+        stored, sending = self._stored(stream_id, events, ctx)
         if version == 0 and events:
             started(stream_id)
+        published = [self._outbox_message(each, ctx) for each in _joined(sending)]
         return await tx.append(stream_id, version, stored, [*published, *messages])
 
     async def record_many(
         self, tx: Transaction, appends: Sequence[tuple[str, int, Sequence[E]]], ctx: CommandContext
     ) -> None:
-        """Events for several streams (stream id, version, events), all or none, in one statement."""
-        batch = []
+        """Events for several streams (stream id, version, events), all or none, in one statement;
+        their messages with lines joined across the streams (a chunk's month: one message)."""
+        batch: list[tuple[str, int, list[NewEvent]]] = []
+        sending: list[_Sending] = []
         for stream_id, version, events in appends:
             if events:
-                stored, published = self._stored(stream_id, events, ctx)
-                batch.append(StreamAppend(stream_id, version, stored, published))
+                stored, published = self._stored(stream_id, events, ctx, append=len(batch))
+                batch.append((stream_id, version, stored))
+                sending += published
                 if version == 0:
                     started(stream_id)
-        await tx.append_many(batch)
+        messages: list[list[OutboxMessage]] = [[] for _ in batch]
+        for each in _joined(sending):
+            messages[each.append].append(self._outbox_message(each, ctx))
+        await tx.append_many(
+            [
+                StreamAppend(stream_id, version, stored, sent)
+                for (stream_id, version, stored), sent in zip(batch, messages, strict=True)
+            ]
+        )
 
     def _stored(
-        self, stream_id: str, events: Sequence[E], ctx: CommandContext
-    ) -> tuple[list[NewEvent], list[OutboxMessage]]:
+        self, stream_id: str, events: Sequence[E], ctx: CommandContext, *, append: int = 0
+    ) -> tuple[list[NewEvent], list[_Sending]]:
         metadata = ctx.metadata()
         stored: list[NewEvent] = []
-        published: list[OutboxMessage] = []
+        sending: list[_Sending] = []
         for event in events:
             event_id = uuid4()
             stored.append(NewEvent(event_id, type(event).__name__, to_json(event), metadata))
             for index, public in enumerate(self.translate(event, stream_id)):
-                published.append(self.outbox_message(public, ctx, stream_id, event_id, index))
-        return stored, published
+                sending.append(_Sending(stream_id, event_id, index, public, append))
+        return stored, sending
+
+    def _outbox_message(self, sending: _Sending, ctx: CommandContext) -> OutboxMessage:
+        public = sending.public
+        return self.outbox_message(public, ctx, public.subject or sending.stream_id, sending.event_id, sending.index)
 
     def outbox_message(
         self, public: Published, ctx: CommandContext, stream_id: str, event_id: UUID, index: int = 0

@@ -1,21 +1,29 @@
-"""Private enrolment events -> public contracts (one small case per event)."""
+"""Private enrolment events -> public contracts (one small case per event).
+
+Contributions and breaches leave in version 2, a line per person: the recorder joins a chunk's
+lines of one employer's month into one message (addressed, as its envelope's subject, to the
+employer), so a payroll of a hundred people's month is three messages, not three hundred."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
+
+from pydantic import BaseModel
 
 from contracts.enrolment.events import (
-    ContributionAssessedV1,
-    ContributionPaidV1,
-    DeadlineBreachedV1,
+    AssessedLineV2,
+    ContributionAssessedV2,
+    ContributionPaidV2,
+    DeadlineBreachedV2,
     EmployeeEnrolledV1,
     EmployerRegisteredV1,
     EmploymentEndedV1,
     InjuryClassSetV1,
+    PaidLineV2,
 )
 from enrolment.domain import events as e
-from enrolment.domain.model import registration_due
+from enrolment.domain.model import employer_stream, registration_due
 from enrolment.domain.values import Scheme
 from runtime.recording import Published
 from runtime.workdays import local_date
@@ -41,8 +49,7 @@ def to_public(event: e.Event, stream_id: str, *, region: str) -> Sequence[Publis
             ]
             due_on = registration_due(event.established_on)
             if local_date(event.registered_at) > due_on:
-                breach = DeadlineBreachedV1(kind="employer_registration", stream_id=stream_id, due_on=due_on)
-                registered.append(Published("deadline_breached", breach))
+                registered.append(_breach("employer_registration", stream_id, due_on))
             return registered
         case e.InjuryClassMatched() | e.InjuryClassAssigned():
             how = "matched" if isinstance(event, e.InjuryClassMatched) else "assigned"
@@ -75,8 +82,7 @@ def to_public(event: e.Event, stream_id: str, *, region: str) -> Sequence[Publis
             ]
             if event.late:
                 due_on = event.hired_on + timedelta(days=30)
-                breach = DeadlineBreachedV1(kind="employee_registration", stream_id=stream_id, due_on=due_on)
-                enrolled.append(Published("deadline_breached", breach))
+                enrolled.append(_breach("employee_registration", stream_id, due_on))
             return enrolled
         case e.EmploymentEnded():
             return [
@@ -93,43 +99,49 @@ def to_public(event: e.Event, stream_id: str, *, region: str) -> Sequence[Publis
             pension = next(
                 (line for line in event.lines if line[0] == Scheme.PENSION.value), (Scheme.PENSION.value, 0, 0)
             )
-            return [
-                Published(
-                    "contribution_assessed",
-                    ContributionAssessedV1(
+            assessed = ContributionAssessedV2(
+                employer_credit_code=event.employer_credit_code,
+                region=region,
+                month=event.month,
+                due_on=event.due_on,
+                lines=[
+                    AssessedLineV2(
                         person_ref=event.person_ref,
                         citizen_id=event.citizen_id,
-                        employer_credit_code=event.employer_credit_code,
-                        region=region,
-                        month=event.month,
                         base_fen=event.base_fen,
                         employer_total_fen=event.employer_total_fen,
                         worker_total_fen=event.worker_total_fen,
                         pension_employer_fen=pension[1],
                         account_fen=event.account_fen,
-                        due_on=event.due_on,
-                    ),
-                )
-            ]
+                    )
+                ],
+            )
+            return [_payroll("contribution_assessed", assessed, event.employer_credit_code)]
         case e.ContributionPaid():
-            return [
-                Published(
-                    "contribution_paid",
-                    ContributionPaidV1(
-                        person_ref=event.person_ref,
-                        employer_credit_code=event.employer_credit_code,
-                        month=event.month,
-                        amount_fen=event.amount_fen,
-                        late_fee_fen=event.late_fee_fen,
-                        paid_on=event.paid_on,
-                    ),
-                )
-            ]
+            paid = ContributionPaidV2(
+                employer_credit_code=event.employer_credit_code,
+                month=event.month,
+                paid_on=event.paid_on,
+                lines=[
+                    PaidLineV2(
+                        person_ref=event.person_ref, amount_fen=event.amount_fen, late_fee_fen=event.late_fee_fen
+                    )
+                ],
+            )
+            return [_payroll("contribution_paid", paid, event.employer_credit_code)]
         case e.EmployerRegistrationOverdue():
-            breach = DeadlineBreachedV1(kind="employer_registration", stream_id=stream_id, due_on=event.due_on)
-            return [Published("deadline_breached", breach)]
+            return [_breach("employer_registration", stream_id, event.due_on)]
         case e.ContributionOverdue():
-            breach = DeadlineBreachedV1(kind="contribution_due", stream_id=stream_id, due_on=event.due_on)
-            return [Published("deadline_breached", breach)]
+            breach = DeadlineBreachedV2(kind="contribution_due", due_on=event.due_on, stream_ids=[stream_id])
+            return [_payroll("deadline_breached", breach, event.employer_credit_code)]
         case _:
             return []
+
+
+def _breach(kind: str, stream_id: str, due_on: date) -> Published:
+    return Published("deadline_breached", DeadlineBreachedV2(kind=kind, due_on=due_on, stream_ids=[stream_id]), 2)
+
+
+def _payroll(message: str, data: BaseModel, employer_credit_code: str) -> Published:
+    """A line of an employer's month: joined with the other lines of the same decision."""
+    return Published(message, data, 2, subject=employer_stream(employer_credit_code))

@@ -13,8 +13,11 @@ from pydantic import ValidationError
 
 from contracts.codec import decode
 from contracts.enrolment.events import (
+    AssessedLineV2,
     ContributionAssessedV1,
+    ContributionAssessedV2,
     ContributionPaidV1,
+    ContributionPaidV2,
     EmployeeEnrolledV1,
     EmploymentEndedV1,
 )
@@ -25,7 +28,16 @@ from transfer.domain.values import Period, PeriodKind
 
 OnPaid = Callable[[PostgresTransaction, list[str], "PostgresHistory"], Awaitable[None]]
 
-SOURCES = ("employee_enrolled", "employment_ended", "contribution_assessed", "contribution_paid")
+# (message, version): contributions come a payroll's month per message in version 2; version 1
+# (a person's month per message) is what the stream's history before it holds.
+SOURCES = (
+    ("employee_enrolled", 1),
+    ("employment_ended", 1),
+    ("contribution_assessed", 1),
+    ("contribution_paid", 1),
+    ("contribution_assessed", 2),
+    ("contribution_paid", 2),
+)
 
 
 _ASSESSED = (
@@ -45,12 +57,12 @@ _ENROLLED = (
 _ENDED = "UPDATE employments SET ended_on = $3 WHERE person_ref = $1 AND employer_credit_code = $2"
 
 
-def _assessed(a: ContributionAssessedV1) -> tuple[Any, ...]:
+def _assessed(a: ContributionAssessedV1 | AssessedLineV2, employer: str, month: str) -> tuple[Any, ...]:
     rate = Decimal(a.pension_employer_fen) / Decimal(a.base_fen) if a.base_fen else Decimal(0)
     return (
         a.person_ref,
-        a.employer_credit_code,
-        a.month,
+        employer,
+        month,
         a.citizen_id,
         a.base_fen,
         rate.quantize(Decimal("0.000001")),
@@ -58,20 +70,34 @@ def _assessed(a: ContributionAssessedV1) -> tuple[Any, ...]:
     )
 
 
-async def _apply_run(conn: asyncpg.Connection, name: str, run: list[bytes]) -> list[str]:
+def _assessed_rows(version: int, raw: bytes) -> list[tuple[Any, ...]]:
+    if version == 1:
+        one = decode(raw, ContributionAssessedV1).data
+        return [_assessed(one, one.employer_credit_code, one.month)]
+    month = decode(raw, ContributionAssessedV2).data
+    return [_assessed(line, month.employer_credit_code, month.month) for line in month.lines]
+
+
+def _paid_rows(version: int, raw: bytes) -> list[tuple[str, str, str]]:
+    if version == 1:
+        one = decode(raw, ContributionPaidV1).data
+        return [(one.person_ref, one.employer_credit_code, one.month)]
+    month = decode(raw, ContributionPaidV2).data
+    return [(line.person_ref, month.employer_credit_code, month.month) for line in month.lines]
+
+
+async def _apply_run(conn: asyncpg.Connection, name: str, version: int, run: list[bytes]) -> list[str]:
     """Store a run of enrolment facts of one kind, in stream order; returns whose contributions were paid.
 
     Months assessed or paid go in one statement per run (the common case: a payroll's month at
     once); an enrolment or its end, rare and overwriting, one statement each."""
     if name == "contribution_assessed":
-        rows = [_assessed(decode(raw, ContributionAssessedV1).data) for raw in run]
+        rows = [row for raw in run for row in _assessed_rows(version, raw)]
         await conn.execute(_ASSESSED, *(list(column) for column in zip(*rows, strict=True)))
     elif name == "contribution_paid":
-        paid = [decode(raw, ContributionPaidV1).data for raw in run]
-        await conn.execute(
-            _PAID, [p.person_ref for p in paid], [p.employer_credit_code for p in paid], [p.month for p in paid]
-        )
-        return [p.person_ref for p in paid]
+        paid = [row for raw in run for row in _paid_rows(version, raw)]
+        await conn.execute(_PAID, *(list(column) for column in zip(*paid, strict=True)))
+        return [person_ref for person_ref, _, _ in paid]
     elif name == "employee_enrolled":
         for raw in run:
             e = decode(raw, EmployeeEnrolledV1).data
@@ -81,6 +107,12 @@ async def _apply_run(conn: asyncpg.Connection, name: str, run: list[bytes]) -> l
             x = decode(raw, EmploymentEndedV1).data
             await conn.execute(_ENDED, x.person_ref, x.employer_credit_code, x.ended_on)
     return []
+
+
+def _kind(delivery: Delivery) -> tuple[str, int]:
+    """(message, version) of `<root>.<region>.enrolment.evt.<message>.v<version>`."""
+    *_, name, version = delivery.subject.split(".")
+    return name, int(version.removeprefix("v"))
 
 
 def history_durable(region: str) -> str:
@@ -109,15 +141,15 @@ def history_consumer(subjects: Subjects, region: str, on_paid: OnPaid) -> Consum
             raise TypeError("the history lives in PostgreSQL")
         conn = await tx.connection()
         paid_by: list[str] = []
-        for name, run in itertools.groupby(deliveries, key=lambda d: d.subject.split(".")[-2]):
+        for (name, version), run in itertools.groupby(deliveries, key=_kind):
             try:
-                paid_by += await _apply_run(conn, name, [d.data for d in run])
+                paid_by += await _apply_run(conn, name, version, [d.data for d in run])
             except ValidationError as error:
                 raise PoisonMessageError(f"{name}: {error.error_count()} invalid fields") from error
         if paid_by:
             await on_paid(tx, sorted(set(paid_by)), PostgresHistory(tx))
 
-    filters = tuple(subjects.event(region, "enrolment", name) for name in SOURCES)
+    filters = tuple(subjects.event(region, "enrolment", name, version) for name, version in SOURCES)
     return ConsumerSpec.batched(history_durable(region), subjects.events_stream(region, "enrolment"), filters, apply)
 
 

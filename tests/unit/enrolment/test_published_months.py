@@ -1,0 +1,176 @@
+"""A payroll's month leaves the enrolment service as one message per kind, a line per person."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from functools import partial
+from typing import Any
+from uuid import uuid4
+
+from contracts.codec import decode
+from contracts.enrolment.events import (
+    ContributionAssessedV2,
+    ContributionPaidV2,
+    DeadlineBreachedV2,
+    EmployeeEnrolledV1,
+)
+from contracts.envelope import SYSTEM_ACTOR, Channel
+from contracts.subjects import Subjects
+from enrolment.domain import events as e
+from enrolment.domain.model import employer_stream
+from enrolment.domain.person_state import person_stream
+from enrolment.translation import to_public
+from runtime.eventstore import OutboxMessage
+from runtime.recording import CommandContext, EventRecorder
+from runtime.testing import InMemoryEventStore
+
+NOW = datetime(2026, 12, 4, 8, tzinfo=UTC)
+EMPLOYER, OTHER = "91360102MA35L0XC0", "91360111MA35L0XC1"
+RECORDER: EventRecorder[Any] = EventRecorder(
+    "enrolment",
+    Subjects("t"),
+    [e.ContributionAssessed, e.ContributionOverdue, e.ContributionPaid, e.EmployeeEnrolled],
+    partial(to_public, region="36"),
+)
+
+
+def context() -> CommandContext:
+    return CommandContext(
+        command_id=uuid4(),
+        correlation_id=uuid4(),
+        causation_id=None,
+        actor=SYSTEM_ACTOR,
+        channel=Channel.SYSTEM,
+        region="36",
+        now=NOW,
+    )
+
+
+def assessed(person: str, employer: str = EMPLOYER, month: str = "2026-09") -> e.ContributionAssessed:
+    return e.ContributionAssessed(
+        person_ref=person,
+        citizen_id=f"citizen-of-{person}",
+        employer_credit_code=employer,
+        month=month,
+        base_fen=500_000,
+        lines=(("pension", 80_000, 40_000),),
+        employer_total_fen=80_000,
+        worker_total_fen=40_000,
+        account_fen=40_000,
+        due_on=date(2026, 10, 15),
+        at=NOW,
+    )
+
+
+def overdue(person: str) -> e.ContributionOverdue:
+    return e.ContributionOverdue(
+        person_ref=person, employer_credit_code=EMPLOYER, month="2026-09", due_on=date(2026, 10, 15), at=NOW
+    )
+
+
+def paid(person: str, late_fee_fen: int) -> e.ContributionPaid:
+    return e.ContributionPaid(
+        person_ref=person,
+        employer_credit_code=EMPLOYER,
+        month="2026-09",
+        amount_fen=120_000,
+        late_fee_fen=late_fee_fen,
+        paid_on=date(2026, 11, 4),
+        at=NOW,
+    )
+
+
+def enrolled(person: str) -> e.EmployeeEnrolled:
+    return e.EmployeeEnrolled(
+        person_ref=person,
+        citizen_id=f"citizen-of-{person}",
+        employer_credit_code=EMPLOYER,
+        schemes=("pension",),
+        hired_on=date(2026, 9, 1),
+        declared_wage_fen=500_000,
+        base_fen=500_000,
+        clamped=None,
+        enrolled_at=NOW,
+        late=False,
+    )
+
+
+def kinds(outbox: list[OutboxMessage]) -> list[str]:
+    return [".".join(m.subject.split(".")[-2:]) for m in outbox]
+
+
+async def record_many(appends: list[tuple[str, int, list[Any]]]) -> InMemoryEventStore:
+    store = InMemoryEventStore()
+    async with store.transaction() as tx:
+        await RECORDER.record_many(tx, appends, context())
+    return store
+
+
+async def test_a_chunks_month_assessed_late_is_one_assessment_and_one_breach_with_a_line_each() -> None:
+    people = ["p-1", "p-2", "p-3"]
+    store = await record_many([(person_stream(p), 0, [assessed(p), overdue(p)]) for p in people])
+
+    assert kinds(store.outbox) == ["contribution_assessed.v2", "deadline_breached.v2"]
+    month = decode(store.outbox[0].payload, ContributionAssessedV2)
+    breach = decode(store.outbox[1].payload, DeadlineBreachedV2)
+    assert [line.person_ref for line in month.data.lines] == people
+    assert (month.data.employer_credit_code, month.data.month, month.data.region) == (EMPLOYER, "2026-09", "36")
+    assert [line.citizen_id for line in month.data.lines] == [f"citizen-of-{p}" for p in people]
+    assert breach.data.stream_ids == [person_stream(p) for p in people]
+    assert (breach.data.kind, breach.data.due_on) == ("contribution_due", date(2026, 10, 15))
+    assert month.subject == breach.subject == employer_stream(EMPLOYER)
+    # Each message keeps the id of the first event it carries: a relay's retry is deduplicated.
+    first_events = store.state.streams[person_stream("p-1")]
+    assert [m.message_id for m in store.outbox] == [first_events[0].event_id, first_events[1].event_id]
+    assert sum(len(events) for events in store.state.streams.values()) == 6  # every person's own events
+
+
+async def test_a_payment_is_one_message_with_each_persons_amount_and_late_fee() -> None:
+    store = await record_many(
+        [(person_stream("p-1"), 0, [paid("p-1", 0)]), (person_stream("p-2"), 0, [paid("p-2", 600)])]
+    )
+
+    [message] = store.outbox
+    payment = decode(message.payload, ContributionPaidV2)
+    assert [(line.person_ref, line.late_fee_fen) for line in payment.data.lines] == [("p-1", 0), ("p-2", 600)]
+    assert payment.data.paid_on == date(2026, 11, 4)
+
+
+async def test_only_lines_of_the_same_month_and_employer_are_joined_and_other_messages_stay_one_each() -> None:
+    store = await record_many(
+        [
+            (person_stream("p-1"), 0, [enrolled("p-1"), assessed("p-1")]),
+            (person_stream("p-2"), 0, [enrolled("p-2"), assessed("p-2", month="2026-10")]),
+            (person_stream("p-3"), 0, [assessed("p-3", employer=OTHER)]),
+            (person_stream("p-4"), 0, [assessed("p-4")]),
+        ]
+    )
+
+    assert kinds(store.outbox) == [
+        "employee_enrolled.v1",
+        "contribution_assessed.v2",
+        "employee_enrolled.v1",
+        "contribution_assessed.v2",
+        "contribution_assessed.v2",
+    ]
+    enrolments = [
+        decode(m.payload, EmployeeEnrolledV1).data.person_ref for m in store.outbox if "enrolled" in m.subject
+    ]
+    assert enrolments == ["p-1", "p-2"]
+    months = [decode(m.payload, ContributionAssessedV2).data for m in store.outbox if "assessed" in m.subject]
+    assert [(m.employer_credit_code, m.month, [line.person_ref for line in m.lines]) for m in months] == [
+        (EMPLOYER, "2026-09", ["p-1", "p-4"]),
+        (EMPLOYER, "2026-10", ["p-2"]),
+        (OTHER, "2026-09", ["p-3"]),
+    ]
+
+
+async def test_one_persons_record_publishes_a_month_of_one_line() -> None:
+    store = InMemoryEventStore()
+    async with store.transaction() as tx:
+        await RECORDER.record(tx, person_stream("p-1"), 0, [overdue("p-1")], context())
+
+    [message] = store.outbox
+    breach = decode(message.payload, DeadlineBreachedV2)
+    assert breach.data.stream_ids == [person_stream("p-1")]
+    assert breach.subject == employer_stream(EMPLOYER)
