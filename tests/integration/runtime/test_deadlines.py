@@ -209,3 +209,56 @@ async def test_a_deadline_in_a_year_without_holiday_data_is_provisional_until_th
     assert recomputed.provisional is False
     assert recomputed.due_at - deadline.due_at == timedelta(days=3)
     assert await pool.fetchval("SELECT count(*) FROM calendar_years WHERE year = 2027") == 1
+
+
+async def test_a_cancel_riding_with_an_append_passes_over_a_deadline_being_fired_and_the_worker_then_finds_it_settled(
+    pool: asyncpg.Pool,
+) -> None:
+    """A payment and the contribution's deadline firing at the same moment: neither waits for the
+    other (waiting made a circle PostgreSQL broke only after a second), and the month is paid, not
+    marked overdue."""
+    clock = FixedClock(datetime(2025, 3, 3, tzinfo=UTC))
+    store = PostgresEventStore(pool)
+    timers = deadlines.Timers(CalendarBook(CALENDAR))
+    stream = "person-1"
+    async with store.transaction() as tx:
+        await tx.append(stream, 0, [NewEvent(uuid4(), "Assessed", {})])
+        await timers.schedule_each(
+            tx, stream_ids=[stream], kind="due", basis=date(2025, 3, 3), calendar_days=15, payload={}
+        )
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def mark_overdue(tx: PostgresTransaction, deadline: Deadline) -> None:
+        past = await tx.load(deadline.stream_id)
+        if not release.is_set():
+            holding.set()  # the worker holds the deadline (FOR UPDATE) and has read the stream
+            await release.wait()
+        if not any(e.event_type == "Paid" for e in past):
+            await tx.append(deadline.stream_id, len(past), [NewEvent(uuid4(), "Overdue", {})])
+
+    worker = DeadlineWorker(store, clock, mark_overdue)
+    clock.advance(days=16)
+    firing = asyncio.create_task(worker.run_once())
+    await holding.wait()
+    try:
+        async with store.transaction() as tx:
+            # Waiting for the worker's lock would never end here (the worker waits for `release`): fail instead.
+            await (await tx.connection()).execute("SET LOCAL lock_timeout = '5s'")
+            await tx.append(stream, 1, [NewEvent(uuid4(), "Paid", {})])
+            await timers.cancel_each(tx, stream_ids=[stream], kind="due")
+    finally:
+        release.set()
+    first_round = await firing
+    pending = await _statuses(pool, stream)
+    second_round = await worker.run_once()
+
+    assert first_round == 0  # its append found version 2 taken: the deadline stays for the next round
+    assert pending == [("due", "pending")]
+    assert second_round == 1
+    assert await _statuses(pool, stream) == [("due", "fired")]
+    assert [e.event_type for e in await _load(store, stream)] == ["Assessed", "Paid"]
+
+
+async def _load(store: PostgresEventStore, stream: str) -> list[Any]:
+    async with store.transaction() as tx:
+        return await tx.load(stream)

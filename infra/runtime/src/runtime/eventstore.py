@@ -185,7 +185,7 @@ _REPLIED = """, replied AS (
 # open transaction (`CANCEL_DEADLINES`, `SCHEDULE_DEADLINES`).
 _CANCEL = (
     "UPDATE deadlines d SET status = 'cancelled', settled_at = now() "
-    "FROM unnest(${0}::text[], ${1}::text[]) AS c(stream_id, kind){guard} "
+    "FROM unnest(${0}::text[], ${1}::text[]) AS c(stream_id, kind) "
     "WHERE d.stream_id = c.stream_id AND d.status = 'pending' AND (c.kind IS NULL OR d.kind = c.kind)"
 )
 _SCHEDULE = (
@@ -193,11 +193,23 @@ _SCHEDULE = (
     "SELECT d.* FROM unnest(${0}::uuid[], ${1}::text[], ${2}::text[], ${3}::timestamptz[], ${4}::boolean[], "
     "${5}::jsonb[], ${6}::jsonb[], ${7}::text[]) AS d{guard} ON CONFLICT (deadline_id) DO NOTHING"
 )
-CANCEL_DEADLINES = _CANCEL.format(1, 2, guard="")
+# Riding in an append's statement, a cancel passes over a deadline the deadline worker holds (it is
+# firing it): waiting for it there could close a circle (the worker, holding the deadline, appends
+# to a stream whose next version this statement has just written), which PostgreSQL breaks only
+# after a second. The worker's handler then either finds the stream's new version taken and leaves
+# the deadline for its next round, which finds the stream settled, or it appended first and this
+# statement conflicts and its decision runs again on what the worker wrote.
+_CANCEL_RIDING = (
+    "UPDATE deadlines d SET status = 'cancelled', settled_at = now() FROM ("
+    "SELECT x.deadline_id FROM deadlines x, unnest(${0}::text[], ${1}::text[]) AS c(stream_id, kind), guard "
+    "WHERE x.stream_id = c.stream_id AND x.status = 'pending' AND (c.kind IS NULL OR x.kind = c.kind) "
+    "FOR UPDATE OF x SKIP LOCKED) AS free WHERE d.deadline_id = free.deadline_id"
+)
+CANCEL_DEADLINES = _CANCEL.format(1, 2)
 SCHEDULE_DEADLINES = _SCHEDULE.format(*range(1, 9), guard="")
 _RIDERS = (
     (", replied AS (INSERT INTO command_replies (command_id, reply) SELECT ${0}, ${1} FROM guard RETURNING 1)", 2),
-    (", cancelled AS (" + _CANCEL.replace("{guard}", ", guard") + " RETURNING 1)", 2),
+    (", cancelled AS (" + _CANCEL_RIDING + " RETURNING 1)", 2),
     (", scheduled AS (" + _SCHEDULE.replace("{guard}", ", guard") + " RETURNING 1)", 8),
 )
 

@@ -244,18 +244,14 @@ async def record_payment(
     employees = await people.employees_of(command.employer_credit_code, command.month)
 
     async def pay(tx: Transaction, chunk: list[str]) -> dict[str, int]:
-        """The chunk's people in five round trips: BEGIN, the cancel, the read, the events with the
-        reply, COMMIT.
+        """The chunk's people in two round trips: their streams read, then their events appended
+        with the reply and their deadlines cancelled, in one statement.
 
-        Their deadlines are cancelled first, as the deadline worker takes them (it locks the
-        deadline, then marks the person overdue): cancelling after appending made the two wait on
-        each other, and PostgreSQL broke the deadlock only after a second. A deadline the worker
-        is firing makes the cancel wait for it; the streams, read after, then hold its overdue
-        mark (and the payment its late fee)."""
+        A deadline the deadline worker is firing at that moment is passed over by the cancel
+        (see `runtime.eventstore`): had the worker appended the overdue mark first, the append
+        conflicts and the chunk is decided again on it (the payment then owes its late fee);
+        otherwise the worker finds the month paid when it tries again, and marks nothing."""
         streams = [person_stream(ref) for ref in chunk]
-        await deadlines.cancel_each(
-            tx, stream_ids=streams, kind=contribution_deadline(command.employer_credit_code, command.month)
-        )
         loaded = await recorder.load_many(tx, streams)
         appends = []
         for stream in streams:
@@ -269,6 +265,9 @@ async def record_payment(
             )
             appends.append((stream, version, events))
         await recorder.record_many(tx, appends, ctx)
+        await deadlines.cancel_each(
+            tx, stream_ids=streams, kind=contribution_deadline(command.employer_credit_code, command.month)
+        )
         paid = [e for _, _, events in appends for e in events if isinstance(e, ContributionPaid)]
         return {"paid": sum(len(events) for _, _, events in appends), "late_fee_fen": sum(e.late_fee_fen for e in paid)}
 
