@@ -208,5 +208,9 @@ async def test_a_durable_takes_on_the_subjects_its_spec_adds_and_keeps_its_place
     stop.set()
     await task
 
-    assert [r["body"] for r in await pool.fetch("SELECT body FROM effects ORDER BY body")] == ["first", "second", "third"]
+    assert [r["body"] for r in await pool.fetch("SELECT body FROM effects ORDER BY body")] == [
+        "first",
+        "second",
+        "third",
+    ]
     assert after.processed == 2

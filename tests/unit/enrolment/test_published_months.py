@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
-from uuid import uuid4
 
 from contracts.codec import decode
 from contracts.enrolment.events import (
@@ -14,7 +13,6 @@ from contracts.enrolment.events import (
     DeadlineBreachedV2,
     EmployeeEnrolledV1,
 )
-from contracts.envelope import SYSTEM_ACTOR, Channel
 from contracts.subjects import Subjects
 from enrolment.domain import events as e
 from enrolment.domain.model import employer_stream
@@ -22,7 +20,7 @@ from enrolment.domain.person_state import person_stream
 from enrolment.translation import to_public
 from runtime.eventstore import OutboxMessage
 from runtime.recording import CommandContext, EventRecorder
-from runtime.testing import InMemoryEventStore
+from runtime.testing import InMemoryEventStore, system_context
 
 NOW = datetime(2026, 12, 4, 8, tzinfo=UTC)
 EMPLOYER, OTHER = "91360102MA35L0XC0", "91360111MA35L0XC1"
@@ -35,15 +33,7 @@ RECORDER: EventRecorder[Any] = EventRecorder(
 
 
 def context() -> CommandContext:
-    return CommandContext(
-        command_id=uuid4(),
-        correlation_id=uuid4(),
-        causation_id=None,
-        actor=SYSTEM_ACTOR,
-        channel=Channel.SYSTEM,
-        region="36",
-        now=NOW,
-    )
+    return system_context(NOW)
 
 
 def assessed(person: str, employer: str = EMPLOYER, month: str = "2026-09") -> e.ContributionAssessed:

@@ -10,12 +10,11 @@ from uuid import uuid4
 
 import pytest
 
-from contracts.envelope import SYSTEM_ACTOR, Channel
 from contracts.subjects import Subjects
 from runtime.commands import PresumptionNotConfirmedError, Reply, execute_once
 from runtime.eventstore import RecordedEvent, Transaction
 from runtime.recording import CommandContext, EventRecorder
-from runtime.testing import InMemoryEventStore
+from runtime.testing import InMemoryEventStore, system_context
 
 STREAM = "employer-91360102MA35L0XC0"
 
@@ -33,15 +32,7 @@ RECORDER: EventRecorder[Registered] = EventRecorder("enrolment", Subjects("t"), 
 
 
 def context() -> CommandContext:
-    return CommandContext(
-        command_id=uuid4(),
-        correlation_id=uuid4(),
-        causation_id=None,
-        actor=SYSTEM_ACTOR,
-        channel=Channel.SYSTEM,
-        region="36",
-        now=datetime(2026, 12, 4, tzinfo=UTC),
-    )
+    return system_context(datetime(2026, 12, 4, tzinfo=UTC))
 
 
 class CountingReads:
