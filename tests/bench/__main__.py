@@ -75,7 +75,7 @@ async def run_all(
         ("raw HTTP", lambda: limits_http.measure(children, load)),
         ("peer", lambda: peer.measure(pg.port, _created(pg, "bench_peer"))),
         ("stack append", lambda: stack_append.measure(pg.create_database("bench_stack"), children)),
-        ("stack growth", lambda: stack_growth.measure(pg.create_database("bench_growth"))),
+        ("stack growth", lambda: stack_growth.measure(pg)),
         (
             "stack outbox lag",
             lambda: stack_lag.measure(

@@ -2,7 +2,10 @@
 
 The log is filled inside PostgreSQL (`INSERT ... SELECT generate_series`, 100,000 events per
 transaction, 10 events per stream, the bench's registered-employer payload), then VACUUM ANALYZE
-and CHECKPOINT.
+and CHECKPOINT: one database with 1M events, and a copy of it (`CREATE DATABASE ... TEMPLATE`)
+filled to 2M. Both sizes are then measured in turns, the first one first and then the other: this
+machine's speed drifts by 10-25% within minutes, which one size measured after the other took for
+growth (-10.8% / +9.3% in one run, -7.7% / -24.9% and -7.9% / +16.9% in two others).
 At each size: appends with outbox (16 tasks, new stream each, as `stack.append`) and stream loads
 (16 tasks, `tx.load` of a random 10-event stream of the log), median of 3 runs each. What keeps
 them flat is written in docs/performance.md: every statement on the hot path reaches its rows by
@@ -16,6 +19,9 @@ import random
 import time
 from typing import Any
 
+import asyncpg
+
+from runtime.embedded import EmbeddedPostgres
 from runtime.eventstore import PostgresEventStore
 from tests.bench.common import (
     EVENT_DATA_JSON,
@@ -67,36 +73,75 @@ async def _loads(store: PostgresEventStore, streams: int, duration: float) -> di
     return {"value": count / elapsed, "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99)}
 
 
-async def _at_size(store: PostgresEventStore, events: int, duration: float) -> dict[str, dict[str, float]]:
-    await append_loop(store, TASKS, 0.5)  # warm-up
-    appends = [await append_loop(store, TASKS, duration) for _ in range(RUNS)]
-    loads = [await _loads(store, events // PER_STREAM, duration) for _ in range(RUNS)]
+async def _in_turns(
+    stores: tuple[PostgresEventStore, PostgresEventStore], sizes: tuple[int, int], duration: float
+) -> list[dict[str, dict[str, float]]]:
+    """Appends, then loads, at both sizes in turns (which size goes first alternates), `RUNS` each."""
+    for store in stores:
+        await append_loop(store, TASKS, 0.5)  # warm-up
+    runs: list[list[dict[str, dict[str, float]]]] = [[], []]
+    for turn in range(RUNS):
+        for which in (0, 1) if turn % 2 == 0 else (1, 0):
+            runs[which].append({"append": await append_loop(stores[which], TASKS, duration)})
+    for turn in range(RUNS):
+        for which in (0, 1) if turn % 2 == 0 else (1, 0):
+            runs[which][turn]["load"] = await _loads(stores[which], sizes[which] // PER_STREAM, duration)
 
-    def middle(runs: list[dict[str, float]]) -> dict[str, float]:
-        return {k: median([r[k] for r in runs]) for k in ("value", "p50_ms", "p99_ms")}
+    def middle(size: list[dict[str, dict[str, float]]], what: str) -> dict[str, float]:
+        return {k: median([r[what][k] for r in size]) for k in ("value", "p50_ms", "p99_ms")}
 
-    return {"append": middle(appends), "load": middle(loads)}
+    return [{what: middle(size, what) for what in ("append", "load")} for size in runs]
 
 
-async def measure(dsn: str) -> list[Figure]:
-    first = max(20_000, round(1_000_000 * scale() / CHUNK) * CHUNK or CHUNK)
-    duration = seconds(5.0, minimum=2.0)
-    pool = await migrated_pool(dsn, size=TASKS)
+async def _copied(admin_dsn: str, template: str, name: str) -> None:
+    """`name` as a file copy of `template` (whose connections are closed): the first size's log
+    without filling it again."""
+    conn = await asyncpg.connect(admin_dsn)
     try:
-        store = PostgresEventStore(pool)
-        say(f"stack: growth, filling the log with {first:,} events")
-        filled = await _fill(pool, 0, first)
-        small = await _at_size(store, first, duration)
-        say(f"stack: growth, {first:,} -> {2 * first:,} events")
-        filled += await _fill(pool, first, 2 * first)
-        large = await _at_size(store, 2 * first, duration)
-        size = await pool.fetchval("SELECT pg_size_pretty(pg_total_relation_size('events'))")
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+    finally:
+        await conn.close()
+
+
+async def _dropped(admin_dsn: str, *names: str) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        for name in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         # Leave the server as found: without this, the next sections ran while PostgreSQL still
         # wrote out the filled log's dirty pages (the outbox lag measured right after was 2x worse).
-        await pool.execute("TRUNCATE events, outbox")
-        await pool.execute("CHECKPOINT")
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
+async def measure(pg: EmbeddedPostgres) -> list[Figure]:
+    first = max(20_000, round(1_000_000 * scale() / CHUNK) * CHUNK or CHUNK)
+    duration = seconds(5.0, minimum=2.0)
+    small_name, large_name = "bench_growth", "bench_growth_doubled"
+    small_dsn, large_dsn = pg.create_database(small_name), pg.database_url(large_name)
+    pool = await migrated_pool(small_dsn, size=TASKS)
+    say(f"stack: growth, filling the log with {first:,} events")
+    try:
+        filled = await _fill(pool, 0, first)
     finally:
         await pool.close()
+    say(f"stack: growth, a copy of it filled to {2 * first:,} events")
+    began = time.perf_counter()
+    await _copied(pg.url, small_name, large_name)
+    pools = (await migrated_pool(small_dsn, size=TASKS), await migrated_pool(large_dsn, size=TASKS))
+    try:
+        filled += time.perf_counter() - began + await _fill(pools[1], first, 2 * first)
+        say(f"stack: growth, {first:,} and {2 * first:,} events measured in turns")
+        small, large = await _in_turns(
+            (PostgresEventStore(pools[0]), PostgresEventStore(pools[1])), (first, 2 * first), duration
+        )
+        size = await pools[1].fetchval("SELECT pg_size_pretty(pg_total_relation_size('events'))")
+    finally:
+        for each in pools:
+            await each.close()
+    await _dropped(pg.url, small_name, large_name)
     figures = []
     for what, label, unit in (("append", "appends with outbox", "events/s"), ("load", "stream loads", "loads/s")):
         before, after = small[what], large[what]
