@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
@@ -590,3 +590,77 @@ async def test_a_conflict_held_in_a_savepoint_is_raised_by_it_and_undoes_only_th
 
     streams = await pool.fetch("SELECT stream_id, count(*) AS n FROM events GROUP BY stream_id ORDER BY stream_id")
     assert [(r["stream_id"], r["n"]) for r in streams] == [("also-kept", 1), ("kept", 1), ("taken", 1)]
+
+
+_RIDE_TABLE = "CREATE TABLE payroll_like (person text PRIMARY KEY, employer text, hired_on date)"
+_HIRE = (
+    "INSERT INTO payroll_like (person, employer, hired_on) SELECT $1, $2, $3 FROM guard "
+    "ON CONFLICT (person) DO UPDATE SET employer = EXCLUDED.employer"
+)
+_END = "UPDATE payroll_like SET hired_on = NULL FROM guard WHERE person = $1"
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["one stream", "several streams"])
+async def test_a_write_of_the_callers_own_rides_in_the_held_appends_statement_with_the_reply(
+    pool: asyncpg.Pool, many: bool
+) -> None:
+    await pool.execute(_RIDE_TABLE)
+    command = uuid4()
+
+    async def decide(conn: asyncpg.Connection, stream: str, command_id: UUID) -> None:
+        tx = PostgresTransaction(conn)
+        if many:
+            await tx.append_many(
+                [StreamAppend(stream, 0, [event()], [message()]), StreamAppend(f"{stream}-b", 0, [event()])]
+            )
+        else:
+            await tx.append(stream, 0, [event()], [message()])
+        await tx.ride(_HIRE, stream, "91360102MA35L0XC0", date(2026, 3, 2))
+        await tx.ride(_END, "nobody")
+        await tx.record_reply(command_id, {"enrolled": True})
+        await tx.commit()
+
+    async with pool.acquire() as conn:
+        await decide(conn, "w-0", uuid4())  # asyncpg looks its types up once per statement: not counted
+        sent: list[str] = []
+        conn.add_query_logger(lambda query: sent.append(query.query))
+        await decide(conn, "w-1", command)
+
+    assert len(sent) == 1 and "BEGIN" not in sent[0]
+    assert "INSERT INTO payroll_like" in sent[0] and "UPDATE payroll_like" in sent[0]
+    row = await pool.fetchrow("SELECT employer, hired_on FROM payroll_like WHERE person = 'w-1'")
+    assert (row["employer"], row["hired_on"]) == ("91360102MA35L0XC0", date(2026, 3, 2))
+    assert await pool.fetchval("SELECT reply FROM command_replies WHERE command_id = $1", command) == {"enrolled": True}
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE stream_id LIKE 'w-1%'") == (2 if many else 1)
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["one stream", "several streams"])
+async def test_a_ride_is_written_only_if_its_append_is(pool: asyncpg.Pool, many: bool) -> None:
+    await pool.execute(_RIDE_TABLE)
+    store = PostgresEventStore(pool)
+    async with store.transaction() as tx:
+        await tx.append("taken", 0, [event()])
+
+    with pytest.raises(ConcurrencyError):
+        async with store.transaction() as tx:
+            if many:
+                await tx.append_many([StreamAppend("fresh", 0, [event()]), StreamAppend("taken", 0, [event()])])
+            else:
+                await tx.append("taken", 0, [event()])  # version 1 is there: the guard holds it back
+            await tx.ride(_HIRE, "w-2", "91360102MA35L0XC0", date(2026, 3, 2))
+
+    assert await pool.fetchval("SELECT count(*) FROM payroll_like") == 0
+    assert await pool.fetchval("SELECT count(*) FROM events") == 1
+
+
+async def test_a_ride_with_no_append_held_is_a_statement_of_the_open_transaction(pool: asyncpg.Pool) -> None:
+    await pool.execute(_RIDE_TABLE)
+    store = PostgresEventStore(pool)
+    with pytest.raises(RuntimeError):
+        async with store.transaction() as tx:
+            await tx.ride(_HIRE, "w-3", "91360102MA35L0XC0", date(2026, 3, 2))
+            raise RuntimeError("the decision fails after it")
+    async with store.transaction() as tx:
+        await tx.ride(_HIRE, "w-4", "91360102MA35L0XC0", date(2026, 3, 2))
+
+    assert [r["person"] for r in await pool.fetch("SELECT person FROM payroll_like")] == ["w-4"]

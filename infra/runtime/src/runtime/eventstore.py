@@ -223,9 +223,32 @@ def _with_riders(sql: str, taken: int, reply: bool, cancels: bool, schedules: bo
     return sql
 
 
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+def _with_rides(sql: str, taken: int, rides: tuple[tuple[str, int], ...]) -> str:
+    """The callers' own writes (`PostgresTransaction.ride`) after the riders, each a CTE of its own
+    with its parameters numbered after those `taken` before it."""
+    for index, (ride, width) in enumerate(rides):
+        sql += f", ride_{index} AS ({_renumbered(ride, taken)} RETURNING 1)"
+        taken += width
+    return sql
+
+
+def _renumbered(sql: str, after: int) -> str:
+    """`sql` with its parameters `$1`..`$n` numbered `$(after + 1)`..`$(after + n)`."""
+    return _PARAMETER.sub(lambda m: f"${int(m.group(1)) + after}", sql)
+
+
+def _taken(reply: bool, cancels: bool, schedules: bool) -> int:
+    """How many parameters the riders present take."""
+    return sum(width for present, (_, width) in zip((reply, cancels, schedules), _RIDERS, strict=True) if present)
+
+
 @functools.cache
-def _append_statement(reply: bool, cancels: bool, schedules: bool) -> str:
+def _append_statement(reply: bool, cancels: bool, schedules: bool, rides: tuple[tuple[str, int], ...] = ()) -> str:
     sql = _with_riders(_APPEND, 10, reply, cancels, schedules)
+    sql = _with_rides(sql, 10 + _taken(reply, cancels, schedules), rides)
     return sql + "\nSELECT (SELECT count(*) FROM appended) AS appended, (SELECT count(*) FROM queued) AS queued\n"
 
 
@@ -268,16 +291,26 @@ WITH input AS (
 
 
 @functools.cache
-def _append_many_statement(reply: bool, cancels: bool, schedules: bool) -> str:
+def _append_many_statement(reply: bool, cancels: bool, schedules: bool, rides: tuple[tuple[str, int], ...] = ()) -> str:
     sql = _with_riders(_APPEND_MANY, 11, reply, cancels, schedules)
+    sql = _with_rides(sql, 11 + _taken(reply, cancels, schedules), rides)
     return sql + "\nSELECT (SELECT min(stream_id) FROM stale) AS stale, (SELECT count(*) FROM queued) AS queued\n"
 
 
 class _HeldAppend(NamedTuple):
-    """An append held back: one stream's (`append`) or several streams' in one statement (`append_many`)."""
+    """An append held back: one stream's (`append`) or several streams' in one statement
+    (`append_many`), with the caller's own writes that go in its statement (`ride`)."""
 
     appends: tuple[StreamAppend, ...]
     many: bool
+    rides: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+
+    def ride_statements(self) -> tuple[tuple[str, int], ...]:
+        """The rides' SQL and how many parameters each takes (the statement's cache key)."""
+        return tuple((sql, len(args)) for sql, args in self.rides)
+
+    def ride_arguments(self) -> list[Any]:
+        return [value for _, args in self.rides for value in args]
 
 
 _COLUMNS = "stream_id, version, event_id, event_type, data, metadata, recorded_at, transaction_id, position"
@@ -332,6 +365,18 @@ class PostgresTransaction:
         self._cancels: list[tuple[str, str | None]] = []  # held only behind a held append, and
         self._schedules: list[DeadlineRow] = []  # cancels only before any schedule (their order)
         self.queued_messages = 0
+
+    async def ride(self, sql: str, *args: Any) -> None:
+        """A write of the caller's own that goes in the held append's statement, behind its guard:
+        written if and only if the append is (one statement, no BEGIN and no COMMIT of its own).
+        `sql` is an INSERT or UPDATE that reads `guard` in its FROM (`INSERT INTO t (a, b) SELECT
+        $1, $2 FROM guard`, `UPDATE t SET a = $1 FROM guard WHERE ...`), with its own parameters
+        `$1`..`$n` and no other `$`. With no append held it is sent at once, in the transaction."""
+        if self._append is not None:
+            self._append = self._append._replace(rides=(*self._append.rides, (sql, args)))
+            return
+        await self._begin()
+        await self._conn.execute(f"WITH guard AS (SELECT 1 AS ok) {sql}", *args)
 
     async def connection(self) -> asyncpg.Connection:
         """The connection, inside the open transaction, for statements of the caller's own."""
@@ -487,7 +532,7 @@ class PostgresTransaction:
         schedules: Sequence[DeadlineRow] = (),
     ) -> None:
         if held.many:
-            await self._send_many(held.appends, reply=reply, cancels=cancels, schedules=schedules)
+            await self._send_many(held, reply=reply, cancels=cancels, schedules=schedules)
             return
         [append] = held.appends
         arguments = [*append.arguments(), *(reply or ())]
@@ -497,7 +542,9 @@ class PostgresTransaction:
             arguments += deadline_columns(schedules)
         try:
             row = await self._conn.fetchrow(
-                _append_statement(reply is not None, bool(cancels), bool(schedules)), *arguments
+                _append_statement(reply is not None, bool(cancels), bool(schedules), held.ride_statements()),
+                *arguments,
+                *held.ride_arguments(),
             )
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name == "events_pkey":
@@ -545,16 +592,17 @@ class PostgresTransaction:
             self._append = _HeldAppend(tuple(appends), many=True)
             return
         await self._begin()
-        await self._send_many(appends)
+        await self._send_many(_HeldAppend(tuple(appends), many=True))
 
     async def _send_many(
         self,
-        appends: Sequence[StreamAppend],
+        held: _HeldAppend,
         *,
         reply: tuple[UUID, Json] | None = None,
         cancels: Sequence[tuple[str, str | None]] = (),
         schedules: Sequence[DeadlineRow] = (),
     ) -> None:
+        appends = held.appends
         columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
         for a in appends:
             for ord_, e in enumerate(a.events, start=1):
@@ -579,7 +627,9 @@ class PostgresTransaction:
             arguments += deadline_columns(schedules)
         try:
             row = await self._conn.fetchrow(
-                _append_many_statement(reply is not None, bool(cancels), bool(schedules)), *arguments
+                _append_many_statement(reply is not None, bool(cancels), bool(schedules), held.ride_statements()),
+                *arguments,
+                *held.ride_arguments(),
             )
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name == "events_pkey":

@@ -16,12 +16,14 @@ from enrolment.domain.events import EmployeeEnrolled, EmploymentEnded
 from enrolment.domain.values import month_bounds
 from runtime.eventstore import PostgresTransaction, Transaction
 
+# Written in the statement of the enrolment's (or the end's) own events (`PostgresTransaction.ride`).
 _HIRE = (
-    "INSERT INTO payroll (employer_credit_code, person_ref, citizen_id, schemes, hired_on) VALUES ($1, $2, $3, $4, $5) "
+    "INSERT INTO payroll (employer_credit_code, person_ref, citizen_id, schemes, hired_on) "
+    "SELECT $1, $2, $3, $4::text[], $5::date FROM guard "
     "ON CONFLICT (employer_credit_code, person_ref) DO UPDATE SET citizen_id = EXCLUDED.citizen_id, "
     "schemes = EXCLUDED.schemes, hired_on = EXCLUDED.hired_on, ended_on = NULL"
 )
-_END = "UPDATE payroll SET ended_on = $3 WHERE employer_credit_code = $1 AND person_ref = $2"
+_END = "UPDATE payroll SET ended_on = $3::date FROM guard WHERE employer_credit_code = $1 AND person_ref = $2"
 _EMPLOYEES_OF = (
     "SELECT person_ref, citizen_id FROM payroll WHERE employer_credit_code = $1 "
     "AND hired_on <= $3 AND (ended_on IS NULL OR ended_on >= $2) ORDER BY person_ref"
@@ -49,7 +51,8 @@ class PostgresPeople:
         return pseudonym(citizen_id, salt=self.salt)
 
     async def hired(self, tx: Transaction, enrolled: EmployeeEnrolled) -> None:
-        await (await _postgres(tx).connection()).execute(
+        """After the enrolment's events are recorded: the row goes in their statement."""
+        await _postgres(tx).ride(
             _HIRE,
             enrolled.employer_credit_code,
             enrolled.person_ref,
@@ -59,9 +62,8 @@ class PostgresPeople:
         )
 
     async def ended(self, tx: Transaction, ended: EmploymentEnded) -> None:
-        await (await _postgres(tx).connection()).execute(
-            _END, ended.employer_credit_code, ended.person_ref, ended.ended_on
-        )
+        """After the end's events are recorded: the row goes in their statement."""
+        await _postgres(tx).ride(_END, ended.employer_credit_code, ended.person_ref, ended.ended_on)
 
     async def employees_of(self, employer_credit_code: str, month: str) -> list[tuple[str, str]]:
         rows = await self.pool.fetch(_EMPLOYEES_OF, employer_credit_code, *month_bounds(month))

@@ -47,9 +47,9 @@ class PostgresSettlementIndex:
         person_ref: str,
         determination_ref: str,
     ) -> None:
-        await (await _conn(tx)).execute(
+        await _postgres(tx).ride(
             "INSERT INTO settlement_index (stream_id, hospital_id, hospital_settlement_no, service_date, person_ref, "
-            "determination_ref) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (stream_id) DO NOTHING",
+            "determination_ref) SELECT $1, $2, $3, $4::date, $5, $6 FROM guard ON CONFLICT (stream_id) DO NOTHING",
             stream_id,
             hospital_id,
             hospital_settlement_no,

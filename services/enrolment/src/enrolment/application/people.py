@@ -84,8 +84,8 @@ async def enrol_employee(
         active_pension_elsewhere=elsewhere,
     )
     enrolled = next(e for e in events if isinstance(e, EmployeeEnrolled))
-    await people.hired(tx, enrolled)  # first: the events then go with the reply in one statement at the commit
     await recorder.record(tx, stream, version, events, ctx)
+    await people.hired(tx, enrolled)  # with the events and the reply, in one statement at the commit
     return {
         "person_ref": ref,
         "schemes": list(enrolled.schemes),
@@ -104,10 +104,10 @@ async def end_employment(
     events = decide_end_employment(
         fold_person(history), employer_credit_code=command.employer_credit_code, ended_on=command.ended_on, now=ctx.now
     )
+    await recorder.record(tx, stream, version, events, ctx)
     for ended in events:
         if isinstance(ended, EmploymentEnded):
             await people.ended(tx, ended)
-    await recorder.record(tx, stream, version, events, ctx)
     return {"ended_on": command.ended_on.isoformat()}
 
 

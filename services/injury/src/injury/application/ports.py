@@ -49,7 +49,9 @@ class SettlementIndex(Protocol):
         service_date: date,
         person_ref: str,
         determination_ref: str,
-    ) -> None: ...
+    ) -> None:
+        """After the settling events are recorded: the row goes in their statement."""
+        ...
 
     async def of_person(self, tx: Transaction, person_ref: str, determination_id: str) -> list[str]:
         """The person's settlement streams posted under `determination_id` or under none."""

@@ -142,7 +142,8 @@ async def post_settlement(
         await recorder.record(tx, stream, version, rejected, ctx)
         raise
     if events:
-        # The index row first: the events then go with the reply in one statement at the commit.
+        await recorder.record(tx, stream, version, events, ctx)
+        # The index row goes with the events and the reply, in one statement at the commit.
         await index.add(
             tx,
             stream_id=stream,
@@ -152,7 +153,6 @@ async def post_settlement(
             person_ref=person_ref,
             determination_ref=posting.determination_ref,
         )
-        await recorder.record(tx, stream, version, events, ctx)
     return first_result([*past, *events])
 
 
