@@ -181,8 +181,9 @@ _REPLIED = """, replied AS (
     INSERT INTO command_replies (command_id, reply) SELECT ${0}, ${1} FROM guard
     RETURNING 1
 )"""
-# Deadlines cancelled and scheduled: behind the guard in an append's statement, on their own in an
-# open transaction (`CANCEL_DEADLINES`, `SCHEDULE_DEADLINES`).
+# Deadlines cancelled and scheduled: on their own in an open transaction (`CANCEL_DEADLINES`,
+# `SCHEDULE_DEADLINES`), or behind the guard in an append's statement (`_RIDERS`; a cancel there
+# is `_CANCEL_RIDING`).
 _CANCEL = (
     "UPDATE deadlines d SET status = 'cancelled', settled_at = now() "
     "FROM unnest(${0}::text[], ${1}::text[]) AS c(stream_id, kind) "
