@@ -257,3 +257,27 @@ async def test_a_fetch_of_enrolment_facts_is_kept_in_stream_order_in_a_few_state
     employment = await pool.fetchrow("SELECT hired_on, ended_on FROM employments WHERE person_ref = 'p-1'")
     assert (employment["hired_on"], employment["ended_on"]) == (date(2026, 11, 2), None)  # enrolled again after the end
     assert paid_by == [["p-1", "p-2"]]
+
+
+async def test_a_month_of_no_lines_changes_nothing(pool: asyncpg.Pool) -> None:
+    await with_history(pool)
+    subjects = Subjects("yiwang")
+    paid_by: list[list[str]] = []
+
+    async def on_paid(tx: Any, person_refs: list[str], history: Any) -> None:
+        paid_by.append(person_refs)
+
+    spec = history_consumer(subjects, "36", on_paid)
+    assert spec.batch_handler is not None
+    nobody_assessed, nobody_paid = _assessed_month(month="2026-09"), _paid_month(month="2026-09")
+    async with PostgresEventStore(pool).transaction() as tx:
+        await spec.batch_handler(
+            tx,
+            [
+                _delivery(subjects, "contribution_assessed", nobody_assessed, 2),
+                _delivery(subjects, "contribution_paid", nobody_paid, 2),
+            ],
+        )
+
+    assert await pool.fetchval("SELECT count(*) FROM history") == 0
+    assert paid_by == []

@@ -93,10 +93,12 @@ async def _apply_run(conn: asyncpg.Connection, name: str, version: int, run: lis
     once); an enrolment or its end, rare and overwriting, one statement each."""
     if name == "contribution_assessed":
         rows = [row for raw in run for row in _assessed_rows(version, raw)]
-        await conn.execute(_ASSESSED, *(list(column) for column in zip(*rows, strict=True)))
+        if rows:  # a month of no lines is valid, and changes nothing
+            await conn.execute(_ASSESSED, *(list(column) for column in zip(*rows, strict=True)))
     elif name == "contribution_paid":
         paid = [row for raw in run for row in _paid_rows(version, raw)]
-        await conn.execute(_PAID, *(list(column) for column in zip(*paid, strict=True)))
+        if paid:
+            await conn.execute(_PAID, *(list(column) for column in zip(*paid, strict=True)))
         return [person_ref for person_ref, _, _ in paid]
     elif name == "employee_enrolled":
         for raw in run:
