@@ -249,8 +249,9 @@ async def record_payment(
 
         A deadline the deadline worker is firing at that moment is passed over by the cancel
         (see `runtime.eventstore`): had the worker appended the overdue mark first, the append
-        conflicts and the chunk is decided again on it (the payment then owes its late fee);
-        otherwise the worker finds the month paid when it tries again, and marks nothing."""
+        conflicts and the chunk is decided again on the streams with it; otherwise the worker
+        finds the month paid when it tries again, and marks nothing. The late fee is the same
+        either way (it counts the days from the due date to `paid_on`)."""
         streams = [person_stream(ref) for ref in chunk]
         loaded = await recorder.load_many(tx, streams)
         appends = []
