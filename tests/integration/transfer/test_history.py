@@ -227,10 +227,8 @@ FACTS: dict[str, list[tuple[str, int, Any]]] = {
 }
 
 
-@pytest.mark.parametrize("kind", FACTS)
-async def test_a_fetch_of_enrolment_facts_is_kept_in_stream_order_in_a_few_statements(
-    pool: asyncpg.Pool, kind: str
-) -> None:
+async def _fed(pool: asyncpg.Pool, facts: list[tuple[str, int, Any]]) -> list[list[str]]:
+    """The history consumer handed `facts` (name, version, data) as one fetch; whose payments it reported."""
     await with_history(pool)
     subjects = Subjects("yiwang")
     paid_by: list[list[str]] = []
@@ -239,12 +237,19 @@ async def test_a_fetch_of_enrolment_facts_is_kept_in_stream_order_in_a_few_state
         paid_by.append(person_refs)
 
     spec = history_consumer(subjects, "36", on_paid)
-    deliveries = [_delivery(subjects, name, data, version) for name, version, data in FACTS[kind]]
+    deliveries = [_delivery(subjects, name, data, version) for name, version, data in facts]
     assert {d.subject for d in deliveries} <= set(spec.filter_subjects)  # the consumer is fed all of them
     assert spec.batch_handler is not None
-    store = PostgresEventStore(pool)
-    async with store.transaction() as tx:
+    async with PostgresEventStore(pool).transaction() as tx:
         await spec.batch_handler(tx, deliveries)
+    return paid_by
+
+
+@pytest.mark.parametrize("kind", FACTS)
+async def test_a_fetch_of_enrolment_facts_is_kept_in_stream_order_in_a_few_statements(
+    pool: asyncpg.Pool, kind: str
+) -> None:
+    paid_by = await _fed(pool, FACTS[kind])
 
     rows = await pool.fetch("SELECT person_ref, month, paid, employer_rate FROM history ORDER BY person_ref, month")
     assert [(r["person_ref"], r["month"], r["paid"]) for r in rows] == [
@@ -260,24 +265,13 @@ async def test_a_fetch_of_enrolment_facts_is_kept_in_stream_order_in_a_few_state
 
 
 async def test_a_month_of_no_lines_changes_nothing(pool: asyncpg.Pool) -> None:
-    await with_history(pool)
-    subjects = Subjects("yiwang")
-    paid_by: list[list[str]] = []
-
-    async def on_paid(tx: Any, person_refs: list[str], history: Any) -> None:
-        paid_by.append(person_refs)
-
-    spec = history_consumer(subjects, "36", on_paid)
-    assert spec.batch_handler is not None
-    nobody_assessed, nobody_paid = _assessed_month(month="2026-09"), _paid_month(month="2026-09")
-    async with PostgresEventStore(pool).transaction() as tx:
-        await spec.batch_handler(
-            tx,
-            [
-                _delivery(subjects, "contribution_assessed", nobody_assessed, 2),
-                _delivery(subjects, "contribution_paid", nobody_paid, 2),
-            ],
-        )
+    paid_by = await _fed(
+        pool,
+        [
+            ("contribution_assessed", 2, _assessed_month(month="2026-09")),
+            ("contribution_paid", 2, _paid_month(month="2026-09")),
+        ],
+    )
 
     assert await pool.fetchval("SELECT count(*) FROM history") == 0
     assert paid_by == []
