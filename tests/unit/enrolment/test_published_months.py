@@ -20,7 +20,7 @@ from enrolment.domain.person_state import person_stream
 from enrolment.translation import to_public
 from runtime.eventstore import OutboxMessage
 from runtime.recording import CommandContext, EventRecorder
-from runtime.testing import InMemoryEventStore, system_context
+from runtime.testing import InMemoryEventStore
 
 NOW = datetime(2026, 12, 4, 8, tzinfo=UTC)
 EMPLOYER, OTHER = "91360102MA35L0XC0", "91360111MA35L0XC1"
@@ -33,7 +33,7 @@ RECORDER: EventRecorder[Any] = EventRecorder(
 
 
 def context() -> CommandContext:
-    return system_context(NOW)
+    return CommandContext.of_system("36", NOW)
 
 
 def assessed(person: str, employer: str = EMPLOYER, month: str = "2026-09") -> e.ContributionAssessed:

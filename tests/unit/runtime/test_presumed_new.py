@@ -14,7 +14,7 @@ from contracts.subjects import Subjects
 from runtime.commands import PresumptionNotConfirmedError, Reply, execute_once
 from runtime.eventstore import RecordedEvent, Transaction
 from runtime.recording import CommandContext, EventRecorder
-from runtime.testing import InMemoryEventStore, system_context
+from runtime.testing import InMemoryEventStore
 
 STREAM = "employer-91360102MA35L0XC0"
 
@@ -32,7 +32,7 @@ RECORDER: EventRecorder[Registered] = EventRecorder("enrolment", Subjects("t"), 
 
 
 def context() -> CommandContext:
-    return system_context(datetime(2026, 12, 4, tzinfo=UTC))
+    return CommandContext.of_system("36", datetime(2026, 12, 4, tzinfo=UTC))
 
 
 class CountingReads:

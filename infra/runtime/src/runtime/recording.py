@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel
 
 from contracts.codec import encode
-from contracts.envelope import Actor, Channel, envelope_for
+from contracts.envelope import SYSTEM_ACTOR, Actor, Channel, envelope_for
 from contracts.subjects import Subjects
 from runtime.commands import presume_new, started
 from runtime.eventstore import NewEvent, OutboxMessage, RecordedEvent, StreamAppend, Transaction
@@ -38,6 +38,24 @@ class CommandContext:
     now: datetime
     traceparent: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of_system(
+        cls, region: str, now: datetime, *, command_id: UUID | None = None, traceparent: str | None = None
+    ) -> CommandContext:
+        """The system's own work (a deadline firing, a policy, a payment answering a waiting
+        letter): its id (a fresh one unless given) is also its correlation; no causation."""
+        command_id = command_id or uuid4()
+        return cls(
+            command_id=command_id,
+            correlation_id=command_id,
+            causation_id=None,
+            actor=SYSTEM_ACTOR,
+            channel=Channel.SYSTEM,
+            region=region,
+            now=now,
+            traceparent=traceparent,
+        )
 
     @property
     def today(self) -> date:

@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from contracts.envelope import SYSTEM_ACTOR, Channel
 from runtime.eventstore import (
     ConcurrencyError,
     Json,
@@ -19,7 +18,6 @@ from runtime.eventstore import (
     RecordedEvent,
     StreamAppend,
 )
-from runtime.recording import CommandContext
 
 
 @dataclass
@@ -135,16 +133,3 @@ class InMemoryEventStore:
         self, after: Position, limit: int = 1000, *, types: Collection[str] | None = None
     ) -> list[RecordedEvent]:
         return [e for e in self.state.log if e.at > after and (types is None or e.event_type in types)][:limit]
-
-
-def system_context(now: datetime, *, region: str = "36") -> CommandContext:
-    """A command of the system itself at `now` (fresh ids, no trace), as the unit tests decide them."""
-    return CommandContext(
-        command_id=uuid4(),
-        correlation_id=uuid4(),
-        causation_id=None,
-        actor=SYSTEM_ACTOR,
-        channel=Channel.SYSTEM,
-        region=region,
-        now=now,
-    )

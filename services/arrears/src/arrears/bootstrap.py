@@ -13,7 +13,6 @@ from arrears.domain.events import EVENT_TYPES
 from arrears.entrypoints.requests import request_table
 from arrears.projections import ArrearsProjection
 from arrears.translation import to_public
-from contracts.envelope import SYSTEM_ACTOR, Channel
 from contracts.subjects import Subjects
 from runtime.clock import Clock
 from runtime.deadlines import Deadline, Timers
@@ -41,15 +40,8 @@ def known_districts(region: str) -> frozenset[str]:
 
 def deadline_handler(keep: Keeping, clock: Clock, region: str) -> Any:
     async def on_deadline(tx: PostgresTransaction, deadline: Deadline) -> None:
-        ctx = CommandContext(
-            command_id=deadline.deadline_id,
-            correlation_id=deadline.deadline_id,
-            causation_id=None,
-            actor=SYSTEM_ACTOR,
-            channel=Channel.SYSTEM,
-            region=region,
-            now=clock.now(),
-            traceparent=deadline.traceparent,
+        ctx = CommandContext.of_system(
+            region, clock.now(), command_id=deadline.deadline_id, traceparent=deadline.traceparent
         )
         # A conflict with a command on the same stream leaves the deadline pending for the next round.
         await deadline_passed(tx, deadline.stream_id, deadline.kind, deadline.payload, deadline.due_at, ctx, keep=keep)

@@ -9,7 +9,6 @@ from functools import partial
 from importlib.resources import files
 from typing import Any
 
-from contracts.envelope import SYSTEM_ACTOR, Channel
 from contracts.subjects import Subjects
 from enrolment.application import employers, people
 from enrolment.domain import events
@@ -66,15 +65,8 @@ class PackagedRateBook:
 
 def deadline_handler(recorder: Any, clock: Clock, region: str, calendar: CalendarBook) -> Any:
     async def on_deadline(tx: PostgresTransaction, deadline: Deadline) -> None:
-        ctx = CommandContext(
-            command_id=deadline.deadline_id,
-            correlation_id=deadline.deadline_id,
-            causation_id=None,
-            actor=SYSTEM_ACTOR,
-            channel=Channel.SYSTEM,
-            region=region,
-            now=clock.now(),
-            traceparent=deadline.traceparent,
+        ctx = CommandContext.of_system(
+            region, clock.now(), command_id=deadline.deadline_id, traceparent=deadline.traceparent
         )
         if deadline.kind == employers.REGISTRATION_DEADLINE:
             due_on = local_date(deadline.due_at) - timedelta(days=1)

@@ -9,9 +9,8 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from importlib.resources import files
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from contracts.envelope import SYSTEM_ACTOR, Channel
 from contracts.subjects import Subjects
 from injury.application import catalogues, determinations
 from injury.domain.catalogue import CatalogueItem, item_from_row
@@ -40,16 +39,8 @@ log = logging.getLogger(__name__)
 def _system_context(
     region: str, clock: Clock, *, command_id: UUID | None = None, traceparent: str | None = None
 ) -> CommandContext:
-    command_id = command_id or uuid4()
-    return CommandContext(
-        command_id=command_id,
-        correlation_id=command_id,
-        causation_id=None,
-        actor=SYSTEM_ACTOR,
-        channel=Channel.SYSTEM,
-        region=region,
-        now=clock.now(),
-        traceparent=traceparent or current_traceparent(),
+    return CommandContext.of_system(
+        region, clock.now(), command_id=command_id, traceparent=traceparent or current_traceparent()
     )
 
 

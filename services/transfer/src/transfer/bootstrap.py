@@ -5,9 +5,7 @@ from __future__ import annotations
 from functools import partial
 from importlib.resources import files
 from typing import Any
-from uuid import uuid4
 
-from contracts.envelope import SYSTEM_ACTOR, Channel
 from contracts.subjects import Subjects
 from runtime.clock import Clock
 from runtime.deadlines import Deadline, Timers
@@ -50,15 +48,8 @@ EVENT_TYPES = (
 
 def deadline_handler(recorder: Any, clock: Clock, region: str) -> Any:
     async def on_deadline(tx: PostgresTransaction, deadline: Deadline) -> None:
-        ctx = CommandContext(
-            command_id=deadline.deadline_id,
-            correlation_id=deadline.deadline_id,
-            causation_id=None,
-            actor=SYSTEM_ACTOR,
-            channel=Channel.SYSTEM,
-            region=region,
-            now=clock.now(),
-            traceparent=deadline.traceparent,
+        ctx = CommandContext.of_system(
+            region, clock.now(), command_id=deadline.deadline_id, traceparent=deadline.traceparent
         )
         await cases.stage_deadline_passed(
             tx, deadline.stream_id, deadline.payload["stage"], deadline.due_at, ctx, recorder=recorder
@@ -71,16 +62,7 @@ def payment_handler(recorder: Any, deadlines: Any, clock: Clock, region: str) ->
     """Contributions paid here: contact letters of those people waiting for unpaid months are answered again."""
 
     async def on_paid(tx: PostgresTransaction, person_refs: list[str], history: Any) -> None:
-        ctx = CommandContext(
-            command_id=uuid4(),
-            correlation_id=uuid4(),
-            causation_id=None,
-            actor=SYSTEM_ACTOR,
-            channel=Channel.SYSTEM,
-            region=region,
-            now=clock.now(),
-            traceparent=current_traceparent(),
-        )
+        ctx = CommandContext.of_system(region, clock.now(), traceparent=current_traceparent())
         await cases.resume_after_payment(tx, person_refs, ctx, recorder=recorder, history=history, deadlines=deadlines)
 
     return on_paid
