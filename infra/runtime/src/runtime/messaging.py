@@ -313,7 +313,9 @@ class PullConsumer:
         try:
             await self.js.add_consumer(spec.stream, config=config)
         except nats.js.errors.APIError as error:
-            # An existing durable with other settings keeps them; say so rather than fail.
+            # JetStream updates an existing durable where it can (its filter subjects: a release that
+            # reads a new contract version keeps its place); one whose other settings cannot change
+            # keeps them: say so rather than fail.
             log.warning("consumer exists with other settings", extra={"consumer": spec.durable, "error": str(error)})
         return await self.js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
 
