@@ -12,7 +12,7 @@ import pytest
 
 from contracts.subjects import Subjects
 from runtime.commands import PresumptionNotConfirmedError, Reply, execute_once
-from runtime.eventstore import RecordedEvent, Transaction
+from runtime.eventstore import StreamEvent, Transaction
 from runtime.recording import CommandContext, EventRecorder
 from runtime.testing import InMemoryEventStore
 
@@ -45,7 +45,7 @@ class CountingReads:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._tx, name)
 
-    async def load(self, stream_id: str) -> list[RecordedEvent]:
+    async def load(self, stream_id: str) -> list[StreamEvent]:
         self._reads.append(stream_id)
         return await self._tx.load(stream_id)
 

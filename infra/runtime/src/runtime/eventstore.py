@@ -89,6 +89,17 @@ class RecordedEvent(NamedTuple):
     at: Position
 
 
+class StreamEvent(NamedTuple):
+    """An event as a decision reads it back from its stream: what folding needs, and no more. The
+    rest of the row (ids, metadata, instants, position) is for projections (`RecordedEvent`);
+    leaving it out halves what a stream read costs the client (8 -> 4 us of CPU a row, measured on
+    a simulated year's person streams) and shortens the server's answer."""
+
+    version: int
+    event_type: str
+    data: Json
+
+
 class StreamAppend(NamedTuple):
     """Events (and outbox messages) for one stream at its expected version."""
 
@@ -115,11 +126,11 @@ class StreamAppend(NamedTuple):
 class Transaction(Protocol):
     """What a decision may do inside one transaction."""
 
-    async def load(self, stream_id: str) -> list[RecordedEvent]: ...
+    async def load(self, stream_id: str) -> list[StreamEvent]: ...
 
     async def load_many(
         self, stream_ids: Sequence[str], *, after: Mapping[str, int] | None = None
-    ) -> dict[str, list[RecordedEvent]]:
+    ) -> dict[str, list[StreamEvent]]:
         """Several streams in one round trip: each id given maps to its events (empty if none), a
         stream in `after` to its events after that version only (a cached stream catching up)."""
         ...
@@ -315,6 +326,7 @@ class _HeldAppend(NamedTuple):
 
 
 _COLUMNS = "stream_id, version, event_id, event_type, data, metadata, recorded_at, transaction_id, position"
+_STREAM_COLUMNS = "version, event_type, data"  # a StreamEvent's
 
 # Rows below the oldest running transaction are final: no commit can land before them any more.
 # Of some types only (`_READ_ALL_OF_TYPES`): still the walk of the commit-order index, the others
@@ -477,34 +489,38 @@ class PostgresTransaction:
             self._open = False
             await self._conn.execute("ROLLBACK")
 
-    async def load(self, stream_id: str) -> list[RecordedEvent]:
+    async def load(self, stream_id: str) -> list[StreamEvent]:
         conn = await self.reader()
-        rows = await conn.fetch(f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version", stream_id)
-        return [_recorded(r) for r in rows]
+        rows = await conn.fetch(
+            f"SELECT {_STREAM_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version", stream_id
+        )
+        return [StreamEvent(*r) for r in rows]
 
     async def load_many(
         self, stream_ids: Sequence[str], *, after: Mapping[str, int] | None = None
-    ) -> dict[str, list[RecordedEvent]]:
-        found: dict[str, list[RecordedEvent]] = {stream_id: [] for stream_id in stream_ids}
+    ) -> dict[str, list[StreamEvent]]:
+        found: dict[str, list[StreamEvent]] = {stream_id: [] for stream_id in stream_ids}
         conn = await self.reader()
         if after:
             # Each stream's range from its own index scan; no ORDER BY over the whole: PostgreSQL's
             # generic plan for one sorted the few rows at twice the cost of the read (0.49 against
             # 0.21 ms here). Each stream's rows are put in order below whatever order they came in.
             rows = await conn.fetch(
-                f"SELECT e.* FROM unnest($1::text[], $2::int[]) AS s (id, after) CROSS JOIN LATERAL "
-                f"(SELECT {_COLUMNS} FROM events WHERE stream_id = s.id AND version > s.after ORDER BY version) AS e",
+                f"SELECT s.id, e.* FROM unnest($1::text[], $2::int[]) AS s (id, after) CROSS JOIN LATERAL "
+                f"(SELECT {_STREAM_COLUMNS} FROM events WHERE stream_id = s.id AND version > s.after "
+                "ORDER BY version) AS e",
                 list(found),
                 [after.get(stream_id, 0) for stream_id in found],
             )
-            rows = sorted(rows, key=lambda row: (row["stream_id"], row["version"]))
+            rows = sorted(rows, key=lambda row: (row[0], row[1]))
         else:
             rows = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, version",
+                f"SELECT stream_id, {_STREAM_COLUMNS} FROM events WHERE stream_id = ANY($1::text[]) "
+                "ORDER BY stream_id, version",
                 list(found),
             )
-        for row in rows:
-            found[row["stream_id"]].append(_recorded(row))
+        for stream_id, version, event_type, data in rows:
+            found[stream_id].append(StreamEvent(version, event_type, data))
         return found
 
     async def append(

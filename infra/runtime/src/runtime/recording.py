@@ -18,7 +18,7 @@ from contracts.codec import encode
 from contracts.envelope import SYSTEM_ACTOR, Actor, Channel, envelope_for
 from contracts.subjects import Subjects
 from runtime.commands import presume_new, started
-from runtime.eventstore import NewEvent, OutboxMessage, RecordedEvent, StreamAppend, Transaction
+from runtime.eventstore import NewEvent, OutboxMessage, StreamAppend, StreamEvent, Transaction
 from runtime.serialization import from_json, to_json
 from runtime.workdays import local_date
 
@@ -182,7 +182,7 @@ class EventRecorder(Generic[E]):
         loaded = await tx.load_many(stream_ids, after=after)
         return {stream_id: self._decoded(rows, after.get(stream_id, 0)) for stream_id, rows in loaded.items()}
 
-    def _decoded(self, rows: Sequence[RecordedEvent], before: int = 0) -> tuple[list[E], int]:
+    def _decoded(self, rows: Sequence[StreamEvent], before: int = 0) -> tuple[list[E], int]:
         return [from_json(self.types[r.event_type], r.data) for r in rows], before + len(rows)
 
     async def record(

@@ -17,6 +17,7 @@ from runtime.eventstore import (
     Position,
     RecordedEvent,
     StreamAppend,
+    StreamEvent,
 )
 
 
@@ -37,12 +38,12 @@ class InMemoryTransaction:
         self.transaction_id = transaction_id
         self.appended: dict[str, int] = {}
 
-    async def load(self, stream_id: str) -> list[RecordedEvent]:
-        return list(self.state.streams.get(stream_id, []))
+    async def load(self, stream_id: str) -> list[StreamEvent]:
+        return [StreamEvent(e.version, e.event_type, e.data) for e in self.state.streams.get(stream_id, [])]
 
     async def load_many(
         self, stream_ids: Sequence[str], *, after: Mapping[str, int] | None = None
-    ) -> dict[str, list[RecordedEvent]]:
+    ) -> dict[str, list[StreamEvent]]:
         after = after or {}
         return {s: [e for e in await self.load(s) if e.version > after.get(s, 0)] for s in stream_ids}
 
