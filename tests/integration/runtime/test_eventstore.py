@@ -243,6 +243,43 @@ class TestEventStoreContract:
         assert [e.data["n"] for e in page_two] == [201, 2, 202, 3, 203, 4, 204]
         assert await store.read_all(Position(), 100, types=[]) == []
 
+    async def test_a_transaction_that_only_read_loses_nothing_committed_while_it_ran(self, store: Any) -> None:
+        async with store.transaction() as reading:
+            seen = await reading.load("r-1")
+            async with store.transaction() as tx:
+                await tx.append("r-1", 0, [event(n=1)])
+        async with store.transaction() as tx:
+            loaded = await tx.load("r-1")
+
+        assert seen == []
+        assert [e.data["n"] for e in loaded] == [1]
+
+    async def test_what_is_asked_for_after_the_commit_runs_once_it_has_committed(self, store: Any) -> None:
+        ran: list[str] = []
+        async with store.transaction() as tx:
+            await tx.append("c-1", 0, [event()])
+            tx.after_commit(lambda: ran.append("first"))
+            tx.after_commit(lambda: ran.append("second"))
+            before_commit = list(ran)
+
+        assert before_commit == []
+        assert ran == ["first", "second"]
+
+    async def test_what_is_asked_for_after_the_commit_never_runs_when_it_does_not_commit(self, store: Any) -> None:
+        ran: list[str] = []
+        async with store.transaction() as tx:
+            await tx.append("c-2", 0, [event()])
+        with pytest.raises(RuntimeError):
+            async with store.transaction() as tx:
+                tx.after_commit(lambda: ran.append("failed"))
+                raise RuntimeError("the decision failed")
+        with pytest.raises(ConcurrencyError):
+            async with store.transaction() as tx:
+                await tx.append("c-2", 0, [event()])  # stale: the conflict comes at the commit at the latest
+                tx.after_commit(lambda: ran.append("conflicted"))
+
+        assert ran == []
+
 
 class TestPostgresUnderConcurrency:
     async def test_fifty_concurrent_commands_on_one_stream_lose_no_update(self, pool: asyncpg.Pool) -> None:
@@ -532,6 +569,36 @@ async def test_a_savepoint_rolls_back_only_what_it_did(pool: asyncpg.Pool) -> No
 
     streams = await pool.fetch("SELECT DISTINCT stream_id FROM events ORDER BY stream_id")
     assert [r["stream_id"] for r in streams] == ["also-kept", "kept"]
+
+
+async def test_what_a_savepoint_rolled_back_asked_for_after_the_commit_never_runs(pool: asyncpg.Pool) -> None:
+    store = PostgresEventStore(pool)
+    ran: list[str] = []
+    async with store.transaction() as tx:
+        tx.after_commit(lambda: ran.append("before"))
+        with pytest.raises(RuntimeError):
+            async with tx.savepoint():
+                await tx.append("undone", 0, [event()])
+                tx.after_commit(lambda: ran.append("undone"))
+                raise RuntimeError("the handler failed")
+        async with tx.savepoint():
+            tx.after_commit(lambda: ran.append("kept"))
+
+    assert ran == ["before", "kept"]
+
+
+async def test_nothing_asked_for_after_the_commit_runs_when_the_commit_fails(pool: asyncpg.Pool) -> None:
+    store = PostgresEventStore(pool)
+    ran: list[str] = []
+    with pytest.raises(TransactionAbortedError):
+        async with store.transaction() as tx:
+            await tx.append("s-1", 0, [event()])
+            tx.after_commit(lambda: ran.append("aborted"))
+            await tx.reader()
+            with pytest.raises(asyncpg.UndefinedTableError):  # swallowed by a careless caller
+                await (await tx.connection()).execute("SELECT * FROM no_such_table")
+
+    assert ran == []
 
 
 async def test_a_commit_after_a_failed_statement_raises_and_stores_nothing(pool: asyncpg.Pool) -> None:

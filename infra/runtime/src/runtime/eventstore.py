@@ -158,6 +158,11 @@ class Transaction(Protocol):
 
     async def record_reply(self, command_id: UUID, reply: Json) -> None: ...
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the transaction has committed: never if it does not (nor for a
+        savepoint that rolls back), so that what it keeps in memory is never ahead of the log."""
+        ...
+
 
 class EventStore(Protocol):
     def transaction(self) -> Any:
@@ -378,6 +383,10 @@ class PostgresTransaction:
         self._cancels: list[tuple[str, str | None]] = []  # held only behind a held append, and
         self._schedules: list[DeadlineRow] = []  # cancels only before any schedule (their order)
         self.queued_messages = 0
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
 
     async def ride(self, sql: str, *args: Any) -> None:
         """A write of the caller's own that goes in the held append's statement, behind its guard:
@@ -438,11 +447,13 @@ class PostgresTransaction:
         self._savepoints += 1
         name = f"yiwang_savepoint_{self._savepoints}"
         await self._conn.execute(f"SAVEPOINT {name}")
+        callbacks = len(self._after_commit)
         try:
             yield
             await self._send_held()  # what the block wrote belongs to the block, errors too
         except BaseException:
             self._take_held()  # never sent: the block's, undone with it
+            del self._after_commit[callbacks:]
             await self._conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
             raise
         await self._conn.execute(f"RELEASE SAVEPOINT {name}")
@@ -479,12 +490,21 @@ class PostgresTransaction:
                 raise
             self._open = False
             if await self._conn.execute("COMMIT") != "COMMIT":  # PostgreSQL answers ROLLBACK to an aborted one
+                self._after_commit.clear()
                 raise TransactionAbortedError("the transaction failed before its commit and was rolled back")
         else:
-            await self._send_held()  # one statement: atomic on its own
+            try:
+                await self._send_held()  # one statement: atomic on its own
+            except BaseException:
+                self._after_commit.clear()
+                raise
+        committed, self._after_commit = self._after_commit, []
+        for callback in committed:
+            callback()
 
     async def rollback(self) -> None:
         self._take_held()
+        self._after_commit.clear()
         if self._open:
             self._open = False
             await self._conn.execute("ROLLBACK")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -37,6 +37,10 @@ class InMemoryTransaction:
         self.state = state
         self.transaction_id = transaction_id
         self.appended: dict[str, int] = {}
+        self.committed: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.committed.append(callback)
 
     async def load(self, stream_id: str) -> list[StreamEvent]:
         return [StreamEvent(e.version, e.event_type, e.data) for e in self.state.streams.get(stream_id, [])]
@@ -119,16 +123,20 @@ class InMemoryEventStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[InMemoryTransaction]:
-        draft = copy.deepcopy(self.state)
+        base = self.state  # never changed in place: a commit replaces it
+        draft = copy.deepcopy(base)
         draft.commits += 1
         tx = InMemoryTransaction(draft, draft.commits)
         yield tx
         # Another transaction may have committed to the same streams meanwhile, as in PostgreSQL.
-        for stream_id, base in tx.appended.items():
-            if len(self.state.streams.get(stream_id, [])) != base:
-                raise ConcurrencyError(stream_id, base)
-        draft.commits = max(draft.commits, self.state.commits + 1)
-        self.state = draft
+        for stream_id, version in tx.appended.items():
+            if len(self.state.streams.get(stream_id, [])) != version:
+                raise ConcurrencyError(stream_id, version)
+        if replace(draft, commits=base.commits) != base:  # one that only read changes nothing
+            draft.commits = max(draft.commits, self.state.commits + 1)
+            self.state = draft
+        for callback in tx.committed:
+            callback()
 
     async def read_all(
         self, after: Position, limit: int = 1000, *, types: Collection[str] | None = None
