@@ -6,6 +6,7 @@ every public event leaves wrapped in the contracts' envelope, addressed by `cont
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -266,3 +267,88 @@ class EventRecorder(Generic[E]):
         address = self.subjects.inbox if public.inbox else self.subjects.event
         subject = address(region, self.service, public.message, public.version)
         return OutboxMessage(message_id, subject, encode(envelope), headers)
+
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True, slots=True)
+class Folded(Generic[S]):
+    """A stream's state, folded from its events up to `version`."""
+
+    state: S
+    version: int
+
+
+class FoldedStreams(Generic[S]):
+    """Streams' states kept in this process, each at the version it was folded to: a decision
+    reads only the events appended since (by any replica) and folds them on, instead of reading
+    and folding the whole stream again. A person's stream gains a few events a month for decades;
+    a payroll's month reads and decides a chunk of them at once.
+
+    A state is kept once the transaction that read it or appended to it has committed, never
+    before (`Transaction.after_commit`): a kept version is always one the log holds, and a newer
+    one is never replaced by an older. At most `capacity` streams are kept, the least recently
+    used dropped first; 0 keeps none. States are shared, so they must be immutable (frozen
+    dataclasses whose collections are replaced, never changed)."""
+
+    def __init__(self, recorder: Recorder, start: S, evolve: Callable[[S, Any], S], *, capacity: int) -> None:
+        self.recorder = recorder
+        self.start = start
+        self.evolve = evolve
+        self.capacity = capacity
+        self._kept: OrderedDict[str, Folded[S]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    async def load_many(
+        self, tx: Transaction, stream_ids: Sequence[str], *, whole: Sequence[str] = ()
+    ) -> tuple[dict[str, Folded[S]], dict[str, tuple[list[Any], int]]]:
+        """The streams' states, and the events and versions of the `whole` streams (of other kinds,
+        read in full), in one round trip."""
+        kept = {stream_id: self._kept[stream_id] for stream_id in stream_ids if stream_id in self._kept}
+        loaded = await self.recorder.load_many(
+            tx, [*stream_ids, *whole], after={stream_id: k.version for stream_id, k in kept.items()}
+        )
+        folded: dict[str, Folded[S]] = {}
+        for stream_id in stream_ids:
+            events, version = loaded[stream_id]
+            known = kept.get(stream_id)
+            folded[stream_id] = self._on(known.state if known else self.start, events, version)
+        self._keep_once_committed(tx, folded)
+        return folded, {stream_id: loaded[stream_id] for stream_id in whole}
+
+    async def record_many(
+        self, tx: Transaction, appends: Sequence[tuple[str, Folded[S], Sequence[Any]]], ctx: CommandContext
+    ) -> None:
+        """`EventRecorder.record_many` for streams loaded here: each at its folded version, and kept
+        with its new events folded on once the transaction commits."""
+        await self.recorder.record_many(tx, [(stream_id, f.version, events) for stream_id, f, events in appends], ctx)
+        self._keep_once_committed(
+            tx,
+            {
+                stream_id: self._on(f.state, events, f.version + len(events))
+                for stream_id, f, events in appends
+                if events
+            },
+        )
+
+    def _on(self, state: S, events: Sequence[Any], version: int) -> Folded[S]:
+        for event in events:
+            state = self.evolve(state, event)
+        return Folded(state, version)
+
+    def _keep_once_committed(self, tx: Transaction, folded: Mapping[str, Folded[S]]) -> None:
+        if self.capacity > 0 and folded:
+            tx.after_commit(lambda: self._keep(folded))
+
+    def _keep(self, folded: Mapping[str, Folded[S]]) -> None:
+        kept = self._kept
+        for stream_id, each in folded.items():
+            known = kept.get(stream_id)
+            if known is None or known.version <= each.version:
+                kept[stream_id] = each
+            kept.move_to_end(stream_id)
+        while len(kept) > self.capacity:
+            kept.popitem(last=False)

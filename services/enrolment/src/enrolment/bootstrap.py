@@ -11,7 +11,8 @@ from typing import Any
 
 from contracts.subjects import Subjects
 from enrolment.application import employers, people
-from enrolment.domain import events
+from enrolment.domain import events, person_state
+from enrolment.domain.person_state import Person
 from enrolment.domain.rates import RateTable, load_rate_tables, rate_table_for
 from enrolment.entrypoints.peers import NatsPensionRegistry
 from enrolment.entrypoints.requests import request_table
@@ -23,7 +24,7 @@ from runtime.deadlines import CalendarBook, Deadline, Timers
 from runtime.eventstore import PostgresTransaction
 from runtime.host import Resources, ServiceParts
 from runtime.messaging import StreamSpec
-from runtime.recording import CommandContext, EventRecorder
+from runtime.recording import CommandContext, EventRecorder, FoldedStreams
 from runtime.workdays import local_date
 
 SERVICE = "enrolment"
@@ -89,6 +90,7 @@ def build(resources: Resources) -> ServiceParts:
     )
     projection = EnrolmentProjection()
     people = PostgresPeople(resources.pool, settings.pseudonym_salt.encode())
+    persons = FoldedStreams(recorder, Person(), person_state.evolve, capacity=settings.kept_states)
     return ServiceParts(
         name=SERVICE,
         migrations=[files("enrolment") / "migrations"],
@@ -100,6 +102,7 @@ def build(resources: Resources) -> ServiceParts:
             rates=PackagedRateBook.load(settings.region),
             people_port=people,
             pensions=pensions,
+            persons=persons,
             deadlines=Timers(resources.calendar),
         ),
         events_stream=events_stream,

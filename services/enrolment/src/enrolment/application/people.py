@@ -33,10 +33,11 @@ from enrolment.domain.person import (
     person_stream,
 )
 from enrolment.domain.person import fold as fold_person
+from enrolment.domain.person_state import Person
 from enrolment.domain.values import Scheme, month_key
 from runtime.commands import execute_once
 from runtime.eventstore import EventStore, Transaction
-from runtime.recording import CommandContext
+from runtime.recording import CommandContext, FoldedStreams
 
 CONTRIBUTION_DEADLINE = "contribution_due"
 DEFAULT_SCHEMES = (Scheme.PENSION, Scheme.WORK_INJURY, Scheme.UNEMPLOYMENT)
@@ -166,6 +167,7 @@ async def assess_contributions(
     recorder: Recorder,
     rates: RateBook,
     people: People,
+    persons: FoldedStreams[Person],
     deadlines: Deadlines,
 ) -> dict[str, Any]:
     """Assess a month for every employee of the employer, a chunk of people per transaction, once."""
@@ -180,19 +182,19 @@ async def assess_contributions(
             raise EmployerNotFoundError(command.employer_credit_code)
 
     async def assess(tx: Transaction, chunk: list[str]) -> dict[str, int]:
-        """The chunk's people in two round trips: their streams read at once with the employer's,
-        then their events appended with the reply and their deadlines in one statement (none for a
-        month assessed after its due date: it is overdue from the start)."""
-        loaded = await recorder.load_many(tx, [employer_id, *(person_stream(ref) for ref in chunk)])
-        employer = fold_employer(loaded[employer_id][0])
+        """The chunk's people in two round trips: their streams read at once with the employer's
+        (what came since the states kept, for people decided here before), then their events
+        appended with the reply and their deadlines in one statement (none for a month assessed
+        after its due date: it is overdue from the start)."""
+        folded, whole = await persons.load_many(tx, [person_stream(ref) for ref in chunk], whole=[employer_id])
+        employer = fold_employer(whole[employer_id][0])
         if not employer.registered:
             raise EmployerNotFoundError(command.employer_credit_code)
         appends = []
         for ref in chunk:
             stream = person_stream(ref)
-            history, version = loaded[stream]
             events = decide_assess_month(
-                fold_person(history),
+                folded[stream].state,
                 employer_credit_code=command.employer_credit_code,
                 month=command.month,
                 rates=rates.for_year(year),
@@ -203,8 +205,8 @@ async def assess_contributions(
                 now=ctx.now,
             )
             if events:
-                appends.append((stream, version, events))
-        await recorder.record_many(tx, appends, ctx)
+                appends.append((stream, folded[stream], events))
+        await persons.record_many(tx, appends, ctx)
         await deadlines.schedule_each(
             tx,
             stream_ids=[stream for stream, _, events in appends if not _count(events, ContributionOverdue)],
@@ -238,6 +240,7 @@ async def record_payment(
     *,
     recorder: Recorder,
     people: People,
+    persons: FoldedStreams[Person],
     deadlines: Deadlines,
 ) -> dict[str, Any]:
     """Record an employer's payment for a month: every assessed employee is paid, late fees worked out."""
@@ -253,19 +256,18 @@ async def record_payment(
         finds the month paid when it tries again, and marks nothing. The late fee is the same
         either way (it counts the days from the due date to `paid_on`)."""
         streams = [person_stream(ref) for ref in chunk]
-        loaded = await recorder.load_many(tx, streams)
+        folded, _ = await persons.load_many(tx, streams)
         appends = []
         for stream in streams:
-            history, version = loaded[stream]
             events = decide_record_payment(
-                fold_person(history),
+                folded[stream].state,
                 employer_credit_code=command.employer_credit_code,
                 month=command.month,
                 paid_on=command.paid_on,
                 now=ctx.now,
             )
-            appends.append((stream, version, events))
-        await recorder.record_many(tx, appends, ctx)
+            appends.append((stream, folded[stream], events))
+        await persons.record_many(tx, appends, ctx)
         await deadlines.cancel_each(
             tx, stream_ids=streams, kind=contribution_deadline(command.employer_credit_code, command.month)
         )

@@ -13,10 +13,12 @@ from enrolment import queries
 from enrolment.application import employers, people
 from enrolment.application.ports import Deadlines, PensionRegistry, People, RateBook, Recorder
 from enrolment.domain import errors
+from enrolment.domain.person_state import Person
 from enrolment.entrypoints.peers import PensionCheckUnavailableError
 from runtime.clock import Clock
 from runtime.eventstore import EventStore
 from runtime.messaging import RequestHandler
+from runtime.recording import FoldedStreams
 from runtime.requests import ErrorTable, command, command_across, query
 
 ERRORS: ErrorTable = {
@@ -56,6 +58,7 @@ def request_table(
     rates: RateBook,
     people_port: People,
     pensions: PensionRegistry,
+    persons: FoldedStreams[Person],
     deadlines: Deadlines,
 ) -> dict[str, RequestHandler]:
     def cmd(model: Any, handler: Any, **deps: Any) -> RequestHandler:
@@ -100,9 +103,16 @@ def request_table(
         "end_employment": cmd(c.EndEmployment, people.end_employment, people=people_port),
         "declare_base": cmd(c.DeclareBase, people.declare_base, rates=rates, people=people_port),
         "assess_contributions": across(
-            c.AssessContributions, people.assess_contributions, rates=rates, people=people_port, deadlines=deadlines
+            c.AssessContributions,
+            people.assess_contributions,
+            rates=rates,
+            people=people_port,
+            persons=persons,
+            deadlines=deadlines,
         ),
-        "record_payment": across(c.RecordPayment, people.record_payment, people=people_port, deadlines=deadlines),
+        "record_payment": across(
+            c.RecordPayment, people.record_payment, people=people_port, persons=persons, deadlines=deadlines
+        ),
         "get_employer": query(c.GetEmployer, get_employer, ERRORS),
         "get_person": query(c.GetPerson, get_person, ERRORS),
         "list_review_queue": query(c.ListReviewQueue, review_queue, ERRORS),

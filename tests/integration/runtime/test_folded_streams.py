@@ -1,0 +1,157 @@
+"""States kept between decisions (`FoldedStreams`): a decision reads only what came after the
+version kept, and what is kept is never ahead of the log. Against the in-memory fake and
+PostgreSQL alike."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+
+from contracts.subjects import Subjects
+from runtime.eventstore import ConcurrencyError, PostgresEventStore, StreamEvent, Transaction
+from runtime.recording import CommandContext, EventRecorder, Folded, FoldedStreams
+from runtime.testing import InMemoryEventStore
+
+
+@dataclass(frozen=True)
+class Added:
+    n: int
+
+
+@dataclass(frozen=True)
+class Total:
+    sum: int = 0
+    count: int = 0
+
+
+def add(state: Total, event: Added) -> Total:
+    return Total(state.sum + event.n, state.count + 1)
+
+
+RECORDER: EventRecorder[Added] = EventRecorder("enrolment", Subjects("t"), [Added], lambda _e, _s: [])
+CTX = CommandContext.of_system("36", datetime(2026, 12, 4, tzinfo=UTC))
+
+
+class CountingRows:
+    """The transaction, counting the rows each stream read returned."""
+
+    def __init__(self, tx: Transaction, rows: list[int]) -> None:
+        self._tx, self._rows = tx, rows
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+    async def load_many(self, stream_ids: Any, *, after: Any = None) -> dict[str, list[StreamEvent]]:
+        loaded = await self._tx.load_many(stream_ids, after=after)
+        self._rows.append(sum(len(rows) for rows in loaded.values()))
+        return loaded
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def store(request: pytest.FixtureRequest, pool: asyncpg.Pool) -> AsyncIterator[Any]:
+    yield InMemoryEventStore() if request.param == "memory" else PostgresEventStore(pool)
+
+
+def totals(capacity: int = 100) -> FoldedStreams[Total]:
+    return FoldedStreams(RECORDER, Total(), add, capacity=capacity)
+
+
+async def append(store: Any, stream: str, version: int, *ns: int) -> None:
+    """Another writer (another replica), past the states kept here."""
+    async with store.transaction() as tx:
+        await RECORDER.record(tx, stream, version, [Added(n) for n in ns], CTX)
+
+
+async def load(store: Any, kept: FoldedStreams[Total], *streams: str, rows: list[int]) -> dict[str, Folded[Total]]:
+    async with store.transaction() as tx:
+        folded, _ = await kept.load_many(CountingRows(tx, rows), list(streams))  # type: ignore[arg-type]
+    return folded
+
+
+async def test_a_stream_read_again_reads_only_what_came_after_the_state_kept(store: Any) -> None:
+    kept, rows = totals(), []
+    await append(store, "a", 0, 1, 2, 3)
+    first = await load(store, kept, "a", "nobody", rows=rows)
+    await append(store, "a", 3, 4)
+    second = await load(store, kept, "a", "nobody", rows=rows)
+    third = await load(store, kept, "a", rows=rows)
+
+    assert first == {"a": Folded(Total(6, 3), 3), "nobody": Folded(Total(), 0)}
+    assert second == {"a": Folded(Total(10, 4), 4), "nobody": Folded(Total(), 0)}
+    assert third == {"a": Folded(Total(10, 4), 4)}
+    assert rows == [3, 1, 0]
+
+
+async def test_what_a_decision_appends_is_kept_once_it_commits_and_streams_of_other_kinds_read_whole(
+    store: Any,
+) -> None:
+    kept, rows = totals(), []
+    await append(store, "other", 0, 100, 200)
+    async with store.transaction() as tx:
+        folded, whole = await kept.load_many(tx, ["a", "b"], whole=["other"])
+        await kept.record_many(tx, [("a", folded["a"], [Added(5), Added(6)]), ("b", folded["b"], [])], CTX)
+    after = await load(store, kept, "a", "b", rows=rows)
+
+    assert [e.n for e in whole["other"][0]] == [100, 200]
+    assert whole["other"][1] == 2
+    assert after == {"a": Folded(Total(11, 2), 2), "b": Folded(Total(), 0)}
+    assert rows == [0]
+
+
+async def test_a_decision_that_does_not_commit_keeps_nothing_of_what_it_read_or_appended(store: Any) -> None:
+    kept, rows = totals(), []
+    await append(store, "a", 0, 1)
+    with pytest.raises(ConcurrencyError):
+        async with store.transaction() as tx:
+            folded, _ = await kept.load_many(tx, ["a"])
+            await append(store, "a", 1, 2)  # another writer got there first
+            await kept.record_many(tx, [("a", folded["a"], [Added(7)])], CTX)
+    after = await load(store, kept, "a", rows=rows)
+
+    assert after == {"a": Folded(Total(3, 2), 2)}
+    assert rows == [2]  # read whole: nothing was kept
+
+
+async def test_an_older_state_committed_later_does_not_replace_a_newer_one(store: Any) -> None:
+    kept, rows = totals(), []
+    await append(store, "a", 0, 1)
+    async with store.transaction() as reading:
+        await kept.load_many(reading, ["a"])  # version 1, kept when this commits, after the one below
+        async with store.transaction() as tx:
+            folded, _ = await kept.load_many(tx, ["a"])
+            await kept.record_many(tx, [("a", folded["a"], [Added(2)])], CTX)
+    after = await load(store, kept, "a", rows=rows)
+
+    assert after == {"a": Folded(Total(3, 2), 2)}
+    assert rows == [0]
+
+
+async def test_the_least_recently_used_stream_goes_first_when_more_are_kept_than_the_capacity(store: Any) -> None:
+    kept, rows = totals(capacity=2), []
+    for stream in ("a", "b", "c"):
+        await append(store, stream, 0, 1)
+    await load(store, kept, "a", "b", rows=rows)
+    await load(store, kept, "a", rows=rows)  # b is now the least recently used
+    await load(store, kept, "c", rows=rows)
+    rows.clear()
+    await load(store, kept, "a", rows=rows)
+    await load(store, kept, "c", rows=rows)
+    await load(store, kept, "b", rows=rows)
+
+    assert rows == [0, 0, 1]
+    assert len(kept) == 2
+
+
+async def test_a_capacity_of_nothing_keeps_nothing(store: Any) -> None:
+    kept, rows = totals(capacity=0), []
+    await append(store, "a", 0, 1, 2)
+    await load(store, kept, "a", rows=rows)
+    await load(store, kept, "a", rows=rows)
+
+    assert rows == [2, 2]
+    assert len(kept) == 0
