@@ -155,3 +155,16 @@ async def test_a_capacity_of_nothing_keeps_nothing(store: Any) -> None:
 
     assert rows == [2, 2]
     assert len(kept) == 0
+
+
+async def test_one_stream_loaded_and_recorded_on_its_own_is_kept_alike(store: Any) -> None:
+    kept, rows = totals(), []
+    await append(store, "a", 0, 1)
+    async with store.transaction() as tx:
+        folded = await kept.load(tx, "a")
+        await kept.record(tx, "a", folded, [Added(2), Added(3)], CTX)
+    after = await load(store, kept, "a", rows=rows)
+
+    assert folded == Folded(Total(1, 1), 1)
+    assert after == {"a": Folded(Total(6, 3), 3)}
+    assert rows == [0]

@@ -319,6 +319,19 @@ class FoldedStreams(Generic[S]):
         self._keep_once_committed(tx, folded)
         return folded, {stream_id: loaded[stream_id] for stream_id in whole}
 
+    async def load(self, tx: Transaction, stream_id: str) -> Folded[S]:
+        folded, _ = await self.load_many(tx, [stream_id])
+        return folded[stream_id]
+
+    async def record(
+        self, tx: Transaction, stream_id: str, folded: Folded[S], events: Sequence[Any], ctx: CommandContext
+    ) -> None:
+        """`EventRecorder.record` for a stream loaded here: at its folded version, and kept with its
+        new events folded on once the transaction commits."""
+        await self.recorder.record(tx, stream_id, folded.version, list(events), ctx)
+        if events:
+            self._keep_once_committed(tx, {stream_id: self._on(folded.state, events, folded.version + len(events))})
+
     async def record_many(
         self, tx: Transaction, appends: Sequence[tuple[str, Folded[S], Sequence[Any]]], ctx: CommandContext
     ) -> None:

@@ -64,7 +64,9 @@ class PackagedRateBook:
         return rate_table_for(self.tables, self.region, year)
 
 
-def deadline_handler(recorder: Any, clock: Clock, region: str, calendar: CalendarBook) -> Any:
+def deadline_handler(
+    recorder: Any, persons: FoldedStreams[Person], clock: Clock, region: str, calendar: CalendarBook
+) -> Any:
     async def on_deadline(tx: PostgresTransaction, deadline: Deadline) -> None:
         ctx = CommandContext.of_system(
             region, clock.now(), command_id=deadline.deadline_id, traceparent=deadline.traceparent
@@ -73,7 +75,7 @@ def deadline_handler(recorder: Any, clock: Clock, region: str, calendar: Calenda
             due_on = local_date(deadline.due_at) - timedelta(days=1)
             await employers.registration_deadline_passed(tx, deadline.stream_id, due_on, ctx, recorder=recorder)
         elif deadline.kind.startswith(people.CONTRIBUTION_DEADLINE):
-            await people.contribution_deadline_passed(tx, deadline.stream_id, deadline.payload, ctx, recorder=recorder)
+            await people.contribution_deadline_passed(tx, deadline.stream_id, deadline.payload, ctx, persons=persons)
 
     return on_deadline
 
@@ -108,5 +110,5 @@ def build(resources: Resources) -> ServiceParts:
         events_stream=events_stream,
         handled=HANDLED,
         projections=[projection],
-        on_deadline=deadline_handler(recorder, resources.clock, settings.region, resources.calendar),
+        on_deadline=deadline_handler(recorder, persons, resources.clock, settings.region, resources.calendar),
     )

@@ -32,7 +32,6 @@ from enrolment.domain.person import (
     decide_record_payment,
     person_stream,
 )
-from enrolment.domain.person import fold as fold_person
 from enrolment.domain.person_state import Person
 from enrolment.domain.values import Scheme, month_key
 from runtime.commands import execute_once
@@ -62,16 +61,17 @@ async def enrol_employee(
     rates: RateBook,
     people: People,
     pensions: PensionRegistry,
+    persons: FoldedStreams[Person],
 ) -> dict[str, Any]:
     """Enrol an employee with a registered employer; never two active pension enrolments in two pooling areas."""
     ref = people.ref(command.citizen_id)
     stream, employer_id = person_stream(ref), employer_stream(command.employer_credit_code)
-    loaded = await recorder.load_many(tx, [stream, employer_id])  # one round trip
-    (employer, _), (history, version) = loaded[employer_id], loaded[stream]
+    folded, whole = await persons.load_many(tx, [stream], whole=[employer_id])  # one round trip
+    person, (employer, _) = folded[stream], whole[employer_id]
     schemes = [Scheme(s.value) for s in command.schemes] or list(DEFAULT_SCHEMES)
     elsewhere = Scheme.PENSION in schemes and await pensions.active_elsewhere(ref, month_key(ctx.today))
     events = decide_enrol_employee(
-        fold_person(history),
+        person.state,
         person_ref=ref,
         citizen_id=command.citizen_id,
         employer_credit_code=command.employer_credit_code,
@@ -85,7 +85,7 @@ async def enrol_employee(
         active_pension_elsewhere=elsewhere,
     )
     enrolled = next(e for e in events if isinstance(e, EmployeeEnrolled))
-    await recorder.record(tx, stream, version, events, ctx)
+    await persons.record(tx, stream, person, events, ctx)
     await people.hired(tx, enrolled)  # with the events and the reply, in one statement at the commit
     return {
         "person_ref": ref,
@@ -97,15 +97,21 @@ async def enrol_employee(
 
 
 async def end_employment(
-    tx: Transaction, command: EndEmployment, ctx: CommandContext, *, recorder: Recorder, people: People
+    tx: Transaction,
+    command: EndEmployment,
+    ctx: CommandContext,
+    *,
+    recorder: Recorder,
+    people: People,
+    persons: FoldedStreams[Person],
 ) -> dict[str, Any]:
     """End an employee's enrolment with one employer."""
     stream = person_stream(people.ref(command.citizen_id))
-    history, version = await recorder.load(tx, stream)
+    person = await persons.load(tx, stream)
     events = decide_end_employment(
-        fold_person(history), employer_credit_code=command.employer_credit_code, ended_on=command.ended_on, now=ctx.now
+        person.state, employer_credit_code=command.employer_credit_code, ended_on=command.ended_on, now=ctx.now
     )
-    await recorder.record(tx, stream, version, events, ctx)
+    await persons.record(tx, stream, person, events, ctx)
     for ended in events:
         if isinstance(ended, EmploymentEnded):
             await people.ended(tx, ended)
@@ -113,20 +119,27 @@ async def end_employment(
 
 
 async def declare_base(
-    tx: Transaction, command: DeclareBase, ctx: CommandContext, *, recorder: Recorder, rates: RateBook, people: People
+    tx: Transaction,
+    command: DeclareBase,
+    ctx: CommandContext,
+    *,
+    recorder: Recorder,
+    rates: RateBook,
+    people: People,
+    persons: FoldedStreams[Person],
 ) -> dict[str, Any]:
     """Declare the yearly base: last year's average monthly wage clamped to 60%-300% of the average wage."""
     stream = person_stream(people.ref(command.citizen_id))
-    history, version = await recorder.load(tx, stream)
+    person = await persons.load(tx, stream)
     events = decide_declare_base(
-        fold_person(history),
+        person.state,
         employer_credit_code=command.employer_credit_code,
         year=command.year,
         declared_monthly_wage_fen=command.declared_monthly_wage_fen,
         rates=rates.for_year(command.year),
         now=ctx.now,
     )
-    await recorder.record(tx, stream, version, events, ctx)
+    await persons.record(tx, stream, person, events, ctx)
     declared = next(e for e in events if isinstance(e, ContributionBaseDeclared))
     return {"year": command.year, "base_fen": declared.base_fen, "clamped": declared.clamped}
 
@@ -279,10 +292,10 @@ async def record_payment(
 
 
 async def contribution_deadline_passed(
-    tx: Transaction, stream: str, payload: dict[str, Any], ctx: CommandContext, *, recorder: Recorder
+    tx: Transaction, stream: str, payload: dict[str, Any], ctx: CommandContext, *, persons: FoldedStreams[Person]
 ) -> None:
-    history, version = await recorder.load(tx, stream)
+    person = await persons.load(tx, stream)
     events = decide_mark_overdue(
-        fold_person(history), employer_credit_code=payload["employer"], month=payload["month"], now=ctx.now
+        person.state, employer_credit_code=payload["employer"], month=payload["month"], now=ctx.now
     )
-    await recorder.record(tx, stream, version, events, ctx)
+    await persons.record(tx, stream, person, events, ctx)

@@ -98,10 +98,15 @@ def request_table(
         ),
         "assign_injury_class": cmd(c.AssignInjuryClass, employers.assign_injury_class, rates=rates),
         "enrol_employee": cmd(
-            c.EnrolEmployee, people.enrol_employee, rates=rates, people=people_port, pensions=pensions
+            c.EnrolEmployee,
+            people.enrol_employee,
+            rates=rates,
+            people=people_port,
+            pensions=pensions,
+            persons=persons,
         ),
-        "end_employment": cmd(c.EndEmployment, people.end_employment, people=people_port),
-        "declare_base": cmd(c.DeclareBase, people.declare_base, rates=rates, people=people_port),
+        "end_employment": cmd(c.EndEmployment, people.end_employment, people=people_port, persons=persons),
+        "declare_base": cmd(c.DeclareBase, people.declare_base, rates=rates, people=people_port, persons=persons),
         "assess_contributions": across(
             c.AssessContributions,
             people.assess_contributions,
