@@ -67,6 +67,8 @@ def request_table(
     def across(model: Any, handler: Any, **deps: Any) -> RequestHandler:
         return command_across(store, clock, model, partial(handler, recorder=recorder, **deps), ERRORS)
 
+    on_people: dict[str, Any] = {"people": people_port, "persons": persons}  # what every person's use case takes
+
     async def get_employer(q: c.GetEmployer, _: Envelope[c.GetEmployer]) -> dict[str, Any]:
         found = await queries.get_employer(pool, q.credit_code)
         if found is None:
@@ -97,27 +99,13 @@ def request_table(
             c.ApproveHeldRegistration, employers.approve_held_registration, rates=rates, deadlines=deadlines
         ),
         "assign_injury_class": cmd(c.AssignInjuryClass, employers.assign_injury_class, rates=rates),
-        "enrol_employee": cmd(
-            c.EnrolEmployee,
-            people.enrol_employee,
-            rates=rates,
-            people=people_port,
-            pensions=pensions,
-            persons=persons,
-        ),
-        "end_employment": cmd(c.EndEmployment, people.end_employment, people=people_port, persons=persons),
-        "declare_base": cmd(c.DeclareBase, people.declare_base, rates=rates, people=people_port, persons=persons),
+        "enrol_employee": cmd(c.EnrolEmployee, people.enrol_employee, rates=rates, pensions=pensions, **on_people),
+        "end_employment": cmd(c.EndEmployment, people.end_employment, **on_people),
+        "declare_base": cmd(c.DeclareBase, people.declare_base, rates=rates, **on_people),
         "assess_contributions": across(
-            c.AssessContributions,
-            people.assess_contributions,
-            rates=rates,
-            people=people_port,
-            persons=persons,
-            deadlines=deadlines,
+            c.AssessContributions, people.assess_contributions, rates=rates, deadlines=deadlines, **on_people
         ),
-        "record_payment": across(
-            c.RecordPayment, people.record_payment, people=people_port, persons=persons, deadlines=deadlines
-        ),
+        "record_payment": across(c.RecordPayment, people.record_payment, deadlines=deadlines, **on_people),
         "get_employer": query(c.GetEmployer, get_employer, ERRORS),
         "get_person": query(c.GetPerson, get_person, ERRORS),
         "list_review_queue": query(c.ListReviewQueue, review_queue, ERRORS),
