@@ -33,7 +33,7 @@ class RuntimeSettings(BaseSettings):
     trace_stream_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024 * 1024)
     pseudonym_salt: str = "yiwang-development-salt"
     # Streams whose folded state a service keeps in memory (`runtime.recording.FoldedStreams`): a
-    # person's state at the end of a year is about 5 KB, so 20,000 take about 100 MB.
+    # person's state holds 2-5 KB in a year, so 20,000 take 40-100 MB.
     kept_states: int = Field(default=20_000, ge=0)
     # Stall alerts (runtime.watch): how often each consumer is sampled, and for how long it may be
     # saturated or make no progress before an alert is raised.
