@@ -737,3 +737,24 @@ async def test_a_ride_with_no_append_held_is_a_statement_of_the_open_transaction
         await tx.ride(_HIRE, "w-4", "91360102MA35L0XC0", date(2026, 3, 2))
 
     assert [r["person"] for r in await pool.fetch("SELECT person FROM payroll_like")] == ["w-4"]
+
+
+async def test_a_commit_of_events_or_messages_wakes_the_process_and_one_of_neither_does_not(
+    pool: asyncpg.Pool,
+) -> None:
+    woken: list[str] = []
+    store = PostgresEventStore(pool, on_commit=lambda: woken.append("woken"))
+    async with store.transaction() as tx:
+        await tx.append("quiet", 0, [event()])  # an event with no public message: the projector's work
+    events_only = len(woken)
+    async with store.transaction() as tx:
+        await tx.append_many([StreamAppend("loud", 0, [event()], [message()])])
+    with_a_message = len(woken)
+    async with store.transaction() as tx:
+        await tx.load("quiet")
+        await tx.record_reply(uuid4(), {"ok": True})
+    async with store.transaction() as tx:
+        await tx.append_many([StreamAppend("nothing", 0, [])])
+
+    assert (events_only, with_a_message) == (1, 2)
+    assert woken == ["woken", "woken"]

@@ -383,6 +383,7 @@ class PostgresTransaction:
         self._cancels: list[tuple[str, str | None]] = []  # held only behind a held append, and
         self._schedules: list[DeadlineRow] = []  # cancels only before any schedule (their order)
         self.queued_messages = 0
+        self.wrote_events = False  # an append of events was sent or held: the projector has work
         self._after_commit: list[Callable[[], None]] = []
 
     def after_commit(self, callback: Callable[[], None]) -> None:
@@ -553,6 +554,7 @@ class PostgresTransaction:
         """Held back until the next statement or the commit when nothing else is held; a conflict is
         then raised there."""
         held = _HeldAppend((StreamAppend(stream_id, expected_version, tuple(events), tuple(messages)),), many=False)
+        self.wrote_events = self.wrote_events or bool(events)
         if self._append is None and self._reply is None:
             self._append = held
         else:
@@ -625,6 +627,7 @@ class PostgresTransaction:
         in its statement, a transaction that only appends needs no BEGIN and no COMMIT of its own."""
         if not appends:
             return
+        self.wrote_events = self.wrote_events or any(a.events for a in appends)
         if self._append is None and self._reply is None:
             self._append = _HeldAppend(tuple(appends), many=True)
             return
@@ -749,7 +752,9 @@ class PostgresEventStore:
                 except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as error:
                     # Two decisions crossed (e.g. a payment and a deadline on the same stream): decide again.
                     raise ConcurrencyError("(transaction)", -1) from error
-        if tx.queued_messages and self._on_commit is not None:
+        # Events to project or messages to relay: wake the projector and the relay of this process
+        # (events with no public message too: the projector's polls stretch to a second when idle).
+        if (tx.queued_messages or tx.wrote_events) and self._on_commit is not None:
             self._on_commit()
 
     async def read_all(
