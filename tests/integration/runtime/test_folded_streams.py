@@ -4,7 +4,8 @@ PostgreSQL alike."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,8 +58,12 @@ async def store(request: pytest.FixtureRequest, pool: asyncpg.Pool) -> AsyncIter
     yield InMemoryEventStore() if request.param == "memory" else PostgresEventStore(pool)
 
 
+def add_all(state: Total, events: Sequence[Added]) -> Total:
+    return functools.reduce(add, events, state)
+
+
 def totals(capacity: int = 100) -> FoldedStreams[Total]:
-    return FoldedStreams(RECORDER, Total(), add, capacity=capacity)
+    return FoldedStreams(RECORDER, Total(), add_all, capacity=capacity)
 
 
 async def append(store: Any, stream: str, version: int, *ns: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -77,12 +77,13 @@ class Declared:
 
 
 class SampleCatalogue:
-    def known(self) -> dict[str, int]:
-        return {"catalogue-36": 0}
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
 
-    async def current(self, tx: Transaction, loaded: Mapping[str, tuple[list[Any], int]]) -> Catalogue:
-        assert "catalogue-36" in loaded  # read with the decision's streams
-        return CATALOGUE
+    async def read_with(
+        self, tx: Transaction, streams: Sequence[str]
+    ) -> tuple[Catalogue, dict[str, tuple[list[Any], int]]]:
+        return CATALOGUE, await self.recorder.load_many(tx, streams)
 
 
 class People:
@@ -121,7 +122,7 @@ class Service:
             "declared_total_fen": 18600,
         }
         command = c.PostSettlement(**(fields | changes))
-        deps = {"catalogues": SampleCatalogue(), "index": self.index, "people": People()}
+        deps = {"catalogues": SampleCatalogue(self.recorder), "index": self.index, "people": People()}
         return await self.run(settlements.post_settlement, command, **deps)
 
     async def types(self, stream: str) -> list[str]:
@@ -196,7 +197,7 @@ async def test_rejected_lines_are_recorded_with_the_refusal_and_the_number_stays
                 ),
                 service.ctx(),
                 recorder=service.recorder,
-                catalogues=SampleCatalogue(),
+                catalogues=SampleCatalogue(service.recorder),
                 index=service.index,
                 people=People(),
             )

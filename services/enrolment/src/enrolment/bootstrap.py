@@ -92,7 +92,7 @@ def build(resources: Resources) -> ServiceParts:
     )
     projection = EnrolmentProjection()
     people = PostgresPeople(resources.pool, settings.pseudonym_salt.encode())
-    persons = FoldedStreams(recorder, Person(), person_state.evolve, capacity=settings.kept_states)
+    persons = FoldedStreams(recorder, Person(), person_state.fold_on, capacity=settings.kept_states)
     return ServiceParts(
         name=SERVICE,
         migrations=[files("enrolment") / "migrations"],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -14,6 +14,7 @@ from injury.application.ports import Recorder
 from injury.domain import catalogue as cat
 from injury.domain.reconciliation import Reconciliation
 from runtime.eventstore import PostgresTransaction, Transaction
+from runtime.recording import FoldedStreams
 
 
 def _postgres(tx: Transaction) -> PostgresTransaction:
@@ -93,25 +94,19 @@ class PostgresReconciliations:
 
 
 class PostgresCatalogues:
-    """The region's catalogue, folded again only when a version was published since (any replica):
-    a decision reads the events after the version kept along with its own streams, so an unchanged
-    catalogue costs no round trip of its own."""
+    """The region's catalogue, kept folded at its version (`FoldedStreams`, any replica's
+    publications caught up): a decision reads the versions published since with its own streams,
+    so an unchanged catalogue costs no round trip of its own."""
 
     def __init__(self, recorder: Recorder, region: str) -> None:
-        self.recorder = recorder
         self.stream = cat.catalogue_stream(region)
-        self._cached: tuple[int, cat.Catalogue] = (0, cat.Catalogue())
+        self._kept = FoldedStreams(recorder, cat.Catalogue(), cat.fold_on, capacity=1)
 
-    def known(self) -> dict[str, int]:
-        return {self.stream: self._cached[0]}
-
-    async def current(self, tx: Transaction, loaded: Mapping[str, tuple[list[Any], int]]) -> cat.Catalogue:
-        newer, _ = loaded[self.stream]
-        if newer:  # published since: the whole stream folded again, once per version
-            past, at = await self.recorder.load(tx, self.stream)
-            if at >= self._cached[0]:
-                self._cached = (at, cat.fold(past))
-        return self._cached[1]
+    async def read_with(
+        self, tx: Transaction, streams: Sequence[str]
+    ) -> tuple[cat.Catalogue, dict[str, tuple[list[Any], int]]]:
+        folded, whole = await self._kept.load_many(tx, [self.stream], whole=streams)
+        return folded[self.stream].state, whole
 
 
 @dataclass(frozen=True)

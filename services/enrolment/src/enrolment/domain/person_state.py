@@ -110,7 +110,11 @@ def evolve(state: Person, event: Event) -> Person:
 
 
 def fold(events: Iterable[Event]) -> Person:
-    state = Person()
+    return fold_on(Person(), events)
+
+
+def fold_on(state: Person, events: Iterable[Event]) -> Person:
+    """`state` with `events` folded on (a state kept between decisions, and what came since)."""
     for event in events:
         state = evolve(state, event)
     return state

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -20,15 +20,13 @@ class People(Protocol):
 
 
 class Catalogues(Protocol):
-    """The region's catalogue, kept in memory: a decision reads the events published since the
-    version kept (`known`) with its own streams, in the same round trip, and hands them to `current`."""
+    """The region's catalogue, kept in memory: a decision reads what was published since the version
+    kept with its own streams, in the same round trip."""
 
-    def known(self) -> dict[str, int]:
-        """The catalogue's stream and the version kept: the `after` of the decision's read."""
-        ...
-
-    async def current(self, tx: Transaction, loaded: Mapping[str, tuple[list[Any], int]]) -> Catalogue:
-        """The catalogue with every version published so far, given what the decision's read found."""
+    async def read_with(
+        self, tx: Transaction, streams: Sequence[str]
+    ) -> tuple[Catalogue, dict[str, tuple[list[Any], int]]]:
+        """The catalogue with every version published so far, and `streams`' events and versions."""
         ...
 
 

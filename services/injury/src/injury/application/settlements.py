@@ -118,10 +118,7 @@ async def post_settlement(
     recognised = determination.determination_stream(posting.determination_ref) if posting.determination_ref else None
     # The settlement, the hospital's agreement, the worker's determination and what the catalogue
     # published since the version kept, in one round trip.
-    known = catalogues.known()
-    loaded = await recorder.load_many(
-        tx, [stream, hospital_stream, *([recognised] if recognised else []), *known], after=known
-    )
+    catalogue, loaded = await catalogues.read_with(tx, [stream, hospital_stream, *([recognised] if recognised else [])])
     past, version = loaded[stream]
     state = s.fold(past)
     recognition, _ = loaded[recognised] if recognised else ([], 0)
@@ -130,7 +127,7 @@ async def post_settlement(
             state,
             posting=posting,
             agreement=agreement.fold(loaded[hospital_stream][0]),
-            catalogue=await catalogues.current(tx, loaded),
+            catalogue=catalogue,
             determination=determination.fold(recognition) if recognition else None,
             now=ctx.now,
         )

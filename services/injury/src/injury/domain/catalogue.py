@@ -93,8 +93,13 @@ def evolve(state: Catalogue, event: Event) -> Catalogue:
 
 def fold(events: Iterable[Event]) -> Catalogue:
     """The catalogue after `events`; built in one pass (evolve copies the index per event)."""
-    region = ""
-    items: dict[str, tuple[CatalogueItem, ...]] = {}
+    return fold_on(Catalogue(), events)
+
+
+def fold_on(state: Catalogue, events: Iterable[Event]) -> Catalogue:
+    """`state` with `events` folded on, in one pass."""
+    region = state.region
+    items = dict(state.items)
     for event in events:
         if isinstance(event, CatalogueVersionPublished):
             region = event.region
