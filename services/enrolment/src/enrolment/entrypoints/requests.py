@@ -62,12 +62,14 @@ def request_table(
     deadlines: Deadlines,
 ) -> dict[str, RequestHandler]:
     def cmd(model: Any, handler: Any, **deps: Any) -> RequestHandler:
-        return command(store, clock, model, partial(handler, recorder=recorder, **deps), ERRORS)
+        return command(store, clock, model, partial(handler, **deps), ERRORS)
 
     def across(model: Any, handler: Any, **deps: Any) -> RequestHandler:
-        return command_across(store, clock, model, partial(handler, recorder=recorder, **deps), ERRORS)
+        return command_across(store, clock, model, partial(handler, **deps), ERRORS)
 
-    on_people: dict[str, Any] = {"people": people_port, "persons": persons}  # what every person's use case takes
+    # What every employer's use case takes (its streams read whole), and every person's (states kept).
+    on_employers: dict[str, Any] = {"recorder": recorder, "rates": rates}
+    on_people: dict[str, Any] = {"people": people_port, "persons": persons}
 
     async def get_employer(q: c.GetEmployer, _: Envelope[c.GetEmployer]) -> dict[str, Any]:
         found = await queries.get_employer(pool, q.credit_code)
@@ -92,18 +94,23 @@ def request_table(
 
     return {
         "import_market_registration": cmd(
-            c.ImportMarketRegistration, employers.import_market_registration, rates=rates, deadlines=deadlines
+            c.ImportMarketRegistration, employers.import_market_registration, deadlines=deadlines, **on_employers
         ),
-        "register_employer": cmd(c.RegisterEmployer, employers.register_employer, rates=rates, deadlines=deadlines),
+        "register_employer": cmd(c.RegisterEmployer, employers.register_employer, deadlines=deadlines, **on_employers),
         "approve_held_registration": cmd(
-            c.ApproveHeldRegistration, employers.approve_held_registration, rates=rates, deadlines=deadlines
+            c.ApproveHeldRegistration, employers.approve_held_registration, deadlines=deadlines, **on_employers
         ),
-        "assign_injury_class": cmd(c.AssignInjuryClass, employers.assign_injury_class, rates=rates),
+        "assign_injury_class": cmd(c.AssignInjuryClass, employers.assign_injury_class, **on_employers),
         "enrol_employee": cmd(c.EnrolEmployee, people.enrol_employee, rates=rates, pensions=pensions, **on_people),
         "end_employment": cmd(c.EndEmployment, people.end_employment, **on_people),
         "declare_base": cmd(c.DeclareBase, people.declare_base, rates=rates, **on_people),
         "assess_contributions": across(
-            c.AssessContributions, people.assess_contributions, rates=rates, deadlines=deadlines, **on_people
+            c.AssessContributions,
+            people.assess_contributions,
+            recorder=recorder,  # the employer's stream, when no one is on its payroll
+            rates=rates,
+            deadlines=deadlines,
+            **on_people,
         ),
         "record_payment": across(c.RecordPayment, people.record_payment, deadlines=deadlines, **on_people),
         "get_employer": query(c.GetEmployer, get_employer, ERRORS),
