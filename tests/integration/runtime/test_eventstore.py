@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
@@ -36,11 +35,6 @@ def event(kind: str = "Happened", **data: Any) -> NewEvent:
 
 def message() -> OutboxMessage:
     return OutboxMessage(uuid4(), "t.36.svc.evt.happened.v1", b"{}", {"traceparent": "x"})
-
-
-@pytest.fixture(params=["memory", "postgres"])
-async def store(request: pytest.FixtureRequest, pool: asyncpg.Pool) -> AsyncIterator[Any]:
-    yield InMemoryEventStore() if request.param == "memory" else PostgresEventStore(pool)
 
 
 async def outbox_size(store: Any) -> int:

@@ -5,18 +5,16 @@ PostgreSQL alike."""
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import pytest
 
 from contracts.subjects import Subjects
-from runtime.eventstore import ConcurrencyError, PostgresEventStore, StreamEvent, Transaction
+from runtime.eventstore import ConcurrencyError, StreamEvent, Transaction
 from runtime.recording import CommandContext, EventRecorder, Folded, FoldedStreams
-from runtime.testing import InMemoryEventStore
 
 
 @dataclass(frozen=True)
@@ -51,11 +49,6 @@ class CountingRows:
         loaded = await self._tx.load_many(stream_ids, after=after)
         self._rows.append(sum(len(rows) for rows in loaded.values()))
         return loaded
-
-
-@pytest.fixture(params=["memory", "postgres"])
-async def store(request: pytest.FixtureRequest, pool: asyncpg.Pool) -> AsyncIterator[Any]:
-    yield InMemoryEventStore() if request.param == "memory" else PostgresEventStore(pool)
 
 
 def add_all(state: Total, events: Sequence[Added]) -> Total:
