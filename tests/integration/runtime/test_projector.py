@@ -244,3 +244,23 @@ async def test_rebuilds_analyse_the_log_once_until_much_more_is_written(pool: as
     assert await projector.rebuild("seen") == 3
 
     assert await pool.fetchval(analysed) == before + 1
+
+
+async def test_a_catch_up_that_finds_events_committed_but_not_final_yet_says_more_is_coming(
+    pool: asyncpg.Pool,
+) -> None:
+    store, projector = await _projector(pool)
+    async with pool.acquire() as older:
+        await older.execute("BEGIN")
+        await older.fetchval("SELECT pg_current_xact_id()")  # a transaction older than the append, still running
+        async with store.transaction() as tx:
+            await tx.append("late", 0, [_event()])
+        held_back = await projector.catch_up()
+        coming_while_held = projector.coming
+        await older.execute("ROLLBACK")
+    applied = await projector.catch_up()
+    idle = await projector.catch_up()
+
+    assert (held_back, coming_while_held) == (0, True)
+    assert (applied, idle, projector.coming) == (1, 0, False)
+    assert await _view(pool) == ["late"]

@@ -30,6 +30,13 @@ _FINAL_AFTER = """SELECT (
     ORDER BY transaction_id, position LIMIT 1
 ) IS NOT NULL"""
 
+# Whether any event after a position is committed, final or not yet (an older transaction of the
+# server still running): the projector then has work coming, and goes on polling at its pace.
+_ANY_AFTER = """SELECT (
+    SELECT true FROM events WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
+    ORDER BY transaction_id, position LIMIT 1
+) IS NOT NULL"""
+
 # Whether the log's statistics need refreshing before a rebuild: never analysed, or a tenth of it
 # (at least 1,000 events) written since. Rebuilding every projection of a service analysed the log
 # once per projection, 17 ms each at 10,000 events.
@@ -143,6 +150,7 @@ class Projector:
         self.batch = batch
         self.rebuild_batch = rebuild_batch
         self._wake = asyncio.Event()
+        self.coming = False  # the last catch-up found committed events not final yet
         self._known: set[str] = set()  # projections whose position row exists
         # One catch-up batch at a time in this process (the live loop's or a caller's): more would only
         # queue on the position lock, each holding a pool connection.
@@ -195,6 +203,8 @@ class Projector:
                 # locks would let callers waiting on the locks exhaust the pool.
                 events = await self.store.read_all(start, self.batch, conn=conn)
                 if not events:
+                    if projections is None:
+                        self.coming = await conn.fetchval(_ANY_AFTER, start.transaction_id, start.position)
                     return read
                 last = events[-1].at
                 for projection in group:
@@ -302,8 +312,10 @@ class Projector:
         self, stop: asyncio.Event, *, interval: float = 0.1, idle_interval: float = 1.0, gather: float = 0.01
     ) -> None:
         """Catch up whenever a commit of this process wakes it, and on a poll for what other
-        processes commit (another replica's commands): every `interval` while polls find events,
-        twice as long after each that finds none, up to `idle_interval`. A poll that finds
+        processes commit (another replica's commands) or what was not final yet when read (an
+        older transaction of the server still running): every `interval` while polls find events
+        or committed events wait to become final, twice as long after each that finds neither, up
+        to `idle_interval`. A poll that finds
         nothing still costs a transaction of four round trips; at ten a second, the eight services
         of an idle stack kept a twentieth of a core busy, PostgreSQL as much again.
 
@@ -318,7 +330,7 @@ class Projector:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("projector interrupted", extra={"error": repr(error)})
                 read = 0
-            wait = interval if read else min(wait * 2, idle_interval)
+            wait = interval if read or self.coming else min(wait * 2, idle_interval)
             waker = asyncio.create_task(self._wake.wait())
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({waker, stopper}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
