@@ -35,6 +35,7 @@ from contracts.signing import sign
 from gateway.auth import issue_token
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from runtime.workdays import local_date
+from tests.bench import cpu
 from tests.bench.common import Figure, percentile, say, scale, whole_seconds
 from tests.bench.loadgen import find_wrk, half_load_connections
 from tests.bench.procs import POLL_SECONDS, Children, run_tool, wait_http, wait_service
@@ -254,6 +255,13 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
         processes.append(children.start_python(["gateway"], name="gateway-injury", env=env))
         base_url = f"http://127.0.0.1:{port}"
         await wait_http(f"{base_url}/health/ready", process=processes[-1])
+        assert pg.process is not None and nats_server.process is not None
+        pids = {
+            "gateway": processes[1].pid,
+            "injury": processes[0].pid,
+            "postgres": pg.process.pid,
+            "nats": nats_server.process.pid,
+        }
         token = issue_token(SECRET, kind="operator", subject="bench", region="36")
         operator = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=base_url, timeout=60, headers=operator) as client:
@@ -289,6 +297,7 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
             answers = dict(zip(warm, await asyncio.gather(*(post(n, timed=False) for n in warm)), strict=True))
             runs: list[tuple[list[str], int, int]] = []  # wrk's: postings signed for it, settled answers, connections
             half: dict[str, Any] | None = None
+            cpu_us: dict[str, float] = {}  # per settled answer, of the full-rate wrk run
             if wrk is not None:
                 queue = iter(measured)
 
@@ -304,7 +313,9 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                     return sent
 
                 say(f"stack: signed settlements through the gateway by wrk, {IN_FLIGHT} connections for {seconds} s")
+                before = cpu.snapshot(pids)
                 sent = await load(IN_FLIGHT, seconds)
+                cpu_us = cpu.per_operation_us(before, cpu.snapshot(pids), int(sent["settled"]))
                 took, settled_count = sent["duration_us"] / 1e6, int(sent["settled"])
                 p50, p99 = sent["p50_us"] / 1000, sent["p99_us"] / 1000
                 outcomes = {"settled": settled_count, "other": int(sent["other"])}
@@ -395,6 +406,7 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                 "expected_settled": expected,
                 "load": "wrk" if wrk else "httpx",
                 **paid,
+                **({"value": settled_count / took, "cpu_us": cpu_us} if cpu_us else {}),
             },
         )
     ]

@@ -28,6 +28,7 @@ from nats.js.api import StorageType
 from gateway.auth import issue_token
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from runtime.settings import RuntimeSettings
+from tests.bench import cpu
 from tests.bench.common import Figure, say, scale
 from tests.bench.procs import POLL_SECONDS, Children, wait_http, wait_service
 from tests.bench.rawhttp import KeepAliveConnection
@@ -141,14 +142,25 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                     await _apply(connection, citizen, outcomes)
 
         say(f"stack: {count} straight-through transfers 44 -> 36 through the gateway, {IN_FLIGHT} in flight")
+        assert pg.process is not None and nats_server.process is not None
+        pids = {
+            "gateway": processes[2].pid,
+            "transfer-36": processes[0].pid,
+            "transfer-44": processes[1].pid,
+            "postgres": pg.process.pid,
+            "nats": nats_server.process.pid,
+        }
         stored_before = await _stored_messages(nats_server.url)
+        before = cpu.snapshot(pids)
         started = time.perf_counter()
         await asyncio.gather(*(apply_each() for _ in range(IN_FLIGHT)))
         rows = await _completed(urls["36"], count, timeout=max(120.0, count / 5))
         took = time.perf_counter() - started
+        cpu_us = cpu.per_operation_us(before, cpu.snapshot(pids), len(rows))
         stored = await _stored_messages(nats_server.url) - stored_before
         say(f"  application outcomes: {outcomes}; {len(rows)} completed; {stored} messages stored in JetStream")
         figures = _figures(rows, count, took, stored / count)
+        figures[0].extra.update(value=figures[0].value, cpu_us=cpu_us)
         done = count
         for key, rate, batch in (
             ("stack.transfer_paced", PACED_RATE, people[count : count + paced]),
