@@ -187,6 +187,14 @@ SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
     ),
     tm.FundsTransferredV1: lambda: tm.FundsTransferredV1(case_id="c-1", amount_fen=100_000, reference="44-c-1"),
     tm.TransferStageV1: lambda: tm.TransferStageV1(case_id="c-1", step="applied", region="36", at=NOW),
+    tm.TransferStagesV2: lambda: tm.TransferStagesV2(
+        case_id="c-1",
+        region="44",
+        steps=[
+            tm.StageStepV2(step="contact_letter_received", at=NOW),
+            tm.StageStepV2(step="information_sheet_issued", at=NOW),
+        ],
+    ),
     RegisterEmployer: register_employer,
     GetEmployer: get_employer,
     HandledServices: handled_services,

@@ -149,6 +149,7 @@ EVENTS: dict[str, type[BaseModel]] = (
             "transfer_stage": tm.TransferStageV1,
         },
     )
+    | _named("transfer", {"transfer_stage": tm.TransferStagesV2}, version=2)
     | _named(
         "arrears",
         {

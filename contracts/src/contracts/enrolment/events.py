@@ -7,12 +7,13 @@ the streams' history, which consumers still read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import ClassVar, Self
+from typing import ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from contracts.lines import LinesMessage
 
 
 class _Event(BaseModel):
@@ -95,20 +96,8 @@ class DeadlineBreachedV1(_Event):
     due_on: date
 
 
-class _Lines(_Event):
-    """A message with a line per person (the field named by `LINES`): one decision's messages with
-    the same `merge_key` (every other field) travel as one message, their lines joined in order
-    (`runtime.recording` does it)."""
-
-    LINES: ClassVar[str] = "lines"
-
-    def merge_key(self) -> tuple[object, ...]:
-        return tuple(value for name, value in self if name != self.LINES)
-
-    @classmethod
-    def merged(cls, parts: Sequence[Self]) -> Self:
-        lines = [line for part in parts for line in getattr(part, cls.LINES)]
-        return parts[0].model_copy(update={cls.LINES: lines})
+class _Lines(LinesMessage):
+    """A message with a line per person: one decision's messages of one employer's month are one."""
 
 
 class AssessedLineV2(_Event):

@@ -8,8 +8,11 @@ transfer service applies them; a duplicate has no second effect.
 from __future__ import annotations
 
 from datetime import date
+from typing import ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from contracts.lines import LinesMessage
 
 
 class _Message(BaseModel):
@@ -57,6 +60,7 @@ class UnpaidContributionsFoundV1(_Message):
     months: list[str]
 
 
+# Version 1 of `transfer_stage` (a message per step) stays for the streams' history; `TransferStagesV2` is sent now.
 class TransferStageV1(_Message):
     """A step of a transfer's path, for projections and operators."""
 
@@ -65,6 +69,25 @@ class TransferStageV1(_Message):
     region: str
     at: AwareDatetime
     detail: str | None = None
+
+
+class StageStepV2(_Message):
+    """One step of a transfer's path: its name, when, and the reason or stage it concerns."""
+
+    step: str
+    at: AwareDatetime
+    detail: str | None = None
+
+
+class TransferStagesV2(LinesMessage):
+    """The steps of a transfer's path one decision took here, in order (version 1 sent a message per
+    step: an old agency's straight-through answer, letter received to relationship ended, was four)."""
+
+    LINES: ClassVar[str] = "steps"
+
+    case_id: str
+    region: str
+    steps: list[StageStepV2]
 
 
 class TransferOutcomeV1(_Message):

@@ -1,6 +1,8 @@
 """Private transfer events -> public events on this region's stream (the path, the outcome).
 
-Messages to the other region (letter, sheet, funds) are addressed by the saga handlers themselves.
+The steps one decision takes leave as one `transfer_stage` message (version 2, a line per step;
+the recorder joins them). Messages to the other region (letter, sheet, funds) are addressed by the
+saga handlers themselves.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from contracts.transfer.messages import TransferStageV1
+from contracts.transfer.messages import StageStepV2, TransferStagesV2, TransferStageV1
 from runtime.recording import Published
 from transfer.domain import events as ev
 
@@ -42,11 +44,10 @@ def to_public(event: Any, stream_id: str, *, region: str) -> Sequence[Published]
     detail = getattr(event, "reason", None) or (
         str(event.stage) if isinstance(event, ev.StageDeadlineBreached) else None
     )
-    # The application is its own public event: what the online-handling share counts, with its channel.
-    message = "transfer_applied" if isinstance(event, ev.TransferApplied) else "transfer_stage"
-    return [
-        Published(
-            message,
-            TransferStageV1(case_id=event.case_id, step=step, region=region, at=_at(event), detail=detail),
-        )
-    ]
+    at = _at(event)
+    if isinstance(event, ev.TransferApplied):
+        # The application is its own public event: what the online-handling share counts, with its channel.
+        stage = TransferStageV1(case_id=event.case_id, step=step, region=region, at=at, detail=detail)
+        return [Published("transfer_applied", stage)]
+    steps = [StageStepV2(step=step, at=at, detail=detail)]
+    return [Published("transfer_stage", TransferStagesV2(case_id=event.case_id, region=region, steps=steps), version=2)]
