@@ -26,12 +26,12 @@ import nats
 from nats.js.api import StorageType
 
 from gateway.auth import issue_token
+from gateway.simulation.http import KeepAliveConnection
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from runtime.settings import RuntimeSettings
 from tests.bench import cpu
 from tests.bench.common import Figure, say, scale
 from tests.bench.procs import POLL_SECONDS, Children, wait_http, wait_service
-from tests.bench.rawhttp import KeepAliveConnection
 from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
 from tests.seeding import seed_transfer_histories, young_citizen
 
@@ -76,7 +76,7 @@ async def _completed(url: str, count: int, timeout: float) -> list[asyncpg.Recor
 
 async def _apply(connection: KeepAliveConnection, citizen: str, outcomes: dict[str, int]) -> None:
     r = await connection.post_json("/v1/regions/36/transfers", {"citizen_id": citizen, "from_region": "44"})
-    status = r.json().get("status", str(r.status)) if r.status < 500 else str(r.status)
+    status = r.json().get("status", str(r.status_code)) if r.status_code < 500 else str(r.status_code)
     outcomes[status] = outcomes.get(status, 0) + 1
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.simulation import Profile, build_plan, render, run
+from gateway.simulation import Profile, build_plan, render, run_against
 from runtime.workdays import local_date
 from tests.conftest import Servers
-from tests.stack import running_stack
+from tests.stack import running_stack, served_over_http
 
 SMALL = Path(__file__).parents[2] / "docs" / "scenarios" / "nanchang-2021-small.json"
 
@@ -25,7 +25,8 @@ async def test_a_small_citys_year_through_the_gateway_reproduces_its_online_shar
     profile = Profile.load(SMALL)
     async with running_stack(servers, subject_root, services=("enrolment", "transfer"), regions=("36", "44")) as stack:
         plan = build_plan(profile, scale=1, seed=2021, today=local_date(stack.clock.now()))
-        report = await run(plan, stack.client, stack.token, wait_seconds=120)
+        async with served_over_http(stack) as url:  # as `yiwang simulate` sends it: its own client, over HTTP
+            report = await run_against(url, plan, stack.settings.jwt_secret, wait_seconds=120)
         print(render(report))
         answer = await stack.client.get(
             "/v1/regions/36/statistics/online-share",

@@ -12,10 +12,11 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
+from gateway.simulation.http import LeanClient
 from gateway.simulation.plan import Call, Plan, Shares
 from runtime.workdays import local_date
 
@@ -25,6 +26,32 @@ Progress = Callable[[int, str], None]  # (calls done, what is running)
 # Idempotency-Key again returns the first outcome, so these are safe to send again.
 RETRIED = frozenset({429, 500, 502, 503, 504})
 ATTEMPTS = 10
+
+
+class Answer(Protocol):
+    status_code: int
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+class HttpClient(Protocol):
+    """What the driver needs of a client: httpx.AsyncClient (in-process tests) or LeanClient (the CLI)."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any: ...
 
 
 @dataclass
@@ -72,7 +99,7 @@ class _Figures:
 
 
 class _Driver:
-    def __init__(self, plan: Plan, client: httpx.AsyncClient, tokens: TokenFactory, concurrency: int) -> None:
+    def __init__(self, plan: Plan, client: HttpClient, tokens: TokenFactory, concurrency: int) -> None:
         self.plan, self.client, self.slots = plan, client, asyncio.Semaphore(concurrency)
         regions = (plan.profile.region, plan.other_region)
         self.headers = {
@@ -86,13 +113,13 @@ class _Driver:
     def _operator(self, region: str) -> dict[str, str]:
         return self.headers[("operator", region)]
 
-    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response | None:
+    async def _send(self, method: str, url: str, **kwargs: Any) -> Answer | None:
         """With the same Idempotency-Key each time: busy (429, 503, 504, 409 in use) or unreachable -> again."""
         last = ""
         for attempt in range(ATTEMPTS):
             pause = min(0.2 * 2**attempt, 5.0)
             try:
-                response = await self.client.request(method, url, **kwargs)
+                response: Answer = await self.client.request(method, url, **kwargs)
             except httpx.TransportError as error:
                 last = f"{type(error).__name__}"
                 self.retried[last] += 1
@@ -166,7 +193,7 @@ async def _until(check: Callable[[], Awaitable[bool]], seconds: float, every: fl
 
 async def run(
     plan: Plan,
-    client: httpx.AsyncClient,
+    client: HttpClient,
     tokens: TokenFactory,
     *,
     concurrency: int = 8,
@@ -235,5 +262,7 @@ def bearer_tokens(secret: str) -> TokenFactory:
 
 
 async def run_against(url: str, plan: Plan, secret: str, **options: Any) -> Report:
-    async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(60.0)) as client:
+    """The plan through the gateway at `url`, sent by a client light enough to leave the machine to
+    the stack it measures (`gateway.simulation.http`)."""
+    async with LeanClient(url, timeout=60.0) as client:
         return await run(plan, client, bearer_tokens(secret), **options)
