@@ -163,6 +163,28 @@ async def test_a_dead_letter_replayed_after_the_fix_is_applied_once(
     assert await pool.fetchval("SELECT body FROM effects") == "broken-then-fixed"
 
 
+async def test_with_linger_messages_that_come_one_at_a_time_share_a_batch(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str
+) -> None:
+    js, stream, dead = await setup(pool, nc, subject_root)
+    subject = f"{subject_root}.36.svc.evt.happened.v1"
+    BATCH_SIZES.clear()
+    spec = spec_of("batched", "svc-linger", stream, subject, linger=0.5)
+    consumer = PullConsumer(js, PostgresEventStore(pool), spec, dead)
+    stop, task = await run_consumer(consumer)
+    await consumer_caught_up(js, stream, "svc-linger", patience=15)  # the durable exists and waits
+
+    for _ in range(5):  # one at a time, as a quiet service publishes
+        await js.publish(subject, b"ok", headers={"Nats-Msg-Id": str(uuid4())})
+        await asyncio.sleep(0.02)
+    await eventually(lambda: _processed(consumer, 5))
+    stop.set()
+    await task
+
+    assert await pool.fetchval("SELECT count(*) FROM effects") == 5
+    assert sum(BATCH_SIZES) == 5 and len(BATCH_SIZES) < 5  # the first alone, the others together
+
+
 async def test_a_consumer_is_caught_up_once_it_has_applied_what_the_stream_held_at_the_question(
     pool: asyncpg.Pool, nc: NatsClient, subject_root: str
 ) -> None:

@@ -158,6 +158,9 @@ class ConsumerSpec:
 
     With `batch_handler`, a fetch's new messages are handed over together, in stream order, so the
     handler can write them in a few statements instead of a few each; `handler` then hands it one.
+    With `linger` (seconds), a fetch that found fewer than `batch` is followed, after that long, by
+    one more fetch that waits as long at most: a stream that brings one message at a time then has a
+    few share a transaction, each delayed by up to twice `linger`.
     """
 
     durable: str
@@ -170,6 +173,7 @@ class ConsumerSpec:
     batch: int = 100
     max_ack_pending: int = 1000
     batch_handler: BatchHandler | None = None
+    linger: float = 0.0
 
     @classmethod
     def batched(
@@ -329,6 +333,8 @@ class PullConsumer:
                 if subscription is None:
                     subscription = await self._subscription()
                 batch = await subscription.fetch(self.spec.batch, timeout=1.0)
+                if self.spec.linger and len(batch) < self.spec.batch:
+                    batch += await self._more(subscription, self.spec.batch - len(batch))
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
@@ -347,6 +353,15 @@ class PullConsumer:
                 await self.handle_batch(batch)
             except nats.errors.Error as error:
                 log.warning("acknowledgement failed; redelivery will follow", extra={"error": repr(error)})
+
+    async def _more(self, subscription: JetStreamContext.PullSubscription, room: int) -> list[Msg]:
+        """What came within `linger` of a short fetch (the wait, then a fetch that waits as long)."""
+        await asyncio.sleep(self.spec.linger)
+        try:
+            more: list[Msg] = await subscription.fetch(room, timeout=self.spec.linger)
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+        return more
 
     async def handle_batch(self, batch: list[Msg]) -> None:
         """Apply a whole fetch in one transaction (one commit, then the acks); if any message fails,
