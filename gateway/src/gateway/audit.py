@@ -5,9 +5,10 @@ A record says who (actor kind, pseudonymous id, region), what (method, path, cha
 the actor of a citizen is its pseudonym. Records are queued after the answer has been sent, so
 auditing never slows a caller, and one task stores them: each JetStream message on
 `<root>.audit.<region>` (stream `<ROOT>_AUDIT`, kept 400 days) carries, as a JSON array, every record
-of that region queued while the previous message waited for its acknowledgement (one when the
-gateway is quiet, hundreds under load: one fsync for all of them instead of one each). A message that
-cannot be stored is logged as an error with its count; the queue is stored before the gateway stops.
+of that region queued while the previous message waited for its acknowledgement, or within `linger`
+(50 ms) of the first one queued after it (a few when the gateway is quiet, hundreds under load: one
+fsync for all of them instead of one each). A message that cannot be stored is logged as an error
+with its count; the queue is stored before the gateway stops (a crash loses what is queued).
 """
 
 from __future__ import annotations
@@ -46,10 +47,17 @@ class AuditTrail:
     acknowledgement wait."""
 
     def __init__(
-        self, js: JetStreamContext, root: str, *, most_per_message: int = 1000, most_queued: int = 100_000
+        self,
+        js: JetStreamContext,
+        root: str,
+        *,
+        most_per_message: int = 1000,
+        most_queued: int = 100_000,
+        linger: float = 0.05,
     ) -> None:
         self.js = js
         self.root = root
+        self.linger = linger  # seconds a record waits for others to share its message
         self.most_per_message = most_per_message
         self.most_queued = most_queued  # JetStream out of reach for long: memory stays bounded
         self.stored = 0
@@ -74,6 +82,8 @@ class AuditTrail:
     async def _run(self) -> None:
         while not self._closing:
             await self._queued.wait()
+            if self.linger > 0 and not self._closing:
+                await asyncio.sleep(self.linger)
             await self.flush()
 
     async def flush(self) -> None:

@@ -11,7 +11,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from gateway.audit import AuditTrail, audit_stream, read_audit
-from runtime.messaging import ensure_stream
+from runtime.messaging import ensure_stream, latest_messages
 from tests.waiting import eventually
 
 
@@ -77,7 +77,7 @@ async def test_the_running_trail_stores_what_requests_queue_and_the_rest_when_it
 async def test_closing_while_a_message_waits_for_its_ack_loses_none_of_its_records(
     js: JetStreamContext, subject_root: str
 ) -> None:
-    trail = AuditTrail(js, subject_root)
+    trail = AuditTrail(js, subject_root, linger=0)  # the first record leaves at once
     trail.start()
     trail.add("36", record(0, "36"))
     for _ in range(3):  # the task takes record 0 and publishes it: its ack is on the way
@@ -88,6 +88,25 @@ async def test_closing_while_a_message_waits_for_its_ack_loses_none_of_its_recor
 
     assert trail.stored == 2
     assert [r["n"] for r in await read_audit(js, subject_root)] == [0, 1]
+
+
+async def test_records_queued_within_the_linger_of_the_first_share_its_message(
+    js: JetStreamContext, subject_root: str
+) -> None:
+    trail = AuditTrail(js, subject_root, linger=0.5)
+    trail.start()
+    for n in range(5):  # requests answered one after another on a quiet gateway
+        trail.add("36", record(n, "36"))
+        await asyncio.sleep(0.01)
+
+    async def stored() -> bool:
+        return trail.stored == 5
+
+    await eventually(stored)
+    await trail.close()
+
+    messages = await latest_messages(js, audit_stream(subject_root).name, 10)
+    assert [[r["n"] for r in orjson.loads(m)] for m in messages] == [[0, 1, 2, 3, 4]]
 
 
 async def test_read_audit_takes_single_records_and_arrays_and_keeps_the_last_ones(
