@@ -12,10 +12,11 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
+from gateway.simulation.http import Answer as LeanAnswer
 from gateway.simulation.http import LeanClient
 from gateway.simulation.plan import Call, Plan, Shares
 from runtime.workdays import local_date
@@ -28,30 +29,9 @@ RETRIED = frozenset({429, 500, 502, 503, 504})
 ATTEMPTS = 10
 
 
-class Answer(Protocol):
-    status_code: int
-
-    @property
-    def headers(self) -> Mapping[str, str]: ...
-
-    @property
-    def text(self) -> str: ...
-
-    def json(self) -> Any: ...
-
-
-class HttpClient(Protocol):
-    """What the driver needs of a client: httpx.AsyncClient (in-process tests) or LeanClient (the CLI)."""
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any: ...
+# The driver's client: httpx's (in-process tests) or the lean one `yiwang simulate` sends with.
+HttpClient = httpx.AsyncClient | LeanClient
+Answer = httpx.Response | LeanAnswer
 
 
 @dataclass
