@@ -171,6 +171,9 @@ class LeanClient:
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as error:
             await connection.close()
             raise httpx.ReadError(f"{method} {url}: {type(error).__name__}: {error}") from error
+        except BaseException:  # cancelled mid-answer: the connection is out of step, never reused
+            await connection.close()
+            raise
         self._idle.append(connection)
         return answer
 
