@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,12 +16,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway.simulation.http import KeepAliveConnection, LeanClient
 from runtime.embedded import free_port
+from tests.waiting import eventually
 
 KEEP_ALIVE_SECONDS = 1
 
 
 def _app() -> FastAPI:
     app = FastAPI()
+    app.state.release = asyncio.Event()
 
     @app.post("/v1/echo/{name}")
     async def echo(name: str, request: Request) -> JSONResponse:
@@ -50,30 +53,44 @@ def _app() -> FastAPI:
         return StreamingResponse(parts(), media_type="application/json")
 
     @app.get("/v1/slow")
-    async def slow() -> dict[str, str]:
-        await asyncio.sleep(5)
+    async def slow(request: Request) -> dict[str, str]:
+        await request.app.state.release.wait()  # answers only when the test is over
         return {"late": "yes"}
 
     return app
 
 
+@dataclass
+class Served:
+    url: str
+    uvicorn: uvicorn.Server
+
+    async def idle_connections_closed(self) -> bool:
+        return not self.uvicorn.server_state.connections
+
+
 @pytest.fixture
-async def server() -> AsyncIterator[str]:
+async def server() -> AsyncIterator[Served]:
     port = free_port()
+    app = _app()
     config = uvicorn.Config(
-        _app(), host="127.0.0.1", port=port, timeout_keep_alive=KEEP_ALIVE_SECONDS, log_level="warning"
+        app, host="127.0.0.1", port=port, timeout_keep_alive=KEEP_ALIVE_SECONDS, log_level="warning"
     )
     running = uvicorn.Server(config)
     task = asyncio.create_task(running.serve())
-    while not running.started:
-        await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
+
+    async def started() -> bool:
+        return running.started
+
+    await eventually(started)
+    yield Served(f"http://127.0.0.1:{port}", running)
+    app.state.release.set()
     running.should_exit = True
     await task
 
 
-async def test_a_json_post_and_a_get_with_parameters_are_answered_on_one_kept_connection(server: str) -> None:
-    async with LeanClient(server) as client:
+async def test_a_json_post_and_a_get_with_parameters_are_answered_on_one_kept_connection(server: Served) -> None:
+    async with LeanClient(server.url) as client:
         posted = await client.request(
             "POST", "/v1/echo/x", json={"n": 1, "名": "南昌"}, headers={"Idempotency-Key": "k-1"}
         )
@@ -88,8 +105,8 @@ async def test_a_json_post_and_a_get_with_parameters_are_answered_on_one_kept_co
     assert got.json()["peer"] == answer["peer"]  # the same connection, kept alive
 
 
-async def test_an_error_answer_is_returned_with_its_status_and_text(server: str) -> None:
-    async with LeanClient(server) as client:
+async def test_an_error_answer_is_returned_with_its_status_and_text(server: Served) -> None:
+    async with LeanClient(server.url) as client:
         answer = await client.request("GET", "/v1/missing")
 
     assert answer.status_code == 404
@@ -97,18 +114,18 @@ async def test_an_error_answer_is_returned_with_its_status_and_text(server: str)
     assert answer.text == '{"type":"not-found"}'
 
 
-async def test_a_connection_the_server_closed_while_idle_is_replaced_and_the_request_answered(server: str) -> None:
-    async with LeanClient(server) as client:
+async def test_a_connection_the_server_closed_while_idle_is_replaced_and_the_request_answered(server: Served) -> None:
+    async with LeanClient(server.url) as client:
         first = await client.request("GET", "/v1/query")
-        await asyncio.sleep(KEEP_ALIVE_SECONDS + 1)  # the server closes the idle connection
+        await eventually(server.idle_connections_closed)  # after KEEP_ALIVE_SECONDS
         second = await client.request("GET", "/v1/query")
 
     assert second.status_code == 200
     assert second.json()["peer"] != first.json()["peer"]
 
 
-async def test_a_chunked_answer_is_read_whole(server: str) -> None:
-    async with LeanClient(server) as client:
+async def test_a_chunked_answer_is_read_whole(server: Served) -> None:
+    async with LeanClient(server.url) as client:
         answer = await client.request("GET", "/v1/chunked")
         after = await client.request("GET", "/v1/query")  # the connection is still in step
 
@@ -117,16 +134,16 @@ async def test_a_chunked_answer_is_read_whole(server: str) -> None:
     assert after.status_code == 200
 
 
-async def test_requests_in_flight_at_once_each_get_their_own_answer(server: str) -> None:
-    async with LeanClient(server) as client:
+async def test_requests_in_flight_at_once_each_get_their_own_answer(server: Served) -> None:
+    async with LeanClient(server.url) as client:
         answers = await asyncio.gather(*(client.request("POST", f"/v1/echo/{i}", json={"i": i}) for i in range(12)))
 
     assert [a.json()["body"]["i"] for a in answers] == list(range(12))
     assert [a.json()["name"] for a in answers] == [str(i) for i in range(12)]
 
 
-async def test_no_answer_in_time_is_an_httpx_timeout_and_the_client_goes_on(server: str) -> None:
-    async with LeanClient(server, timeout=0.3) as client:
+async def test_no_answer_in_time_is_an_httpx_timeout_and_the_client_goes_on(server: Served) -> None:
+    async with LeanClient(server.url, timeout=0.3) as client:
         with pytest.raises(httpx.ReadTimeout):
             await client.request("GET", "/v1/slow")
         after = await client.request("GET", "/v1/query")
@@ -145,8 +162,8 @@ def test_only_a_plain_http_base_url_is_taken() -> None:
         LeanClient("https://gateway.example")
 
 
-async def test_a_single_connection_posts_json_as_the_bench_does(server: str) -> None:
-    host, port = server.removeprefix("http://").split(":")
+async def test_a_single_connection_posts_json_as_the_bench_does(server: Served) -> None:
+    host, port = server.url.removeprefix("http://").split(":")
     async with KeepAliveConnection(host, int(port), {"Idempotency-Key": "k-2"}) as connection:
         answers = [await connection.post_json(f"/v1/echo/{i}", {"i": i}) for i in range(3)]
 

@@ -174,15 +174,19 @@ async def test_with_linger_messages_that_come_one_at_a_time_share_a_batch(
     stop, task = await run_consumer(consumer)
     await consumer_caught_up(js, stream, "svc-linger", patience=15)  # the durable exists and waits
 
-    for _ in range(5):  # one at a time, as a quiet service publishes
+    for n in range(1, 6):  # one at a time: each once the consumer has fetched the one before
+
+        async def fetched(n: int = n) -> bool:
+            return bool((await js.consumer_info(stream, "svc-linger")).delivered.stream_seq >= n)
+
         await js.publish(subject, b"ok", headers={"Nats-Msg-Id": str(uuid4())})
-        await asyncio.sleep(0.02)
+        await eventually(fetched)
     await eventually(lambda: _processed(consumer, 5))
     stop.set()
     await task
 
     assert await pool.fetchval("SELECT count(*) FROM effects") == 5
-    assert sum(BATCH_SIZES) == 5 and len(BATCH_SIZES) < 5  # the first alone, the others together
+    assert sum(BATCH_SIZES) == 5 and len(BATCH_SIZES) < 5  # a message fetched alone waits for the next
 
 
 async def test_a_consumer_is_caught_up_once_it_has_applied_what_the_stream_held_at_the_question(
