@@ -14,12 +14,12 @@ import pytest
 from arrears.application import cases, leads, reviews
 from arrears.application.aggregates import Keeping
 from arrears.application.deadlines import deadline_passed
-from arrears.domain.errors import UnknownDistrictError, UnpaidWagesError
+from arrears.domain.errors import CaseNotFoundError, UnknownDistrictError, UnknownWorkerError, UnpaidWagesError
 from arrears.domain.events import EVENT_TYPES
 from arrears.domain.values import Channel
 from arrears.translation import step_of, to_public
 from contracts.arrears import commands as c
-from contracts.envelope import SYSTEM_ACTOR
+from contracts.envelope import SYSTEM_ACTOR, Actor, ActorKind
 from contracts.envelope import Channel as EnvelopeChannel
 from contracts.identifiers import citizen_id_check_character, credit_code_check_character
 from contracts.subjects import Subjects
@@ -77,13 +77,15 @@ class World:
         recorder = EventRecorder("arrears", Subjects("t"), EVENT_TYPES, partial(to_public, region="36"))
         self.keep = Keeping(recorder, self.timers, review_sample_percent=0)
 
-    def ctx(self, now: datetime = NOW, channel: EnvelopeChannel = EnvelopeChannel.HOTLINE) -> CommandContext:
+    def ctx(
+        self, now: datetime = NOW, channel: EnvelopeChannel = EnvelopeChannel.HOTLINE, actor: Actor = SYSTEM_ACTOR
+    ) -> CommandContext:
         command_id = uuid4()
         return CommandContext(
             command_id=command_id,
             correlation_id=command_id,
             causation_id=None,
-            actor=SYSTEM_ACTOR,
+            actor=actor,
             channel=channel,
             region="36",
             now=now,
@@ -283,6 +285,31 @@ async def test_the_review_sample_is_drawn_at_closure_and_a_failed_review_restart
     result = await world.run(lambda tx: reviews.record_review(tx, failed, world.ctx(reopened_at), keep=world.keep))
     assert (result["status"], result["unpaid_fen"], result["reopened"]) == ("investigating", 680_000, 1)
     assert world.timers.pending[(stream, "stage:investigation")]["basis"] == TODAY + timedelta(days=20)
+
+
+async def test_a_dispute_is_checked_against_the_case_itself_and_an_outsider_is_told_not_found() -> None:
+    world = World()
+    case_id = (await world.accept((await world.receive(complaint((ZHANG, 680_000))))["lead_id"]))["case_id"]
+    paid = c.RecordWagesPaid(
+        case_id=case_id, payer=EMPLOYER, payments=[c.WorkerPaymentV1(citizen_id=ZHANG, amount_fen=680_000)]
+    )
+    await world.run(lambda tx: cases.record_wages_paid(tx, paid, world.ctx(), keep=world.keep))
+    await world.run(lambda tx: cases.close_case(tx, c.CloseCase(case_id=case_id), world.ctx(), keep=world.keep))
+    later = NOW + timedelta(days=3)
+
+    def dispute(citizen_id: str, actor: Actor) -> Callable[[Transaction], Awaitable[dict[str, Any]]]:
+        command = c.DisputeCase(case_id=case_id, citizen_id=citizen_id)
+        return lambda tx: reviews.dispute_case(tx, command, world.ctx(later, actor=actor), keep=world.keep)
+
+    # A worker the case does not name learns nothing of it; an operator naming one is told why.
+    with pytest.raises(CaseNotFoundError):
+        await world.run(dispute(LI, Actor(kind=ActorKind.CITIZEN, id="citizen")))
+    with pytest.raises(UnknownWorkerError):
+        await world.run(dispute(LI, Actor(kind=ActorKind.OPERATOR, id="clerk-1")))
+    assert (await world.types(f"arrears-case-{case_id}"))[-1] == "CaseClosed"
+
+    disputed = await world.run(dispute(ZHANG, Actor(kind=ActorKind.CITIZEN, id="citizen")))
+    assert (disputed["status"], disputed["review"]) == ("reviewing", "dispute")
 
 
 def test_every_event_leaves_as_one_public_message_without_citizen_ids() -> None:

@@ -395,9 +395,8 @@ async def dispute_case(
     if actor.kind is ActorKind.CITIZEN:
         if body.citizen_id not in (None, _citizen_id(request)):
             raise forbidden("a worker disputes a case for themselves only")
+        # The service answers 404 to a worker the case does not name, from the case itself.
         citizen_id = _citizen_id(request)
-        # A case the worker is not among is not found for them (404), as when they read it.
-        await _send(request, region, "get_case", c.GetCase(case_id=case_id, citizen_id=citizen_id), actor, kind="query")
     else:
         require_operator_of(region, actor)
         if body.citizen_id is None:
