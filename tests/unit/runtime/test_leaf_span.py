@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -66,3 +67,23 @@ def test_a_span_without_error_records_no_event(spans: InMemorySpanExporter) -> N
     (span,) = spans.get_finished_spans()
     assert span.events == ()
     assert span.status.status_code is StatusCode.UNSET
+
+
+def test_a_span_within_trace_joins_a_recording_trace_and_starts_none_of_its_own(
+    spans: InMemorySpanExporter,
+) -> None:
+    with leaf_span("background", kind=SpanKind.CLIENT, attributes={}, module=MODULE, within_trace=True) as alone:
+        assert not alone.is_recording()
+    assert spans.get_finished_spans() == ()
+
+    parent = tracing._tracers[MODULE].start_span("request", kind=SpanKind.SERVER)
+    context = trace.set_span_in_context(parent)
+    with leaf_span(
+        "transaction", kind=SpanKind.CLIENT, attributes={}, module=MODULE, context=context, within_trace=True
+    ):
+        pass
+    parent.end()
+
+    child, root = spans.get_finished_spans()
+    assert (child.name, root.name) == ("transaction", "request")
+    assert child.parent is not None and child.parent.span_id == root.context.span_id

@@ -738,7 +738,12 @@ class PostgresEventStore:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
         with leaf_span(
-            "transaction", kind=SpanKind.CLIENT, attributes=_DB, module=__name__, expected=(ConcurrencyError,)
+            "transaction",
+            kind=SpanKind.CLIENT,
+            attributes=_DB,
+            module=__name__,
+            expected=(ConcurrencyError,),
+            within_trace=True,
         ):
             async with self.pool.acquire() as conn:
                 tx = PostgresTransaction(conn)
