@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from runtime.batching import StreamBatch, array_literal, json_rows
+from runtime.batching import MANY_ROWS, StreamBatch, array_literal, json_rows
 
 
 class Recording:
@@ -66,10 +66,25 @@ async def test_rows_of_one_statement_must_have_the_same_parameters() -> None:
 
 def test_json_rows_reads_each_column_of_a_row_in_order() -> None:
     assert json_rows("id, amount", "text, bigint") == (
-        "(SELECT (e->>0)::text AS id, (e->>1)::bigint AS amount FROM jsonb_array_elements($1::jsonb) AS e) AS r"
+        "(SELECT (e->>0)::text AS id, (e->>1)::bigint AS amount FROM batch_rows($1::jsonb) AS e) AS r"
     )
     with pytest.raises(ValueError, match="2 names and 1 types"):
         json_rows("id, amount", "text")
+
+
+async def test_a_statement_of_many_rows_lets_the_planner_count_them_as_many() -> None:
+    update = "UPDATE v SET n = r.n FROM " + json_rows("id, n", "text, bigint") + " WHERE v.id = r.id"
+    batch = StreamBatch()
+    for n in range(MANY_ROWS + 1):
+        await batch.of(f"s{n}").execute(update, f"s{n}", n)
+    await batch.of("s0").execute(update, "s0", -1)  # the next wave: one row
+    conn = Recording()
+
+    await batch.run(conn)  # type: ignore[arg-type]
+
+    (many, _), (few, _) = conn.calls
+    assert "jsonb_array_elements($1::jsonb) AS e" in many and "batch_rows" not in many
+    assert few == update
 
 
 @pytest.mark.parametrize(

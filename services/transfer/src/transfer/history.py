@@ -22,6 +22,7 @@ from contracts.enrolment.events import (
     EmploymentEndedV1,
 )
 from contracts.subjects import Subjects
+from runtime.batching import json_rows
 from runtime.eventstore import PostgresTransaction, Transaction
 from runtime.messaging import ConsumerSpec, Delivery, PoisonMessageError, consumer_caught_up
 from transfer.domain.values import Period, PeriodKind
@@ -50,8 +51,9 @@ _ASSESSED = (
     "ON CONFLICT DO NOTHING"
 )
 _PAID = (
-    "UPDATE history h SET paid = true FROM unnest($1::text[], $2::text[], $3::text[]) AS p (person_ref, employer, month) "
-    "WHERE h.person_ref = p.person_ref AND h.employer_credit_code = p.employer AND h.month = p.month"
+    "UPDATE history h SET paid = true FROM "
+    + json_rows("person_ref, employer, month", "text, text, text")
+    + " WHERE h.person_ref = r.person_ref AND h.employer_credit_code = r.employer AND h.month = r.month"
 )
 _ENROLLED = (
     "INSERT INTO employments (person_ref, employer_credit_code, schemes, hired_on) VALUES ($1, $2, $3, $4) "
@@ -103,7 +105,7 @@ async def _apply_run(conn: asyncpg.Connection, name: str, version: int, run: lis
     elif name == "contribution_paid":
         paid = [row for raw in run for row in _paid_rows(version, raw)]
         if paid:
-            await conn.execute(_PAID, *(list(column) for column in zip(*paid, strict=True)))
+            await conn.execute(_PAID, paid)
         return [person_ref for person_ref, _, _ in paid]
     elif name == "employee_enrolled":
         enrolled = [decode(raw, EmployeeEnrolledV1).data for raw in run]
