@@ -5,7 +5,7 @@
 -- it was given on the small view while the view grows. The year simulated at scale 0.02 read
 -- 8 million rows of contributions_view that way, each payment's update slower than the last
 -- (1.6 ms for 8 rows at 4,000 rows, 10.9 ms at 48,000). Counted as one row, the batch is joined
--- through the key's index from the start (0.5-0.8 ms at any size; docs/performance.md). A batch
+-- through the key's index from the start (0.5-0.9 ms at any size; docs/performance.md). A batch
 -- of more than a hundred rows (a rebuild's) still goes through `jsonb_array_elements`.
 -- The SET clause keeps PostgreSQL from inlining the function (and its count with it).
 CREATE OR REPLACE FUNCTION batch_rows(jsonb) RETURNS SETOF jsonb
