@@ -194,7 +194,12 @@ def ack_floor(info: Any) -> int:
 async def consumer_caught_up(js: JetStreamContext, stream: str, durable: str, *, patience: float) -> bool:
     """Read your own writes across services: wait until `durable` has applied (acknowledged after
     its commit) every message `stream` held at the call, at most `patience` seconds; False if it
-    had not by then, or if JetStream could not say."""
+    had not by then, or if JetStream could not say.
+
+    The loop keeps its own deadline besides `wait_for`'s: nats-py swallows a cancellation that
+    lands in a publish's flush (`Client._flush_pending`), and a loop that only stops when cancelled
+    would then ask JetStream forever while `wait_for` waits for it."""
+    deadline = asyncio.get_running_loop().time() + patience
 
     async def caught_up() -> bool:
         held = (await js.stream_info(stream)).state.last_seq
@@ -202,6 +207,8 @@ async def consumer_caught_up(js: JetStreamContext, stream: str, durable: str, *,
             info = await js.consumer_info(stream, durable)
             if ack_floor(info) >= held or (info.num_pending == 0 and info.num_ack_pending == 0):
                 return True  # (a filtered consumer's floor stops at its last message: nothing pending then)
+            if asyncio.get_running_loop().time() >= deadline:
+                raise TimeoutError
             await asyncio.sleep(0.02)
 
     try:
