@@ -4,6 +4,7 @@ that `wait_for` sends it (as nats-py does in a publish's flush)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,10 +22,10 @@ class BehindAndDeafToCancellation:
 
     async def consumer_info(self, stream: str, durable: str) -> Any:
         self.asked += 1
-        try:
-            await asyncio.sleep(0.5)  # longer than the patience: the cancellation lands here
-        except asyncio.CancelledError:
-            pass  # what nats-py's _flush_pending does
+        # Longer than the patience, so the cancellation lands here, and swallowed, as nats-py's
+        # `_flush_pending` does.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.5)
         return SimpleNamespace(ack_floor=SimpleNamespace(stream_seq=3), num_pending=7, num_ack_pending=0)
 
 
