@@ -22,18 +22,19 @@ class BehindAndDeafToCancellation:
 
     async def consumer_info(self, stream: str, durable: str) -> Any:
         self.asked += 1
-        # Longer than the patience, so the cancellation lands here, and swallowed, as nats-py's
-        # `_flush_pending` does.
+        # No answer until the patience runs out, so the cancellation lands here; swallowed, as
+        # nats-py's `_flush_pending` does.
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.sleep(0.5)
+            await asyncio.Event().wait()
         return SimpleNamespace(ack_floor=SimpleNamespace(stream_seq=3), num_pending=7, num_ack_pending=0)
 
 
 async def test_a_consumer_that_never_catches_up_is_reported_behind_even_if_cancellation_is_swallowed() -> None:
     js = BehindAndDeafToCancellation()
 
-    async with asyncio.timeout(30):  # without its own deadline the question never ends
-        answer = await consumer_caught_up(js, "S", "d", patience=0.2)  # type: ignore[arg-type]
+    # Without a deadline of its own the question never ends: `wait_for` waits for the loop it
+    # cancelled, and no outer timeout can end that wait either (pytest-timeout fails the test).
+    answer = await consumer_caught_up(js, "S", "d", patience=0.2)  # type: ignore[arg-type]
 
     assert answer is False
     assert js.asked == 1
