@@ -10,10 +10,12 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.serialization import from_json, to_json
+from runtime.serialization import dumps, from_json, to_json
 
 BEIJING = timezone(timedelta(hours=8))
 
@@ -97,6 +99,30 @@ def test_to_json_writes_plain_json_values() -> None:
         "reviewer": None,
         "tags": ["counter"],
     }
+
+
+def test_dumps_writes_the_json_text_of_to_json() -> None:
+    event = assessed(reviewer=Period(first=date(2025, 3, 1), last=date(2025, 3, 2)))
+
+    assert orjson.loads(dumps(event)) == to_json(event)
+    assert dumps(event).startswith(b'{"assessment_id":"7d444840-9dc0-11d1-b245-5ffdce74fad2","employer":')
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tagged:
+    tags: frozenset[Channel]
+
+
+def test_a_set_is_written_as_an_array_and_read_back_as_a_set() -> None:
+    event = Tagged(tags=frozenset({Channel.COUNTER, Channel.WEB_HALL}))
+
+    assert sorted(to_json(event)["tags"]) == ["counter", "web_hall"]
+    assert from_json(Tagged, through_text(event)) == event
+
+
+def test_a_value_json_cannot_hold_is_refused_with_its_type() -> None:
+    with pytest.raises(TypeError, match="complex"):
+        dumps({"amount": 1j})
 
 
 def test_rebuilt_values_have_their_declared_types() -> None:

@@ -11,13 +11,15 @@ from typing import Any
 import asyncpg
 import orjson
 
+from runtime.serialization import dumps
+
 log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK = 7_361_482_901
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return dumps(value).decode()
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -38,9 +38,12 @@ class ConcurrencyError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
+    """An event to append. `data` is stored as JSON as `runtime.serialization.dumps` writes it: a
+    dict, or the decided event itself (a dataclass), written by orjson without a dict in between."""
+
     event_id: UUID
     event_type: str
-    data: Json
+    data: Any
     metadata: Json = field(default_factory=dict)
 
 

@@ -20,7 +20,7 @@ from contracts.envelope import SYSTEM_ACTOR, Actor, Channel, envelope_for
 from contracts.subjects import Subjects
 from runtime.commands import presume_new, started
 from runtime.eventstore import NewEvent, OutboxMessage, StreamAppend, StreamEvent, Transaction
-from runtime.serialization import from_json, to_json
+from runtime.serialization import from_json
 from runtime.workdays import local_date
 
 E = TypeVar("E")
@@ -235,7 +235,7 @@ class EventRecorder(Generic[E]):
         sending: list[_Sending] = []
         for event in events:
             event_id = uuid4()
-            stored.append(NewEvent(event_id, type(event).__name__, to_json(event), metadata))
+            stored.append(NewEvent(event_id, type(event).__name__, event, metadata))
             for index, public in enumerate(self.translate(event, stream_id)):
                 sending.append(_Sending(stream_id, event_id, index, public, append))
         return stored, sending

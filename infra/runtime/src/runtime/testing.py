@@ -19,6 +19,7 @@ from runtime.eventstore import (
     StreamAppend,
     StreamEvent,
 )
+from runtime.serialization import to_json
 
 
 @dataclass
@@ -71,7 +72,7 @@ class InMemoryTransaction:
                 version=expected_version + offset,
                 event_id=event.event_id,
                 event_type=event.event_type,
-                data=copy.deepcopy(event.data),
+                data=to_json(event.data),  # as PostgreSQL gives it back
                 metadata=copy.deepcopy(event.metadata),
                 recorded_at=datetime.now(UTC),
                 at=Position(self.transaction_id, len(self.state.log) + 1),
