@@ -166,6 +166,12 @@ class Transaction(Protocol):
         savepoint that rolls back), so that what it keeps in memory is never ahead of the log."""
         ...
 
+    @property
+    def memo(self) -> dict[Any, Any]:
+        """What this transaction's decisions already read and wrote, for the ones after them in it
+        (see `EventRecorder.load`); emptied when a savepoint rolls back, gone with the transaction."""
+        ...
+
 
 class EventStore(Protocol):
     def transaction(self) -> Any:
@@ -388,6 +394,7 @@ class PostgresTransaction:
         self.queued_messages = 0
         self.wrote_events = False  # an append of events was sent or held: the projector has work
         self._after_commit: list[Callable[[], None]] = []
+        self.memo: dict[Any, Any] = {}
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
@@ -458,6 +465,7 @@ class PostgresTransaction:
         except BaseException:
             self._take_held()  # never sent: the block's, undone with it
             del self._after_commit[callbacks:]
+            self.memo.clear()  # it may hold what the block wrote
             await self._conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
             raise
         await self._conn.execute(f"RELEASE SAVEPOINT {name}")

@@ -169,10 +169,21 @@ class EventRecorder(Generic[E]):
 
     async def load(self, tx: Transaction, stream_id: str, *, presumed_new: bool = False) -> tuple[list[E], int]:
         """The stream's events and version. `presumed_new`: a stream the decision expects to start,
-        taken as empty without a read on the command's first attempt (see `runtime.commands`)."""
+        taken as empty without a read on the command's first attempt (see `runtime.commands`).
+
+        A stream already read or recorded in this transaction is not read again: a batch of
+        messages for one case (a transfer's sheet and funds, sent together) decides each on what
+        the one before left, where each read the stream again and decoded it (the sheet's months)."""
+        known: dict[str, tuple[tuple[E, ...], int]] = tx.memo.setdefault(self, {})
+        if stream_id in known:
+            events, version = known[stream_id]
+            return list(events), version
         if presumed_new and presume_new(stream_id):
-            return [], 0
-        return self._decoded(await tx.load(stream_id))
+            loaded: tuple[list[E], int] = [], 0
+        else:
+            loaded = self._decoded(await tx.load(stream_id))
+        known[stream_id] = (tuple(loaded[0]), loaded[1])
+        return loaded
 
     async def load_many(
         self, tx: Transaction, stream_ids: Sequence[str], *, after: Mapping[str, int] | None = None
@@ -201,7 +212,9 @@ class EventRecorder(Generic[E]):
         if version == 0 and events:
             started(stream_id)
         published = [self._outbox_message(each, ctx) for each in _joined(sending)]
-        return await tx.append(stream_id, version, stored, [*published, *messages])
+        appended = await tx.append(stream_id, version, stored, [*published, *messages])
+        self._known_after(tx, stream_id, version, events)
+        return appended
 
     async def record_many(
         self, tx: Transaction, appends: Sequence[tuple[str, int, Sequence[E]]], ctx: CommandContext
@@ -226,6 +239,20 @@ class EventRecorder(Generic[E]):
                 for (stream_id, version, stored), sent in zip(batch, messages, strict=True)
             ]
         )
+        for stream_id, version, events in appends:
+            self._known_after(tx, stream_id, version, events)
+
+    def _known_after(self, tx: Transaction, stream_id: str, version: int, events: Sequence[E]) -> None:
+        """What this transaction knows of a stream it appended to: its events with these on, if it
+        read the stream at the version appended at; else nothing (it is read again if asked)."""
+        known: dict[str, tuple[tuple[E, ...], int]] | None = tx.memo.get(self)
+        if not known or stream_id not in known or not events:
+            return
+        before, at = known[stream_id]
+        if at == version:
+            known[stream_id] = ((*before, *events), version + len(events))
+        else:
+            del known[stream_id]
 
     def _stored(
         self, stream_id: str, events: Sequence[E], ctx: CommandContext, *, append: int = 0

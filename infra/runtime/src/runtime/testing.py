@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequen
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from runtime.eventstore import (
@@ -39,6 +40,7 @@ class InMemoryTransaction:
         self.transaction_id = transaction_id
         self.appended: dict[str, int] = {}
         self.committed: list[Callable[[], None]] = []
+        self.memo: dict[Any, Any] = {}
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self.committed.append(callback)
