@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -17,10 +16,6 @@ from contracts.replies import Reply, problem
 from contracts.subjects import Subjects
 from gateway.problems import ProblemError
 from runtime.messaging import request
-
-# The request (method, path, body) an Idempotency-Key came with, set per request by the routes:
-# the service refuses the same key with another request.
-request_fingerprint: ContextVar[str | None] = ContextVar("request_fingerprint", default=None)
 
 
 class ServiceBus:
@@ -42,8 +37,10 @@ class ServiceBus:
         kind: str = "cmd",
         message_id: UUID | None = None,
         correlation_id: UUID | None = None,
+        fingerprint: str | None = None,
     ) -> Any:
         """Send and wait for the reply; a refusal becomes a ProblemError, silence a 503/504.
+        `fingerprint`: the request a command's Idempotency-Key came with (see `routes.common`).
 
         A command whose id is already in flight from this gateway is answered 409 at once: the first
         is still running, and its outcome is what a later retry with the same key gets.
@@ -61,10 +58,12 @@ class ServiceBus:
                 )
             self._in_flight.add(message_id)
             try:
-                return await self._send(region, service, name, data, actor, channel, kind, message_id, correlation_id)
+                return await self._send(
+                    region, service, name, data, actor, channel, kind, message_id, correlation_id, fingerprint
+                )
             finally:
                 self._in_flight.discard(message_id)
-        return await self._send(region, service, name, data, actor, channel, kind, message_id, correlation_id)
+        return await self._send(region, service, name, data, actor, channel, kind, message_id, correlation_id, None)
 
     async def _send(
         self,
@@ -77,6 +76,7 @@ class ServiceBus:
         kind: str,
         message_id: UUID | None,
         correlation_id: UUID | None,
+        fingerprint: str | None,
     ) -> Any:
         envelope = envelope_for(
             data,
@@ -88,7 +88,7 @@ class ServiceBus:
             time=datetime.now(UTC),
             correlationid=correlation_id or uuid4(),
             id=message_id,
-            fingerprint=request_fingerprint.get() if kind == "cmd" and message_id is not None else None,
+            fingerprint=fingerprint,
         )
         build = self.subjects.command if kind == "cmd" else self.subjects.query
         subject = build(region, service, name)

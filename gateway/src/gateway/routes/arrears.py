@@ -18,7 +18,7 @@ from contracts.arrears import commands as c
 from contracts.envelope import Actor, ActorKind, Channel
 from contracts.identifiers import DivisionCode
 from contracts.replies import problem
-from gateway.auth import Caller, ChannelDep, forbidden, require_operator_of, require_operator_or
+from gateway.auth import Caller, ChannelHeader, forbidden, require_operator_of, require_operator_or
 from gateway.problems import ProblemError
 from gateway.routes.common import IdempotencyKey, Region, send
 
@@ -61,7 +61,7 @@ async def receive_complaint(
     body: c.ReceiveComplaint,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """One-point intake (一点受理): a complaint from any channel at any district of the region.
@@ -95,7 +95,7 @@ async def route_lead(
     body: c.RouteLeadRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Pass a waiting lead on to another district of the region with the reason; refused (422
@@ -112,7 +112,7 @@ async def accept_complaint(
     lead_id: LeadIdPath,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """The district the lead waits at accepts it and files the case (60 working days to close it)."""
@@ -129,7 +129,7 @@ async def refuse_complaint(
     body: c.RefuseComplaintRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """The district refuses the complaint in writing: past the two-year limit, not a wage matter, ..."""
@@ -209,7 +209,7 @@ async def extend_investigation(
     body: c.ExtendInvestigationRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """+30 working days with the department head's approval, once, before the 60 run out."""
@@ -225,7 +225,7 @@ async def order_payment(
     body: c.OrderPaymentRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """责令支付: a party of the case pays every wage unpaid now by the end of the due day."""
@@ -241,7 +241,7 @@ async def record_wages_paid(
     body: c.RecordWagesPaidRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Wages paid per worker, in part or in full; never above what a worker claimed."""
@@ -257,7 +257,7 @@ async def record_general_contractor_payment(
     body: c.RecordGeneralContractorPaymentRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """先行清偿: the general contractor pays for a subcontractor that defaulted on a payment order."""
@@ -281,7 +281,7 @@ async def impose_penalty(
     body: c.ImposePenaltyRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """An administrative penalty (罚款) on a party of the case."""
@@ -297,7 +297,7 @@ async def order_additional_compensation(
     body: c.OrderAdditionalCompensationRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """加付赔偿金: 50%-100% of the wages still unpaid at the due day of an order not obeyed."""
@@ -321,7 +321,7 @@ async def transfer_case(
     body: c.TransferCaseRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Transfer to another department or to the police (移送公安): the case ends here, with the reason."""
@@ -337,7 +337,7 @@ async def withdraw_case(
     body: c.WithdrawCaseRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Withdrawal (撤回): the case ends here, with the reason."""
@@ -353,7 +353,7 @@ async def close_case(
     body: c.CloseCaseRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """结案 as paid in full; refused (422 unpaid-wages, with the amount) while wages claimed are unpaid."""
@@ -369,7 +369,7 @@ async def record_review(
     body: c.RecordReviewRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """The review's (复查) finding: passed ends the matter; failed reopens the case."""
@@ -385,7 +385,7 @@ async def dispute_case(
     body: c.DisputeCaseRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """A worker says the wages of a closed case were not really paid: the case is reviewed (复查).

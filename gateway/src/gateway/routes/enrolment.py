@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from contracts.enrolment import commands as c
 from contracts.envelope import ActorKind, Channel
-from gateway.auth import Caller, ChannelDep, forbidden, require_operator_of, require_operator_or
+from gateway.auth import Caller, ChannelHeader, forbidden, require_operator_of, require_operator_or
 from gateway.problems import ProblemError
 from gateway.routes.common import IdempotencyKey, Region, send
 
@@ -71,7 +71,7 @@ async def register_employer(
     body: c.RegisterEmployer,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Register an employer at a counter (单位参保登记); its risk class is matched from the industry code.
@@ -102,7 +102,7 @@ async def assign_injury_class(
     body: c.AssignInjuryClass,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Settle an employer's work-injury risk class and rate tier (after review, or the annual float)."""
@@ -131,7 +131,7 @@ async def approve_held_registration(
     credit_code: CreditCodePath,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Confirm a feed record held for its check character (some real codes fail it): the employer is registered."""
@@ -153,7 +153,7 @@ async def enrol_employee(
     body: c.EnrolEmployee,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """An employer enrols an employee; the base is clamped to 60%-300% of the region's average wage.
@@ -172,7 +172,7 @@ async def end_employment(
     body: c.EndEmployment,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """End an employee's enrolment with the employer."""
@@ -187,7 +187,7 @@ async def declare_base(
     body: c.DeclareBase,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Declare an employee's yearly contribution base (last year's average monthly wage)."""
@@ -215,7 +215,7 @@ async def record_payment(
     body: c.RecordPayment,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Record an employer's payment of a month; late fee 0.05% a day past the due date (art. 86)."""

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from contracts.codec import invalid
 from contracts.envelope import Actor, ActorKind, Channel
 from contracts.injury import commands as c
-from gateway.auth import Caller, ChannelDep, forbidden, require_operator_of
+from gateway.auth import Caller, ChannelHeader, forbidden, require_operator_of
 from gateway.hospital_auth import SignedHospital, replay_guard
 from gateway.problems import ProblemError
 from gateway.routes.common import IdempotencyKey, Region, send
@@ -138,7 +138,7 @@ async def sign_agreement(
     body: c.SignAgreement,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Sign an agreement term with an institution (协议机构); settlement only on days it is active."""
@@ -164,7 +164,7 @@ async def suspend_agreement(
     body: c.SuspendAgreementRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Suspend settlement at an institution from a day (a sanction for a breach)."""
@@ -181,7 +181,7 @@ async def reinstate_agreement(
     body: c.ReinstateAgreementRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Lift an institution's suspension from a day on."""
@@ -198,7 +198,7 @@ async def terminate_agreement(
     body: c.TerminateAgreementRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """End an institution's current term: no settlement for service on or after the day."""
@@ -214,7 +214,7 @@ async def apply_for_determination(
     body: c.ApplyForDetermination,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Record a determination application (工伤认定申请): acceptance is due within 15 days."""
@@ -242,7 +242,7 @@ async def accept_determination(
     body: c.AcceptDeterminationRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Accept an application: the decision is due within 60 days, 15 when the facts are clear."""
@@ -260,7 +260,7 @@ async def decide_determination(
     body: c.DecideDeterminationRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Recognise the injury (the worker's held settlements are re-settled through the network) or deny it."""
@@ -277,7 +277,7 @@ async def publish_catalogue_versions(
     body: c.PublishCatalogueVersions,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Publish new catalogue versions (a price or class change is a new version; history is never edited)."""
@@ -314,7 +314,7 @@ async def resettle_settlement(
     body: c.ResettleSettlementRequest,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Re-settle a held settlement under a recognised determination the worker shows (补结算)."""

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Path, Query, Request
 from contracts.envelope import ActorKind, Channel
 from contracts.replies import problem
 from contracts.transfer import commands as c
-from gateway.auth import Caller, ChannelDep, forbidden, require_operator_of
+from gateway.auth import Caller, ChannelHeader, forbidden, require_operator_of
 from gateway.problems import ProblemError
-from gateway.routes.common import IdempotencyKey, Region, command_id
+from gateway.routes.common import IdempotencyKey, Region, send
 from gateway.transfer_path import stages
 
 router = APIRouter(prefix="/v1/regions/{region}", tags=["transfer"])
@@ -31,7 +31,7 @@ async def apply_for_transfer(
     body: c.ApplyForTransfer,
     request: Request,
     actor: Caller,
-    channel: ChannelDep,
+    channel: ChannelHeader = Channel.WEB_HALL,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Apply to bring a pension here from another province (the worker online, or a clerk at a counter).
@@ -44,14 +44,8 @@ async def apply_for_transfer(
             raise forbidden("citizens apply for themselves only")
     else:
         require_operator_of(region, actor)
-    result: dict[str, Any] = await request.app.state.bus.send(
-        region=region,
-        service="transfer",
-        name="apply_for_transfer",
-        data=body,
-        actor=actor,
-        channel=channel,
-        message_id=command_id(actor, idempotency_key),
+    result: dict[str, Any] = await send(
+        request, "transfer", region, "apply_for_transfer", body, actor, channel, idempotency_key
     )
     return result
 
