@@ -208,7 +208,7 @@ class EventRecorder(Generic[E]):
     ) -> int:
         """Append the events with their public messages, and `messages` besides (e.g. a letter to
         another region), in one statement."""
-        stored, sending = self._stored(stream_id, events, ctx)
+        stored, sending = self._stored(stream_id, events, ctx.metadata())
         if version == 0 and events:
             started(stream_id)
         published = [self._outbox_message(each, ctx) for each in _joined(sending)]
@@ -223,9 +223,10 @@ class EventRecorder(Generic[E]):
         their messages with lines joined across the streams (a chunk's month: one message)."""
         batch: list[tuple[str, int, list[NewEvent]]] = []
         sending: list[_Sending] = []
+        metadata = ctx.metadata()  # the same for every stream of the decision (a chunk's hundred people)
         for stream_id, version, events in appends:
             if events:
-                stored, published = self._stored(stream_id, events, ctx, append=len(batch))
+                stored, published = self._stored(stream_id, events, metadata, append=len(batch))
                 batch.append((stream_id, version, stored))
                 sending += published
                 if version == 0:
@@ -255,9 +256,8 @@ class EventRecorder(Generic[E]):
             del known[stream_id]
 
     def _stored(
-        self, stream_id: str, events: Sequence[E], ctx: CommandContext, *, append: int = 0
+        self, stream_id: str, events: Sequence[E], metadata: dict[str, Any], *, append: int = 0
     ) -> tuple[list[NewEvent], list[_Sending]]:
-        metadata = ctx.metadata()
         stored: list[NewEvent] = []
         sending: list[_Sending] = []
         for event in events:

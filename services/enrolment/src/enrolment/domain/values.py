@@ -53,6 +53,9 @@ def month_bounds(month: str) -> tuple[date, date]:
     return date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
 
 
+_WHOLE = Decimal(1)
+
+
 def round_fen(amount: Decimal) -> int:
     """An amount in fen rounded half-up to a whole fen (0.5 fen -> 1 fen), as formulas end."""
-    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int(amount.quantize(_WHOLE, rounding=ROUND_HALF_UP))
