@@ -63,7 +63,9 @@ class ServiceBus:
                 )
             finally:
                 self._in_flight.discard(message_id)
-        return await self._send(region, service, name, data, actor, channel, kind, message_id, correlation_id, None)
+        return await self._send(
+            region, service, name, data, actor, channel, kind, message_id, correlation_id, fingerprint
+        )
 
     async def _send(
         self,
