@@ -7,7 +7,10 @@ filled to 2M. Both sizes are then measured in turns, the first one first and the
 machine's speed drifts by 10-25% within minutes, which one size measured after the other took for
 growth (-10.8% / +9.3% in one run, -7.7% / -24.9% and -7.9% / +16.9% in two others).
 At each size: appends with outbox (16 tasks, new stream each, as `stack.append`) and stream loads
-(16 tasks, `tx.load` of a random 10-event stream of the log), median of 3 runs each. What keeps
+(16 tasks, `tx.load` of a random 10-event stream of the log), median of 6 runs of 2.5 s each, the
+sizes alternating: 3 runs of 5 s moved by +-10% between runs of the same code (loads +8.9%,
+-9.3%, -10.8% in three runs one after the other), 6 shorter ones by +-5% (-4.7%, -2.5%, +0.8%;
+appends -1.9%, -3.9%, +4.5%), in the same 30 s of each. What keeps
 them flat is written in docs/performance.md: every statement on the hot path reaches its rows by
 an index whose depth grows with log(n) (`(stream_id, version)`, `event_id`,
 `(transaction_id, position)`); nothing scans the log.
@@ -38,7 +41,7 @@ from tests.bench.limits_pg import migrated_pool
 from tests.bench.stack_append import append_loop
 
 TASKS = 16
-RUNS = 3
+RUNS = 6
 PER_STREAM = 10
 CHUNK = 100_000
 
@@ -118,7 +121,7 @@ async def _dropped(admin_dsn: str, *names: str) -> None:
 
 async def measure(pg: EmbeddedPostgres) -> list[Figure]:
     first = max(20_000, round(1_000_000 * scale() / CHUNK) * CHUNK or CHUNK)
-    duration = seconds(5.0, minimum=2.0)
+    duration = seconds(2.5, minimum=1.0)
     small_name, large_name = "bench_growth", "bench_growth_doubled"
     small_dsn, large_dsn = pg.create_database(small_name), pg.database_url(large_name)
     pool = await migrated_pool(small_dsn, size=TASKS)
