@@ -171,9 +171,9 @@ class EventRecorder(Generic[E]):
         """The stream's events and version. `presumed_new`: a stream the decision expects to start,
         taken as empty without a read on the command's first attempt (see `runtime.commands`).
 
-        A stream already read or recorded in this transaction is not read again: a batch of
-        messages for one case (a transfer's sheet and funds, sent together) decides each on what
-        the one before left, where each read the stream again and decoded it (the sheet's months)."""
+        A stream already read or recorded in this transaction is not read again: the next decision
+        on it (a transfer's funds after its sheet, sent together and taken in one batch) starts from
+        what the one before read and appended, instead of reading and decoding it all once more."""
         known: dict[str, tuple[tuple[E, ...], int]] = tx.memo.setdefault(self, {})
         if stream_id in known:
             events, version = known[stream_id]
