@@ -174,16 +174,15 @@ class EventRecorder(Generic[E]):
         A stream already read or recorded in this transaction is not read again: the next decision
         on it (a transfer's funds after its sheet, sent together and taken in one batch) starts from
         what the one before read and appended, instead of reading and decoding it all once more."""
-        known: dict[str, tuple[tuple[E, ...], int]] = tx.memo.setdefault(self, {})
+        known: dict[str, tuple[E, ...]] = tx.memo.setdefault(self, {})  # a whole stream: its version is its length
         if stream_id in known:
-            events, version = known[stream_id]
-            return list(events), version
+            return list(known[stream_id]), len(known[stream_id])
         if presumed_new and presume_new(stream_id):
-            loaded: tuple[list[E], int] = [], 0
+            events: list[E] = []
         else:
-            loaded = self._decoded(await tx.load(stream_id))
-        known[stream_id] = (tuple(loaded[0]), loaded[1])
-        return loaded
+            events, _ = self._decoded(await tx.load(stream_id))
+        known[stream_id] = tuple(events)
+        return events, len(events)
 
     async def load_many(
         self, tx: Transaction, stream_ids: Sequence[str], *, after: Mapping[str, int] | None = None
@@ -246,12 +245,11 @@ class EventRecorder(Generic[E]):
     def _known_after(self, tx: Transaction, stream_id: str, version: int, events: Sequence[E]) -> None:
         """What this transaction knows of a stream it appended to: its events with these on, if it
         read the stream at the version appended at; else nothing (it is read again if asked)."""
-        known: dict[str, tuple[tuple[E, ...], int]] | None = tx.memo.get(self)
+        known: dict[str, tuple[E, ...]] | None = tx.memo.get(self)
         if not known or stream_id not in known or not events:
             return
-        before, at = known[stream_id]
-        if at == version:
-            known[stream_id] = ((*before, *events), version + len(events))
+        if len(known[stream_id]) == version:
+            known[stream_id] = (*known[stream_id], *events)
         else:
             del known[stream_id]
 
