@@ -11,6 +11,7 @@ import typer
 
 from gateway.auth import issue_token
 from gateway.config import GatewaySettings
+from gateway.simulation.driver import CONCURRENCY
 
 app = typer.Typer(help="yiwang operators' CLI", no_args_is_help=True)
 
@@ -241,6 +242,7 @@ def simulate(
     gateway: Annotated[str, typer.Option(help="the gateway's base URL")] = "http://127.0.0.1:8000",
     seed: Annotated[int | None, typer.Option(help="Same seed, same people (default: a new one, printed).")] = None,
     other_region: Annotated[str, typer.Option(help="Where transfers come from and go to.")] = "44",
+    concurrency: Annotated[int, typer.Option(min=1, help="Calls in flight at once.")] = CONCURRENCY,
 ) -> None:
     """Send a year of a city's traffic through the gateway, then compare the projections with the profile."""
     import secrets
@@ -269,6 +271,7 @@ def simulate(
                 gateway,
                 plan,
                 settings.jwt_secret,
+                concurrency=concurrency,
                 progress=lambda n, what: bar.update(task, advance=n, description=what),
             )
         )
