@@ -40,6 +40,7 @@ from tests.bench import (
     stack_injury,
     stack_lag,
     stack_transfer,
+    stack_year,
 )
 from tests.bench.common import Figure, say, scale
 from tests.bench.loadgen import Load, find_wrk
@@ -86,6 +87,7 @@ async def run_all(
         ("stack feed", lambda: stack_feed.measure(children, pg, nats_server)),
         ("stack transfer", lambda: stack_transfer.measure(children, pg, nats_server)),
         ("stack injury", lambda: stack_injury.measure(children, pg, nats_server)),
+        ("stack year", lambda: stack_year.measure(children, pg, nats_server)),
     ]
     only = {name.strip() for name in os.environ.get("YIWANG_BENCH_ONLY", "").split(",") if name.strip()}
     if only:

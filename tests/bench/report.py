@@ -22,6 +22,7 @@ SHORT = {
     "limit.fastapi": "bare FastAPI POST",
     "limit.js_publish_per_transfer": "JS publish / msgs",
     "target.lag_p99": "target p99 100 ms",
+    "target.year_minutes": "target 20 min",
     "peer.single": "1t",
     "peer.threads": "16t",
 }
@@ -134,7 +135,9 @@ def print_summary(figures: list[Figure], meta: dict[str, Any]) -> None:
     cpu = cpu_lines(figures)
     if cpu:
         print()
-        print("CPU us per 201 (median run; 'bench' is this process, incl. the load generator when it is httpx):")
+        print(
+            "CPU us per operation (a 201, a transfer, a request; median run; 'bench' is this process, incl. the load generator when it is httpx):"
+        )
         print("\n".join(cpu))
     print()
     print("Stack figures: median of runs (p50/p99: median of the runs' own).")
