@@ -85,6 +85,7 @@ QUERIES: dict[str, type[BaseModel]] = {
             "get_person": ec.GetPerson,
             "list_review_queue": ec.ListReviewQueue,
             "active_pension": ec.ActivePension,
+            "active_pensions": ec.ActivePensions,
             "enrolment_figures": ec.EnrolmentFigures,
         },
     ),

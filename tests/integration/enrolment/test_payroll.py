@@ -109,11 +109,11 @@ async def test_an_employer_s_people_of_a_month_and_a_pension_held_here_are_read_
     assert [ref for ref, _ in await people.employees_of(STEEL, "2026-03")] == ["p-2"]
     assert [ref for ref, _ in await people.employees_of(STEEL, "2026-04")] == ["p-2", "p-3"]
     assert await people.employees_of(SHOP, "2026-02") == []
-    assert await people.active_pension("p-1", "2026-02") is True
-    assert await people.active_pension("p-1", "2026-03") is False  # ended in February
-    assert await people.active_pension("p-2", "2026-02") is False  # work injury only
+    # Answered in the order asked: ended in February; work injury only; not hired before April; unknown.
+    asked = [("p-1", "2026-02"), ("p-1", "2026-03"), ("p-2", "2026-02"), ("p-3", "2026-03"), ("p-3", "2026-04")]
+    assert await people.active_pensions([*asked, ("p-9", "2026-02")]) == [True, False, False, False, True, False]
+    assert await people.active_pensions([("p-3", "2026-04"), ("p-1", "2026-02")]) == [True, True]
     # Enrolled again after the end: on the payroll from the new date, the end forgotten.
     async with store.transaction() as tx:
         await people.hired(tx, hired("p-1", STEEL, date(2026, 5, 4)))
-    assert await people.active_pension("p-1", "2026-05") is True
-    assert await people.active_pension("p-1", "2026-04") is False
+    assert await people.active_pensions([("p-1", "2026-05"), ("p-1", "2026-04")]) == [True, False]

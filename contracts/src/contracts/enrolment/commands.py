@@ -140,6 +140,13 @@ class ActivePension(_Command):
     month: Month
 
 
+class ActivePensions(_Command):
+    """`ActivePension` for several people at once (the questions another region's enrolments asked
+    while its previous one was on its way); answered `{"active": [...]}`, in the order asked."""
+
+    asked: list[ActivePension] = Field(min_length=1, max_length=1000)
+
+
 class EnrolmentFigures(_Command):
     first: date
     last: date

@@ -33,7 +33,7 @@ from nats.js.api import (
     StreamConfig,
 )
 from nats.js.errors import NotFoundError
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from runtime.eventstore import EventStore, Transaction
 from runtime.tracing import extract, inject, leaf_span, messaging_attributes, subject_template, tracer
@@ -478,6 +478,11 @@ INTERNAL_ERROR_REPLY = json.dumps(
 ).encode()
 
 
+# The title of the problem a server answers for a request it has no handler for (a peer running an
+# earlier version), which a caller can tell from a refusal.
+UNKNOWN_REQUEST = "Unknown request"
+
+
 class RequestServer:
     """Serves `<prefix>.cmd.*` and `<prefix>.query.*` in a queue group, so replicas share the load."""
 
@@ -521,7 +526,7 @@ class RequestServer:
             try:
                 if handler is None:
                     reply = json.dumps(
-                        {"ok": False, "problem": {"title": "Unknown request", "status": 404, "detail": name}}
+                        {"ok": False, "problem": {"title": UNKNOWN_REQUEST, "status": 404, "detail": name}}
                     ).encode()
                 else:
                     reply = await handler(Request(name, msg.subject, msg.data, headers))
@@ -549,13 +554,16 @@ async def request(
     *,
     timeout: float,  # noqa: ASYNC109 - passed to nats-py, which enforces it
     headers: dict[str, str] | None = None,
+    links: Sequence[Link] = (),
 ) -> bytes:
-    """Request/reply with the trace context in the headers; raises TimeoutError or NoRespondersError."""
+    """Request/reply with the trace context in the headers; raises TimeoutError or NoRespondersError.
+    `links`: the other traces a request asked on behalf of (several callers' questions in one)."""
     with leaf_span(
         f"send {subject_template(subject)}",
         kind=SpanKind.CLIENT,
         attributes=messaging_attributes("request", subject),
         module=__name__,
+        links=links,
     ) as span:
         carrier = inject(dict(headers or {}), span)
         response = await nc.request(subject, payload, timeout=timeout, headers=dict(carrier))

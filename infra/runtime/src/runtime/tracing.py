@@ -78,6 +78,7 @@ def leaf_span(
     module: str = __name__,
     expected: tuple[type[BaseException], ...] = (),
     within_trace: bool = False,
+    links: Sequence[Link] = (),
 ) -> Iterator[Span]:
     """A span that is not made the current one, for work that starts no span of its own (a
     publish, a request, a database transaction): it skips attaching and detaching the context,
@@ -92,7 +93,7 @@ def leaf_span(
     if within_trace and not trace.get_current_span(context).is_recording():
         yield trace.INVALID_SPAN
         return
-    span = tracer(module).start_span(name, context=context, kind=kind, attributes=attributes)
+    span = tracer(module).start_span(name, context=context, kind=kind, attributes=attributes, links=links)
     try:
         yield span
     except BaseException as error:

@@ -28,10 +28,13 @@ _EMPLOYEES_OF = (
     "SELECT person_ref, citizen_id FROM payroll WHERE employer_credit_code = $1 "
     "AND hired_on <= $3 AND (ended_on IS NULL OR ended_on >= $2) ORDER BY person_ref"
 )
-_ACTIVE_PENSION = (
-    "SELECT 1 FROM payroll WHERE person_ref = $1 AND 'pension' = ANY(schemes) "
-    "AND hired_on <= $3 AND (ended_on IS NULL OR ended_on >= $2) LIMIT 1"
-)
+# The positions (from 1) of the asked (person, month's first day, month's last day) that hold one.
+_ACTIVE_PENSIONS = """
+SELECT q.n FROM unnest($1::text[], $2::date[], $3::date[]) WITH ORDINALITY AS q(person_ref, first, last, n)
+WHERE EXISTS (
+    SELECT 1 FROM payroll p WHERE p.person_ref = q.person_ref AND 'pension' = ANY(p.schemes)
+    AND p.hired_on <= q.last AND (p.ended_on IS NULL OR p.ended_on >= q.first)
+)"""
 
 
 def _postgres(tx: Transaction) -> PostgresTransaction:
@@ -69,5 +72,10 @@ class PostgresPeople:
         rows = await self.pool.fetch(_EMPLOYEES_OF, employer_credit_code, *month_bounds(month))
         return [(r["person_ref"], r["citizen_id"]) for r in rows]
 
-    async def active_pension(self, person_ref: str, month: str) -> bool:
-        return await self.pool.fetchval(_ACTIVE_PENSION, person_ref, *month_bounds(month)) is not None
+    async def active_pensions(self, asked: list[tuple[str, str]]) -> list[bool]:
+        bounds = [month_bounds(month) for _, month in asked]
+        rows = await self.pool.fetch(
+            _ACTIVE_PENSIONS, [ref for ref, _ in asked], [first for first, _ in bounds], [last for _, last in bounds]
+        )
+        active = {row["n"] for row in rows}
+        return [n in active for n in range(1, len(asked) + 1)]

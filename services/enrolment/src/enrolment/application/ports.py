@@ -41,9 +41,10 @@ class People(Protocol):
         enrolment committed before the call (the payroll is written with them, not after)."""
         ...
 
-    async def active_pension(self, person_ref: str, month: str) -> bool:
-        """Whether the person has a pension enrolment active here in that month (asked by other
-        regions before they enrol the person), counting every change committed before the call."""
+    async def active_pensions(self, asked: list[tuple[str, str]]) -> list[bool]:
+        """For each (person_ref, month) asked, in order: whether the person has a pension enrolment
+        active here in that month (asked by other regions before they enrol the person), counting
+        every change committed before the call."""
         ...
 
 

@@ -87,7 +87,12 @@ def request_table(
         return await queries.review_queue(pool, q.limit)
 
     async def active_pension(q: c.ActivePension, _: Envelope[c.ActivePension]) -> dict[str, Any]:
-        return {"active": await people_port.active_pension(q.person_ref, q.month)}
+        """One person (what regions running an earlier version ask)."""
+        (active,) = await people_port.active_pensions([(q.person_ref, q.month)])
+        return {"active": active}
+
+    async def active_pensions(q: c.ActivePensions, _: Envelope[c.ActivePensions]) -> dict[str, Any]:
+        return {"active": await people_port.active_pensions([(a.person_ref, a.month) for a in q.asked])}
 
     async def figures(q: c.EnrolmentFigures, _: Envelope[c.EnrolmentFigures]) -> dict[str, Any]:
         return await queries.figures(pool, q.first, q.last)
@@ -117,5 +122,6 @@ def request_table(
         "get_person": query(c.GetPerson, get_person, ERRORS),
         "list_review_queue": query(c.ListReviewQueue, review_queue, ERRORS),
         "active_pension": query(c.ActivePension, active_pension, ERRORS),
+        "active_pensions": query(c.ActivePensions, active_pensions, ERRORS),
         "enrolment_figures": query(c.EnrolmentFigures, figures, ERRORS),
     }
