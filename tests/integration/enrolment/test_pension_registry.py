@@ -12,6 +12,8 @@ from typing import Any
 import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
+from opentelemetry import trace
+from opentelemetry.trace import SpanContext
 
 from contracts.subjects import Subjects
 from enrolment.entrypoints.peers import MOST_ASKED, NatsPensionRegistry, PensionCheckUnavailableError
@@ -22,6 +24,7 @@ from runtime.clock import SystemClock
 from runtime.eventstore import PostgresEventStore
 from runtime.messaging import Request, RequestHandler, RequestServer
 from tests.integration.enrolment.test_payroll import STEEL, hired, migrations
+from tests.stack import span_exporter
 
 # p-000001 .. p-000040 of 44's steelworks hold a pension there from January; the odd ones only work-injury cover.
 PEOPLE = 40
@@ -126,3 +129,23 @@ async def test_when_the_region_does_not_answer_every_asker_is_refused(registry: 
 
     assert all(isinstance(o, PensionCheckUnavailableError) for o in outcomes)
     assert "region 44" in str(outcomes[0])
+
+
+async def test_the_joint_request_is_in_the_first_askers_trace_and_links_to_the_others(
+    nc: NatsClient, subject_root: str, pool: asyncpg.Pool, region_44: PostgresPeople, registry: NatsPensionRegistry
+) -> None:
+    spans = span_exporter()
+    spans.clear()  # the session's spans so far
+    await serving(nc, subject_root, pool, region_44, "active_pension", "active_pensions")
+    tracer = trace.get_tracer(__name__)
+
+    async def enrolment(n: int) -> SpanContext:
+        with tracer.start_as_current_span(f"enrol {n}") as span:
+            await registry.active_elsewhere(ref(n), "2026-02")
+            return span.get_span_context()
+
+    askers = await asyncio.gather(*(enrolment(n) for n in range(1, 4)))
+
+    (sent,) = [s for s in spans.get_finished_spans() if s.name.endswith("enrolment.query.active_pensions")]
+    assert sent.context is not None and sent.context.trace_id == askers[0].trace_id
+    assert [link.context for link in sent.links] == askers[1:]

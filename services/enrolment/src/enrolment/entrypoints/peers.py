@@ -105,10 +105,11 @@ class NatsPensionRegistry:
             del self._waiting[peer], self._asking[peer]
 
     async def _answers(self, peer: str, questions: list[_Question]) -> list[bool]:
-        links = [Link(q.asker) for q in questions[1:] if q.asker.is_valid]
-        if len(questions) > 1:
+        """The span of each request is in the first asker's trace; it links to the other askers'."""
+        first, *others = questions
+        if others:
             joint = ActivePensions(asked=[q.asked for q in questions])
-            reply = await self._query(peer, "active_pensions", joint, links)
+            reply = await self._query(peer, "active_pensions", joint, _links(others))
             if reply is not None:
                 active = reply.get("active")
                 if not isinstance(active, list) or len(active) != len(questions):
@@ -116,7 +117,7 @@ class NatsPensionRegistry:
                 return [bool(a) for a in active]
         answers = []
         for q in questions:
-            reply = await self._query(peer, "active_pension", q.asked, links)
+            reply = await self._query(peer, "active_pension", q.asked, [] if q is first else _links([q]))
             if reply is None:
                 raise PensionCheckUnavailableError(peer)
             answers.append(bool(reply.get("active")))
@@ -152,3 +153,7 @@ class _Question:
     asked: ActivePension
     answer: asyncio.Future[bool]
     asker: SpanContext  # the enrolment's span, linked from the request that carries its question
+
+
+def _links(questions: list[_Question]) -> list[Link]:
+    return [Link(q.asker) for q in questions if q.asker.is_valid]
