@@ -15,8 +15,9 @@ from nats.aio.client import Client as NatsClient
 from opentelemetry import trace
 from opentelemetry.trace import SpanContext
 
+from contracts.enrolment.commands import MOST_ASKED
 from contracts.subjects import Subjects
-from enrolment.entrypoints.peers import MOST_ASKED, NatsPensionRegistry, PensionCheckUnavailableError
+from enrolment.entrypoints.peers import NatsPensionRegistry, PensionCheckUnavailableError
 from enrolment.entrypoints.requests import request_table
 from enrolment.payroll import PostgresPeople
 from runtime import db

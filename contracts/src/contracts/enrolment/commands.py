@@ -140,11 +140,15 @@ class ActivePension(_Command):
     month: Month
 
 
+# The most people one `ActivePensions` carries.
+MOST_ASKED = 1000
+
+
 class ActivePensions(_Command):
     """`ActivePension` for several people at once (the questions another region's enrolments asked
     while its previous one was on its way); answered `{"active": [...]}`, in the order asked."""
 
-    asked: list[ActivePension] = Field(min_length=1, max_length=1000)
+    asked: list[ActivePension] = Field(min_length=1, max_length=MOST_ASKED)
 
 
 class EnrolmentFigures(_Command):

@@ -15,7 +15,7 @@ from opentelemetry.trace import Link, SpanContext
 from pydantic import BaseModel
 
 from contracts.codec import encode
-from contracts.enrolment.commands import ActivePension, ActivePensions
+from contracts.enrolment.commands import MOST_ASKED, ActivePension, ActivePensions
 from contracts.envelope import SYSTEM_ACTOR, Channel, envelope_for
 from contracts.replies import Reply
 from contracts.subjects import Subjects
@@ -28,10 +28,6 @@ class PensionCheckUnavailableError(Exception):
         super().__init__(
             f"cannot confirm that region {region} holds no active pension enrolment for this person; try again later"
         )
-
-
-# The most people one joint question carries (`ActivePensions.asked`).
-MOST_ASKED = 1000
 
 
 class NatsPensionRegistry:
