@@ -45,8 +45,9 @@ class ServiceBus:
         A command whose id is already in flight from this gateway is answered 409 at once: the first
         is still running, and its outcome is what a later retry with the same key gets.
         """
-        if kind == "cmd" and message_id is not None:
-            if message_id in self._in_flight:
+        claimed = message_id if kind == "cmd" else None
+        if claimed is not None:
+            if claimed in self._in_flight:
                 raise ProblemError(
                     problem(
                         "idempotency-key-in-use",
@@ -56,16 +57,14 @@ class ServiceBus:
                     ),
                     {"Retry-After": "1"},
                 )
-            self._in_flight.add(message_id)
-            try:
-                return await self._send(
-                    region, service, name, data, actor, channel, kind, message_id, correlation_id, fingerprint
-                )
-            finally:
-                self._in_flight.discard(message_id)
-        return await self._send(
-            region, service, name, data, actor, channel, kind, message_id, correlation_id, fingerprint
-        )
+            self._in_flight.add(claimed)
+        try:
+            return await self._send(
+                region, service, name, data, actor, channel, kind, message_id, correlation_id, fingerprint
+            )
+        finally:
+            if claimed is not None:
+                self._in_flight.discard(claimed)
 
     async def _send(
         self,
