@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from tests.bench import targets
 from tests.bench.common import REPO, Figure
 
 SHORT = {
@@ -139,6 +140,10 @@ def print_summary(figures: list[Figure], meta: dict[str, Any]) -> None:
             "CPU us per operation (a 201, a transfer, a request; median run; 'bench' is this process, incl. the load generator when it is httpx):"
         )
         print("\n".join(cpu))
+    judged = targets.lines(figures)
+    if judged:
+        print()
+        print("\n".join(judged))
     print()
     print("Stack figures: median of runs (p50/p99: median of the runs' own).")
     print("x limit = value / the limit (or target) named; x peer = value / the peer's rate (1t or 16 threads).")
@@ -156,5 +161,6 @@ def write_json(figures: list[Figure], meta: dict[str, Any]) -> Path:
     for figure in figures:
         to_limit, to_peer = ratios(figure, by_key)
         items.append({**asdict(figure), "ratio_to_limit": to_limit, "ratio_to_peer": to_peer})
-    path.write_bytes(orjson.dumps({"meta": meta, "figures": items}, option=orjson.OPT_INDENT_2))
+    document = {"meta": meta, "figures": items, **targets.as_json(figures)}
+    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     return path

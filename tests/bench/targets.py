@@ -1,0 +1,153 @@
+"""The performance issue's targets, as written and scaled to the machine of this run.
+
+The issue gives its targets with the raw limits of the machine they were measured on (asyncpg about
+26,000 transactions/s, a bare FastAPI POST about 13,000/s, ...) and asks for ratios measured in the
+same run. This machine's raw limits are measured at the start of each run; the largest of their
+ratios to the issue's is the *machine factor*: the least this machine is behind on any of them, so
+the strictest scaling. A throughput target is multiplied by it, a duration divided by it. Latency
+targets stay as written: they are asked at a fraction of the stack's own rate on this machine.
+Targets given as ratios (append to its limit and the peer, growth) are their sections' own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tests.bench.common import Figure
+
+REFERENCE = {
+    "limit.pg_event_tx": 26_000.0,
+    "limit.pg_event_outbox_tx": 24_000.0,
+    "limit.js_publish": 22_000.0,
+    "limit.js_consume": 60_000.0,
+    "limit.nats_rpc": 60_000.0,
+    "limit.fastapi": 13_000.0,
+}
+"""The issue's raw limits, by the key of the same measurement here."""
+
+
+@dataclass(frozen=True)
+class Target:
+    figure: str  # the key of the figure it judges
+    label: str
+    goal: float
+    unit: str
+    more_is_better: bool
+    scaled: bool  # throughputs and durations scale with the machine; latencies do not
+    of_p99: bool = False  # the figure's p99, not its value
+
+
+TARGETS = (
+    Target("stack.gateway", "gateway command round trip", 3_000, "cmd/s", more_is_better=True, scaled=True),
+    Target("stack.gateway_half", "gateway at half load, p99", 50, "ms", False, scaled=False, of_p99=True),
+    Target("stack.transfer", "straight-through transfers", 300, "transfers/s", more_is_better=True, scaled=True),
+    Target("stack.transfer_paced", "transfers at 100/s, p99", 1_000, "ms", False, scaled=False, of_p99=True),
+    Target("stack.injury", "signed settlements", 1_500, "settlements/s", more_is_better=True, scaled=True),
+    Target("stack.injury_half", "settlements at half load, p99", 50, "ms", False, scaled=False, of_p99=True),
+    Target("stack.rebuild", "projection rebuild", 50_000, "events/s", more_is_better=True, scaled=True),
+    Target("stack.outbox_lag_applied", "outbox lag applied at 1,000/s, p99", 100, "ms", False, scaled=False),
+    Target("stack.year_minutes", "a city-year", 20, "min", more_is_better=False, scaled=True),
+)
+
+
+@dataclass(frozen=True)
+class MachineFactor:
+    value: float
+    limit: str  # the key of the raw limit that gave it
+    measured: float
+    reference: float
+
+
+def machine_factor(figures: list[Figure]) -> MachineFactor | None:
+    """The largest ratio of this run's raw limits to the issue's; None without any measured."""
+    measured = [(f.value / REFERENCE[f.key], f) for f in figures if f.key in REFERENCE and f.value > 0]
+    if not measured:
+        return None
+    ratio, figure = max(measured, key=lambda pair: pair[0])
+    return MachineFactor(ratio, figure.key, figure.value, REFERENCE[figure.key])
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: Target
+    value: float
+    goal: float  # as written in the issue
+    met: bool
+    scaled_goal: float | None  # None when the target does not scale or no raw limit was measured
+    met_scaled: bool | None
+    share_of_scaled: float | None  # value against the scaled goal, 1.0 = on it (inverted for durations)
+
+
+def _meets(target: Target, value: float, goal: float) -> bool:
+    return value >= goal if target.more_is_better else value < goal
+
+
+def verdicts(figures: list[Figure], factor: MachineFactor | None) -> list[Verdict]:
+    """Each target whose figure this run measured, judged as written and scaled by `factor`."""
+    by_key = {f.key: f for f in figures}
+    judged = []
+    for target in TARGETS:
+        figure = by_key.get(target.figure)
+        value = figure.p99_ms if figure is not None and target.of_p99 else figure.value if figure else None
+        if value is None:
+            continue
+        scaled_goal = met_scaled = share = None
+        if target.scaled and factor is not None:
+            scaled_goal = target.goal * factor.value if target.more_is_better else target.goal / factor.value
+            met_scaled = _meets(target, value, scaled_goal)
+            share = value / scaled_goal if target.more_is_better else scaled_goal / value
+        judged.append(
+            Verdict(target, value, target.goal, _meets(target, value, target.goal), scaled_goal, met_scaled, share)
+        )
+    return judged
+
+
+def _amount(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 or value == int(value) else f"{value:.1f}"
+
+
+def lines(figures: list[Figure]) -> list[str]:
+    """The targets block of the summary."""
+    factor = machine_factor(figures)
+    judged = verdicts(figures, factor)
+    if not judged:
+        return []
+    if factor is None:
+        head = "Targets (no raw limit measured in this run: as written only):"
+    else:
+        head = (
+            f"Targets, as the issue writes them and scaled to this machine: factor {factor.value:.3f}, the largest "
+            f"ratio of this run's raw limits to the issue's ({factor.limit} {factor.measured:,.0f} / "
+            f"{factor.reference:,.0f}); throughputs x factor, durations / factor, latencies as written:"
+        )
+    out = [head]
+    for v in judged:
+        sign = ">=" if v.target.more_is_better else "<"
+        written = f"{sign} {_amount(v.goal)} {v.target.unit}: {'met' if v.met else 'not met'}"
+        if v.scaled_goal is None:
+            here = "-"
+        else:
+            here = f"{sign} {_amount(v.scaled_goal)}: {'met' if v.met_scaled else 'not met'} ({v.share_of_scaled:.2f}x)"
+        out.append(f"  {v.target.label:<36} {_amount(v.value):>9} {v.target.unit:<14} {written:<32} scaled {here}")
+    return out
+
+
+def as_json(figures: list[Figure]) -> dict[str, Any]:
+    factor = machine_factor(figures)
+    return {
+        "machine_factor": None if factor is None else factor.__dict__,
+        "targets": [
+            {
+                "figure": v.target.figure,
+                "label": v.target.label,
+                "value": v.value,
+                "unit": v.target.unit,
+                "goal": v.goal,
+                "met": v.met,
+                "scaled_goal": v.scaled_goal,
+                "met_scaled": v.met_scaled,
+            }
+            for v in verdicts(figures, factor)
+        ],
+    }
