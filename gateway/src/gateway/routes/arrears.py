@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 from pydantic import BaseModel
 
 from contracts.arrears import commands as c
@@ -21,8 +21,9 @@ from contracts.replies import problem
 from gateway.auth import Caller, ChannelHeader, forbidden, require_operator_of, require_operator_or
 from gateway.problems import ProblemError
 from gateway.routes.common import IdempotencyKey, Region, send
+from gateway.routing import GatedRouter
 
-router = APIRouter(prefix="/v1/regions/{region}", tags=["arrears"])
+router = GatedRouter(prefix="/v1/regions/{region}", tags=["arrears"])
 
 SERVICE = "arrears"
 LeadIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="A lead's id, as intake answered it.")]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from contracts.arrears import commands as ac
@@ -25,9 +25,10 @@ from gateway.auth import Caller, require_operator_of
 from gateway.problems import ProblemError
 from gateway.routes.common import Region
 from gateway.routes.statistics import online_share
+from gateway.routing import GatedRouter
 from runtime.workdays import local_date
 
-router = APIRouter(tags=["dashboard"])
+router = GatedRouter(tags=["dashboard"])
 # Beside the package's modules (not importlib.resources: the repo's top-level gateway/ folder would
 # make `gateway` a namespace package when run from the checkout).
 PAGE = Path(__file__).resolve().parents[1] / "static" / "dashboard.html"

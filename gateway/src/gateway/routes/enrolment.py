@@ -9,15 +9,16 @@ import asyncio
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 
 from contracts.enrolment import commands as c
 from contracts.envelope import ActorKind, Channel
 from gateway.auth import Caller, ChannelHeader, forbidden, require_operator_of, require_operator_or
 from gateway.problems import ProblemError
 from gateway.routes.common import IdempotencyKey, Region, send
+from gateway.routing import GatedRouter
 
-router = APIRouter(prefix="/v1/regions/{region}", tags=["enrolment"])
+router = GatedRouter(prefix="/v1/regions/{region}", tags=["enrolment"])
 
 SERVICE = "enrolment"
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
-router = APIRouter(tags=["health"])
+from gateway.routing import GatedRouter
+
+router = GatedRouter(tags=["health"])
 
 
 @router.get("/health/live")

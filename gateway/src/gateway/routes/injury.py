@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 from pydantic import BaseModel, ValidationError
 
 from contracts.codec import invalid
@@ -20,8 +20,9 @@ from gateway.auth import Caller, ChannelHeader, forbidden, require_operator_of
 from gateway.hospital_auth import SignedHospital, replay_guard
 from gateway.problems import ProblemError
 from gateway.routes.common import IdempotencyKey, Region, send
+from gateway.routing import GatedRouter
 
-router = APIRouter(prefix="/v1/regions/{region}/injury", tags=["injury"], lifespan=replay_guard)
+router = GatedRouter(prefix="/v1/regions/{region}/injury", tags=["injury"], lifespan=replay_guard)
 
 SERVICE = "injury"
 M = TypeVar("M", bound=BaseModel)

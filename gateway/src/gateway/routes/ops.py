@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 
 from contracts.envelope import ActorKind
 from contracts.replies import problem
 from gateway.auth import Caller
 from gateway.problems import ProblemError
+from gateway.routing import GatedRouter
 from runtime.traces import read_trace
 
-router = APIRouter(prefix="/v1/ops", tags=["operations"])
+router = GatedRouter(prefix="/v1/ops", tags=["operations"])
 
 
 @router.get("/traces/{trace_id}")

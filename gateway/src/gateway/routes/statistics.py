@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from contracts.envelope import Channel
 from contracts.queries import HandledServices
@@ -15,8 +15,9 @@ from contracts.subjects import SERVICES
 from gateway.auth import Caller, require_operator_of
 from gateway.problems import ProblemError
 from gateway.routes.common import Region
+from gateway.routing import GatedRouter
 
-router = APIRouter(prefix="/v1/regions/{region}/statistics", tags=["statistics"])
+router = GatedRouter(prefix="/v1/regions/{region}/statistics", tags=["statistics"])
 
 
 @router.get("/online-share")

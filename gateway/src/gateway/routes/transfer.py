@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 
 from contracts.envelope import ActorKind, Channel
 from contracts.replies import problem
@@ -13,9 +13,10 @@ from contracts.transfer import commands as c
 from gateway.auth import Caller, ChannelHeader, forbidden, require_operator_of
 from gateway.problems import ProblemError
 from gateway.routes.common import IdempotencyKey, Region, send
+from gateway.routing import GatedRouter
 from gateway.transfer_path import stages
 
-router = APIRouter(prefix="/v1/regions/{region}", tags=["transfer"])
+router = GatedRouter(prefix="/v1/regions/{region}", tags=["transfer"])
 CaseId = Annotated[str, Path(min_length=8, max_length=64)]
 
 
