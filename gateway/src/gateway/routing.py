@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter
-from starlette._utils import get_route_path
+from starlette._utils import get_route_path  # the path Starlette's own routes match against (root_path off)
 from starlette.routing import Match
 from starlette.types import Scope
 
