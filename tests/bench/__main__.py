@@ -41,6 +41,7 @@ from tests.bench import (
     stack_lag,
     stack_transfer,
     stack_year,
+    targets,
 )
 from tests.bench.common import Figure, say, scale
 from tests.bench.loadgen import Load, find_wrk
@@ -69,7 +70,7 @@ async def run_all(
     meta["postgres"], meta["nats"] = await _versions(pg, nats_server)
     load = Load(children, workdir, find_wrk())
     meta["http_load"] = load.tool
-    figures: list[Figure] = [Figure("target.lag_p99", "target: outbox lag p99", 100.0, "ms", "target")]
+    figures: list[Figure] = [Figure("target.lag_p99", "target: outbox lag p99", targets.LAG_P99_MS, "ms", "target")]
     sections: list[tuple[str, Callable[[], Awaitable[list[Figure]]]]] = [
         ("raw PostgreSQL", lambda: limits_pg.measure(pg.create_database("bench_raw"))),
         ("raw NATS", lambda: limits_nats.measure(nats_server.url, children)),

@@ -25,12 +25,12 @@ from tests.bench import cpu
 from tests.bench.common import REPO, Figure, say, scale
 from tests.bench.procs import Children, wait_http, wait_service
 from tests.bench.stack_gateway import SECRET, trace_ratio
+from tests.bench.targets import YEAR_MINUTES
 
 PROFILE = Path(REPO) / "docs" / "scenarios" / "nanchang-2021.json"
 SEED = 643619
 YEAR_SHARE = 0.02  # the share operators send by hand (docs/performance.md): about a minute on 2 cores
 TARGET = "target.year_minutes"
-TARGET_MINUTES = 20.0
 REGIONS = ("36", "44")
 SERVICES = ("enrolment", "transfer")
 
@@ -115,7 +115,7 @@ def _figures(report: Report, share: float, cpu_us: dict[str, float]) -> list[Fig
     retried = ", ".join(f"{n} after {status}" for status, n in report.retried.items()) or "none"
     about = f"scale {share:g}, seed {SEED}"
     return [
-        Figure(TARGET, "target: a city-year through the stack", TARGET_MINUTES, "min", "target"),
+        Figure(TARGET, "target: a city-year through the stack", YEAR_MINUTES, "min", "target"),
         Figure(
             "stack.year",
             f"stack: city-year at {about}, {plan.calls:,} requests",
@@ -148,7 +148,7 @@ def _figures(report: Report, share: float, cpu_us: dict[str, float]) -> list[Fig
             "min",
             "stack",
             limit_key=TARGET,
-            target=f"< {TARGET_MINUTES:.0f} min: {'met' if minutes < TARGET_MINUTES else 'not met'}",
+            target=f"< {YEAR_MINUTES:.0f} min",
             notes=f"{seconds:.1f} s / {share:g} / 60: the pace of a {share:g} share kept for the whole year "
             f"({plan.profile.total_handled:,} handled services), not a run of it",
         ),
