@@ -172,7 +172,7 @@ async def test_a_retry_returns_the_first_result_and_other_content_is_a_conflict(
     assert await service.types("settlement-H1-JS-1") == ["SettlementPosted"]
     with pytest.raises(SettlementConflictError):
         await service.post("JS-1", declared_total_fen=1800, lines=LINES[:1])
-    assert service.index.locked == [People().ref(WORKER)] * 3  # every posting of the person is serialised
+    assert service.index.locked == []  # through the network: no lock (a recognised injury stays recognised)
 
 
 async def test_rejected_lines_are_recorded_with_the_refusal_and_the_number_stays_free(service: Service) -> None:
@@ -214,6 +214,8 @@ async def test_a_recognition_resettles_the_persons_held_settlements_once(service
     await service.post("JS-4", ref="")
     await service.post("JS-5", citizen=OTHER, ref="RD-9")
     assert (held["status"], held["hold_reason"], held["self_pay_fen"]) == ("held", "pending", 18600)
+    worker, other = People().ref(WORKER), People().ref(OTHER)
+    assert service.index.locked == [worker, worker, other]  # each hold decided under its worker's lock
     await service.recognise("RD-1")
 
     async def policy() -> int:

@@ -109,35 +109,47 @@ async def post_settlement(
     index: SettlementIndex,
     people: People,
 ) -> dict[str, Any]:
-    """Price and settle a posted encounter; a retry of it returns the first result."""
+    """Price and settle a posted encounter; a retry of it returns the first result.
+
+    A hold must not slip past a recognition landing meanwhile (its re-settlement looks for holds
+    under the worker's lock), so a hold is decided again under that lock, on fresh reads. A
+    settlement through the network needs no lock: a recognised injury stays recognised. The
+    usual posting is then one read and one write, no transaction opened."""
     posting = posting_of(command)
     person_ref = people.ref(posting.citizen_id)
-    await index.lock_person(tx, person_ref)  # a recognition landing meanwhile then finds this hold
     stream = s.settlement_stream(posting.hospital_id, posting.hospital_settlement_no)
     hospital_stream = agreement.agreement_stream(posting.hospital_id)
     recognised = determination.determination_stream(posting.determination_ref) if posting.determination_ref else None
-    # The settlement, the hospital's agreement, the worker's determination and what the catalogue
-    # published since the version kept, in one round trip.
-    catalogue, loaded = await catalogues.read_with(tx, [stream, hospital_stream, *([recognised] if recognised else [])])
-    past, version = loaded[stream]
-    state = s.fold(past)
-    recognition, _ = loaded[recognised] if recognised else ([], 0)
-    try:
-        events = s.decide_settle(
-            state,
-            posting=posting,
-            agreement=agreement.fold(loaded[hospital_stream][0]),
-            catalogue=catalogue,
-            determination=determination.fold(recognition) if recognition else None,
-            now=ctx.now,
+    locked = False
+    while True:
+        # The settlement, the hospital's agreement, the worker's determination and what the catalogue
+        # published since the version kept, in one round trip.
+        catalogue, loaded = await catalogues.read_with(
+            tx, [stream, hospital_stream, *([recognised] if recognised else [])]
         )
-    except SettlementRejectedError as refused:
-        # The refusal is a fact too: it commits with the refusal reply, so rejected lines count by reason.
-        rejected = s.decide_reject(
-            state, posting=posting, rejections=refused.rejections, region=ctx.region, now=ctx.now
-        )
-        await recorder.record(tx, stream, version, rejected, ctx)
-        raise
+        past, version = loaded[stream]
+        state = s.fold(past)
+        recognition, _ = loaded[recognised] if recognised else ([], 0)
+        try:
+            events = s.decide_settle(
+                state,
+                posting=posting,
+                agreement=agreement.fold(loaded[hospital_stream][0]),
+                catalogue=catalogue,
+                determination=determination.fold(recognition) if recognition else None,
+                now=ctx.now,
+            )
+        except SettlementRejectedError as refused:
+            # The refusal is a fact too: it commits with the refusal reply, so rejected lines count by reason.
+            rejected = s.decide_reject(
+                state, posting=posting, rejections=refused.rejections, region=ctx.region, now=ctx.now
+            )
+            await recorder.record(tx, stream, version, rejected, ctx)
+            raise
+        if locked or not any(isinstance(e, SettlementHeldAsSelfPay) for e in events):
+            break
+        await index.lock_person(tx, person_ref)  # a recognition landing meanwhile then finds this hold
+        locked = True
     if events:
         await recorder.record(tx, stream, version, events, ctx)
         # The index row goes with the events and the reply, in one statement at the commit.
