@@ -6,45 +6,64 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds) of one process, None if it is gone."""
+class CpuTime(NamedTuple):
+    """CPU seconds in user mode (for a Python process: the interpreter running its code) and in
+    the kernel on its behalf (system calls: sockets, and for NATS and PostgreSQL the fsyncs)."""
+
+    user: float
+    system: float
+
+
+def _stat(pid: int) -> tuple[int, CpuTime] | None:
+    """(parent pid, CPU time) of one process, None if it is gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = text[text.rindex(")") + 2 :].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
+    return int(fields[1]), CpuTime(int(fields[11]) / TICKS, int(fields[12]) / TICKS)
 
 
-def _tree_cpu(root: int) -> float:
-    """CPU seconds of `root` and its direct children (PostgreSQL's backends)."""
-    total = 0.0
+def _tree_cpu(root: int) -> CpuTime:
+    """CPU time of `root` and its direct children (PostgreSQL's backends)."""
+    user = system = 0.0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         found = _stat(int(entry))
         if found is not None and (int(entry) == root or found[0] == root):
-            total += found[1]
-    return total
+            user += found[1].user
+            system += found[1].system
+    return CpuTime(user, system)
 
 
-def snapshot(processes: Mapping[str, int]) -> dict[str, float]:
-    """CPU seconds so far of each named process tree, and of this bench process."""
+def snapshot(processes: Mapping[str, int]) -> dict[str, CpuTime]:
+    """CPU time so far of each named process tree, and of this bench process."""
     result = {name: _tree_cpu(pid) for name, pid in processes.items()}
     own = os.times()
-    result["bench"] = own.user + own.system
+    result["bench"] = CpuTime(own.user, own.system)
     return result
 
 
-def per_operation_us(before: Mapping[str, float], after: Mapping[str, float], operations: int) -> dict[str, float]:
-    """CPU microseconds per operation for each process tree between two snapshots."""
+def per_operation_us(
+    before: Mapping[str, CpuTime], after: Mapping[str, CpuTime], operations: int, *, system_only: bool = False
+) -> dict[str, float]:
+    """CPU microseconds per operation for each process tree between two snapshots (user and
+    system time, or with `system_only` the system time alone)."""
     if operations <= 0:
         return {}
-    return {name: round((after[name] - before.get(name, 0.0)) * 1e6 / operations, 1) for name in after}
+    zero = CpuTime(0.0, 0.0)
+
+    def spent(name: str) -> float:
+        now, then = after[name], before.get(name, zero)
+        return now.system - then.system + (0.0 if system_only else now.user - then.user)
+
+    return {name: round(spent(name) * 1e6 / operations, 1) for name in after}
 
 
 def _machine_busy_ticks() -> int:

@@ -35,7 +35,9 @@ async def measure(children: Children, load: Load) -> list[Figure]:
         await settle()
         before = cpu.snapshot({"uvicorn": server.pid})
         result = await load.run(url, connections=CONNECTIONS, seconds=whole_seconds(5))
-        result.cpu_us = cpu.per_operation_us(before, cpu.snapshot({"uvicorn": server.pid}), result.ok)
+        after = cpu.snapshot({"uvicorn": server.pid})
+        result.cpu_us = cpu.per_operation_us(before, after, result.ok)
+        result.cpu_system_us = cpu.per_operation_us(before, after, result.ok, system_only=True)
     finally:
         children.stop(server)
     if result.other or result.errors:

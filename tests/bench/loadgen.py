@@ -42,6 +42,7 @@ class LoadResult:
     mean_ms: float
     sample_other: str = ""
     cpu_us: dict[str, float] = field(default_factory=dict)
+    cpu_system_us: dict[str, float] = field(default_factory=dict)  # the part of cpu_us in the kernel
     pg_transactions_per_op: float | None = None  # writing PostgreSQL transactions per 201
 
     @property

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from tests.bench import targets
+from tests.bench import bounds, targets
 from tests.bench.common import REPO, Figure
 
 SHORT = {
@@ -84,11 +84,9 @@ def cpu_lines(figures: list[Figure]) -> list[str]:
     """CPU microseconds per successful request, per process, from the median run of each HTTP figure."""
     lines = []
     for figure in figures:
-        runs: list[dict[str, Any]] = figure.extra.get("runs", [figure.extra] if figure.extra.get("cpu_us") else [])
-        with_cpu = [r for r in runs if r.get("cpu_us")]
-        if not with_cpu:
+        run = bounds.median_run(figure)
+        if run is None:
             continue
-        run = sorted(with_cpu, key=lambda r: float(r["value"]))[len(with_cpu) // 2]
         parts = ", ".join(f"{name} {us:.0f}" for name, us in run["cpu_us"].items())
         if run.get("pg_transactions_per_op") is not None:
             parts += f"; PostgreSQL write transactions per request {run['pg_transactions_per_op']:.2f}"
@@ -140,6 +138,10 @@ def print_summary(figures: list[Figure], meta: dict[str, Any]) -> None:
             "CPU us per operation (a 201, a transfer, a request; median run; 'bench' is this process, incl. the load generator when it is httpx):"
         )
         print("\n".join(cpu))
+    bound = bounds.lines(figures, int(meta["cpu_count"]))
+    if bound:
+        print()
+        print("\n".join(bound))
     judged = targets.lines(figures)
     if judged:
         print()
@@ -161,6 +163,11 @@ def write_json(figures: list[Figure], meta: dict[str, Any]) -> Path:
     for figure in figures:
         to_limit, to_peer = ratios(figure, by_key)
         items.append({**asdict(figure), "ratio_to_limit": to_limit, "ratio_to_peer": to_peer})
-    document = {"meta": meta, "figures": items, **targets.as_json(figures)}
+    document = {
+        "meta": meta,
+        "figures": items,
+        **targets.as_json(figures),
+        **bounds.as_json(figures, int(meta["cpu_count"])),
+    }
     path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     return path

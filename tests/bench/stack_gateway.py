@@ -90,6 +90,7 @@ async def _measured(
     after = cpu.snapshot(pids)
     result.sample_other = result.sample_other[:300]
     result.cpu_us = cpu.per_operation_us(before, after, result.ok)
+    result.cpu_system_us = cpu.per_operation_us(before, after, result.ok, system_only=True)
     await settle()  # the service's projector and relay finish this run's work; statistics reach the view
     if result.ok:
         result.pg_transactions_per_op = (await _commits(stack.database) - commits) / result.ok

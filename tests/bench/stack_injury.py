@@ -298,6 +298,7 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
             runs: list[tuple[list[str], int, int]] = []  # wrk's: postings signed for it, settled answers, connections
             half: dict[str, Any] | None = None
             cpu_us: dict[str, float] = {}  # per settled answer, of the full-rate wrk run
+            cpu_system_us: dict[str, float] = {}  # the part of it in the kernel
             if wrk is not None:
                 queue = iter(measured)
 
@@ -315,7 +316,9 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                 say(f"stack: signed settlements through the gateway by wrk, {IN_FLIGHT} connections for {seconds} s")
                 before = cpu.snapshot(pids)
                 sent = await load(IN_FLIGHT, seconds)
-                cpu_us = cpu.per_operation_us(before, cpu.snapshot(pids), int(sent["settled"]))
+                after = cpu.snapshot(pids)
+                cpu_us = cpu.per_operation_us(before, after, int(sent["settled"]))
+                cpu_system_us = cpu.per_operation_us(before, after, int(sent["settled"]), system_only=True)
                 took, settled_count = sent["duration_us"] / 1e6, int(sent["settled"])
                 p50, p99 = sent["p50_us"] / 1000, sent["p99_us"] / 1000
                 outcomes = {"settled": settled_count, "other": int(sent["other"])}
@@ -406,7 +409,7 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                 "expected_settled": expected,
                 "load": "wrk" if wrk else "httpx",
                 **paid,
-                **({"value": settled_count / took, "cpu_us": cpu_us} if cpu_us else {}),
+                **({"value": settled_count / took, "cpu_us": cpu_us, "cpu_system_us": cpu_system_us} if cpu_us else {}),
             },
         )
     ]

@@ -97,7 +97,9 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
         say(f"stack: the city-year at scale {share:g}, seed {SEED}: {plan.calls:,} requests, {plan.handled:,} handled")
         before = cpu.snapshot(pids)
         report = await run_against(url, plan, SECRET)
-        cpu_us = cpu.per_operation_us(before, cpu.snapshot(pids), plan.calls)
+        after = cpu.snapshot(pids)
+        cpu_us = cpu.per_operation_us(before, after, plan.calls)
+        cpu_system_us = cpu.per_operation_us(before, after, plan.calls, system_only=True)
     finally:
         for process in reversed(processes.values()):
             children.stop(process)
@@ -106,10 +108,10 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
     if not report.reproduced:
         problems = "; ".join(report.problems[:5]) or "the measured figures are not the planned ones (above)"
         raise RuntimeError(f"the city-year at scale {share:g} did not reproduce: {problems}")
-    return _figures(report, share, cpu_us)
+    return _figures(report, share, cpu_us, cpu_system_us)
 
 
-def _figures(report: Report, share: float, cpu_us: dict[str, float]) -> list[Figure]:
+def _figures(report: Report, share: float, cpu_us: dict[str, float], cpu_system_us: dict[str, float]) -> list[Figure]:
     plan, seconds = report.plan, report.seconds
     minutes = seconds / share / 60
     retried = ", ".join(f"{n} after {status}" for status, n in report.retried.items()) or "none"
@@ -132,7 +134,7 @@ def _figures(report: Report, share: float, cpu_us: dict[str, float]) -> list[Fig
             "req/s",
             "stack",
             notes="CPU per request: every process's CPU over the run / requests sent",
-            extra={"value": plan.calls / seconds, "cpu_us": cpu_us},
+            extra={"value": plan.calls / seconds, "cpu_us": cpu_us, "cpu_system_us": cpu_system_us},
         ),
         Figure(
             "stack.year_handled",

@@ -1,0 +1,152 @@
+"""What bounds each measured rate: one process's core, the machine's cores, or waiting.
+
+From the CPU per operation each section reads off /proc for its processes (the median run, as the
+CPU block prints it): the operation's CPU over all of them gives the rate this machine's cores
+could carry at most (its *CPU ceiling*: cores / CPU per operation), and each process's share of a
+core at the measured rate says whether one of them was the limit.
+
+- **One process's core**: a process that used 90% of a core or more is the limit: a Python
+  process runs its code on one core, whatever the machine has (PostgreSQL and NATS spread over
+  several, so they are not judged this way).
+- **The cores**: the processes together used 75% of the machine's cores or more (what is left went
+  to the load generator, which is not counted, the kernel's interrupts and idle gaps between
+  wake-ups). The CPU is then split into what bounds it: the Python processes' own code (user time),
+  their system calls (sockets), PostgreSQL, and NATS, with the share of each server's CPU spent in
+  the kernel (for NATS mostly the fsync before each acknowledgement, for PostgreSQL the WAL's and
+  the sockets).
+- **Waiting**: less than that: the rate is set by the round trips and fsyncs each operation
+  waits for at this concurrency, not by the CPU (the half-load figures are measured that way on
+  purpose).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tests.bench.common import Figure
+
+ONE_CORE = 0.9
+CORES_BUSY = 0.75
+SERVERS = {"postgres": "PostgreSQL", "nats": "NATS"}
+
+
+def median_run(figure: Figure) -> dict[str, Any] | None:
+    """The run of a figure with CPU figures whose rate is the median of those runs."""
+    runs: list[dict[str, Any]] = figure.extra.get("runs", [figure.extra] if figure.extra.get("cpu_us") else [])
+    with_cpu = [r for r in runs if r.get("cpu_us")]
+    if not with_cpu:
+        return None
+    return sorted(with_cpu, key=lambda r: float(r["value"]))[len(with_cpu) // 2]
+
+
+@dataclass(frozen=True)
+class Bound:
+    figure: str
+    label: str
+    rate: float
+    unit: str
+    cores: int
+    cpu_us: dict[str, float]  # per operation, by process
+    system_us: dict[str, float]  # the part of it in the kernel
+
+    @property
+    def total_us(self) -> float:
+        return sum(self.cpu_us.values())
+
+    @property
+    def ceiling(self) -> float:
+        """The rate the machine's cores could carry at this CPU per operation."""
+        return self.cores * 1e6 / self.total_us if self.total_us else 0.0
+
+    @property
+    def cores_busy(self) -> float:
+        """Share of the machine's cores the processes used at the measured rate."""
+        return self.rate / self.ceiling if self.ceiling else 0.0
+
+    def core_share(self, process: str) -> float:
+        """Share of one core the process used at the measured rate."""
+        return self.rate * self.cpu_us.get(process, 0.0) / 1e6
+
+    @property
+    def busiest_python(self) -> str | None:
+        python = [p for p in self.cpu_us if p not in SERVERS]
+        return max(python, key=self.core_share) if python else None
+
+    @property
+    def kind(self) -> str:
+        """ "one core", "cores" or "waiting"."""
+        busiest = self.busiest_python
+        if busiest is not None and self.core_share(busiest) >= ONE_CORE:
+            return "one core"
+        return "cores" if self.cores_busy >= CORES_BUSY else "waiting"
+
+    def parts_us(self) -> dict[str, float]:
+        """The operation's CPU by what it is spent on."""
+        python = [p for p in self.cpu_us if p not in SERVERS]
+        parts = {
+            "Python code": sum(self.cpu_us[p] - self.system_us.get(p, 0.0) for p in python),
+            "Python system calls": sum(self.system_us.get(p, 0.0) for p in python),
+        }
+        for process, name in SERVERS.items():
+            if process in self.cpu_us:
+                parts[name] = self.cpu_us[process]
+        return parts
+
+    def line(self) -> str:
+        head = (
+            f"  {self.label}: {self.rate:,.0f} {self.unit} at {self.total_us / 1000:.2f} ms CPU each; "
+            f"CPU ceiling {self.ceiling:,.0f}, {self.cores_busy:.0%} of {self.cores} cores busy: "
+        )
+        if self.kind == "one core":
+            busiest = str(self.busiest_python)
+            return head + f"bound by {busiest}'s one core ({self.core_share(busiest):.0%} of it, Python)"
+        if self.kind == "waiting":
+            return head + "bound by waiting (round trips and fsyncs at this concurrency), not by the CPU"
+        total = self.total_us
+        split = ", ".join(f"{name} {us / total:.0%}" for name, us in self.parts_us().items())
+        kernel = ", ".join(
+            f"{name} {self.system_us.get(process, 0.0) / self.cpu_us[process]:.0%} in the kernel"
+            for process, name in SERVERS.items()
+            if self.cpu_us.get(process)
+        )
+        return head + f"bound by the cores: {split}" + (f" ({kernel})" if kernel else "")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "figure": self.figure,
+            "rate": self.rate,
+            "cpu_us_per_operation": round(self.total_us, 1),
+            "cpu_ceiling": round(self.ceiling, 1),
+            "cores_busy": round(self.cores_busy, 3),
+            "bound": self.kind,
+            "parts_us": {name: round(us, 1) for name, us in self.parts_us().items()},
+        }
+
+
+def bounds(figures: list[Figure], cores: int) -> list[Bound]:
+    """A bound for every figure whose runs carry CPU per operation (user and system)."""
+    found = []
+    for figure in figures:
+        run = median_run(figure)
+        if run is None or not run.get("cpu_system_us"):
+            continue
+        cpu_us = {p: us for p, us in run["cpu_us"].items() if p != "bench"}  # this process: not the stack
+        system_us = {p: us for p, us in run["cpu_system_us"].items() if p in cpu_us}
+        found.append(Bound(figure.key, figure.label, float(run["value"]), figure.unit, cores, cpu_us, system_us))
+    return found
+
+
+def lines(figures: list[Figure], cores: int) -> list[str]:
+    found = bounds(figures, cores)
+    if not found:
+        return []
+    return [
+        "What bounds each rate (CPU per operation of the median run; ceiling = cores / that CPU; "
+        f"a process at {ONE_CORE:.0%} of a core is the bound, else the cores at {CORES_BUSY:.0%} busy, else waiting):",
+        *(bound.line() for bound in found),
+    ]
+
+
+def as_json(figures: list[Figure], cores: int) -> dict[str, Any]:
+    return {"bounds": [bound.as_json() for bound in bounds(figures, cores)]}

@@ -1,0 +1,65 @@
+"""What bounds each rate the bench measures: one process's core, the machine's cores, or waiting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.bench.bounds import bounds, lines
+from tests.bench.common import Figure
+
+
+def _figure(*runs: dict[str, Any]) -> Figure:
+    return Figure(
+        "stack.gateway", "stack: gateway", runs[len(runs) // 2]["value"], "cmd/s", "stack", extra={"runs": list(runs)}
+    )
+
+
+def _run(rate: float, cpu_us: dict[str, float], system_us: dict[str, float]) -> dict[str, Any]:
+    return {"value": rate, "cpu_us": cpu_us, "cpu_system_us": system_us}
+
+
+def test_a_python_process_using_nearly_a_whole_core_is_the_bound() -> None:
+    # uvicorn alone: 3,500 requests/s x 280 us = 98% of one core, 49% of two.
+    (bound,) = bounds([_figure(_run(3_500, {"uvicorn": 280, "bench": 5}, {"uvicorn": 40, "bench": 1}))], cores=2)
+
+    assert bound.kind == "one core"
+    assert bound.ceiling == pytest.approx(2e6 / 280)  # this process's own CPU is not the stack's
+    assert "bound by uvicorn's one core (98% of it, Python)" in bound.line()
+
+
+def test_the_cores_busy_split_by_what_the_cpu_is_spent_on() -> None:
+    cpu_us = {"gateway": 1_000, "enrolment": 1_300, "postgres": 450, "nats": 400}
+    system_us = {"gateway": 100, "enrolment": 200, "postgres": 150, "nats": 300}
+    (bound,) = bounds([_figure(_run(540, cpu_us, system_us))], cores=2)
+
+    assert bound.kind == "cores"  # 540 x 3.15 ms = 1.70 of 2 cores; the busiest process 0.70 of one
+    assert bound.total_us == 3_150
+    assert bound.ceiling == pytest.approx(2e6 / 3_150)
+    assert bound.cores_busy == pytest.approx(540 * 3_150 / 2e6)
+    assert bound.parts_us() == {"Python code": 2_000, "Python system calls": 300, "PostgreSQL": 450, "NATS": 400}
+    assert sum(bound.parts_us().values()) == bound.total_us
+    assert bound.line().endswith(
+        "bound by the cores: Python code 63%, Python system calls 10%, PostgreSQL 14%, NATS 13% "
+        "(PostgreSQL 33% in the kernel, NATS 75% in the kernel)"
+    )
+
+
+def test_a_rate_well_below_its_ceiling_waited() -> None:
+    (bound,) = bounds([_figure(_run(280, {"gateway": 1_300, "enrolment": 2_300}, {"gateway": 1, "enrolment": 1}))], 2)
+
+    assert bound.kind == "waiting"  # 280 x 3.6 ms = 0.50 of 2 cores
+    assert "bound by waiting" in bound.line()
+
+
+def test_the_median_run_is_judged_and_figures_without_a_system_split_are_left_out() -> None:
+    slow = _run(100, {"gateway": 9_000}, {"gateway": 1})
+    median = _run(500, {"gateway": 1_000}, {"gateway": 1})
+    fast = _run(900, {"gateway": 100}, {"gateway": 1})
+    older = Figure("stack.year", "year", 260, "req/s", "stack", extra={"value": 260, "cpu_us": {"gateway": 1_300}})
+
+    found = bounds([_figure(slow, median, fast), older], cores=2)
+
+    assert [(b.figure, b.rate, b.total_us) for b in found] == [("stack.gateway", 500, 1_000)]
+    assert len(lines([_figure(slow, median, fast), older], cores=2)) == 2  # a heading and one figure
