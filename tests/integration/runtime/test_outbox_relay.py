@@ -12,9 +12,13 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import pytest
 from nats.aio.client import Client as NatsClient
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from runtime import db
+from runtime import db, tracing
 from runtime.eventstore import NewEvent, OutboxMessage, PostgresEventStore
 from runtime.messaging import StreamSpec, ensure_stream
 from runtime.outbox import OutboxRelay
@@ -97,6 +101,74 @@ async def test_the_relays_unflushed_deletes_stay_on_its_own_connection(
             assert [await c.fetchval("SHOW synchronous_commit") for c in (one, other)] == ["on", "on"]
     finally:
         await own.close()
+
+
+async def test_the_messages_of_one_transaction_go_under_one_send_span_that_each_carries(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One send span per transaction's messages (semconv: `send`, one or more messages), its
+    context in each of them for the consumers; a message of no trace starts its own, as ever."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setitem(tracing._tracers, "runtime.outbox", provider.get_tracer("runtime.outbox"))
+    js = nc.jetstream()
+    stream = StreamSpec(f"{subject_root.upper()}_SPANS", (f"{subject_root}.>",))
+    await ensure_stream(js, stream, replicas=1, duplicate_window=600)
+    store = PostgresEventStore(pool)
+    registration, enrolment = (provider.get_tracer("test").start_span(name) for name in ("register", "enrol"))
+    queued: dict[str, list[tuple[str, dict[str, str]]]] = {
+        "registration": [
+            (f"{subject_root}.36.svc.evt.registered.v1", tracing.inject({}, registration)),
+            (f"{subject_root}.36.svc.evt.class_set.v1", tracing.inject({}, registration)),
+        ],
+        "enrolment": [(f"{subject_root}.36.svc.evt.enrolled.v1", tracing.inject({}, enrolment))],
+        "no trace": [(f"{subject_root}.36.svc.evt.overdue.v1", {}), (f"{subject_root}.36.svc.evt.overdue.v1", {})],
+    }
+    ids: dict[str, list[str]] = {}
+    for name, messages in queued.items():
+        async with store.transaction() as tx:
+            event_ids = [uuid4() for _ in messages]
+            await tx.append(
+                f"s-{name}",
+                0,
+                [NewEvent(event_id, "Happened", {}) for event_id in event_ids],
+                [
+                    OutboxMessage(i, subject, b"{}", headers)
+                    for i, (subject, headers) in zip(event_ids, messages, strict=True)
+                ],
+            )
+        ids[name] = [str(i) for i in event_ids]
+
+    async with pool.acquire() as conn:
+        assert await OutboxRelay(pool, js).relay_once(conn) == 5
+
+    sends = exporter.get_finished_spans()
+    by_parent = {span.parent.span_id if span.parent else None: span for span in sends}
+    assert len(sends) == 4 and len(by_parent) == 3  # the two untraced messages: a span (and a trace) each
+    together = by_parent[registration.get_span_context().span_id]
+    assert together.name == "send"  # two destinations: named by the operation alone
+    assert together.attributes is not None
+    assert together.attributes["messaging.batch.message_count"] == 2
+    assert "messaging.destination.name" not in together.attributes
+    assert together.attributes[tracing.BATCH_TEMPLATES] == (
+        f"{subject_root}.36.svc.evt.class_set.v1",
+        f"{subject_root}.36.svc.evt.registered.v1",
+    )
+    alone = by_parent[enrolment.get_span_context().span_id]
+    assert alone.name == f"send {subject_root}.36.svc.evt.enrolled.v1"
+    assert alone.attributes is not None and alone.attributes["messaging.message.id"] == ids["enrolment"][0]
+    untraced = [span for span in sends if span.parent is None]
+    assert len({span.context.trace_id for span in untraced}) == 2
+    carried = {}
+    info = await js.stream_info(stream.name)
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        msg = await js.get_msg(stream.name, seq)
+        carried[msg.headers["Nats-Msg-Id"]] = msg.headers["traceparent"]
+    for message_id in ids["registration"]:
+        assert int(carried[message_id].split("-")[2], 16) == together.context.span_id
+    assert int(carried[ids["enrolment"][0]].split("-")[2], 16) == alone.context.span_id
+    assert {int(carried[i].split("-")[2], 16) for i in ids["no trace"]} == {s.context.span_id for s in untraced}
 
 
 async def _count(pool: asyncpg.Pool, expected: int) -> bool:

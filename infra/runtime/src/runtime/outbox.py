@@ -27,7 +27,14 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 
-from runtime.tracing import extract, inject, leaf_span, messaging_attributes, subject_template
+from runtime.tracing import (
+    extract,
+    inject,
+    leaf_span,
+    messaging_attributes,
+    messaging_batch_attributes,
+    subject_template,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +101,7 @@ class OutboxRelay:
         rows = await conn.fetch(_CLAIM, self.batch, waiting)
         if not rows:
             return 0
-        acks = [await self._publish(row) for row in rows]
+        acks = [ack for sent in created_together(rows) for ack in await self._publish(sent)]
         results = await self._settle(acks)
         done, parked, failed = [], [], {}  # failed: destination -> its first error
         for row, result in zip(rows, results, strict=True):
@@ -158,23 +165,31 @@ class OutboxRelay:
         unanswered = TimeoutError(f"{len(pending)} of {len(acks)} publishes not acknowledged in {self.ack_timeout}s")
         return [unanswered if ack in pending else ack.exception() or ack.result() for ack in acks]
 
-    async def _publish(self, row: asyncpg.Record) -> asyncio.Future[Any]:
-        headers: dict[str, str] = dict(row["headers"])
-        subject: str = row["subject"]
-        message_id = str(row["message_id"])
+    async def _publish(self, rows: list[asyncpg.Record]) -> list[asyncio.Future[Any]]:
+        """Hand messages created together to JetStream under one send span, whose context each
+        message then carries (its creation context, for the consumers' spans)."""
+        subjects = [str(row["subject"]) for row in rows]
+        templates = {subject_template(subject) for subject in subjects}
+        if len(rows) == 1:
+            attributes = messaging_attributes("publish", subjects[0], message_id=str(rows[0]["message_id"]))
+        else:
+            attributes = messaging_batch_attributes("publish", subjects)
         with leaf_span(
-            f"send {subject_template(subject)}",
-            context=extract(headers),
+            f"send {templates.pop()}" if len(templates) == 1 else "send",
+            context=extract(rows[0]["headers"]),
             kind=SpanKind.PRODUCER,
-            attributes=messaging_attributes("publish", subject, message_id=message_id),
+            attributes=attributes,
             module=__name__,
         ) as span:
-            headers["Nats-Msg-Id"] = message_id
-            inject(headers, span)
-            # No wait_stall: with one, nats-py runs each publish's slot wait as a task with a timer
-            # (a third of the relay's CPU per message). A batch (<= `batch`, below nats-py's 4,000
-            # pending slots) never waits for a slot, and `_settle` frees every slot it took.
-            return await self.js.publish_async(subject, row["payload"], headers=headers)
+            creation = inject({}, span)
+            acks = []
+            for row in rows:
+                headers: dict[str, str] = {**row["headers"], **creation, "Nats-Msg-Id": str(row["message_id"])}
+                # No wait_stall: with one, nats-py runs each publish's slot wait as a task with a timer
+                # (a third of the relay's CPU per message). A batch (<= `batch`, below nats-py's 4,000
+                # pending slots) never waits for a slot, and `_settle` frees every slot it took.
+                acks.append(await self.js.publish_async(row["subject"], row["payload"], headers=headers))
+            return acks
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set: leader only, retrying through NATS or PostgreSQL outages."""
@@ -210,6 +225,21 @@ class OutboxRelay:
                 await asyncio.wait({waker, stopper}, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
                 waker.cancel()
                 stopper.cancel()
+
+
+def created_together(rows: list[asyncpg.Record]) -> list[list[asyncpg.Record]]:
+    """Rows in the order read, those next to each other with the same trace context together: the
+    messages one transaction queued (a registration's two events, say) go under one send span, not
+    a span each. A row with no trace context goes alone: each such message starts a trace of its
+    own, as it always has, and unrelated ones are not put into one."""
+    groups: list[list[asyncpg.Record]] = []
+    for row in rows:
+        parent = row["headers"].get("traceparent")
+        if parent and groups and groups[-1][0]["headers"].get("traceparent") == parent:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return groups
 
 
 def _no_stream(result: object) -> bool:

@@ -14,6 +14,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from runtime.messaging import StreamSpec
+from runtime.tracing import BATCH_TEMPLATES
 
 
 def trace_stream(root: str, max_bytes: int = 512 * 1024 * 1024) -> StreamSpec:
@@ -60,7 +61,11 @@ def render_tree(spans: list[dict[str, Any]]) -> str:
     def walk(parent: str | None, depth: int) -> None:
         for span in by_parent.get(parent, []):
             took = (span["end_ns"] - span["start_ns"]) / 1e6 if span["end_ns"] else 0.0
-            lines.append(f"{'  ' * depth}{span['service']}: {span['name']} ({took:.1f} ms) {span['status']}")
+            name = span["name"]
+            batch = span.get("attributes", {}).get(BATCH_TEMPLATES)
+            if batch:  # a batch send to several destinations: say which
+                name += f" {span['attributes'].get('messaging.batch.message_count', '')} messages: {', '.join(batch)}"
+            lines.append(f"{'  ' * depth}{span['service']}: {name} ({took:.1f} ms) {span['status']}")
             walk(span["span_id"], depth + 1)
 
     walk(None, 0)
