@@ -193,7 +193,12 @@ async def measure(children: Children, load: Load, pg: EmbeddedPostgres, nats_ser
     say(f"stack: gateway round trip with trace sample ratio {other} (1 run, for comparison)")
     stack = await start_stack(children, pg, nats_server, other, "compare")
     try:
-        pids = {"gateway": stack.gateway.pid, "enrolment": stack.service.pid}
+        pids = {
+            "gateway": stack.gateway.pid,
+            "enrolment": stack.service.pid,
+            "postgres": pg.process.pid,
+            "nats": nats_server.process.pid,
+        }
         await load.run(stack.url, connections=16, seconds=whole_seconds(1), token=token)
         await settle()
         compare = [_run_dict(await _measured(load, stack, pids, CONNECTIONS, secs, token))]
