@@ -16,6 +16,7 @@ from typing import Any
 
 import nats
 import orjson
+import uvloop
 
 from runtime import db
 from runtime.eventstore import NewEvent, OutboxMessage, PostgresEventStore, Transaction
@@ -128,7 +129,8 @@ async def apply(args: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> None:
     role, args = argv[0], orjson.loads(argv[1])
-    result = asyncio.run(produce(args) if role == "produce" else apply(args))
+    # uvloop, as `runtime.host` runs every service (the writing one's relay, the reading one's consumer)
+    result = uvloop.run(produce(args) if role == "produce" else apply(args))
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
 
 
