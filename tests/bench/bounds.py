@@ -15,8 +15,7 @@ core at the measured rate says whether one of them was the limit.
   the kernel (for NATS mostly the fsync before each acknowledgement, for PostgreSQL the WAL's and
   the sockets).
 - **Waiting**: less than that: the rate is set by the round trips and fsyncs each operation
-  waits for at this concurrency, not by the CPU (the half-load figures are measured that way on
-  purpose).
+  waits for at this concurrency, not by the CPU.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ ATTEMPTS = 10
 # token for the whole year made the gateway's limit, not the stack, the pace of the simulation.
 CALLERS = 64
 # Calls in flight at once, from as many of those callers: more than 8 let the stack batch its work
-# (at scale 0.02: 66 s at 8, 61 s at 16, 60 s at 32; docs/performance.md).
+# (at scale 0.02: 66 s at 8, 61 s at 16, 60 s at 32; docs/performance-history.md).
 CONCURRENCY = 32
 
 

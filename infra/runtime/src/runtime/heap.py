@@ -3,7 +3,7 @@
 Python collects its youngest objects after every 700 new container objects by default: a few times
 per request here, each time walking what is still alive, and every tenth of those walks the older
 generation too. The objects start-up made (modules, pydantic schemas, routes, compiled SQL) are never
-garbage, yet a full collection walks them all. On the gateway round trip (docs/performance.md, ninth
+garbage, yet a full collection walks them all. On the gateway round trip (docs/performance-history.md, ninth
 session, five interleaved pairs), settling cut the gateway's CPU per command by 15% and the enrolment
 service's by 7%.
 
