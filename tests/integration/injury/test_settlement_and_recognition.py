@@ -33,6 +33,7 @@ from runtime.deadlines import CalendarBook, Timers
 from runtime.eventstore import PostgresEventStore, Transaction
 from runtime.recording import CommandContext, EventRecorder
 from runtime.workdays import WorkingDayCalendar, years_from_chinese_calendar
+from tests.injury_steps import accepted_determination, agreement_for_2026
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 SERVICE_DAY = date(2026, 3, 1)
@@ -69,17 +70,9 @@ class Injury:
         """An agreement, the sample catalogue and an accepted (not yet recognised) determination."""
         async with self.store.transaction() as tx:
             await catalogue_use_cases.load_versions(tx, sample_catalogue("36"), ctx(), recorder=self.recorder)
-        term = c.SignAgreement(
-            hospital_id=HOSPITAL, name=HOSPITAL, signed_on=date(2026, 1, 1), valid_from=date(2026, 1, 1),
-            valid_to=date(2026, 12, 31),
-        )  # fmt: skip
-        await self.run(agreements.sign_agreement, term)
-        injured = SERVICE_DAY - timedelta(days=5)
-        apply = c.ApplyForDetermination(
-            determination_id=determination_id, citizen_id=WORKER, employer_id="E", injury_date=injured
-        )
+        await self.run(agreements.sign_agreement, agreement_for_2026(HOSPITAL))
+        apply, accept = accepted_determination(determination_id, WORKER, injured=SERVICE_DAY - timedelta(days=5))
         await self.run(determinations.apply_for_determination, apply, deadlines=self.timers)
-        accept = c.AcceptDetermination(determination_id=determination_id, facts_clear=False)
         await self.run(determinations.accept_determination, accept, deadlines=self.timers)
 
     async def recognise(self, determination_id: str) -> None:

@@ -26,6 +26,7 @@ from injury.translation import to_public
 from runtime.eventstore import Transaction
 from runtime.recording import CommandContext, EventRecorder
 from runtime.testing import InMemoryEventStore
+from tests.injury_steps import accepted_determination, agreement_for_2026
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
 SERVICE_DAY = date(2026, 3, 1)
@@ -130,22 +131,11 @@ class Service:
             return [e.event_type for e in await tx.load(stream)]
 
     async def sign(self) -> None:
-        term = c.SignAgreement(
-            hospital_id="H1",
-            name="H1",
-            signed_on=date(2026, 1, 1),
-            valid_from=date(2026, 1, 1),
-            valid_to=date(2026, 12, 31),
-        )
-        await self.run(agreements.sign_agreement, term)
+        await self.run(agreements.sign_agreement, agreement_for_2026("H1"))
 
     async def determination(self, determination_id: str, citizen: str, *, recognise: bool) -> None:
-        injured = SERVICE_DAY - timedelta(days=5)
-        apply = c.ApplyForDetermination(
-            determination_id=determination_id, citizen_id=citizen, employer_id="E", injury_date=injured
-        )
+        apply, accept = accepted_determination(determination_id, citizen, injured=SERVICE_DAY - timedelta(days=5))
         await self.run(determinations.apply_for_determination, apply, deadlines=self.deadlines)
-        accept = c.AcceptDetermination(determination_id=determination_id, facts_clear=False)
         await self.run(determinations.accept_determination, accept, deadlines=self.deadlines)
         if recognise:
             await self.recognise(determination_id)
