@@ -162,9 +162,8 @@ def messaging_batch_attributes(operation: str, destinations: Sequence[str]) -> d
     (a batch to several has none, and its span is named by the operation alone); per-message
     attributes such as the id are left out. Where they went is kept, as templates, in a NATS
     attribute of our own, for a reader of the trace."""
-    single = destinations[0] if len(set(destinations)) == 1 else None
-    attributes = messaging_attributes(operation, single or "")
-    if single is None:
+    attributes = messaging_attributes(operation, destinations[0])
+    if len(set(destinations)) > 1:
         del attributes["messaging.destination.name"]
     attributes["messaging.batch.message_count"] = len(destinations)
     attributes[BATCH_TEMPLATES] = sorted({subject_template(d) for d in destinations})
