@@ -51,19 +51,20 @@ def snapshot(processes: Mapping[str, int]) -> dict[str, CpuTime]:
 
 
 def per_operation_us(
-    before: Mapping[str, CpuTime], after: Mapping[str, CpuTime], operations: int, *, system_only: bool = False
-) -> dict[str, float]:
-    """CPU microseconds per operation for each process tree between two snapshots (user and
-    system time, or with `system_only` the system time alone)."""
+    before: Mapping[str, CpuTime], after: Mapping[str, CpuTime], operations: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """CPU microseconds per operation for each process tree between two snapshots: all of it (user
+    and system time), and the part of it in the kernel (system time)."""
     if operations <= 0:
-        return {}
+        return {}, {}
     zero = CpuTime(0.0, 0.0)
-
-    def spent(name: str) -> float:
-        now, then = after[name], before.get(name, zero)
-        return now.system - then.system + (0.0 if system_only else now.user - then.user)
-
-    return {name: round(spent(name) * 1e6 / operations, 1) for name in after}
+    total: dict[str, float] = {}
+    system: dict[str, float] = {}
+    for name, now in after.items():
+        then = before.get(name, zero)
+        total[name] = round((now.user - then.user + now.system - then.system) * 1e6 / operations, 1)
+        system[name] = round((now.system - then.system) * 1e6 / operations, 1)
+    return total, system
 
 
 def _machine_busy_ticks() -> int:

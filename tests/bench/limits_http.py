@@ -35,9 +35,8 @@ async def measure(children: Children, load: Load) -> list[Figure]:
         await settle()
         before = cpu.snapshot({"uvicorn": server.pid})
         result = await load.run(url, connections=CONNECTIONS, seconds=whole_seconds(5))
-        after = cpu.snapshot({"uvicorn": server.pid})
-        result.cpu_us = cpu.per_operation_us(before, after, result.ok)
-        result.cpu_system_us = cpu.per_operation_us(before, after, result.ok, system_only=True)
+        uvicorn = cpu.snapshot({"uvicorn": server.pid})
+        result.cpu_us, result.cpu_system_us = cpu.per_operation_us(before, uvicorn, result.ok)
     finally:
         children.stop(server)
     if result.other or result.errors:

@@ -89,8 +89,7 @@ async def _measured(
     result = await load.run(stack.url, connections=connections, seconds=secs, token=token)
     after = cpu.snapshot(pids)
     result.sample_other = result.sample_other[:300]
-    result.cpu_us = cpu.per_operation_us(before, after, result.ok)
-    result.cpu_system_us = cpu.per_operation_us(before, after, result.ok, system_only=True)
+    result.cpu_us, result.cpu_system_us = cpu.per_operation_us(before, after, result.ok)
     await settle()  # the service's projector and relay finish this run's work; statistics reach the view
     if result.ok:
         result.pg_transactions_per_op = (await _commits(stack.database) - commits) / result.ok

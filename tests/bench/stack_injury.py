@@ -316,9 +316,7 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                 say(f"stack: signed settlements through the gateway by wrk, {IN_FLIGHT} connections for {seconds} s")
                 before = cpu.snapshot(pids)
                 sent = await load(IN_FLIGHT, seconds)
-                after = cpu.snapshot(pids)
-                cpu_us = cpu.per_operation_us(before, after, int(sent["settled"]))
-                cpu_system_us = cpu.per_operation_us(before, after, int(sent["settled"]), system_only=True)
+                cpu_us, cpu_system_us = cpu.per_operation_us(before, cpu.snapshot(pids), int(sent["settled"]))
                 took, settled_count = sent["duration_us"] / 1e6, int(sent["settled"])
                 p50, p99 = sent["p50_us"] / 1000, sent["p99_us"] / 1000
                 outcomes = {"settled": settled_count, "other": int(sent["other"])}

@@ -156,9 +156,7 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
         await asyncio.gather(*(apply_each() for _ in range(IN_FLIGHT)))
         rows = await _completed(urls["36"], count, timeout=max(120.0, count / 5))
         took = time.perf_counter() - started
-        after = cpu.snapshot(pids)
-        cpu_us = cpu.per_operation_us(before, after, len(rows))
-        cpu_system_us = cpu.per_operation_us(before, after, len(rows), system_only=True)
+        cpu_us, cpu_system_us = cpu.per_operation_us(before, cpu.snapshot(pids), len(rows))
         stored = await _stored_messages(nats_server.url) - stored_before
         say(f"  application outcomes: {outcomes}; {len(rows)} completed; {stored} messages stored in JetStream")
         figures = _figures(rows, count, took, stored / count)

@@ -97,9 +97,7 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
         say(f"stack: the city-year at scale {share:g}, seed {SEED}: {plan.calls:,} requests, {plan.handled:,} handled")
         before = cpu.snapshot(pids)
         report = await run_against(url, plan, SECRET)
-        after = cpu.snapshot(pids)
-        cpu_us = cpu.per_operation_us(before, after, plan.calls)
-        cpu_system_us = cpu.per_operation_us(before, after, plan.calls, system_only=True)
+        cpu_us, cpu_system_us = cpu.per_operation_us(before, cpu.snapshot(pids), plan.calls)
     finally:
         for process in reversed(processes.values()):
             children.stop(process)

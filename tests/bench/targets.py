@@ -104,8 +104,8 @@ def verdicts(figures: list[Figure], factor: MachineFactor | None) -> list[Verdic
     judged = []
     for target in TARGETS:
         figure = by_key.get(target.figure)
-        value = figure.p99_ms if figure is not None and target.of_p99 else figure.value if figure else None
-        if value is None:
+        value = None if figure is None else figure.p99_ms if target.of_p99 else figure.value
+        if value is None:  # not measured in this run (or no p99 for it)
             continue
         scaled_goal = met_scaled = share = None
         if target.scaled and factor is not None:

@@ -90,18 +90,20 @@ class Injury:
         return result
 
 
-class RecognisedBeforeTheLock(PostgresSettlementIndex):
-    """The worker's lock, taken only after the determination was recognised and committed elsewhere."""
+class CountedLocks(PostgresSettlementIndex):
+    """The worker's lock, counted; with `recognise_first`, taken only after that determination was
+    recognised and committed elsewhere (in the window between the posting's first read and its lock)."""
 
-    def __init__(self, injury: Injury, determination_id: str) -> None:
+    def __init__(self, injury: Injury, *, recognise_first: str | None = None) -> None:
         self.injury = injury
-        self.determination_id = determination_id
+        self.recognise_first = recognise_first
         self.locks = 0
 
     async def lock_person(self, tx: Transaction, person_ref: str) -> None:
         self.locks += 1
-        if self.locks == 1:
-            await self.injury.recognise(self.determination_id)  # its own transaction, committed now
+        if self.recognise_first is not None:
+            await self.injury.recognise(self.recognise_first)  # its own transaction, committed now
+            self.recognise_first = None
         await super().lock_person(tx, person_ref)
 
 
@@ -111,7 +113,7 @@ async def test_a_recognition_committed_before_the_holds_lock_turns_it_into_a_net
     await db.migrate(pool, db.sql_files(("injury", files("injury") / "migrations")))
     injury = Injury(pool)
     await injury.prepare("RD-1")
-    index = RecognisedBeforeTheLock(injury, "RD-1")
+    index = CountedLocks(injury, recognise_first="RD-1")
 
     posted = await injury.post("JS-1", index)
 
@@ -125,8 +127,7 @@ async def test_a_posting_through_the_network_takes_no_lock_and_a_hold_takes_one(
     await db.migrate(pool, db.sql_files(("injury", files("injury") / "migrations")))
     injury = Injury(pool)
     await injury.prepare("RD-1")
-    counting = RecognisedBeforeTheLock(injury, "RD-unused")
-    counting.locks = 1  # counts from here, recognises nothing
+    counting = CountedLocks(injury)
 
     held = await injury.post("JS-2", counting)
     await injury.recognise("RD-1")
@@ -134,6 +135,6 @@ async def test_a_posting_through_the_network_takes_no_lock_and_a_hold_takes_one(
 
     assert (held["status"], held["hold_reason"]) == ("held", "pending")
     assert settled["status"] == "settled"
-    assert counting.locks == 2  # the hold only
+    assert counting.locks == 1  # the hold only
     rows = await pool.fetch("SELECT stream_id FROM settlement_index ORDER BY stream_id")
     assert [r["stream_id"] for r in rows] == ["settlement-H36001-JS-2", "settlement-H36001-JS-3"]
