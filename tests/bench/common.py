@@ -35,6 +35,16 @@ def whole_seconds(full: float, minimum: int = 1) -> int:
     return max(minimum, round(full * scale()))
 
 
+def write_result(result: object) -> None:
+    """A worker's result: one JSON line on stdout, written whole. `sys.stdout.write` hands the line
+    to one `write` call on the pipe, and a call interrupted by a signal while the pipe's 64 KiB are
+    full returns short; the rest was lost (a lag run's ten thousand lags came back as 65,536
+    characters of JSON)."""
+    data = memoryview(orjson.dumps(result) + b"\n")
+    while data:
+        data = data[os.write(sys.stdout.fileno(), data) :]
+
+
 def say(message: str) -> None:
     """A progress line on stderr; the summary goes to stdout."""
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

@@ -22,7 +22,7 @@ from runtime import db
 from runtime.eventstore import NewEvent, OutboxMessage, PostgresEventStore, Transaction
 from runtime.messaging import ConsumerSpec, DeadLetters, Delivery, PullConsumer, ensure_stream
 from runtime.outbox import OutboxRelay
-from tests.bench.common import EVENT_DATA, EVENT_METADATA
+from tests.bench.common import EVENT_DATA, EVENT_METADATA, write_result
 
 IDLE_SECONDS = 0.05  # between polls of an idle queue
 
@@ -131,7 +131,7 @@ def main(argv: list[str]) -> None:
     role, args = argv[0], orjson.loads(argv[1])
     # uvloop, as `runtime.host` runs every service (the writing one's relay, the reading one's consumer)
     result = uvloop.run(produce(args) if role == "produce" else apply(args))
-    sys.stdout.write(orjson.dumps(result).decode() + "\n")
+    write_result(result)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ In one process with 16 tasks on the runtime's pool (as a service runs), and in 2
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 import uuid
 from typing import Any
@@ -27,6 +26,7 @@ from tests.bench.common import (
     say,
     seconds,
     stack_figure,
+    write_result,
 )
 from tests.bench.limits_pg import migrated_pool
 from tests.bench.procs import Children
@@ -140,7 +140,7 @@ async def _worker(dsn: str, tasks: int, duration: float, start_at: float) -> Non
         result = await append_loop(store, tasks, duration)
     finally:
         await pool.close()
-    sys.stdout.write(orjson.dumps(result).decode() + "\n")
+    write_result(result)
 
 
 def worker_main(argv: list[str]) -> None:
