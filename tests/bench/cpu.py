@@ -19,26 +19,36 @@ class CpuTime(NamedTuple):
     system: float
 
 
-def _stat(pid: int) -> tuple[int, CpuTime] | None:
-    """(parent pid, CPU time) of one process, None if it is gone."""
+def _stat(pid: int) -> tuple[int, CpuTime, CpuTime] | None:
+    """(parent pid, CPU time, CPU time of its children it has waited for) of one process, None if
+    it is gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = text[text.rindex(")") + 2 :].split()
-    return int(fields[1]), CpuTime(int(fields[11]) / TICKS, int(fields[12]) / TICKS)
+    utime, stime, cutime, cstime = (int(x) / TICKS for x in fields[11:15])
+    return int(fields[1]), CpuTime(utime, stime), CpuTime(cutime, cstime)
 
 
 def _tree_cpu(root: int) -> CpuTime:
-    """CPU time of `root` and its direct children (PostgreSQL's backends)."""
+    """CPU time of `root` and its children (PostgreSQL's backends and workers): those alive, and
+    those that ended, which the root waited for (an autovacuum worker, a closed connection's
+    backend), so that a child ending between two snapshots does not take its CPU out of the sum."""
     user = system = 0.0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         found = _stat(int(entry))
-        if found is not None and (int(entry) == root or found[0] == root):
-            user += found[1].user
-            system += found[1].system
+        if found is None:
+            continue
+        parent, own, ended = found
+        if int(entry) == root:
+            user += own.user + ended.user
+            system += own.system + ended.system
+        elif parent == root:
+            user += own.user
+            system += own.system
     return CpuTime(user, system)
 
 

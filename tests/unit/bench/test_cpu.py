@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
-from tests.bench.cpu import CpuTime, per_operation_us
+from tests.bench.cpu import CpuTime, _tree_cpu, per_operation_us
 
 
 def test_user_and_system_time_per_operation_and_the_kernels_part() -> None:
@@ -19,3 +23,15 @@ def test_user_and_system_time_per_operation_and_the_kernels_part() -> None:
 
 def test_no_operation_no_figure() -> None:
     assert per_operation_us({}, {"gateway": CpuTime(1.0, 1.0)}, 0) == ({}, {})
+
+
+def test_a_child_that_ended_keeps_its_cpu_in_the_tree() -> None:
+    """PostgreSQL's backends come and go (a closed connection, an autovacuum worker): the CPU of one
+    that ended between two snapshots stays counted, through its parent's waited-for children."""
+    burn = "import time\nwhile time.process_time() < 0.3: pass"
+    before = _tree_cpu(os.getpid())
+
+    subprocess.run([sys.executable, "-c", burn], check=True)  # started, burnt 0.3 s of CPU, ended, waited for
+
+    after = _tree_cpu(os.getpid())
+    assert (after.user + after.system) - (before.user + before.system) >= 0.2
