@@ -78,12 +78,7 @@ async def run_all(
         ("peer", lambda: peer.measure(pg.port, _created(pg, "bench_peer"))),
         ("stack append", lambda: stack_append.measure(pg.create_database("bench_stack"), children)),
         ("stack growth", lambda: stack_growth.measure(pg)),
-        (
-            "stack outbox lag",
-            lambda: stack_lag.measure(
-                pg.create_database("bench_lag"), pg.create_database("bench_lag_consumer"), nats_server.url, children
-            ),
-        ),
+        ("stack outbox lag", lambda: stack_lag.measure(pg, nats_server, children)),
         ("stack gateway", lambda: stack_gateway.measure(children, load, pg, nats_server)),
         ("stack feed", lambda: stack_feed.measure(children, pg, nats_server)),
         ("stack transfer", lambda: stack_transfer.measure(children, pg, nats_server)),

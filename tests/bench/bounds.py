@@ -16,6 +16,12 @@ core at the measured rate says whether one of them was the limit.
   the sockets).
 - **Waiting**: less than that: the rate is set by the round trips and fsyncs each operation
   waits for at this concurrency, not by the CPU.
+
+A latency measured at a rate offered (the outbox lag at 1,000 events a second) is judged by what
+its work waited for over the run, from the kernel's pressure stall information (tests/bench/waits.py):
+the share of the time a ready task waited for a core, and the share a task waited for the disk,
+beside a 4 KiB fsync timed on the servers' disk meanwhile and the CPU each event cost. The larger
+wait names the bound.
 """
 
 from __future__ import annotations
@@ -128,7 +134,7 @@ def bounds(figures: list[Figure], cores: int) -> list[Bound]:
     found = []
     for figure in figures:
         run = median_run(figure)
-        if run is None or not run.get("cpu_system_us"):
+        if run is None or not run.get("cpu_system_us") or figure.unit == "ms":  # a latency: `latency_lines`
             continue
         cpu_us = {p: us for p, us in run["cpu_us"].items() if p != "bench"}  # this process: not the stack
         system_us = {p: us for p, us in run["cpu_system_us"].items() if p in cpu_us}
@@ -147,5 +153,92 @@ def lines(figures: list[Figure], cores: int) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class LatencyBound:
+    figure: str
+    label: str
+    p99_ms: float
+    rate: float
+    rate_unit: str
+    cores: int
+    cpu_us: dict[str, float]  # per event, by process, the bench's own (a consumer measuring) included
+    pressure: dict[str, float]  # cpu, io, io_full: shares of the run's time
+    fsync_p50_ms: float
+    fsync_p99_ms: float
+    stored_p99_ms: float | None
+
+    @property
+    def cores_busy(self) -> float:
+        return self.rate * sum(self.cpu_us.values()) / 1e6 / self.cores
+
+    @property
+    def kind(self) -> str:
+        """ "the cores" or "the disk": whichever the work waited for longer."""
+        return "the cores" if self.pressure["cpu"] >= self.pressure["io"] else "the disk"
+
+    def line(self) -> str:
+        relay = f"; commit -> stored in the stream p99 {self.stored_p99_ms:,.0f} ms" if self.stored_p99_ms else ""
+        return (
+            f"  {self.label}: p99 {self.p99_ms:,.0f} ms at {self.rate:,.0f} {self.rate_unit}, "
+            f"{sum(self.cpu_us.values()) / 1000:.2f} ms CPU each, the bench's own consumer included "
+            f"({self.cores_busy:.0%} of {self.cores} cores busy){relay}; "
+            f"a ready task waited for a core {self.pressure['cpu']:.0%} of the time, for the disk "
+            f"{self.pressure['io']:.0%} (all at once {self.pressure['io_full']:.0%}); a 4 KiB fsync on the servers' disk "
+            f"p50 {self.fsync_p50_ms:.1f} ms, p99 {self.fsync_p99_ms:.1f} ms: bound by {self.kind}"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "figure": self.figure,
+            "p99_ms": self.p99_ms,
+            "rate": self.rate,
+            "cpu_us_per_event": round(sum(self.cpu_us.values()), 1),
+            "cores_busy": round(self.cores_busy, 3),
+            "pressure": self.pressure,
+            "fsync_p50_ms": self.fsync_p50_ms,
+            "fsync_p99_ms": self.fsync_p99_ms,
+            "bound": self.kind,
+        }
+
+
+def latency_bounds(figures: list[Figure], cores: int) -> list[LatencyBound]:
+    """A bound for every latency figure whose median run carries what it waited for."""
+    found = []
+    for figure in figures:
+        run = median_run(figure)
+        if run is None or figure.unit != "ms" or not run.get("pressure"):
+            continue
+        found.append(
+            LatencyBound(
+                figure.key,
+                figure.label,
+                float(run["value"]),
+                float(run["rate"]),
+                str(run.get("rate_unit", "/s")),
+                cores,
+                dict(run["cpu_us"]),
+                dict(run["pressure"]),
+                float(run["fsync_p50_ms"]),
+                float(run["fsync_p99_ms"]),
+                run.get("stored_p99_ms"),
+            )
+        )
+    return found
+
+
+def latency_lines(figures: list[Figure], cores: int) -> list[str]:
+    found = latency_bounds(figures, cores)
+    if not found:
+        return []
+    return [
+        "What bounds each latency (its median run; the machine's pressure stall information: the share of the run "
+        "a ready task waited for a core, or for the disk; the larger names the bound):",
+        *(bound.line() for bound in found),
+    ]
+
+
 def as_json(figures: list[Figure], cores: int) -> dict[str, Any]:
-    return {"bounds": [bound.as_json() for bound in bounds(figures, cores)]}
+    return {
+        "bounds": [bound.as_json() for bound in bounds(figures, cores)],
+        "latency_bounds": [bound.as_json() for bound in latency_bounds(figures, cores)],
+    }

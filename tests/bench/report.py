@@ -138,10 +138,10 @@ def print_summary(figures: list[Figure], meta: dict[str, Any]) -> None:
             "CPU us per operation (a 201, a transfer, a request; median run; 'bench' is this process, incl. the load generator when it is httpx):"
         )
         print("\n".join(cpu))
-    bound = bounds.lines(figures, int(meta["cpu_count"]))
-    if bound:
-        print()
-        print("\n".join(bound))
+    for block in (bounds.lines(figures, int(meta["cpu_count"])), bounds.latency_lines(figures, int(meta["cpu_count"]))):
+        if block:
+            print()
+            print("\n".join(block))
     judged = targets.lines(figures)
     if judged:
         print()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.bench.bounds import bounds, lines
+from tests.bench.bounds import bounds, latency_bounds, latency_lines, lines
 from tests.bench.common import Figure
 
 
@@ -63,3 +63,34 @@ def test_the_median_run_is_judged_and_figures_without_a_system_split_are_left_ou
 
     assert [(b.figure, b.rate, b.total_us) for b in found] == [("stack.gateway", 500, 1_000)]
     assert len(lines([_figure(slow, median, fast), older], cores=2)) == 2  # a heading and one figure
+
+
+def _lag(p99: float, pressure: dict[str, float]) -> Figure:
+    run = {
+        "value": p99,
+        "rate": 1_000.0,
+        "rate_unit": "events/s",
+        "cpu_us": {"producer": 500, "consumer": 250, "postgres": 250, "nats": 300, "bench": 100},
+        "cpu_system_us": {"producer": 50, "consumer": 30, "postgres": 80, "nats": 200, "bench": 10},
+        "pressure": pressure,
+        "fsync_p50_ms": 0.6,
+        "fsync_p99_ms": 5.0,
+        "stored_p99_ms": 60.0,
+    }
+    return Figure("stack.outbox_lag_applied", "stack: lag", p99, "ms", "stack", extra={"runs": [run]})
+
+
+def test_a_latency_is_bound_by_what_its_work_waited_for_longer() -> None:
+    cores = _lag(110.0, {"cpu": 0.60, "io": 0.15, "io_full": 0.05})
+    disk = _lag(300.0, {"cpu": 0.10, "io": 0.40, "io_full": 0.30})
+
+    (by_cores, by_disk) = latency_bounds([cores, disk], cores=2)
+
+    assert bounds([cores, disk], cores=2) == []  # a latency is not a rate
+    assert by_cores.kind == "the cores"
+    assert by_cores.cores_busy == pytest.approx(1_000 * 1_400 / 2e6)  # every process, the measuring one too
+    assert "p99 110 ms at 1,000 events/s, 1.40 ms CPU each" in by_cores.line()
+    assert "waited for a core 60% of the time, for the disk 15% (all at once 5%)" in by_cores.line()
+    assert "fsync on the servers' disk p50 0.6 ms, p99 5.0 ms: bound by the cores" in by_cores.line()
+    assert by_disk.kind == "the disk"
+    assert latency_lines([disk], cores=2)[1].endswith("bound by the disk")

@@ -1,0 +1,53 @@
+"""What a latency waited for: the kernel's pressure shares, and a timed fsync on the servers' disk."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.bench.waits import FsyncProbe, PressureMeter
+
+
+def _pressure(folder: Path, cpu_some: int, io_some: int, io_full: int) -> None:
+    """The two files as Linux writes them (a `full` line for the CPU too, on newer kernels)."""
+    (folder / "cpu").write_text(
+        f"some avg10=1.00 avg60=2.00 avg300=3.00 total={cpu_some}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+    )
+    (folder / "io").write_text(
+        f"some avg10=0.50 avg60=0.40 avg300=0.30 total={io_some}\n"
+        f"full avg10=0.10 avg60=0.10 avg300=0.10 total={io_full}\n"
+    )
+
+
+def test_pressure_is_the_time_waited_over_the_time_passed(tmp_path: Path) -> None:
+    _pressure(tmp_path, 1_000_000, 500_000, 100_000)
+    meter = PressureMeter(tmp_path)
+    started = time.monotonic()
+    _pressure(tmp_path, 1_000_000 + 300_000, 500_000 + 100_000, 100_000 + 50_000)
+
+    shares = meter.shares()
+    elapsed_us = (time.monotonic() - started) * 1e6
+
+    assert shares is not None
+    # the waits over a time at least as long as the one passed between the two readings
+    assert shares.cpu <= 300_000 / elapsed_us + 0.001
+    assert shares.cpu == pytest.approx(3 * shares.io, rel=0.02)
+    assert shares.io == pytest.approx(2 * shares.io_full, rel=0.02)
+
+
+def test_no_pressure_information_no_shares(tmp_path: Path) -> None:
+    assert PressureMeter(tmp_path / "absent").shares() is None
+
+
+def test_the_probe_times_each_fsync_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    with FsyncProbe(tmp_path, every=0.001) as probe:
+        deadline = time.monotonic() + 30
+        while len(probe.latencies_ms) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert probe.path.exists()
+
+    assert len(probe.latencies_ms) >= 3
+    assert all(latency > 0 for latency in probe.latencies_ms)
+    assert not probe.path.exists()
