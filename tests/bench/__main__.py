@@ -78,10 +78,13 @@ async def run_all(
         ("peer", lambda: peer.measure(pg.port, _created(pg, "bench_peer"))),
         ("stack append", lambda: stack_append.measure(pg.create_database("bench_stack"), children)),
         ("stack growth", lambda: stack_growth.measure(pg)),
-        ("stack outbox lag", lambda: stack_lag.measure(pg, nats_server, children)),
+        (  # the factor from the raw limits measured before it in this run
+            "stack outbox lag",
+            lambda: stack_lag.measure(pg, nats_server, children, targets.machine_factor(figures)),
+        ),
         ("stack gateway", lambda: stack_gateway.measure(children, load, pg, nats_server)),
         ("stack feed", lambda: stack_feed.measure(children, pg, nats_server)),
-        ("stack transfer", lambda: stack_transfer.measure(children, pg, nats_server)),
+        ("stack transfer", lambda: stack_transfer.measure(children, pg, nats_server, targets.machine_factor(figures))),
         ("stack injury", lambda: stack_injury.measure(children, pg, nats_server)),
         ("stack year", lambda: stack_year.measure(children, pg, nats_server)),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.bench.common import Figure
-from tests.bench.targets import REFERENCE, machine_factor, verdicts
+from tests.bench.targets import REFERENCE, lines, machine_factor, verdicts
 
 
 def _limit(key: str, share: float) -> Figure:
@@ -55,3 +55,40 @@ def test_a_latency_is_judged_on_its_p99_as_written_whatever_the_machine() -> Non
         ("stack.gateway_half", 60, False, None),
         ("stack.injury_half", 20, True, None),
     ]
+
+
+def test_a_latency_at_a_fixed_rate_is_judged_scaled_at_the_rate_times_the_factor() -> None:
+    factor = machine_factor([_limit("limit.fastapi", 0.3)])
+    judged = {
+        v.target.figure: v
+        for v in verdicts(
+            [
+                Figure("stack.outbox_lag_applied", "lag at 1,000/s", 140, "ms", "stack", p99_ms=140),
+                Figure("stack.outbox_lag_applied_scaled", "lag at 300/s", 40, "ms", "stack", p99_ms=40),
+                _stack("stack.transfer_paced", 100, p99_ms=1_500),
+                _stack("stack.transfer_paced_scaled", 30, p99_ms=1_200),
+            ],
+            factor,
+        )
+    }
+
+    lag, transfers = judged["stack.outbox_lag_applied"], judged["stack.transfer_paced"]
+    assert (lag.value, lag.met, lag.scaled_value, lag.scaled_goal, lag.met_scaled) == (140, False, 40, 100, True)
+    assert lag.share_of_scaled == pytest.approx(100 / 40)
+    assert (transfers.value, transfers.scaled_value, transfers.met_scaled) == (1_500, 1_200, False)
+    printed = lines(
+        [
+            _limit("limit.fastapi", 0.3),
+            Figure("stack.outbox_lag_applied", "lag at 1,000/s", 140, "ms", "stack"),
+            Figure("stack.outbox_lag_applied_scaled", "lag at 300/s", 42.5, "ms", "stack"),
+        ]
+    )
+    assert printed[1].endswith("< 100 ms: not met                scaled < 100 at the rate x factor: 42.5, met")
+
+
+def test_without_the_run_at_the_scaled_rate_a_fixed_rate_latency_has_no_scaled_verdict() -> None:
+    (lag,) = verdicts(
+        [Figure("stack.outbox_lag_applied", "lag", 140, "ms", "stack")], machine_factor([_limit("limit.fastapi", 0.3)])
+    )
+
+    assert (lag.met, lag.scaled_goal, lag.met_scaled) == (False, None, None)
