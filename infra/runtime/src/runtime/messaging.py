@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -158,9 +159,9 @@ class ConsumerSpec:
 
     With `batch_handler`, a fetch's new messages are handed over together, in stream order, so the
     handler can write them in a few statements instead of a few each; `handler` then hands it one.
-    With `linger` (seconds), a fetch that found fewer than `batch` is followed, after that long, by
-    one more fetch that waits as long at most: a stream that brings one message at a time then has a
-    few share a transaction, each delayed by up to twice `linger`.
+    With `linger` (seconds), a take that found fewer than `batch` waits that long once for more: a
+    stream that brings one message at a time then has a few share a transaction, each delayed by up
+    to `linger`.
     """
 
     durable: str
@@ -299,8 +300,118 @@ class DeadLetters:
         return str(original)
 
 
+class ConsumerGoneError(nats.errors.Error):
+    """The durable consumer no longer exists on the server (deleted): it is to be created again."""
+
+
+PULL_EXPIRES = 2.0  # seconds a pull request stays open on the server
+PULL_GRACE = 1.0  # past its expiry with no answer, a request is taken as lost (a server restarted)
+
+
+class PullAhead:
+    """A durable consumer's messages, asked for ahead of need (JetStream's "consume" pattern).
+
+    One pull request for up to `batch` messages stays open on the server (for `expires` seconds),
+    and another goes out when fewer than half of them are still to come; messages land through a
+    callback in a buffer that `take` empties. nats-py's `fetch` asks anew for every batch (a probe,
+    then a waiting request, each answered) and waits for each message with a timer of its own: at a
+    few hundred messages a second, where a batch is one or two messages, this takes about half the
+    consumer's CPU per message (docs/performance.md).
+
+    A request that ends (its expiry, with the messages it had left) or that the server drops (a 409:
+    leadership change, server shutdown) is asked again; one that never answers by its expiry (a
+    server restarted meanwhile) is taken as lost then. A consumer deleted on the server (a 409
+    "Consumer Deleted", or no one to answer a request) makes `take` raise `ConsumerGoneError`, for
+    the caller to create it again. Messages still in the buffer when the
+    consumer stops were delivered and not acknowledged: JetStream delivers them again after the
+    consumer's ack wait, as it does a fetch's unprocessed messages.
+    """
+
+    def __init__(
+        self, nc: NatsClient, next_subject: str, batch: int, *, expires: float = PULL_EXPIRES, grace: float = PULL_GRACE
+    ) -> None:
+        self.nc = nc
+        self.next_subject = next_subject
+        self.batch = batch
+        self.expires = expires
+        self.grace = grace
+        self.requested = 0  # asked for and not come yet
+        self.requests = 0  # pull requests sent, for operators and tests
+        self._ready: list[Msg] = []
+        self._news = asyncio.Event()  # a message came, or a request ended
+        self._answered_by = 0.0  # the latest request's expiry, plus the grace
+        self._gone = ""  # why the consumer is known to be gone from the server
+        self._inbox = nc.new_inbox()
+        self._subscription: Any = None
+
+    async def start(self) -> None:
+        self._subscription = await self.nc.subscribe(self._inbox, cb=self._received)
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self._subscription.unsubscribe()
+            self._subscription = None
+
+    async def _received(self, msg: Msg) -> None:
+        headers = msg.headers or {}
+        status = headers.get("Status") if not msg.data else None
+        if status is None:
+            self.requested = max(0, self.requested - 1)
+            self._ready.append(msg)
+        elif status in ("404", "408"):  # a request ended, with this many it had still to bring
+            self.requested = max(0, self.requested - int(headers.get("Nats-Pending-Messages", 0) or 0))
+        elif status == "409" and headers.get("Description") != "Consumer Deleted":
+            # The server dropped the requests (leadership change, shutdown, or a limit of the consumer's
+            # they exceed): asked again when the wait for them ends, not at once, so a limit that
+            # refuses every request is asked about once a `take`, not in a loop.
+            log.info("pull requests dropped by the server", extra={"reason": headers.get("Description")})
+            self.requested = 0
+            return
+        elif status in ("409", "503"):  # deleted, or no one answers for the consumer any more
+            self._gone = str(headers.get("Description") or "no responders").strip()
+            self.requested = 0
+        else:  # 100: an idle heartbeat, not asked for
+            return
+        self._news.set()
+
+    async def _ask(self) -> None:
+        now = time.monotonic()
+        if self.requested and now > self._answered_by:
+            self.requested = 0  # its expiry never came: the server lost it
+        wanted = self.batch - self.requested - len(self._ready)
+        if wanted >= max(1, self.batch // 2):
+            request = {"batch": wanted, "expires": int(self.expires * 1e9)}
+            await self.nc.publish(self.next_subject, json.dumps(request).encode(), reply=self._inbox)
+            self.requested += wanted
+            self.requests += 1
+            self._answered_by = now + self.expires + self.grace
+
+    async def take(self, most: int, *, wait: float, linger: float = 0.0) -> list[Msg]:
+        """Up to `most` messages in stream order, waiting `wait` seconds at most for the first;
+        with `linger`, a take that found fewer waits that long once for more. [] when none came."""
+        deadline = time.monotonic() + wait
+        while not self._ready:
+            if self._gone:
+                raise ConsumerGoneError(self._gone)
+            await self._ask()
+            now = time.monotonic()
+            if now >= deadline:
+                return []
+            # no later than the open request's answer is due, to ask again if it never comes
+            until = min(deadline, self._answered_by) if self.requested else deadline
+            self._news.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._news.wait(), max(until - now, 0.001))
+        if linger and len(self._ready) < most:
+            await asyncio.sleep(linger)
+        taken, self._ready = self._ready[:most], self._ready[most:]
+        await self._ask()
+        return taken
+
+
 class PullConsumer:
-    """Fetches in batches, applies each message in one transaction with its inbox mark, then acks."""
+    """Takes messages in batches, applies each batch in one transaction with its inbox marks, then acks."""
 
     def __init__(self, js: JetStreamContext, store: EventStore, spec: ConsumerSpec, dead_letters: DeadLetters) -> None:
         self.js = js
@@ -310,7 +421,7 @@ class PullConsumer:
         self.processed = 0
         self.dead_lettered = 0
 
-    async def _subscription(self) -> JetStreamContext.PullSubscription:
+    async def _subscription(self) -> PullAhead:
         spec = self.spec
         config = ConsumerConfig(
             durable_name=spec.durable,
@@ -328,47 +439,53 @@ class PullConsumer:
             # reads a new contract version keeps its place); one whose other settings cannot change
             # keeps them: say so rather than fail.
             log.warning("consumer exists with other settings", extra={"consumer": spec.durable, "error": str(error)})
-        return await self.js.pull_subscribe_bind(durable=spec.durable, stream=spec.stream)
+        # nats-py's own pull subscription reads the connection and the API prefix off the context too.
+        next_subject = f"{self.js._prefix}.CONSUMER.MSG.NEXT.{spec.stream}.{spec.durable}"
+        puller = PullAhead(self.js._nc, next_subject, spec.batch)
+        await puller.start()
+        return puller
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Fetch and apply until `stop`; outlives reconnects and JetStream leader elections (a 503
+        """Take and apply until `stop`; outlives reconnects and JetStream leader elections (a 503
         from the server, an ack that fails): unacknowledged messages are simply delivered again."""
-        subscription: JetStreamContext.PullSubscription | None = None
+        puller: PullAhead | None = None
         delay = 0.2
-        while not stop.is_set():
-            try:
-                if subscription is None:
-                    subscription = await self._subscription()
-                batch = await subscription.fetch(self.spec.batch, timeout=1.0)
-                if self.spec.linger and len(batch) < self.spec.batch:
-                    batch += await self._more(subscription, self.spec.batch - len(batch))
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
-                await asyncio.sleep(0.5)
-                continue
-            except nats.errors.Error as error:
-                log.warning(
-                    "consumer fetch failed, retrying",
-                    extra={"consumer": self.spec.durable, "error": repr(error), "retry_in": delay},
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            delay = 0.2
-            try:
-                await self.handle_batch(batch)
-            except nats.errors.Error as error:
-                log.warning("acknowledgement failed; redelivery will follow", extra={"error": repr(error)})
-
-    async def _more(self, subscription: JetStreamContext.PullSubscription, room: int) -> list[Msg]:
-        """What came within `linger` of a short fetch (the wait, then a fetch that waits as long)."""
-        await asyncio.sleep(self.spec.linger)
         try:
-            more: list[Msg] = await subscription.fetch(room, timeout=self.spec.linger)
-        except (TimeoutError, nats.errors.TimeoutError):
-            return []
-        return more
+            while not stop.is_set():
+                try:
+                    if puller is None:
+                        puller = await self._subscription()
+                    batch = await puller.take(self.spec.batch, wait=1.0, linger=self.spec.linger)
+                except ConsumerGoneError as gone:
+                    log.warning(
+                        "consumer gone from the server, creating it again",
+                        extra={"consumer": self.spec.durable, "reason": str(gone)},
+                    )
+                    if puller is not None:
+                        await puller.stop()
+                    puller = None
+                    continue
+                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
+                    await asyncio.sleep(0.5)
+                    continue
+                except nats.errors.Error as error:
+                    log.warning(
+                        "consumer pull failed, retrying",
+                        extra={"consumer": self.spec.durable, "error": repr(error), "retry_in": delay},
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                delay = 0.2
+                if not batch:
+                    continue
+                try:
+                    await self.handle_batch(batch)
+                except nats.errors.Error as error:
+                    log.warning("acknowledgement failed; redelivery will follow", extra={"error": repr(error)})
+        finally:
+            if puller is not None:
+                await puller.stop()
 
     async def handle_batch(self, batch: list[Msg]) -> None:
         """Apply a whole fetch in one transaction (one commit, then the acks); if any message fails,
