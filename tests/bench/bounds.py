@@ -142,15 +142,16 @@ def bounds(figures: list[Figure], cores: int) -> list[Bound]:
     return found
 
 
+def _block(head: str, found: list[Bound] | list[LatencyBound]) -> list[str]:
+    return [head, *(bound.line() for bound in found)] if found else []
+
+
 def lines(figures: list[Figure], cores: int) -> list[str]:
-    found = bounds(figures, cores)
-    if not found:
-        return []
-    return [
+    return _block(
         "What bounds each rate (CPU per operation of the median run; ceiling = cores / that CPU; "
         f"a process at {ONE_CORE:.0%} of a core is the bound, else the cores at {CORES_BUSY:.0%} busy, else waiting):",
-        *(bound.line() for bound in found),
-    ]
+        bounds(figures, cores),
+    )
 
 
 @dataclass(frozen=True)
@@ -227,14 +228,11 @@ def latency_bounds(figures: list[Figure], cores: int) -> list[LatencyBound]:
 
 
 def latency_lines(figures: list[Figure], cores: int) -> list[str]:
-    found = latency_bounds(figures, cores)
-    if not found:
-        return []
-    return [
+    return _block(
         "What bounds each latency (its median run; the machine's pressure stall information: the share of the run "
         "a ready task waited for a core, or for the disk; the larger names the bound):",
-        *(bound.line() for bound in found),
-    ]
+        latency_bounds(figures, cores),
+    )
 
 
 def as_json(figures: list[Figure], cores: int) -> dict[str, Any]:
