@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.bench.waits import FsyncProbe, PressureMeter
+from tests.waiting import eventually
 
 
 def _pressure(folder: Path, cpu_some: int, io_some: int, io_full: int) -> None:
@@ -41,11 +42,13 @@ def test_no_pressure_information_no_shares(tmp_path: Path) -> None:
     assert PressureMeter(tmp_path / "absent").shares() is None
 
 
-def test_the_probe_times_each_fsync_and_leaves_nothing_behind(tmp_path: Path) -> None:
+async def test_the_probe_times_each_fsync_and_leaves_nothing_behind(tmp_path: Path) -> None:
     with FsyncProbe(tmp_path, every=0.001) as probe:
-        deadline = time.monotonic() + 30
-        while len(probe.latencies_ms) < 3 and time.monotonic() < deadline:
-            time.sleep(0.01)
+
+        async def three_timed() -> bool:
+            return len(probe.latencies_ms) >= 3
+
+        assert await eventually(three_timed)
         assert probe.path.exists()
 
     assert len(probe.latencies_ms) >= 3
