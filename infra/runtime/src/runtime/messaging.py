@@ -312,19 +312,19 @@ class PullAhead:
     """A durable consumer's messages, asked for ahead of need (JetStream's "consume" pattern).
 
     One pull request for up to `batch` messages stays open on the server (for `expires` seconds),
-    and another goes out when fewer than half of them are still to come; messages land through a
-    callback in a buffer that `take` empties. nats-py's `fetch` asks anew for every batch (a probe,
-    then a waiting request, each answered) and waits for each message with a timer of its own: at a
-    few hundred messages a second, where a batch is one or two messages, this takes about half the
-    consumer's CPU per message (docs/performance.md).
+    and another goes out when at most half a batch is still to come or waiting to be taken; messages
+    land through a callback in a buffer that `take` empties. nats-py's `fetch` asks anew for every
+    batch (a probe, then a waiting request, each answered) and waits for each message with a timer of
+    its own: at a few hundred messages a second, where a batch is one or two messages, that was about
+    two fifths of the consumer's CPU per message (docs/performance.md).
 
     A request that ends (its expiry, with the messages it had left) or that the server drops (a 409:
     leadership change, server shutdown) is asked again; one that never answers by its expiry (a
     server restarted meanwhile) is taken as lost then. A consumer deleted on the server (a 409
     "Consumer Deleted", or no one to answer a request) makes `take` raise `ConsumerGoneError`, for
-    the caller to create it again. Messages still in the buffer when the
-    consumer stops were delivered and not acknowledged: JetStream delivers them again after the
-    consumer's ack wait, as it does a fetch's unprocessed messages.
+    the caller to create it again. Messages still in the buffer when the consumer stops were
+    delivered and not acknowledged: JetStream delivers them again after the consumer's ack wait, as
+    it did a fetch's unprocessed messages.
     """
 
     def __init__(
@@ -456,14 +456,16 @@ class PullConsumer:
                     if puller is None:
                         puller = await self._subscription()
                     batch = await puller.take(self.spec.batch, wait=1.0, linger=self.spec.linger)
-                except ConsumerGoneError as gone:
+                except ConsumerGoneError as gone:  # created again, after a pause (JetStream may be starting)
                     log.warning(
                         "consumer gone from the server, creating it again",
-                        extra={"consumer": self.spec.durable, "reason": str(gone)},
+                        extra={"consumer": self.spec.durable, "reason": str(gone), "retry_in": delay},
                     )
                     if puller is not None:
                         await puller.stop()
                     puller = None
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
                     continue
                 except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
                     await asyncio.sleep(0.5)
