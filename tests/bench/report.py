@@ -135,7 +135,7 @@ def print_summary(figures: list[Figure], meta: dict[str, Any]) -> None:
     if cpu:
         print()
         print(
-            "CPU us per operation (a 201, a transfer, a request; median run; 'bench' is this process, incl. the load generator when it is httpx):"
+            "CPU us per operation (a 201, a transfer, a request, an event; median run; 'bench' is this process: the load generator when it is httpx, the lag's own consumer):"
         )
         print("\n".join(cpu))
     for block in (bounds.lines(figures, int(meta["cpu_count"])), bounds.latency_lines(figures, int(meta["cpu_count"]))):
