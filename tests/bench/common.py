@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -43,6 +44,17 @@ def write_result(result: object) -> None:
     data = memoryview(orjson.dumps(result) + b"\n")
     while data:
         data = data[os.write(sys.stdout.fileno(), data) :]
+
+
+async def read_result(process: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
+    """The result line a worker wrote with `write_result`, read once it has ended its output."""
+    assert process.stdout is not None
+    out: bytes = await asyncio.wait_for(asyncio.to_thread(process.stdout.read), timeout)
+    lines = out.strip().splitlines()
+    if not lines:
+        raise RuntimeError(f"worker {process.args!r} printed nothing (see its log)")
+    result: dict[str, Any] = orjson.loads(lines[-1])
+    return result
 
 
 def say(message: str) -> None:

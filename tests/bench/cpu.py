@@ -86,28 +86,21 @@ def _machine_busy_ticks() -> int:
 
 def _own_tree_ticks() -> float:
     """CPU ticks of this process, its waited-for children and every live descendant."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            text = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2 :].split()
-        parents[int(entry)] = int(fields[1])
-        times[int(entry)] = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    stats = {int(entry): _stat(int(entry)) for entry in os.listdir("/proc") if entry.isdigit()}
+    parents = {pid: found[0] for pid, found in stats.items() if found is not None}
     me = os.getpid()
     total = 0.0
-    for pid in times:
+    for pid, found in stats.items():
+        if found is None or pid == me:
+            continue
         ancestor = parents.get(pid, 0)
         while ancestor > 1 and ancestor != me:
             ancestor = parents.get(ancestor, 0)
         if ancestor == me:
-            total += times[pid]
-    own = os.times()
-    return total + (own.user + own.system + own.children_user + own.children_system) * TICKS
+            _, own, ended = found
+            total += own.user + own.system + ended.user + ended.system
+    times = os.times()
+    return (total + times.user + times.system + times.children_user + times.children_system) * TICKS
 
 
 class ForeignLoad:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any
 
-import orjson
 import uvloop
 
 from runtime.eventstore import NewEvent, OutboxMessage, PostgresEventStore
@@ -24,6 +22,7 @@ from tests.bench.common import (
     Figure,
     closed_loop,
     percentile,
+    read_result,
     say,
     seconds,
     stack_figure,
@@ -69,12 +68,8 @@ async def _processes(dsn: str, children: Children, duration: float, processes: i
         )
         for i in range(processes)
     ]
-    results: list[dict[str, Any]] = []
     try:
-        for worker in workers:
-            assert worker.stdout is not None
-            out = await asyncio.wait_for(asyncio.to_thread(worker.stdout.read), duration + 60)
-            results.append(orjson.loads(out.strip().splitlines()[-1]))
+        results = [await read_result(worker, duration + 60) for worker in workers]
     finally:
         for worker in workers:
             children.stop(worker)

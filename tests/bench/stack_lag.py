@@ -27,7 +27,7 @@ from nats.js.api import StorageType, StreamConfig
 
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from tests.bench import cpu
-from tests.bench.common import Figure, percentile, say, seconds, stack_figure
+from tests.bench.common import Figure, percentile, read_result, say, seconds, stack_figure
 from tests.bench.limits_pg import migrated_pool
 from tests.bench.procs import Children
 from tests.bench.targets import MachineFactor
@@ -77,22 +77,10 @@ async def _bare_consumer(
     return lags, stored, delivered
 
 
-async def _output(process: Any, timeout: float) -> dict[str, Any]:
-    out: bytes = await asyncio.wait_for(asyncio.to_thread(process.stdout.read), timeout)
-    lines = out.strip().splitlines()
-    if not lines:
-        raise RuntimeError("a lag worker printed nothing (see its log)")
-    result: dict[str, Any] = orjson.loads(lines[-1])
-    return result
-
-
-async def _window(
-    servers: dict[str, int], workers: dict[str, int], probe_folder: Path, start_at: float, duration: float
-) -> dict[str, Any]:
+async def _window(pids: dict[str, int], probe_folder: Path, start_at: float, duration: float) -> dict[str, Any]:
     """CPU of every process, the machine's pressure and the disk's fsync latency over the measured
     appends (from `start_at`, for `duration` s)."""
     await asyncio.sleep(max(0.0, start_at - time.time()))
-    pids = {**workers, **servers}
     before, pressure = cpu.snapshot(pids), PressureMeter()
     with FsyncProbe(probe_folder) as probe:
         await asyncio.sleep(duration)
@@ -142,8 +130,12 @@ async def _one_run(
     )
     window = asyncio.create_task(
         _window(
-            {"postgres": pg.process.pid, "nats": nats_server.process.pid},
-            {"producer": producer.pid, "consumer": applier.pid},
+            {
+                "producer": producer.pid,
+                "consumer": applier.pid,
+                "postgres": pg.process.pid,
+                "nats": nats_server.process.pid,
+            },
             nats_server.store_dir,
             start_at + WARMUP_SECONDS,
             duration,
@@ -151,8 +143,8 @@ async def _one_run(
     )
     try:
         bare, stored, delivered = await _bare_consumer(js, stream, subject, total, until)
-        produced = await _output(producer, until - time.time() + 60)
-        applied = (await _output(applier, until - time.time() + 30))["lags"]
+        produced = await read_result(producer, until - time.time() + 60)
+        applied = (await read_result(applier, until - time.time() + 30))["lags"]
         measured = await window
     finally:
         window.cancel()
