@@ -169,8 +169,12 @@ class LatencyBound:
     stored_p99_ms: float | None
 
     @property
+    def total_us(self) -> float:
+        return sum(self.cpu_us.values())
+
+    @property
     def cores_busy(self) -> float:
-        return self.rate * sum(self.cpu_us.values()) / 1e6 / self.cores
+        return self.rate * self.total_us / 1e6 / self.cores
 
     @property
     def kind(self) -> str:
@@ -181,7 +185,7 @@ class LatencyBound:
         relay = f"; commit -> stored in the stream p99 {self.stored_p99_ms:,.0f} ms" if self.stored_p99_ms else ""
         return (
             f"  {self.label}: p99 {self.p99_ms:,.0f} ms at {self.rate:,.0f} {self.rate_unit}, "
-            f"{sum(self.cpu_us.values()) / 1000:.2f} ms CPU each, the bench's own consumer included "
+            f"{self.total_us / 1000:.2f} ms CPU each, the bench's own consumer included "
             f"({self.cores_busy:.0%} of {self.cores} cores busy){relay}; "
             f"a ready task waited for a core {self.pressure['cpu']:.0%} of the time, for the disk "
             f"{self.pressure['io']:.0%} (all at once {self.pressure['io_full']:.0%}); a 4 KiB fsync on the servers' disk "
@@ -193,7 +197,7 @@ class LatencyBound:
             "figure": self.figure,
             "p99_ms": self.p99_ms,
             "rate": self.rate,
-            "cpu_us_per_event": round(sum(self.cpu_us.values()), 1),
+            "cpu_us_per_event": round(self.total_us, 1),
             "cores_busy": round(self.cores_busy, 3),
             "pressure": self.pressure,
             "fsync_p50_ms": self.fsync_p50_ms,
