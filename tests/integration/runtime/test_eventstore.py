@@ -14,6 +14,7 @@ from runtime import db
 from runtime.commands import execute_once
 from runtime.deadlines import DeadlineRule, deadline_rows
 from runtime.eventstore import (
+    LISTED,
     ConcurrencyError,
     NewEvent,
     OutboxMessage,
@@ -41,6 +42,13 @@ async def outbox_size(store: Any) -> int:
     if isinstance(store, InMemoryEventStore):
         return len(store.outbox)
     return int(await store.pool.fetchval("SELECT count(*) FROM outbox"))
+
+
+async def outbox_messages(store: Any) -> list[OutboxMessage]:
+    if isinstance(store, InMemoryEventStore):
+        return list(store.outbox)
+    rows = await store.pool.fetch("SELECT message_id, subject, payload, headers FROM outbox ORDER BY id")
+    return [OutboxMessage(r["message_id"], r["subject"], bytes(r["payload"]), r["headers"]) for r in rows]
 
 
 class TestEventStoreContract:
@@ -108,6 +116,34 @@ class TestEventStoreContract:
         async with store.transaction() as tx:
             assert await tx.load("s-4") == []
         assert await outbox_size(store) == 0
+
+    # Around LISTED: up to it, events and messages go as parameters of their own; beyond, as arrays.
+    @pytest.mark.parametrize(
+        ("events", "messages"),
+        [(1, 0), (0, 2), (1, 1), (LISTED, LISTED), (LISTED + 1, 1), (1, LISTED + 1), (LISTED + 2, LISTED + 3)],
+    )
+    async def test_any_number_of_events_and_messages_append_at_the_version_and_a_stale_append_writes_none(
+        self, store: Any, events: int, messages: int
+    ) -> None:
+        stream = f"counted-{events}-{messages}"
+        first = [event(n=n) for n in range(events)]
+        sent = [
+            OutboxMessage(uuid4(), f"t.36.svc.evt.m{n}.v1", f'{{"n": {n}}}'.encode(), {"n": str(n)})
+            for n in range(messages)
+        ]
+        async with store.transaction() as tx:
+            assert await tx.append(stream, 0, first, sent) == events
+        async with store.transaction() as tx:
+            await tx.append(stream, events, [event(n=events)], sent[:1])
+
+        if events:
+            with pytest.raises(ConcurrencyError):
+                async with store.transaction() as tx:
+                    await tx.append(stream, events, [event(n=-1)], [message()])
+        async with store.transaction() as tx:
+            loaded = await tx.load(stream)
+        assert loaded == [StreamEvent(n + 1, "Happened", {"n": n}) for n in range(events + 1)]
+        assert await outbox_messages(store) == [*sent, *sent[:1]]
 
     async def test_events_and_outbox_messages_commit_together(self, store: Any) -> None:
         async with store.transaction() as tx:

@@ -111,7 +111,17 @@ class StreamAppend(NamedTuple):
     events: Sequence[NewEvent]
     messages: Sequence[OutboxMessage] = ()
 
+    def listed_arguments(self) -> list[Any]:
+        """The parameters of a statement listing the events and the messages a row each."""
+        arguments: list[Any] = [self.stream_id, self.expected_version]
+        for e in self.events:
+            arguments += (e.event_id, e.event_type, e.data, e.metadata)
+        for m in self.messages:
+            arguments += (m.message_id, m.subject, m.payload, m.headers)
+        return arguments
+
     def arguments(self) -> tuple[Any, ...]:
+        """The parameters of a statement taking the events and the messages as arrays."""
         return (
             self.stream_id,
             self.expected_version,
@@ -187,21 +197,30 @@ class EventStore(Protocol):
 # whatever rides with them, all behind the guard: the command's reply, deadlines cancelled and
 # deadlines scheduled. Sub-statements of one statement see the same snapshot, so a cancel sees only
 # the deadlines that were there before it, as when it runs first on its own.
-_APPEND = """
+_GUARD = """
 WITH guard AS (
     SELECT 1 AS ok
     WHERE $2::int = 0 OR EXISTS (SELECT 1 FROM events WHERE stream_id = $1 AND version = $2)
-), appended AS (
+)"""
+_APPENDED = """, appended AS (
     INSERT INTO events (stream_id, version, event_id, event_type, data, metadata)
     SELECT $1, $2 + e.ord, e.event_id, e.event_type, e.data, e.metadata
-    FROM unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[])
-         WITH ORDINALITY AS e(event_id, event_type, data, metadata, ord), guard
-    RETURNING 1
-), queued AS (
-    INSERT INTO outbox (message_id, subject, payload, headers)
-    SELECT m.* FROM unnest($7::uuid[], $8::text[], $9::bytea[], $10::jsonb[]) AS m, guard
+    FROM {rows} AS e(event_id, event_type, data, metadata, ord), guard
     RETURNING 1
 )"""
+_QUEUED = """, queued AS (
+    INSERT INTO outbox (message_id, subject, payload, headers)
+    SELECT m.* FROM {rows} AS m(message_id, subject, payload, headers), guard
+    RETURNING 1
+)"""
+_EVENT_ARRAYS = "unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[]) WITH ORDINALITY"
+_MESSAGE_ARRAYS = "unnest($7::uuid[], $8::text[], $9::bytea[], $10::jsonb[])"
+_COUNTED = "\nSELECT {appended} AS appended, {queued} AS queued\n"
+# Up to this many events, and as many messages, go in an append's statement as parameters of their
+# own, a row each (a decision's usual one to three); more go as arrays, through unnest. One event
+# and one message through the store, 16 tasks, in four rounds in turns: 3,088-4,213 -> 3,660-4,826
+# appends/s, the client's CPU an append 165-220 -> 142-166 us, PostgreSQL's 224-313 -> 197-269 us.
+LISTED = 4
 _REPLIED = """, replied AS (
     INSERT INTO command_replies (command_id, reply) SELECT ${0}, ${1} FROM guard
     RETURNING 1
@@ -271,11 +290,56 @@ def _taken(reply: bool, cancels: bool, schedules: bool) -> int:
     return sum(width for present, (_, width) in zip((reply, cancels, schedules), _RIDERS, strict=True) if present)
 
 
+def _listed(append: StreamAppend) -> tuple[int, int] | None:
+    """How many events and messages the append's statement lists, or None when they go as arrays."""
+    events, messages = len(append.events), len(append.messages)
+    return (events, messages) if events <= LISTED and messages <= LISTED else None
+
+
+def _rows(count: int, first: int, casts: tuple[str, ...], ordinal: bool) -> str:
+    """`count` rows of parameters numbered from `first`, as VALUES; with each row's number if `ordinal`."""
+    width = len(casts)
+    rows = []
+    for row in range(count):
+        values = [f"${first + row * width + i}::{cast}" for i, cast in enumerate(casts)]
+        rows.append("(" + ", ".join([*values, str(row + 1)] if ordinal else values) + ")")
+    return "(VALUES " + ", ".join(rows) + ")"
+
+
+def _append_head(listed: tuple[int, int] | None) -> tuple[str, str, int]:
+    """The guard with the events' and messages' inserts, the statement's closing SELECT and how many
+    parameters they take: arrays (`listed` None) or `listed` = (events, messages) rows."""
+    if listed is None:
+        head = _GUARD + _APPENDED.format(rows=_EVENT_ARRAYS) + _QUEUED.format(rows=_MESSAGE_ARRAYS)
+        return (
+            head,
+            _COUNTED.format(appended="(SELECT count(*) FROM appended)", queued="(SELECT count(*) FROM queued)"),
+            10,
+        )
+    events, messages = listed
+    head, counted = _GUARD, {"appended": "0", "queued": "0"}
+    if events:
+        head += _APPENDED.format(rows=_rows(events, 3, ("uuid", "text", "jsonb", "jsonb"), ordinal=True))
+        counted["appended"] = "(SELECT count(*) FROM appended)"
+    if messages:
+        rows = _rows(messages, 3 + 4 * events, ("uuid", "text", "bytea", "jsonb"), ordinal=False)
+        head += _QUEUED.format(rows=rows)
+        counted["queued"] = "(SELECT count(*) FROM queued)"
+    return head, _COUNTED.format(**counted), 2 + 4 * events + 4 * messages
+
+
 @functools.cache
-def _append_statement(reply: bool, cancels: bool, schedules: bool, rides: tuple[tuple[str, int], ...] = ()) -> str:
-    sql = _with_riders(_APPEND, 10, reply, cancels, schedules)
-    sql = _with_rides(sql, 10 + _taken(reply, cancels, schedules), rides)
-    return sql + "\nSELECT (SELECT count(*) FROM appended) AS appended, (SELECT count(*) FROM queued) AS queued\n"
+def _append_statement(
+    listed: tuple[int, int] | None,
+    reply: bool,
+    cancels: bool,
+    schedules: bool,
+    rides: tuple[tuple[str, int], ...] = (),
+) -> str:
+    head, counted, taken = _append_head(listed)
+    sql = _with_riders(head, taken, reply, cancels, schedules)
+    sql = _with_rides(sql, taken + _taken(reply, cancels, schedules), rides)
+    return sql + counted
 
 
 def deadline_columns(rows: Sequence[DeadlineRow]) -> list[list[Any]]:
@@ -585,14 +649,15 @@ class PostgresTransaction:
             await self._send_many(held, reply=reply, cancels=cancels, schedules=schedules)
             return
         [append] = held.appends
-        arguments = [*append.arguments(), *(reply or ())]
+        listed = _listed(append)
+        arguments = [*(append.arguments() if listed is None else append.listed_arguments()), *(reply or ())]
         if cancels:
             arguments += cancel_columns(cancels)
         if schedules:
             arguments += deadline_columns(schedules)
         try:
             row = await self._conn.fetchrow(
-                _append_statement(reply is not None, bool(cancels), bool(schedules), held.ride_statements()),
+                _append_statement(listed, reply is not None, bool(cancels), bool(schedules), held.ride_statements()),
                 *arguments,
                 *held.ride_arguments(),
             )
