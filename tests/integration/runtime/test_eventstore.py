@@ -91,6 +91,26 @@ class TestEventStoreContract:
         }
         assert caught_up == {"cached": []}
 
+    # Up to LISTED streams go as parameters of their own, more as arrays: the same answer either way.
+    @pytest.mark.parametrize("count", [1, LISTED, LISTED + 1])
+    async def test_any_number_of_streams_load_at_once_whole_or_after_a_version(self, store: Any, count: int) -> None:
+        streams = [f"many-{count}-{n}" for n in range(count)]
+        async with store.transaction() as tx:
+            for n, stream in enumerate(streams):
+                await tx.append(stream, 0, [event(n=n), event(n=n + 100)])
+        asked = [*reversed(streams[1:]), "nobody", streams[0]]
+        async with store.transaction() as tx:
+            whole = await tx.load_many(asked)
+            later = await tx.load_many(asked, after={streams[0]: 1, "nobody": 3})
+
+        both = {
+            s: [StreamEvent(1, "Happened", {"n": n}), StreamEvent(2, "Happened", {"n": n + 100})]
+            for n, s in enumerate(streams)
+        }
+        assert whole == {**both, "nobody": []}
+        assert list(whole) == asked
+        assert later == {**both, streams[0]: [StreamEvent(2, "Happened", {"n": 100})], "nobody": []}
+
     async def test_append_at_a_stale_version_is_a_concurrency_error(self, store: Any) -> None:
         async with store.transaction() as tx:
             await tx.append("s-2", 0, [event()])

@@ -61,6 +61,19 @@ async def create_pool(dsn: str, *, size: int = 16, wait_seconds: float = 120.0) 
             delay = min(delay * 2, 5.0)
 
 
+def parameters(count: int, *, first: int = 1, cast: str = "") -> str:
+    """`$first, ..., $(first + count - 1)`, each with `::cast` if given: values listed as parameters of
+    their own, for `IN (...)` or a VALUES row.
+
+    A statement taking them as one array (`= ANY($1::text[])`, `unnest($1::text[])`) is planned
+    again on every run: its generic plan guesses the array's length, so PostgreSQL keeps choosing a
+    custom plan (pg_stat_statements in the settlements section: the projector's position lock 676
+    plans in 662 calls, the streams' read 869 in 2,222). Listed, the generic plan is the custom one
+    and is kept after five runs. Each count is a statement of its own: for short lists only."""
+    suffix = f"::{cast}" if cast else ""
+    return ", ".join(f"${n}{suffix}" for n in range(first, first + count))
+
+
 def sql_files(*folders: tuple[str, Traversable]) -> list[tuple[str, str]]:
     """(name, sql) pairs from numbered `.sql` files of each (owner, folder), in the order given."""
     found: list[tuple[str, str]] = []

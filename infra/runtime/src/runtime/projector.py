@@ -15,6 +15,7 @@ from typing import Protocol
 
 import asyncpg
 
+from runtime import db
 from runtime.eventstore import Position, PostgresEventStore, RecordedEvent
 
 log = logging.getLogger(__name__)
@@ -175,8 +176,8 @@ class Projector:
         await self._ensure_positions(conn, names)
         rows = await conn.fetch(
             "SELECT projection, transaction_id AS tx, position FROM projection_positions "
-            "WHERE projection = ANY($1::text[]) ORDER BY projection FOR UPDATE",
-            list(names),
+            f"WHERE projection IN ({db.parameters(len(names))}) ORDER BY projection FOR UPDATE",
+            *names,
         )
         found = {r["projection"]: Position(int(r["tx"]), r["position"]) for r in rows}
         missing = set(names) - found.keys()
@@ -212,11 +213,12 @@ class Projector:
                     if mine:
                         await projection.apply(conn, mine)
                 await conn.execute(
-                    "UPDATE projection_positions SET transaction_id = $2, position = $3 "
-                    "WHERE projection = ANY($1::text[]) AND (transaction_id, position) < ($2::xid8, $3::bigint)",
-                    names,
+                    "UPDATE projection_positions SET transaction_id = $1, position = $2 "
+                    f"WHERE projection IN ({db.parameters(len(names), first=3)}) "
+                    "AND (transaction_id, position) < ($1::xid8, $2::bigint)",
                     last.transaction_id,
                     last.position,
+                    *names,
                 )
             read += len(events)
             if len(events) < self.batch and not await self._final_after(last):
