@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from runtime import projector as projector_module
 from runtime.projector import Projector
 
 
@@ -25,14 +24,15 @@ async def recorded_waits(
     async def reads(projections: Any = None) -> int:
         return await catch_up(projector)
 
-    async def no_wake_before(tasks: set[asyncio.Task[Any]], *, timeout: float, return_when: str) -> None:
-        waits.append(timeout)
+    async def no_wake_before(seconds: float) -> bool:
+        waits.append(seconds)
         if not more():
             stop.set()
         await asyncio.sleep(0)
+        return False
 
     monkeypatch.setattr(projector, "catch_up", reads)
-    monkeypatch.setattr(projector_module.asyncio, "wait", no_wake_before)
+    monkeypatch.setattr(projector._wake, "wait", no_wake_before)
     await projector.run(stop, interval=0.1, idle_interval=1.0)
     return waits
 

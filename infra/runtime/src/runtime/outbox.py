@@ -35,6 +35,7 @@ from runtime.tracing import (
     messaging_batch_attributes,
     subject_template,
 )
+from runtime.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class OutboxRelay:
         self.batch = batch
         self.poll_interval = poll_interval
         self.published = 0
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
 
     def wake(self) -> None:
         """Called after a commit that queued messages, so they leave without waiting for a poll."""
@@ -193,6 +194,13 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set: leader only, retrying through NATS or PostgreSQL outages."""
+        stopping = asyncio.create_task(self._wake.set_when(stop))
+        try:
+            await self._relay(stop)
+        finally:
+            stopping.cancel()
+
+    async def _relay(self, stop: asyncio.Event) -> None:
         delay = 0.2
         while not stop.is_set():
             try:
@@ -219,12 +227,8 @@ class OutboxRelay:
             self._wake.clear()
             # Less than a full batch, and no commit since it was read (a commit wakes the relay):
             # everything queued has left, and reading again now would come back empty.
-            if await self.relay_once(conn) < self.batch and not self._wake.is_set():
-                waker = asyncio.create_task(self._wake.wait())
-                stopper = asyncio.create_task(stop.wait())
-                await asyncio.wait({waker, stopper}, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
-                waker.cancel()
-                stopper.cancel()
+            if await self.relay_once(conn) < self.batch:
+                await self._wake.wait(self.poll_interval)
 
 
 def created_together(rows: list[asyncpg.Record]) -> list[list[asyncpg.Record]]:

@@ -17,6 +17,7 @@ import asyncpg
 
 from runtime import db
 from runtime.eventstore import Position, PostgresEventStore, RecordedEvent
+from runtime.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ class Projector:
         self.projections = list(projections)
         self.batch = batch
         self.rebuild_batch = rebuild_batch
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
         self.coming = False  # the last catch-up found committed events not final yet
         self._known: set[str] = set()  # projections whose position row exists
         # One catch-up batch at a time in this process (the live loop's or a caller's): more would only
@@ -324,6 +325,13 @@ class Projector:
         A wake-up waits `gather` first, so the commits of those milliseconds share one batch: a
         batch costs the same six round trips to PostgreSQL whether it holds one event or fifty,
         and under load the projector otherwise ran about once per command."""
+        stopping = asyncio.create_task(self._wake.set_when(stop))
+        try:
+            await self._project(stop, interval, idle_interval, gather)
+        finally:
+            stopping.cancel()
+
+    async def _project(self, stop: asyncio.Event, interval: float, idle_interval: float, gather: float) -> None:
         wait = interval
         while not stop.is_set():
             self._wake.clear()
@@ -333,10 +341,5 @@ class Projector:
                 log.warning("projector interrupted", extra={"error": repr(error)})
                 read = 0
             wait = interval if read or self.coming else min(wait * 2, idle_interval)
-            waker = asyncio.create_task(self._wake.wait())
-            stopper = asyncio.create_task(stop.wait())
-            await asyncio.wait({waker, stopper}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-            waker.cancel()
-            stopper.cancel()
-            if self._wake.is_set() and not stop.is_set():
+            if await self._wake.wait(wait) and not stop.is_set():
                 await asyncio.sleep(gather)

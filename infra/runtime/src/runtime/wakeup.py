@@ -1,0 +1,53 @@
+"""A flag a loop sleeps on between its rounds (the outbox relay's, the projector's): set by a commit
+of this process, or by the stop, and awaited with a timeout for the next poll."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class Wakeup:
+    """asyncio.Event for one waiter, with the wait's timeout built in and the stop folded in.
+
+    The relay and the projector waited for their Event or the stop through `asyncio.wait` on two
+    new tasks each round: 20-22 us of CPU a round on uvloop, against 4-5 us for the one future and
+    timer here, paid once a commit at moderate rates, where a round carries one or two messages."""
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._set = True
+        if self._waiter is not None:
+            _settle(self._waiter)
+
+    def clear(self) -> None:
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait(self, seconds: float) -> bool:
+        """Until set (now or later) or `seconds` passed; whether it is set."""
+        if self._set:
+            return True
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        timer = loop.call_later(seconds, _settle, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+        return self._set
+
+    async def set_when(self, event: asyncio.Event) -> None:
+        """Set once `event` is: run as a task beside the loop, so a stop ends its wait."""
+        await event.wait()
+        self.set()
