@@ -609,8 +609,8 @@ class PostgresTransaction:
             # 0.21 ms here). Each stream's rows are put in order below whatever order they came in.
             pairs = [(stream_id, after.get(stream_id, 0)) for stream_id in found]
             if listed:
-                listed_rows = ", ".join(f"(${2 * n + 1}::text, ${2 * n + 2}::int)" for n in range(len(pairs)))
-                streams, arguments = f"(VALUES {listed_rows})", [value for pair in pairs for value in pair]
+                streams = _rows(len(pairs), 1, ("text", "int"), ordinal=False)
+                arguments = [value for pair in pairs for value in pair]
             else:
                 streams = "unnest($1::text[], $2::int[])"
                 arguments = [[stream_id for stream_id, _ in pairs], [version for _, version in pairs]]
