@@ -40,14 +40,25 @@ async def test_a_wait_with_no_set_ends_at_its_timeout_unset_and_a_clear_undoes_a
 
 async def test_the_event_it_follows_ends_a_wait_in_progress() -> None:
     wakeup, stop = Wakeup(), asyncio.Event()
-    following = asyncio.create_task(wakeup.set_when(stop))
-    waiting = asyncio.create_task(wakeup.wait(3600))
+    with wakeup.following(stop):
+        waiting = asyncio.create_task(wakeup.wait(3600))
+        await asyncio.sleep(0)
+
+        stop.set()
+
+        assert await asyncio.wait_for(waiting, timeout=5) is True
+
+
+async def test_an_event_set_after_the_block_no_longer_sets_it() -> None:
+    wakeup, stop = Wakeup(), asyncio.Event()
+    with wakeup.following(stop):
+        await asyncio.sleep(0)
     await asyncio.sleep(0)
 
     stop.set()
+    await asyncio.sleep(0)
 
-    assert await asyncio.wait_for(waiting, timeout=5) is True
-    await asyncio.wait_for(following, timeout=5)
+    assert not wakeup.is_set()
 
 
 async def test_a_timed_out_wait_leaves_nothing_for_a_later_set_to_trip_over() -> None:

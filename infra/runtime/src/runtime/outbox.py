@@ -194,11 +194,8 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set: leader only, retrying through NATS or PostgreSQL outages."""
-        stopping = asyncio.create_task(self._wake.set_when(stop))
-        try:
+        with self._wake.following(stop):
             await self._relay(stop)
-        finally:
-            stopping.cancel()
 
     async def _relay(self, stop: asyncio.Event) -> None:
         delay = 0.2

@@ -325,11 +325,8 @@ class Projector:
         A wake-up waits `gather` first, so the commits of those milliseconds share one batch: a
         batch costs the same six round trips to PostgreSQL whether it holds one event or fifty,
         and under load the projector otherwise ran about once per command."""
-        stopping = asyncio.create_task(self._wake.set_when(stop))
-        try:
+        with self._wake.following(stop):
             await self._project(stop, interval, idle_interval, gather)
-        finally:
-            stopping.cancel()
 
     async def _project(self, stop: asyncio.Event, interval: float, idle_interval: float, gather: float) -> None:
         wait = interval
