@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Iterable
 from importlib.resources.abc import Traversable
@@ -61,6 +62,7 @@ async def create_pool(dsn: str, *, size: int = 16, wait_seconds: float = 120.0) 
             delay = min(delay * 2, 5.0)
 
 
+@functools.cache
 def parameters(count: int, *, first: int = 1, cast: str = "") -> str:
     """`$first, ..., $(first + count - 1)`, each with `::cast` if given: values listed as parameters of
     their own, for `IN (...)` or a VALUES row.

@@ -297,6 +297,7 @@ def _listed(append: StreamAppend) -> tuple[int, int] | None:
     return (events, messages) if events <= LISTED and messages <= LISTED else None
 
 
+@functools.cache
 def _rows(count: int, first: int, casts: tuple[str, ...], ordinal: bool) -> str:
     """`count` rows of parameters numbered from `first`, as VALUES; with each row's number if `ordinal`."""
     width = len(casts)
