@@ -38,6 +38,7 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from runtime.eventstore import EventStore, Transaction
 from runtime.tracing import extract, inject, leaf_span, messaging_attributes, subject_template, tracer
+from runtime.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -338,7 +339,7 @@ class PullAhead:
         self.requested = 0  # asked for and not come yet
         self.requests = 0  # pull requests sent, for operators and tests
         self._ready: list[Msg] = []
-        self._news = asyncio.Event()  # a message came, or a request ended
+        self._news = Wakeup()  # a message came, or a request ended
         self._answered_by = 0.0  # the latest request's expiry, plus the grace
         self._gone = ""  # why the consumer is known to be gone from the server
         self._inbox = nc.new_inbox()
@@ -401,8 +402,7 @@ class PullAhead:
             # no later than the open request's answer is due, to ask again if it never comes
             until = min(deadline, self._answered_by) if self.requested else deadline
             self._news.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._news.wait(), max(until - now, 0.001))
+            await self._news.wait(max(until - now, 0.001))
         if linger and len(self._ready) < most:
             await asyncio.sleep(linger)
         taken, self._ready = self._ready[:most], self._ready[most:]

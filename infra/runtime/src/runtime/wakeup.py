@@ -1,5 +1,6 @@
-"""A flag a loop sleeps on between its rounds (the outbox relay's, the projector's): set by a commit
-of this process, or by the stop, and awaited with a timeout for the next poll."""
+"""A flag a loop sleeps on between its rounds, awaited with a timeout: the outbox relay's and the
+projector's (set by a commit of this process, or by the stop) and a durable consumer's take (set by
+a message or the end of a pull request: `runtime.messaging.PullAhead`)."""
 
 from __future__ import annotations
 
