@@ -456,25 +456,22 @@ class PullConsumer:
                     if puller is None:
                         puller = await self._subscription()
                     batch = await puller.take(self.spec.batch, wait=1.0, linger=self.spec.linger)
-                except ConsumerGoneError as gone:  # created again, after a pause (JetStream may be starting)
-                    log.warning(
-                        "consumer gone from the server, creating it again",
-                        extra={"consumer": self.spec.durable, "reason": str(gone), "retry_in": delay},
-                    )
-                    if puller is not None:
-                        await puller.stop()
-                    puller = None
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-                    continue
                 except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
                     await asyncio.sleep(0.5)
                     continue
                 except nats.errors.Error as error:
+                    # A consumer gone from the server is created again, after the same growing pause
+                    # (JetStream may still be starting).
+                    gone = isinstance(error, ConsumerGoneError)
                     log.warning(
-                        "consumer pull failed, retrying",
+                        "consumer gone from the server, creating it again"
+                        if gone
+                        else "consumer pull failed, retrying",
                         extra={"consumer": self.spec.durable, "error": repr(error), "retry_in": delay},
                     )
+                    if gone and puller is not None:
+                        await puller.stop()
+                        puller = None
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
                     continue
