@@ -52,8 +52,9 @@ async def append(store: PostgresEventStore, ref: str, *events: Event) -> None:
 async def test_the_migration_puts_on_the_payroll_each_persons_latest_employment_from_the_log(
     pool: asyncpg.Pool,
 ) -> None:
-    before, payroll = migrations()[:-1], migrations()[-1]
-    assert payroll[0].endswith("_payroll.sql")
+    every = migrations()
+    at = next(i for i, (name, _) in enumerate(every) if name.endswith("_payroll.sql"))
+    before, from_payroll = every[:at], every[at:]
     await db.migrate(pool, before)
     store = PostgresEventStore(pool)
     # p-1: left the steelworks, came back; p-2: left the shop for the steelworks; p-3: still at the shop.
@@ -73,7 +74,7 @@ async def test_the_migration_puts_on_the_payroll_each_persons_latest_employment_
     )
     await append(store, "p-3", hired("p-3", SHOP, date(2025, 9, 1), ("work_injury",)))
 
-    await db.migrate(pool, [payroll])
+    await db.migrate(pool, from_payroll)
 
     rows = await pool.fetch("SELECT * FROM payroll ORDER BY person_ref, employer_credit_code")
     assert [(r["person_ref"], r["employer_credit_code"], r["schemes"], r["hired_on"], r["ended_on"]) for r in rows] == [
