@@ -64,12 +64,14 @@ class _Connection(asyncpg.Connection):  # type: ignore[misc]
             return await super()._introspect_types(wanted, timeout)
         major = self.get_server_version().major
         missing = [oid for oid in wanted if (major, oid) not in _KNOWN_TYPES]
+        answered: list[Any] = []
         statement: Any = _NothingSent
-        if missing:
-            rows, statement = await super()._introspect_types(missing, timeout)
-            for row in rows:
+        if missing:  # the server's answer whole (what the missing types are made of too), then the kept ones
+            answered, statement = await super()._introspect_types(missing, timeout)
+            for row in answered:
                 _KNOWN_TYPES[(major, row["oid"])] = row
-        return [row for oid in wanted if (row := _KNOWN_TYPES.get((major, oid))) is not None], statement
+        kept = [_KNOWN_TYPES[(major, oid)] for oid in wanted.difference(missing)]
+        return [*answered, *kept], statement
 
 
 async def _release(conn: asyncpg.Connection) -> None:
