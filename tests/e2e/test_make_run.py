@@ -88,11 +88,22 @@ def test_the_stack_starts_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path
             ),
             60,
         )
+        # The registration's trace, from the gateway's and the service's processes, read by its id.
+        trace_id = created.headers["x-trace-id"]  # type: ignore[union-attr]
+        traced = wait_until(
+            lambda: (
+                (r := httpx.get(f"{base}/v1/ops/traces/{trace_id}", headers=token)).status_code == 200
+                and {"gateway", "enrolment-36"} <= {span["service"] for span in r.json()["spans"]}
+                and r.json()["spans"]
+            ),
+            30,
+        )
         docs = httpx.get(f"{base}/docs")
     finally:
         output = stop(launcher)
 
     assert created
+    assert all(span["trace_id"] == trace_id for span in traced)  # type: ignore[attr-defined]
     assert docs.status_code == 200
     assert "API docs" in output and "stopped." in output
     assert wait_until(lambda: not descendants_using(data), 30)

@@ -88,8 +88,7 @@ def make_app(settings: GatewaySettings, *, install_tracing: bool = True) -> Fast
             await ensure_stream(
                 js, spec, replicas=settings.jetstream_replicas, duplicate_window=settings.duplicate_window_seconds
             )
-        if provider is not None:
-            export_spans_to_nats(provider, nc, settings.subject_root)
+        spans = export_spans_to_nats(provider, nc, settings.subject_root) if provider is not None else None
         app.state.nc = nc
         app.state.js = js
         app.state.bus = ServiceBus(nc, Subjects(settings.subject_root), timeout=settings.request_timeout_seconds)
@@ -99,6 +98,8 @@ def make_app(settings: GatewaySettings, *, install_tracing: bool = True) -> Fast
             yield
         finally:
             await app.state.audit.close()
+            if spans is not None:
+                await spans.close()
             await nc.drain()
             if provider is not None:
                 provider.shutdown()

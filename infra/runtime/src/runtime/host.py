@@ -20,6 +20,7 @@ import asyncpg
 import uvloop
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from contracts.codec import invalid, reply_bytes
@@ -119,8 +120,11 @@ async def start_service(
     *,
     clock: Clock | None = None,
     calendar: CalendarBook | None = None,
+    spans_of: TracerProvider | None = None,
 ) -> RunningService:
-    """Open everything the service needs and start its loops; `stack` closes them in reverse."""
+    """Open everything the service needs and start its loops; `stack` closes them in reverse.
+    `spans_of`: a tracer provider whose spans go to the embedded trace store over this service's
+    NATS connection (the last of them published after the loops stop, before it closes)."""
     verify_server_safety(
         settings.nats_monitor_url,
         require_sync_always=settings.require_sync_always,
@@ -162,6 +166,8 @@ async def start_service(
         await ensure_stream(
             js, spec, replicas=settings.jetstream_replicas, duplicate_window=settings.duplicate_window_seconds
         )
+    if spans_of is not None:  # its stream is there now; closed after the loops stop, before NATS
+        stack.push_async_callback(export_spans_to_nats(spans_of, nc, settings.subject_root).close)
     relay = OutboxRelay(pool, js, foreign=frozenset(settings.regions) - {settings.region})
     projector = Projector(store, [*parts.projections, HandledServicesProjection(parts.handled)])
     relay_holder.append(relay)
@@ -289,8 +295,7 @@ def run_forever(service: str, build: Build) -> None:
             loop.add_signal_handler(sig, stop.set)
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(provider.shutdown)
-            running = await start_service(settings, service, build, stack)
-            export_spans_to_nats(provider, running.resources.nc, settings.subject_root)
+            running = await start_service(settings, service, build, stack, spans_of=provider)
             if settings.health_port:
                 health = HealthServer(settings.health_port, running.resources.pool, running.resources.nc)
                 await health.start()
