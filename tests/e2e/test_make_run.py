@@ -28,8 +28,12 @@ EMPLOYER = {
 }
 
 
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("YIWANG_")}
+
+
 def start(data: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YIWANG_")}
+    env = clean_env()
     return subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "up", "--data", str(data), "--port", str(port), *options],
         env=env,
@@ -98,12 +102,23 @@ def test_the_stack_starts_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path
             ),
             30,
         )
+        # ... and by the operators' command line, as a tree.
+        ports = dict(line.split("=") for line in (data / "ports").read_text().split())
+        tree = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "trace", trace_id],
+            env={**clean_env(), "YIWANG_NATS_URL": f"nats://127.0.0.1:{ports['nats']}"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
         docs = httpx.get(f"{base}/docs")
     finally:
         output = stop(launcher)
 
     assert created
     assert all(span["trace_id"] == trace_id for span in traced)  # type: ignore[attr-defined]
+    assert tree.startswith("gateway: POST /v1/regions/36/employers"), tree
+    assert "enrolment-36: " in tree
     assert docs.status_code == 200
     assert "API docs" in output and "stopped." in output
     assert wait_until(lambda: not descendants_using(data), 30)
