@@ -314,6 +314,7 @@ class NatsSpanStore(SpanProcessor):
             await asyncio.gather(*self._publishing, return_exceptions=True)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Hands what waits to the NATS client without waiting for it to be sent (`close` waits)."""
         if threading.get_ident() == self._thread:
             self.flush()
         else:
