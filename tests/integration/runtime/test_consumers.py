@@ -132,6 +132,14 @@ async def test_poison_and_failing_messages_are_dead_lettered_and_the_rest_keep_f
     assert all(letter["consumer"] == "svc-poison" and letter["subject"] == subject for letter in letters)
 
 
+async def test_no_dead_letters_list_as_none(pool: asyncpg.Pool, nc: NatsClient, subject_root: str) -> None:
+    """A stream never written to says its first and last sequence are 0, which is no message's:
+    what `yiwang dead-letters` shows on a healthy stack."""
+    _, _, dead = await setup(pool, nc, subject_root)
+
+    assert await dead.list() == []
+
+
 async def test_a_dead_letter_replayed_after_the_fix_is_applied_once(
     pool: asyncpg.Pool, nc: NatsClient, subject_root: str
 ) -> None:

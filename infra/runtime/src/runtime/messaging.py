@@ -264,6 +264,8 @@ class DeadLetters:
         """The dead letters held now, oldest first (sequence, consumer, subject, reason)."""
         info = await self.js.stream_info(self.stream.name)
         found: list[dict[str, Any]] = []
+        if not info.state.messages:  # a stream never written to says 0 to 0, which is no message's sequence
+            return found
         seq = info.state.first_seq
         while seq <= info.state.last_seq and len(found) < limit:
             try:
