@@ -32,6 +32,19 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("YIWANG_")}
 
 
+def yiwang(nats_url: str, *args: str) -> str:
+    """What the operators' command line prints, run against the stack's NATS."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        env={**clean_env(), "YIWANG_NATS_URL": nats_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, f"yiwang {' '.join(args)}: exit {done.returncode}\n{done.stderr}"
+    return done.stdout
+
+
 def start(data: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
     env = clean_env()
     return subprocess.Popen(
@@ -102,15 +115,24 @@ def test_the_stack_starts_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path
             ),
             30,
         )
-        # ... and by the operators' command line, as a tree.
+        # ... and by the operators' command line, as a tree; its audit shows the registration.
         ports = dict(line.split("=") for line in (data / "ports").read_text().split())
-        tree = subprocess.run(
-            [sys.executable, "-m", "gateway.cli", "trace", trace_id],
-            env={**clean_env(), "YIWANG_NATS_URL": f"nats://127.0.0.1:{ports['nats']}"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ).stdout
+        nats = f"nats://127.0.0.1:{ports['nats']}"
+        tree = yiwang(nats, "trace", trace_id)
+        registration = "201\tPOST /v1/regions/36/employers\toperator:t"
+        audit = wait_until(
+            lambda: next(
+                (
+                    line
+                    for line in yiwang(nats, "audit", "--last", "20").splitlines()
+                    if registration in line and line.endswith(trace_id)
+                ),
+                None,
+            ),
+            30,
+        )
+        dead_letters = yiwang(nats, "dead-letters")
+        yiwang(nats, "alerts")  # answers (what it lists depends on the consumers' pace)
         docs = httpx.get(f"{base}/docs")
     finally:
         output = stop(launcher)
@@ -119,6 +141,8 @@ def test_the_stack_starts_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path
     assert all(span["trace_id"] == trace_id for span in traced)  # type: ignore[attr-defined]
     assert tree.startswith("gateway: POST /v1/regions/36/employers"), tree
     assert "enrolment-36: " in tree
+    assert audit  # the registration's audit record, with its trace id
+    assert dead_letters == "none\n"
     assert docs.status_code == 200
     assert "API docs" in output and "stopped." in output
     assert wait_until(lambda: not descendants_using(data), 30)
