@@ -133,6 +133,8 @@ def test_the_stack_starts_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path
         )
         dead_letters = yiwang(nats, "dead-letters")
         yiwang(nats, "alerts")  # answers (what it lists depends on the consumers' pace)
+        rebuilt = yiwang(nats, "rebuild", "enrolment", "--region", "36")
+        after_rebuild = httpx.get(f"{base}/v1/regions/36/employers/{EMPLOYER['credit_code']}", headers=token)
         docs = httpx.get(f"{base}/docs")
     finally:
         output = stop(launcher)
@@ -143,6 +145,8 @@ def test_the_stack_starts_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path
     assert "enrolment-36: " in tree
     assert audit  # the registration's audit record, with its trace id
     assert dead_letters == "none\n"
+    assert "enrolment: " in rebuilt and " events replayed in " in rebuilt, rebuilt
+    assert after_rebuild.json()["name"] == "Foshan Ceramics"
     assert docs.status_code == 200
     assert "API docs" in output and "stopped." in output
     assert wait_until(lambda: not descendants_using(data), 30)
