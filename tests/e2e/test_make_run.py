@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import psutil
 
+from contracts.subjects import SERVICES
 from gateway.auth import issue_token
 from runtime.embedded import free_port
 
@@ -134,6 +135,11 @@ def test_the_stack_starts_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path
         dead_letters = yiwang(nats, "dead-letters")
         yiwang(nats, "alerts")  # answers (what it lists depends on the consumers' pace)
         rebuilt = yiwang(nats, "rebuild", "enrolment", "--region", "36")
+        calendar = tmp_path / "calendar-2027.json"
+        calendar.write_text('{"year": 2027, "holidays": ["2027-01-01"], "workdays": [], "source": "test notice"}')
+        published = yiwang(nats, "load-calendar", str(calendar))
+        postgres = f"postgresql://postgres@127.0.0.1:{ports['postgres']}"
+        loaded_by = wait_until(lambda: asyncio.run(_databases_with_year(postgres, 2027)), 60)
         after_rebuild = httpx.get(f"{base}/v1/regions/36/employers/{EMPLOYER['credit_code']}", headers=token)
         docs = httpx.get(f"{base}/docs")
     finally:
@@ -146,6 +152,8 @@ def test_the_stack_starts_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path
     assert audit  # the registration's audit record, with its trace id
     assert dead_letters == "none\n"
     assert "enrolment: " in rebuilt and " events replayed in " in rebuilt, rebuilt
+    assert published.startswith("calendar 2027 published")
+    assert loaded_by == {f"{service}_{region}" for service in SERVICES for region in ("36", "44")}
     assert after_rebuild.json()["name"] == "Foshan Ceramics"
     assert docs.status_code == 200
     assert "API docs" in output and "stopped." in output
@@ -216,6 +224,20 @@ async def _events(url: str) -> int:
         return int(await conn.fetchval("SELECT count(*) FROM events WHERE event_type = 'EmployerRegistered'"))
     finally:
         await conn.close()
+
+
+async def _databases_with_year(server: str, year: int) -> set[str] | None:
+    """The services' databases that hold the calendar of `year`; None until every one does."""
+    names = {f"{service}_{region}" for service in SERVICES for region in ("36", "44")}
+    holding = set()
+    for name in names:
+        conn = await asyncpg.connect(f"{server}/{name}")
+        try:
+            if await conn.fetchval("SELECT count(*) FROM calendar_years WHERE year = $1", year):
+                holding.add(name)
+        finally:
+            await conn.close()
+    return holding if holding == names else None
 
 
 async def _databases(url: str) -> set[str]:
