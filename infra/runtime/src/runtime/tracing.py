@@ -202,7 +202,7 @@ def span_json(span: ReadableSpan, service: str | None) -> bytes:
     attributes: Any = getattr(span, "_attributes", None)
     if isinstance(attributes, BoundedAttributes):
         attributes = attributes._dict  # an OrderedDict: orjson writes it as an object
-    elif attributes is None or not isinstance(attributes, dict):
+    elif not isinstance(attributes, dict):
         attributes = dict(span.attributes or {})
     links = span.links
     return orjson.dumps(
