@@ -288,9 +288,7 @@ class NatsSpanStore(SpanProcessor):
 
     def flush(self) -> None:
         """Publish what waits (on the loop's thread), without waiting for it to be sent."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._stop_timer()
         if not self._waiting:
             return
         waiting, self._waiting, self._count = self._waiting, {}, 0
@@ -324,6 +322,9 @@ class NatsSpanStore(SpanProcessor):
 
     def shutdown(self) -> None:
         self._closed = True
+        self._stop_timer()
+
+    def _stop_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
