@@ -42,12 +42,21 @@ def token(
     typer.echo(issue_token(settings.jwt_secret, kind=kind, subject=subject, region=region, role=role))
 
 
-def _js_call(work: object) -> object:
+async def _connect(settings: GatewaySettings) -> Any:
+    """The stack's NATS, or a plain message and exit status 1 (not a traceback) when it is not there."""
     from runtime.messaging import connect
 
+    try:
+        return await connect(settings.nats_servers, name="yiwang-cli", wait_seconds=5)
+    except TimeoutError as error:
+        typer.echo(f"{error}: set YIWANG_NATS_URL to the stack's NATS (`make run` prints it as NATS ...)", err=True)
+        raise typer.Exit(1) from error
+
+
+def _js_call(work: object) -> object:
     async def main() -> object:
         settings = GatewaySettings()
-        nc = await connect(settings.nats_servers, name="yiwang-cli", wait_seconds=5)
+        nc = await _connect(settings)
         try:
             return await work(nc.jetstream(), settings)  # type: ignore[operator]
         finally:
@@ -167,7 +176,7 @@ def rebuild(
 
     from contracts.replies import Reply
     from contracts.subjects import SERVICES, Subjects
-    from runtime.messaging import connect, request
+    from runtime.messaging import request
 
     if service not in SERVICES:
         raise typer.BadParameter(f"one of {', '.join(SERVICES)}", param_hint="SERVICE")
@@ -184,7 +193,7 @@ def rebuild(
         return reply.result
 
     async def main() -> list[dict[str, Any]]:
-        nc = await connect(settings.nats_servers, name="yiwang-cli", wait_seconds=5)
+        nc = await _connect(settings)
         try:
             names: list[str] = (await ask(nc, [], 10.0))["available"]
             done: list[dict[str, Any]] = []
