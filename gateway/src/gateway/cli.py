@@ -153,15 +153,13 @@ def dead_letters() -> None:
 @app.command()
 def replay(sequence: int) -> None:
     """Send a dead letter back to its subject after the fix, and remove it."""
-    from nats.js.errors import BadRequestError, NotFoundError
-
-    from runtime.messaging import DeadLetters
+    from runtime.messaging import DeadLetters, NoSuchDeadLetterError
 
     async def work(js: object, settings: GatewaySettings) -> str:
         try:
             subject = await DeadLetters(js, settings.subject_root).replay(sequence)  # type: ignore[arg-type]
-        except (NotFoundError, BadRequestError) as error:  # gone (replayed before) or never a sequence
-            typer.echo(f"no dead letter {sequence}: `yiwang dead-letters` lists those held", err=True)
+        except NoSuchDeadLetterError as error:
+            typer.echo(f"{error}: `yiwang dead-letters` lists those held", err=True)
             raise typer.Exit(1) from error
         return f"replayed {sequence} to {subject}"
 

@@ -16,6 +16,7 @@ from runtime.messaging import (
     ConsumerSpec,
     DeadLetters,
     Delivery,
+    NoSuchDeadLetterError,
     PoisonMessageError,
     PullConsumer,
     StreamSpec,
@@ -169,6 +170,8 @@ async def test_a_dead_letter_replayed_after_the_fix_is_applied_once(
 
     assert await dead.list() == []
     assert await pool.fetchval("SELECT body FROM effects") == "broken-then-fixed"
+    with pytest.raises(NoSuchDeadLetterError):  # replayed, so no longer held
+        await dead.replay(letter["sequence"])
 
 
 async def test_with_linger_messages_that_come_one_at_a_time_share_a_batch(

@@ -33,7 +33,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from runtime.eventstore import EventStore, Transaction
@@ -291,8 +291,12 @@ class DeadLetters:
         """Send a dead letter back to its subject (after a fix) and remove it from the stream.
 
         The consumer's inbox still knows the original id, so a replay is applied at most once.
+        `NoSuchDeadLetterError` when the stream holds none at `sequence`.
         """
-        raw = await self.js.get_msg(self.stream.name, sequence)
+        try:
+            raw = await self.js.get_msg(self.stream.name, sequence)
+        except (NotFoundError, BadRequestError) as error:  # removed (replayed before), or 0: never a sequence
+            raise NoSuchDeadLetterError(f"no dead letter {sequence}") from error
         headers = {k: v for k, v in (raw.headers or {}).items() if not k.startswith("Yiwang-Dead-")}
         original = (raw.headers or {}).get("Yiwang-Dead-Subject")
         if original is None:
@@ -301,6 +305,10 @@ class DeadLetters:
         await self.js.publish(original, raw.data or b"", headers=headers)
         await self.js.delete_msg(self.stream.name, sequence)
         return str(original)
+
+
+class NoSuchDeadLetterError(LookupError):
+    """No dead letter is held at the sequence asked for."""
 
 
 class ConsumerGoneError(nats.errors.Error):
