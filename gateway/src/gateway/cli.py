@@ -53,6 +53,16 @@ async def _connect(settings: GatewaySettings) -> Any:
         raise typer.Exit(1) from error
 
 
+def _gateway_unreachable(gateway: str, error: Exception) -> typer.Exit:
+    """A plain line for a gateway that does not answer at all (not a traceback), and exit status 1."""
+    typer.echo(
+        f"gateway at {gateway} not reachable ({type(error).__name__}): --gateway names it "
+        "(`make run` prints it as gateway ...)",
+        err=True,
+    )
+    return typer.Exit(1)
+
+
 def _js_call(work: object) -> object:
     async def main() -> object:
         settings = GatewaySettings()
@@ -90,11 +100,22 @@ def transfer(
 
     settings = GatewaySettings()
     bearer = issue_token(settings.jwt_secret, kind="operator", subject="cli", region=region)
-    response = httpx.get(
-        f"{gateway}/v1/regions/{region}/transfers/{case_id}", headers={"Authorization": f"Bearer {bearer}"}, timeout=10
-    )
+    try:
+        response = httpx.get(
+            f"{gateway}/v1/regions/{region}/transfers/{case_id}",
+            headers={"Authorization": f"Bearer {bearer}"},
+            timeout=10,
+        )
+    except httpx.TransportError as error:
+        raise _gateway_unreachable(gateway, error) from error
     if response.status_code != 200:
-        typer.echo(response.json().get("detail", response.text), err=True)
+        try:
+            problem = response.json()
+        except ValueError:  # not the gateway's problem+json: something else answers at that address
+            problem = None
+        detail = problem.get("detail") if isinstance(problem, dict) else None
+        detail = detail or response.text[:200]
+        typer.echo(f"{response.status_code}: {detail}", err=True)
         raise typer.Exit(1)
     typer.echo(render(response.json()))
 
@@ -248,7 +269,9 @@ def load_calendar(
 
 @app.command()
 def simulate(
-    profile: Annotated[Path, typer.Argument(help="A city's year, e.g. docs/scenarios/nanchang-2021.json.")],
+    profile: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="A city's year, e.g. docs/scenarios/nanchang-2021.json.")
+    ],
     scale: Annotated[
         float, typer.Option(help="Share of the year's traffic to send (0.001: about 800 requests).")
     ] = 0.001,
@@ -261,6 +284,7 @@ def simulate(
     import secrets
     from datetime import UTC, datetime
 
+    import httpx
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from gateway import simulation as sim
@@ -268,26 +292,38 @@ def simulate(
 
     settings = GatewaySettings()
     seed = secrets.randbelow(10**6) if seed is None else seed
-    plan = sim.build_plan(
-        sim.Profile.load(profile),
-        scale=scale,
-        seed=seed,
-        today=local_date(datetime.now(UTC)),
-        other_region=other_region,
-        online_channels=settings.online_channels,
-    )
+    try:
+        plan = sim.build_plan(
+            sim.Profile.load(profile),
+            scale=scale,
+            seed=seed,
+            today=local_date(datetime.now(UTC)),
+            other_region=other_region,
+            online_channels=settings.online_channels,
+        )
+    except sim.PlanError as error:
+        typer.echo(f"cannot plan the year: {error}", err=True)
+        raise typer.Exit(2) from error
+    try:
+        httpx.get(f"{gateway}/health/live", timeout=5)
+    except httpx.TransportError as error:
+        raise _gateway_unreachable(gateway, error) from error
     columns = (TextColumn("{task.description:<30}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns) as bar:
         task = bar.add_task(f"seed {seed}", total=plan.calls)
-        report = asyncio.run(
-            sim.run_against(
-                gateway,
-                plan,
-                settings.jwt_secret,
-                concurrency=concurrency,
-                progress=lambda n, what: bar.update(task, advance=n, description=what),
+        try:
+            report = asyncio.run(
+                sim.run_against(
+                    gateway,
+                    plan,
+                    settings.jwt_secret,
+                    concurrency=concurrency,
+                    progress=lambda n, what: bar.update(task, advance=n, description=what),
+                )
             )
-        )
+        except sim.FigureNotReadError as error:
+            typer.echo(f"simulation stopped: {error}", err=True)
+            raise typer.Exit(1) from error
     typer.echo(sim.render(report))
     if not report.reproduced:
         raise typer.Exit(1)

@@ -26,12 +26,13 @@ In order of use: `profile` reads the figures, `plan` lays out the year, `driver`
 measures, `report` puts the figures side by side.
 """
 
-from gateway.simulation.driver import run, run_against
+from gateway.simulation.driver import FigureNotReadError, run, run_against
 from gateway.simulation.plan import Plan, build_plan, month_first, month_last, months_up_to
 from gateway.simulation.profile import PlanError, Profile
 from gateway.simulation.report import render
 
 __all__ = [
+    "FigureNotReadError",
     "Plan",
     "PlanError",
     "Profile",

@@ -38,6 +38,11 @@ CALLERS = 64
 CONCURRENCY = 32
 
 
+class FigureNotReadError(RuntimeError):
+    """A figure the run needs could not be read from the gateway: no answer after every attempt, or
+    not the figure (a refusal, or something else at that address)."""
+
+
 # The driver's client: httpx's (in-process tests) or the lean one `yiwang simulate` sends with.
 HttpClient = httpx.AsyncClient | LeanClient
 Answer = httpx.Response | LeanAnswer
@@ -140,7 +145,7 @@ class _Driver:
     async def get(self, region: str, path: str, **params: str) -> Any:
         response = await self._send("GET", f"/v1/regions/{region}{path}", params=params, headers=self._operator(region))
         if response is None or response.status_code != 200:
-            raise RuntimeError(f"GET {path} in {region}: {response.text if response else 'no answer'}")
+            raise FigureNotReadError(f"GET {path} in {region}: {response.text if response else 'no answer'}")
         return response.json()
 
     async def call(self, call: Call) -> None:

@@ -52,4 +52,9 @@ class Profile:
 
     @classmethod
     def load(cls, path: Path) -> Profile:
-        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        try:
+            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except PlanError:
+            raise
+        except (KeyError, TypeError, ValueError) as error:  # not JSON, or not these fields
+            raise PlanError(f"{path} is not a city's profile: {type(error).__name__}: {error}") from error
