@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gateway.simulation import Profile, build_plan, render, run_against
 from runtime.workdays import local_date
+from tests.cli import yiwang
 from tests.conftest import Servers
 from tests.stack import running_stack, served_over_http
 
@@ -45,3 +46,23 @@ async def test_a_small_citys_year_through_the_gateway_reproduces_its_online_shar
     assert {"enrolment", "transfer"}.isdisjoint(figures["missing_services"])  # the others are not started here
     assert (report.employers, report.transfers_in, report.transfers_out) == (3, 4, 2)
     assert report.reproduced
+
+
+async def test_yiwang_simulate_sends_the_year_and_says_whether_it_reproduced_the_profile(
+    servers: Servers, subject_root: str
+) -> None:
+    """The command operators run (its own process, its own client, over HTTP): exit status 0 only
+    when the projections reproduce the profile's online share."""
+    async with (
+        running_stack(servers, subject_root, services=("enrolment", "transfer"), regions=("36", "44")) as stack,
+        served_over_http(stack) as url,
+    ):
+        ran = await yiwang(
+            "simulate", str(SMALL), "--scale", "1", "--seed", "2021", "--gateway", url,
+            jwt_secret=stack.settings.jwt_secret,
+        )  # fmt: skip
+
+    assert ran.status == 0, ran.out + ran.err
+    assert "nanchang-2021-small, region 36, scale 1, seed 2021: " in ran.out
+    assert "online share within 0.172 points of the profile's (half a count of 300): True" in ran.out
+    assert "problems:" not in ran.out

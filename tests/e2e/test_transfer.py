@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from gateway.auth import issue_token
+from tests.cli import yiwang
 from tests.conftest import Servers
 from tests.e2e.working_lives import FOSHAN, NANCHANG, OLDER_MAN, YOUNG, history_in_transfer_service, ok, register, work
-from tests.stack import Stack, running_stack
+from tests.stack import Stack, running_stack, served_over_http
 from tests.waiting import eventually
 from transfer.history import HistoryFeed
 
@@ -96,6 +97,23 @@ async def test_a_worker_moving_from_foshan_to_nanchang_is_transferred_straight_t
     )
     assert figures["completed_in"] == 1
     assert figures["share_within_three_days_percent"] == 100.0
+
+    # The operators' `yiwang transfer`, from its own process over HTTP: the same path, stage by stage.
+    async with served_over_http(stack) as url:
+        shown = await yiwang(
+            "transfer", applied["case_id"], "--region", "36", "--gateway", url, jwt_secret=stack.settings.jwt_secret
+        )
+    assert shown.status == 0, shown.err
+    lines = shown.out.splitlines()
+    assert lines[0] == f"transfer {applied['case_id']}  44 -> 36  completed"
+    assert f"within three days; trace {case['trace_id']}" in lines[1]
+    assert [line.split()[:3] for line in lines[3:6]] == [
+        ["review", "region", "36"],
+        ["old_agency", "region", "44"],
+        ["new_agency", "region", "36"],
+    ]
+    assert all(line.endswith("on time") for line in lines[3:6])
+    assert len(lines) == 7 + len(case["steps"])  # header, summary, "stages:", three stages, "steps:", the steps
 
 
 async def test_an_application_made_while_the_new_enrolment_is_on_its_way_to_the_transfer_service_waits_for_it(
