@@ -133,6 +133,7 @@ def test_the_stack_starts_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path
             30,
         )
         dead_letters = yiwang(nats, "dead-letters")
+        parked = yiwang(nats, "undeliverable", "enrolment", "--region", "36")
         yiwang(nats, "alerts")  # answers (what it lists depends on the consumers' pace)
         rebuilt = yiwang(nats, "rebuild", "enrolment", "--region", "36")
         calendar = tmp_path / "calendar-2027.json"
@@ -151,6 +152,7 @@ def test_the_stack_starts_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path
     assert "enrolment-36: " in tree
     assert audit  # the registration's audit record, with its trace id
     assert dead_letters == "none\n"
+    assert parked == "none\n"
     assert "enrolment: " in rebuilt and " events replayed in " in rebuilt, rebuilt
     assert published.startswith("calendar 2027 published")
     assert loaded_by == {f"{service}_{region}" for service in SERVICES for region in ("36", "44")}

@@ -4,8 +4,9 @@ projection rebuilds)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -14,6 +15,7 @@ from gateway.config import GatewaySettings
 from gateway.simulation.driver import CONCURRENCY
 
 app = typer.Typer(help="yiwang operators' CLI", no_args_is_help=True)
+T = TypeVar("T")
 
 
 @app.command()
@@ -187,61 +189,97 @@ def replay(sequence: int) -> None:
     typer.echo(_js_call(work))
 
 
-@app.command()
-def rebuild(
-    service: Annotated[str, typer.Argument(help="enrolment, transfer, arrears or injury")],
-    region: Annotated[str, typer.Option(help="the service's region")] = "36",
-    timeout: Annotated[float, typer.Option(help="seconds to wait for each projection")] = 600.0,
-) -> None:
-    """Rebuild a service's projections: each read model emptied and replayed from the event log."""
-    import nats.errors
-    import orjson
-    from nats.aio.client import Client as NatsClient
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+ServiceName = Annotated[str, typer.Argument(help="enrolment, transfer, arrears or injury")]
 
-    from contracts.replies import Reply
-    from contracts.subjects import SERVICES, Subjects
-    from runtime.messaging import request
 
-    if service not in SERVICES:
-        raise typer.BadParameter(f"one of {', '.join(SERVICES)}", param_hint="SERVICE")
-    settings = GatewaySettings()
-    subject = Subjects(settings.subject_root).command(region, service, "rebuild_projections")
+class _Service:
+    """A running service's operators' requests over NATS (`<root>.<region>.<service>.cmd.<name>`)."""
 
-    async def ask(nc: NatsClient, projections: list[str], wait: float) -> dict[str, Any]:
-        raw = await request(nc, subject, orjson.dumps({"projections": projections}), timeout=wait)
-        reply = Reply.model_validate_json(raw)
+    def __init__(self, service: str, region: str) -> None:
+        from contracts.subjects import SERVICES
+
+        if service not in SERVICES:
+            raise typer.BadParameter(f"one of {', '.join(SERVICES)}", param_hint="SERVICE")
+        self.service, self.region, self.settings = service, region, GatewaySettings()
+        self.nc: Any = None
+
+    async def ask(self, name: str, body: dict[str, Any], wait: float) -> dict[str, Any]:
+        import orjson
+
+        from contracts.replies import Reply
+        from contracts.subjects import Subjects
+        from runtime.messaging import request
+
+        subject = Subjects(self.settings.subject_root).command(self.region, self.service, name)
+        reply = Reply.model_validate_json(await request(self.nc, subject, orjson.dumps(body), timeout=wait))
         if not reply.ok or not isinstance(reply.result, dict):
             raise typer.BadParameter(
                 (reply.problem.detail if reply.problem else None) or "refused", param_hint="SERVICE"
             )
         return reply.result
 
-    async def main() -> list[dict[str, Any]]:
-        nc = await _connect(settings)
-        try:
-            names: list[str] = (await ask(nc, [], 10.0))["available"]
-            done: list[dict[str, Any]] = []
-            columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-            with Progress(*columns) as bar:
-                task = bar.add_task(f"{service}-{region}", total=len(names))
-                for name in names:
-                    bar.update(task, description=f"rebuilding {name}")
-                    done += (await ask(nc, [name], timeout))["rebuilt"]
-                    bar.advance(task)
-            return done
-        finally:
-            await nc.drain()
+    def run(self, work: Callable[[], Awaitable[T]]) -> T:
+        """`work` with the stack's NATS connected; a service that does not answer in one line, exit 1."""
+        import nats.errors
 
-    try:
-        rebuilt = asyncio.run(main())
-    except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError) as error:
-        typer.echo(f"{service} in region {region} did not answer: {type(error).__name__}", err=True)
-        raise typer.Exit(1) from error
+        async def main() -> T:
+            self.nc = await _connect(self.settings)
+            try:
+                return await work()
+            finally:
+                await self.nc.drain()
+
+        try:
+            return asyncio.run(main())
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError) as error:
+            typer.echo(f"{self.service} in region {self.region} did not answer: {type(error).__name__}", err=True)
+            raise typer.Exit(1) from error
+
+
+@app.command()
+def rebuild(
+    service: ServiceName,
+    region: Annotated[str, typer.Option(help="the service's region")] = "36",
+    timeout: Annotated[float, typer.Option(help="seconds to wait for each projection")] = 600.0,
+) -> None:
+    """Rebuild a service's projections: each read model emptied and replayed from the event log."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    running = _Service(service, region)
+
+    async def work() -> list[dict[str, Any]]:
+        names: list[str] = (await running.ask("rebuild_projections", {"projections": []}, 10.0))["available"]
+        done: list[dict[str, Any]] = []
+        columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns) as bar:
+            task = bar.add_task(f"{service}-{region}", total=len(names))
+            for name in names:
+                bar.update(task, description=f"rebuilding {name}")
+                done += (await running.ask("rebuild_projections", {"projections": [name]}, timeout))["rebuilt"]
+                bar.advance(task)
+        return done
+
+    rebuilt = running.run(work)
     for r in rebuilt:
         typer.echo(f"{r['projection']}: {r['events']} events replayed in {r['seconds']} s")
     if not rebuilt:
         typer.echo(f"{service} in region {region} has no projections")
+
+
+@app.command()
+def undeliverable(
+    service: ServiceName,
+    region: Annotated[str, typer.Option(help="the service's region")] = "36",
+    resend: Annotated[bool, typer.Option(help="queue them all again in the outbox (after the fix)")] = False,
+) -> None:
+    """Messages a service's outbox parked because no stream took their subject: list them, or resend."""
+    running = _Service(service, region)
+    answer = running.run(lambda: running.ask("undeliverable", {"resend": resend}, 30.0))
+    if resend:
+        typer.echo(f"{answer['resent']} queued again in the outbox of {service} in region {region}")
+        return
+    lines = [f"{m['parked_at']}\t{m['subject']}\t{m['message_id']}\t{m['reason']}" for m in answer["parked"]]
+    typer.echo("\n".join(lines) or "none")
 
 
 @app.command("load-calendar")

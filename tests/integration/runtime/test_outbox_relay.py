@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from runtime import db, tracing
 from runtime.eventstore import NewEvent, OutboxMessage, PostgresEventStore
 from runtime.messaging import StreamSpec, ensure_stream
-from runtime.outbox import OutboxRelay
+from runtime.outbox import OutboxRelay, parked, resend_parked
 from tests.waiting import eventually
 
 
@@ -251,6 +251,38 @@ async def test_a_message_no_stream_takes_is_parked_and_does_not_block_the_others
     assert sorted(await stream_message_ids(js, stream.name)) == sorted(good)
     parked = await pool.fetch("SELECT subject, reason FROM outbox_undeliverable")
     assert [r["subject"] for r in parked] == [f"{subject_root}.99.nowhere.evt.lost.v1"]
+
+
+async def test_parked_messages_resent_after_the_fix_leave_in_the_order_parked_under_their_own_ids(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str
+) -> None:
+    js = nc.jetstream()
+    subject = f"{subject_root}.36.late.evt.happened.v1"
+    store = PostgresEventStore(pool)
+    lost: list[str] = []
+    for _ in range(3):  # three transactions, so the order is the commits'
+        lost += await queue_messages(store, subject, 1)
+    relay = OutboxRelay(pool, js)
+    async with pool.acquire() as conn:
+        assert await relay.relay_once(conn) == 3  # all three parked: no stream takes the subject
+    listed = await parked(pool)
+    assert await resend_parked(pool) == 3  # too early: no stream yet ...
+    async with pool.acquire() as conn:
+        await relay.relay_once(conn)
+    assert [m["message_id"] for m in await parked(pool)] == lost  # ... so parked again, in the same order
+
+    late = StreamSpec(f"{subject_root.upper()}_LATE", (f"{subject_root}.36.late.>",))
+    await ensure_stream(js, late, replicas=1, duplicate_window=600)  # the fix
+    resent = await resend_parked(pool)
+    async with pool.acquire() as conn:
+        await relay.relay_once(conn)
+
+    assert [(m["message_id"], m["subject"]) for m in listed] == [(i, subject) for i in lost]
+    assert all("no response from stream" in m["reason"] for m in listed), listed
+    assert resent == 3
+    assert await stream_message_ids(js, late.name) == lost
+    assert await parked(pool) == []
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
 
 
 async def test_messages_for_an_unreachable_region_wait_in_order_while_the_rest_go_on(

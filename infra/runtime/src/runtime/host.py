@@ -52,7 +52,7 @@ from runtime.messaging import (
     ensure_stream,
     verify_server_safety,
 )
-from runtime.outbox import OutboxRelay
+from runtime.outbox import OutboxRelay, parked, resend_parked
 from runtime.projector import Projection, Projector
 from runtime.requests import query
 from runtime.settings import RuntimeSettings
@@ -200,6 +200,7 @@ async def start_service(
         "health": _health_handler(pool, nc),
         "handled_services": _handled_handler(pool),
         "rebuild_projections": _rebuild_handler(projector),
+        "undeliverable": _undeliverable_handler(pool, relay),
         **parts.requests,
     }
     server = RequestServer(nc, f"{settings.subject_root}.{settings.region}.{service}", requests)
@@ -263,6 +264,32 @@ def _rebuild_handler(projector: Projector) -> RequestHandler:
         return reply_bytes(ok({"available": available, "rebuilt": rebuilt}))
 
     return rebuild
+
+
+class Undeliverable(BaseModel):
+    """`yiwang undeliverable`: list the outbox's parked messages, or queue them again (after the fix)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resend: bool = False
+
+
+def _undeliverable_handler(pool: asyncpg.Pool, relay: OutboxRelay) -> RequestHandler:
+    """Operators' `undeliverable` command: the messages no stream took, listed or queued again."""
+
+    async def undeliverable(request: Request) -> bytes:
+        try:
+            asked = Undeliverable.model_validate_json(request.data or b"{}")
+        except ValidationError as error:
+            return reply_bytes(refused(invalid(error)))
+        if not asked.resend:
+            return reply_bytes(ok({"parked": await parked(pool)}))
+        resent = await resend_parked(pool)
+        relay.wake()
+        log.info("parked outbox messages queued again", extra={"count": resent})
+        return reply_bytes(ok({"resent": resent}))
+
+    return undeliverable
 
 
 async def _logged(loop: Awaitable[None]) -> None:

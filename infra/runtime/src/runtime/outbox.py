@@ -228,6 +228,37 @@ class OutboxRelay:
                 await self._wake.wait(self.poll_interval)
 
 
+_RESEND = """
+WITH parked AS (DELETE FROM outbox_undeliverable RETURNING id, message_id, subject, payload, headers)
+INSERT INTO outbox (message_id, subject, payload, headers)
+SELECT message_id, subject, payload, headers FROM parked ORDER BY id
+"""
+
+
+async def parked(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    """The messages parked as undeliverable, in the order they were parked: id, subject and reason
+    (not the payload, which may carry personal data)."""
+    rows = await pool.fetch("SELECT message_id, subject, reason, parked_at FROM outbox_undeliverable ORDER BY id")
+    return [
+        {
+            "message_id": str(r["message_id"]),
+            "subject": r["subject"],
+            "reason": r["reason"],
+            "parked_at": r["parked_at"].isoformat(),
+        }
+        for r in rows
+    ]
+
+
+async def resend_parked(pool: asyncpg.Pool) -> int:
+    """Queue every parked message in the outbox again, in the order parked, under its own message id
+    (a copy JetStream or a consumer's inbox already has is dropped there); returns how many. One
+    statement: each message is either parked or queued, never both or neither. A subject that
+    still has no stream is parked again by the relay, with the new reason."""
+    status = await pool.execute(_RESEND)
+    return int(status.rsplit(" ", 1)[-1])
+
+
 def created_together(rows: list[asyncpg.Record]) -> list[list[asyncpg.Record]]:
     """Rows in the order read, those next to each other with the same trace context together: the
     messages one transaction queued (a registration's two events, say) go under one send span, not
