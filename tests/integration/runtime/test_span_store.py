@@ -140,9 +140,10 @@ async def test_after_its_close_the_store_takes_no_span(nc: NatsClient, js: Any, 
         pass
     store.flush()
     # A marker sent after on the same connection is stored after anything the store had sent.
-    await nc.publish(f"{subject_root}.traces.marker", b'[{"name": "marker", "start_ns": 0}]')
+    marker = "f" * 32  # a trace id of no span here
+    await nc.publish(f"{subject_root}.traces.{marker}", b'[{"name": "marker", "start_ns": 0}]')
 
-    await eventually(lambda: read_trace(js, subject_root, "marker"))
+    await eventually(lambda: read_trace(js, subject_root, marker))
     trace_id = f"{before.get_span_context().trace_id:032x}"
     assert [s["name"] for s in await read_trace(js, subject_root, trace_id)] == ["before the close"]
     info = await js.stream_info(trace_stream(subject_root).name)

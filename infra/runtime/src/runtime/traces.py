@@ -28,8 +28,16 @@ def trace_stream(root: str, max_bytes: int = 512 * 1024 * 1024) -> StreamSpec:
     )
 
 
+def is_trace_id(text: str) -> bool:
+    """A W3C trace id as spans and `X-Trace-Id` write it: 32 lowercase hexadecimal digits."""
+    return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
+
+
 async def read_trace(js: JetStreamContext, root: str, trace_id: str, *, limit: int = 5000) -> list[dict[str, Any]]:
-    """Every span stored for `trace_id`, ordered by start time."""
+    """Every span stored for `trace_id`, ordered by start time. Anything but a trace id is refused
+    (a `*` or `>` would be a subject wildcard: other traces' spans)."""
+    if not is_trace_id(trace_id):
+        raise ValueError(f"not a trace id: {trace_id!r}")
     stream = trace_stream(root).name
     config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=10.0)
     subscription = await js.pull_subscribe(f"{root}.traces.{trace_id}", stream=stream, config=config)
