@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from contracts.envelope import ActorKind
 from gateway.auth import issue_token
 from gateway.config import GatewaySettings
 from gateway.simulation.driver import CONCURRENCY
@@ -34,14 +35,30 @@ def up(
 
 @app.command()
 def token(
-    kind: Annotated[str, typer.Argument(help="citizen, employer, operator or hospital")],
+    kind: Annotated[ActorKind, typer.Argument(help="who signs in: a feed's token is `system`")],
     subject: Annotated[str, typer.Argument(help="who: a pseudonym, credit code, staff or hospital id")],
     region: Annotated[str | None, typer.Option(help="the region of an operator or a feed")] = None,
     role: Annotated[str | None, typer.Option()] = None,
+    citizen_id: Annotated[str | None, typer.Option(help="a citizen's ID number (a citizen's token needs it)")] = None,
 ) -> None:
     """Print a development token signed with YIWANG_JWT_SECRET."""
+    from contracts.identifiers import check_citizen_id
+
+    if kind in (ActorKind.OPERATOR, ActorKind.SYSTEM) and not region:
+        raise typer.BadParameter("an operator's or a feed's token names its region: --region 36", param_hint="--region")
+    if kind is ActorKind.CITIZEN:
+        try:
+            citizen_id = check_citizen_id(citizen_id or "")
+        except ValueError as error:
+            raise typer.BadParameter(
+                f"a citizen's token carries a valid ID number: {error}", param_hint="--citizen-id"
+            ) from error
     settings = GatewaySettings()
-    typer.echo(issue_token(settings.jwt_secret, kind=kind, subject=subject, region=region, role=role))
+    typer.echo(
+        issue_token(
+            settings.jwt_secret, kind=kind.value, subject=subject, region=region, role=role, citizen_id=citizen_id
+        )
+    )
 
 
 async def _connect(settings: GatewaySettings) -> Any:
@@ -78,9 +95,13 @@ def _js_call(work: object) -> object:
 
 
 @app.command()
-def trace(trace_id: str) -> None:
+def trace(trace_id: Annotated[str, typer.Argument(help="32 hexadecimal digits: a response's X-Trace-Id")]) -> None:
     """Show one trace as a tree: every hop across gateway, services and regions with its time."""
-    from runtime.traces import read_trace, render_tree
+    from runtime.traces import is_trace_id, read_trace, render_tree
+
+    trace_id = trace_id.lower()
+    if not is_trace_id(trace_id):
+        raise typer.BadParameter("32 hexadecimal digits, as in a response's X-Trace-Id", param_hint="TRACE_ID")
 
     async def work(js: object, settings: GatewaySettings) -> str:
         spans = await read_trace(js, settings.subject_root, trace_id)  # type: ignore[arg-type]
@@ -123,7 +144,7 @@ def transfer(
 
 
 @app.command()
-def audit(last: Annotated[int, typer.Option(help="how many of the latest records")] = 50) -> None:
+def audit(last: Annotated[int, typer.Option(min=1, help="how many of the latest records")] = 50) -> None:
     """The latest audit records: every change and every refusal, who, where, the outcome, the trace."""
     from gateway.audit import read_audit
 
@@ -143,7 +164,7 @@ def audit(last: Annotated[int, typer.Option(help="how many of the latest records
 
 
 @app.command()
-def alerts(last: Annotated[int, typer.Option(help="how many of the latest alerts")] = 50) -> None:
+def alerts(last: Annotated[int, typer.Option(min=1, help="how many of the latest alerts")] = 50) -> None:
     """The latest consumer alerts of every service: saturated, stalled, recovered, with the backlog."""
     from runtime.watch import read_alerts
 
@@ -285,7 +306,12 @@ def undeliverable(
 @app.command("load-calendar")
 def load_calendar(
     path: Annotated[
-        Path, typer.Argument(help='JSON: {"year": 2027, "holidays": [...], "workdays": [...], "source": "..."}')
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help='JSON: {"year": 2027, "holidays": [...], "workdays": [...], "source": "..."}',
+        ),
     ],
 ) -> None:
     """Load next year's working-day calendar (State Council notice); provisional deadlines are recomputed."""
@@ -293,9 +319,16 @@ def load_calendar(
 
     import orjson
 
-    from runtime.workdays import CalendarYear
+    from runtime.workdays import CalendarDataError, CalendarYear
 
-    year = CalendarYear.from_json(orjson.loads(path.read_bytes()))
+    try:
+        raw = orjson.loads(path.read_bytes())
+        if not isinstance(raw, dict):
+            raise CalendarDataError(f"a JSON object is needed, not {type(raw).__name__}")
+        year = CalendarYear.from_json(raw)
+    except ValueError as error:  # not JSON, or not a calendar (CalendarDataError): nothing is published
+        typer.echo(f"{path}: not loaded: {error}", err=True)
+        raise typer.Exit(2) from error
 
     async def work(js: object, settings: GatewaySettings) -> str:
         subject = f"{settings.subject_root}.calendar.year_loaded"
