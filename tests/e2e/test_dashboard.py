@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Page, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from contracts.subjects import Subjects
 from runtime.settings import RuntimeSettings
 from tests.conftest import Servers
 from tests.e2e import test_arrears as arrears
@@ -107,6 +108,19 @@ async def test_the_dashboard_shows_the_online_share_and_transfers_and_follows_ne
             await shows(page, "#transfers", "on track")
             await shows(page, "#online-share", "50.00 %")
             await shows(page, "#channels", "mobile_app (online)")
+
+            # How the region runs: the services of this stack answer, the others are not started;
+            # a message that is not a letter reaches transfer-36's inbox and becomes a dead letter.
+            await shows(page, "#services", "transferready0")  # service, state, parked (cells run together)
+            await shows(page, "#services", "arrearsnot answering")
+            await shows(page, "#behind-summary", "none: every consumer keeps up")
+            await shows(page, "#dead-summary", "none")
+            nc = stack.services[("transfer", "36")].resources.nc
+            await nc.jetstream().publish(
+                Subjects(stack.settings.subject_root).inbox("36", "transfer", "not_a_letter"), b"{}"
+            )
+            await shows(page, "#dead-summary", "1 held on this NATS")
+            await shows(page, "#dead", "transfer-36-inbox1")
             await page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
         finally:
             await browser.close()

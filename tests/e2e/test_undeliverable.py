@@ -43,6 +43,7 @@ async def test_events_parked_while_their_stream_was_gone_are_listed_and_resent_a
     recorded = [r["event_id"] for r in await pool.fetch("SELECT event_id::text FROM events ORDER BY position")]
     shown = await yiwang("undeliverable", "enrolment", "--region", "36", **settings)
     parked = [line.split("\t") for line in shown.out.splitlines()]
+    dashboard = (await stack.client.get("/v1/regions/36/dashboard", headers=stack.token())).json()
     with pytest.raises(NotFoundError):
         await js.stream_info(events.name)
     await stack.stop("enrolment", "36")
@@ -67,6 +68,12 @@ async def test_events_parked_while_their_stream_was_gone_are_listed_and_resent_a
     assert [i for i in ids if i in recorded] == [e for e in recorded if e in ids]  # in commit order
     assert all(row[3] == "nats: no response from stream" for row in parked), parked
     assert all(row[1].startswith(f"{subject_root}.36.enrolment.") for row in parked), parked
+    assert dashboard["operations"]["services"][0] == {
+        "service": "enrolment",
+        "answering": True,
+        "ready": True,
+        "parked": len(parked),  # on the operators' dashboard too
+    }
     assert len(still.out.splitlines()) == len(parked)  # a restart does not resend them by itself
     assert resent.out == f"{len(parked)} queued again in the outbox of enrolment in region 36\n"
     assert after.out == "none\n"

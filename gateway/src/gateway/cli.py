@@ -300,6 +300,8 @@ def undeliverable(
         typer.echo(f"{answer['resent']} queued again in the outbox of {service} in region {region}")
         return
     lines = [f"{m['parked_at']}\t{m['subject']}\t{m['message_id']}\t{m['reason']}" for m in answer["parked"]]
+    if answer["total"] > len(lines):
+        lines.append(f"... and {answer['total'] - len(lines)} more")
     typer.echo("\n".join(lines) or "none")
 
 

@@ -265,7 +265,7 @@ async def test_parked_messages_resent_after_the_fix_leave_in_the_order_parked_un
     relay = OutboxRelay(pool, js)
     async with pool.acquire() as conn:
         assert await relay.relay_once(conn) == 3  # all three parked: no stream takes the subject
-    listed = await parked(pool)
+    listed, first_two = await parked(pool), await parked(pool, 2)
     assert await resend_parked(pool) == 3  # too early: no stream yet ...
     async with pool.acquire() as conn:
         await relay.relay_once(conn)
@@ -278,6 +278,7 @@ async def test_parked_messages_resent_after_the_fix_leave_in_the_order_parked_un
         await relay.relay_once(conn)
 
     assert [(m["message_id"], m["subject"]) for m in listed] == [(i, subject) for i in lost]
+    assert first_two == listed[:2]
     assert all("no response from stream" in m["reason"] for m in listed), listed
     assert resent == 3
     assert await stream_message_ids(js, late.name) == lost

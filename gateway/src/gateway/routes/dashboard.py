@@ -22,6 +22,7 @@ from contracts.envelope import Actor, Channel
 from contracts.injury import commands as ic
 from contracts.transfer import commands as tc
 from gateway.auth import Caller, require_operator_of
+from gateway.operations import operations
 from gateway.problems import ProblemError
 from gateway.routes.common import Region
 from gateway.routes.statistics import online_share
@@ -53,15 +54,18 @@ async def _query(request: Request, region: str, service: str, name: str, data: A
 async def dashboard(region: Region, request: Request, actor: Caller) -> dict[str, Any]:
     """Everything the dashboard shows for a region: the online share by channel and day over the last
     30 days, open transfers on their three-day path (on track, at risk, breached), wage-arrears leads
-    and cases under supervision, and work-injury settlement totals (service dates in the 30 days)."""
+    and cases under supervision, work-injury settlement totals (service dates in the 30 days), and
+    how the region runs (services answering, parked messages, consumers behind, dead letters)."""
     require_operator_of(region, actor)
     today = local_date(datetime.now(UTC))
     first = today - timedelta(days=DAYS - 1)
-    share, transfers, supervised, settlements = await asyncio.gather(
+    state = request.app.state
+    share, transfers, supervised, settlements, running = await asyncio.gather(
         _online(request, region, actor, today),
         _query(request, region, "transfer", "list_transfers", tc.ListTransfers(at_risk_only=False, limit=200), actor),
         _query(request, region, "arrears", "list_supervised", ac.ListSupervised(limit=200), actor),
         _query(request, region, "injury", "injury_figures", ic.InjuryFigures(first=first, last=today), actor),
+        operations(state.nc, state.js, state.settings.subject_root, region),
     )
     return {
         "region": region,
@@ -70,6 +74,7 @@ async def dashboard(region: Region, request: Request, actor: Caller) -> dict[str
         "transfers": transfers,
         "arrears_supervised": supervised,
         "settlements": settlements,
+        "operations": running,
     }
 
 

@@ -21,7 +21,7 @@ import uvloop
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from opentelemetry.sdk.trace import TracerProvider
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.codec import invalid, reply_bytes
 from contracts.envelope import Envelope
@@ -272,6 +272,7 @@ class Undeliverable(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     resend: bool = False
+    limit: int = Field(default=1000, ge=0)  # listed at most; `total` counts them all
 
 
 def _undeliverable_handler(pool: asyncpg.Pool, relay: OutboxRelay) -> RequestHandler:
@@ -283,7 +284,8 @@ def _undeliverable_handler(pool: asyncpg.Pool, relay: OutboxRelay) -> RequestHan
         except ValidationError as error:
             return reply_bytes(refused(invalid(error)))
         if not asked.resend:
-            return reply_bytes(ok({"parked": await parked(pool)}))
+            total = await pool.fetchval("SELECT count(*) FROM outbox_undeliverable")
+            return reply_bytes(ok({"parked": await parked(pool, asked.limit) if total else [], "total": total}))
         resent = await resend_parked(pool)
         relay.wake()
         log.info("parked outbox messages queued again", extra={"count": resent})

@@ -287,6 +287,13 @@ class DeadLetters:
             seq += 1
         return found
 
+    async def held_by_consumer(self) -> dict[str, int]:
+        """How many dead letters each consumer has now, from the stream's own count by subject (one
+        request, whatever their number: for a dashboard that polls)."""
+        prefix = f"{self.root}.deadletter."
+        info = await self.js.stream_info(self.stream.name, subjects_filter=f"{prefix}>")
+        return {subject.removeprefix(prefix): n for subject, n in sorted((info.state.subjects or {}).items())}
+
     async def replay(self, sequence: int) -> str:
         """Send a dead letter back to its subject (after a fix) and remove it from the stream.
 

@@ -235,10 +235,12 @@ SELECT message_id, subject, payload, headers FROM parked ORDER BY id
 """
 
 
-async def parked(pool: asyncpg.Pool) -> list[dict[str, Any]]:
-    """The messages parked as undeliverable, in the order they were parked: id, subject and reason
-    (not the payload, which may carry personal data)."""
-    rows = await pool.fetch("SELECT message_id, subject, reason, parked_at FROM outbox_undeliverable ORDER BY id")
+async def parked(pool: asyncpg.Pool, limit: int | None = None) -> list[dict[str, Any]]:
+    """The messages parked as undeliverable (the first `limit`), in the order they were parked: id,
+    subject and reason (not the payload, which may carry personal data)."""
+    rows = await pool.fetch(
+        "SELECT message_id, subject, reason, parked_at FROM outbox_undeliverable ORDER BY id LIMIT $1", limit
+    )
     return [
         {
             "message_id": str(r["message_id"]),

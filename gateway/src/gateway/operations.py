@@ -1,0 +1,71 @@
+"""What an operator on call looks at first, for one region: does each service answer, has an outbox
+parked messages no stream took, which consumers are behind, and which messages are dead letters.
+
+Read for the dashboard's operations panel on every poll, so each part is one request or a few: a
+service's health and its parked count (two requests, short timeouts: a service that does not answer
+is shown as such, the rest still shows), the latest consumer alerts, and the dead letters counted by
+the stream itself, by consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import nats.errors
+import orjson
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+
+from contracts.subjects import SERVICES, Subjects
+from runtime.messaging import DeadLetters, request
+from runtime.watch import read_alerts
+
+ANSWER_WITHIN = 1.0  # seconds a service has to say it is ready; not answering is what is shown
+ALERTS_READ = 50  # the latest alerts of the whole stack, of which this region's are kept
+
+
+async def operations(nc: NatsClient, js: JetStreamContext, root: str, region: str) -> dict[str, Any]:
+    services, behind, dead = await asyncio.gather(
+        asyncio.gather(*(_service(nc, Subjects(root), region, name) for name in SERVICES)),
+        _consumers_behind(js, root, region),
+        _dead_letters(js, root),
+    )
+    return {"services": list(services), "consumers_behind": behind, "dead_letters": dead}
+
+
+async def _service(nc: NatsClient, subjects: Subjects, region: str, service: str) -> dict[str, Any]:
+    """Ready (its database and NATS), and how many messages its outbox has parked."""
+    try:
+        health, parked = await asyncio.gather(
+            request(nc, subjects.query(region, service, "health"), b"", timeout=ANSWER_WITHIN),
+            request(nc, subjects.query(region, service, "undeliverable"), b'{"limit": 0}', timeout=ANSWER_WITHIN),
+        )
+    except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
+        return {"service": service, "answering": False, "ready": False, "parked": None}
+    ready, count = orjson.loads(health), orjson.loads(parked)
+    return {
+        "service": service,
+        "answering": True,
+        "ready": bool(ready.get("ok")),
+        "parked": (count.get("result") or {}).get("total"),
+    }
+
+
+async def _consumers_behind(js: JetStreamContext, root: str, region: str) -> list[dict[str, Any]] | dict[str, str]:
+    """This region's consumers whose latest alert is not "recovered": saturated or stalled now."""
+    try:
+        alerts = await read_alerts(js, root, last=ALERTS_READ)
+    except nats.errors.Error as error:
+        return {"unavailable": type(error).__name__}
+    latest = {(a["service"], a["consumer"]): a for a in alerts if a.get("region") == region}
+    return [a for a in latest.values() if a["state"] != "recovered"]
+
+
+async def _dead_letters(js: JetStreamContext, root: str) -> dict[str, Any]:
+    """Dead letters held on this NATS (every region it serves), by consumer."""
+    try:
+        held = await DeadLetters(js, root).held_by_consumer()
+    except nats.errors.Error as error:
+        return {"unavailable": type(error).__name__}
+    return {"total": sum(held.values()), "by_consumer": held}
