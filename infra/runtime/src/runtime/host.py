@@ -285,7 +285,8 @@ def _undeliverable_handler(pool: asyncpg.Pool, relay: OutboxRelay) -> RequestHan
             return reply_bytes(refused(invalid(error)))
         if not asked.resend:
             total = await pool.fetchval("SELECT count(*) FROM outbox_undeliverable")
-            return reply_bytes(ok({"parked": await parked(pool, asked.limit) if total else [], "total": total}))
+            listed = await parked(pool, asked.limit) if total and asked.limit else []
+            return reply_bytes(ok({"parked": listed, "total": total}))
         resent = await resend_parked(pool)
         relay.wake()
         log.info("parked outbox messages queued again", extra={"count": resent})
