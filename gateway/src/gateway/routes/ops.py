@@ -11,13 +11,15 @@ from contracts.replies import problem
 from gateway.auth import Caller
 from gateway.problems import ProblemError
 from gateway.routing import GatedRouter
-from runtime.traces import read_trace
+from runtime.traces import TRACE_ID, read_trace
 
 router = GatedRouter(prefix="/v1/ops", tags=["operations"])
 
 
 @router.get("/traces/{trace_id}")
-async def get_trace(request: Request, actor: Caller, trace_id: str = Path(pattern=r"^[0-9a-f]{32}$")) -> dict[str, Any]:
+async def get_trace(
+    request: Request, actor: Caller, trace_id: str = Path(pattern=f"^{TRACE_ID.pattern}$")
+) -> dict[str, Any]:
     """Every span of one trace across gateway, services and regions, ordered by start."""
     if actor.kind is not ActorKind.OPERATOR:
         raise ProblemError(problem("forbidden", "Forbidden", 403, "operators only"))

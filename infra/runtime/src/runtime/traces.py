@@ -6,6 +6,7 @@ three days), not an archive: under compose, Jaeger keeps the traces.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import nats.errors
@@ -28,9 +29,11 @@ def trace_stream(root: str, max_bytes: int = 512 * 1024 * 1024) -> StreamSpec:
     )
 
 
+TRACE_ID = re.compile(r"[0-9a-f]{32}")  # a W3C trace id as spans and `X-Trace-Id` write it
+
+
 def is_trace_id(text: str) -> bool:
-    """A W3C trace id as spans and `X-Trace-Id` write it: 32 lowercase hexadecimal digits."""
-    return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
+    return TRACE_ID.fullmatch(text) is not None
 
 
 async def read_trace(js: JetStreamContext, root: str, trace_id: str, *, limit: int = 5000) -> list[dict[str, Any]]:
