@@ -5,19 +5,16 @@ one plain line."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-from uuid import uuid4
 
 import asyncpg
 from nats.aio.client import Client as NatsClient
 from typer.testing import CliRunner
 
 from gateway.cli import app
-from runtime.eventstore import PostgresEventStore
-from runtime.messaging import ConsumerSpec, DeadLetters, Delivery, PullConsumer, connect, ensure_stream
+from runtime.messaging import DeadLetters, connect, ensure_stream
 from tests.cli import yiwang
 from tests.conftest import Servers
-from tests.integration.runtime.test_consumers import run_consumer, setup
+from tests.integration.runtime.test_consumers import count, failing_until_fixed, run_consumer
 from tests.waiting import eventually
 
 
@@ -45,20 +42,11 @@ def test_replaying_a_dead_letter_that_is_not_there_says_so(servers: Servers, sub
 async def test_a_dead_letter_listed_and_replayed_from_the_command_line_is_applied_once(
     servers: Servers, pool: asyncpg.Pool, nc: NatsClient, subject_root: str
 ) -> None:
-    js, stream, dead = await setup(pool, nc, subject_root)
-    subject = f"{subject_root}.36.svc.evt.happened.v1"
-    await js.publish(subject, b"refused-until-fixed", headers={"Nats-Msg-Id": str(uuid4())})
-    fixed = False
-
-    async def handler(tx: Any, delivery: Delivery) -> None:
-        if not fixed:
-            raise RuntimeError("rate table for C3071 missing")
-        await (await tx.connection()).execute(
-            "INSERT INTO effects VALUES ($1, $2)", delivery.message_id, delivery.data.decode()
-        )
-
-    spec = ConsumerSpec("svc-cli", stream, (subject,), handler, max_deliver=2, backoff=(0.05,))
-    stop, task = await run_consumer(PullConsumer(js, PostgresEventStore(pool), spec, dead))
+    failing = await failing_until_fixed(
+        pool, nc, subject_root, "svc-cli", b"refused-until-fixed", "rate table for C3071 missing"
+    )
+    subject = failing.subject
+    stop, task = await run_consumer(failing.consumer)
     settings = {"nats_url": servers.nats_url, "subject_root": subject_root}
 
     async def listed() -> str | None:
@@ -68,9 +56,9 @@ async def test_a_dead_letter_listed_and_replayed_from_the_command_line_is_applie
     try:
         before = await eventually(listed)
         [(sequence, consumer, origin, reason)] = [line.split("\t") for line in before.splitlines()]
-        fixed = True
+        failing.fixed = True
         replayed = await yiwang("replay", sequence, **settings)
-        await eventually(lambda: _effects(pool, 1))
+        await eventually(lambda: count(pool, "SELECT count(*) FROM effects", 1))
         after = await yiwang("dead-letters", **settings)
     finally:
         stop.set()
@@ -81,7 +69,3 @@ async def test_a_dead_letter_listed_and_replayed_from_the_command_line_is_applie
     assert (replayed.status, replayed.out) == (0, f"replayed {sequence} to {subject}\n")
     assert after.out == "none\n"
     assert await pool.fetch("SELECT body FROM effects") == [("refused-until-fixed",)]
-
-
-async def _effects(pool: asyncpg.Pool, n: int) -> bool:
-    return bool(await pool.fetchval("SELECT count(*) FROM effects") == n)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
@@ -141,28 +142,47 @@ async def test_no_dead_letters_list_as_none(pool: asyncpg.Pool, nc: NatsClient, 
     assert await dead.list() == []
 
 
-async def test_a_dead_letter_replayed_after_the_fix_is_applied_once(
-    pool: asyncpg.Pool, nc: NatsClient, subject_root: str
-) -> None:
-    js, stream, dead = await setup(pool, nc, subject_root)
-    subject = f"{subject_root}.36.svc.evt.happened.v1"
-    await js.publish(subject, b"broken-then-fixed", headers={"Nats-Msg-Id": str(uuid4())})
-    fixed = False
+@dataclass
+class FailingUntilFixed:
+    """A consumer whose handler fails (a bug, a missing table) until `fixed`, then records the
+    message's effect; one message for it is in the stream."""
 
-    async def handler(tx: Any, delivery: Delivery) -> None:
-        if not fixed:
-            raise RuntimeError("bug not fixed yet")
+    dead: DeadLetters
+    subject: str
+    reason: str
+    fixed: bool = False
+    consumer: PullConsumer = field(init=False)
+
+    async def handle(self, tx: Any, delivery: Delivery) -> None:
+        if not self.fixed:
+            raise RuntimeError(self.reason)
         await (await tx.connection()).execute(
             "INSERT INTO effects VALUES ($1, $2)", delivery.message_id, delivery.data.decode()
         )
 
-    spec = ConsumerSpec("svc-replay", stream, (subject,), handler, max_deliver=2, backoff=(0.05,))
-    consumer = PullConsumer(js, PostgresEventStore(pool), spec, dead)
-    stop, task = await run_consumer(consumer)
-    await eventually(lambda: _processed(consumer, 1))
+
+async def failing_until_fixed(
+    pool: asyncpg.Pool, nc: NatsClient, root: str, durable: str, body: bytes, reason: str
+) -> FailingUntilFixed:
+    js, stream, dead = await setup(pool, nc, root)
+    subject = f"{root}.36.svc.evt.happened.v1"
+    await js.publish(subject, body, headers={"Nats-Msg-Id": str(uuid4())})
+    made = FailingUntilFixed(dead, subject, reason)
+    spec = ConsumerSpec(durable, stream, (subject,), made.handle, max_deliver=2, backoff=(0.05,))
+    made.consumer = PullConsumer(js, PostgresEventStore(pool), spec, dead)
+    return made
+
+
+async def test_a_dead_letter_replayed_after_the_fix_is_applied_once(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str
+) -> None:
+    failing = await failing_until_fixed(pool, nc, subject_root, "svc-replay", b"broken-then-fixed", "bug not fixed")
+    dead = failing.dead
+    stop, task = await run_consumer(failing.consumer)
+    await eventually(lambda: _processed(failing.consumer, 1))
     [letter] = await dead.list()
 
-    fixed = True
+    failing.fixed = True
     await dead.replay(letter["sequence"])
     await eventually(lambda: count(pool, "SELECT count(*) FROM effects", 1))
     stop.set()
