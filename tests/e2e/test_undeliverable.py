@@ -50,6 +50,7 @@ async def test_events_parked_while_their_stream_was_gone_are_listed_and_resent_a
     enrolment = await stack.start("enrolment", "36")  # the fix: a service creates its streams at start
     js = enrolment.resources.nc.jetstream()
     still = await yiwang("undeliverable", "enrolment", "--region", "36", **settings)
+    oldest = await yiwang("undeliverable", "enrolment", "--region", "36", "--limit", "1", **settings)
     resent = await yiwang("undeliverable", "enrolment", "--region", "36", "--resend", **settings)
 
     async def delivered() -> bool:
@@ -75,5 +76,6 @@ async def test_events_parked_while_their_stream_was_gone_are_listed_and_resent_a
         "parked": len(parked),  # on the operators' dashboard too
     }
     assert len(still.out.splitlines()) == len(parked)  # a restart does not resend them by itself
+    assert oldest.out.splitlines() == ["\t".join(parked[0]), f"... and {len(parked) - 1} more"]
     assert resent.out == f"{len(parked)} queued again in the outbox of enrolment in region 36\n"
     assert after.out == "none\n"

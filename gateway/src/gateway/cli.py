@@ -292,10 +292,11 @@ def undeliverable(
     service: ServiceName,
     region: Annotated[str, typer.Option(help="the service's region")] = "36",
     resend: Annotated[bool, typer.Option(help="queue them all again in the outbox (after the fix)")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="list at most this many, the oldest first")] = 1000,
 ) -> None:
     """Messages a service's outbox parked because no stream took their subject: list them, or resend."""
     running = _Service(service, region)
-    answer = running.run(lambda: running.ask("undeliverable", {"resend": resend}, 30.0))
+    answer = running.run(lambda: running.ask("undeliverable", {"resend": resend, "limit": limit}, 30.0))
     if resend:
         typer.echo(f"{answer['resent']} queued again in the outbox of {service} in region {region}")
         return
