@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -179,6 +180,21 @@ def test_the_stack_starts_serves_stops_cleanly_and_keeps_its_data(tmp_path: Path
 
     assert found.json()["name"] == "Foshan Ceramics"  # type: ignore[attr-defined]
     assert wait_until(lambda: not descendants_using(data), 30)
+
+
+def test_with_the_gateways_port_taken_nothing_starts_and_it_says_why(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        launcher = start(data, port)
+        output, _ = launcher.communicate(timeout=60)
+
+    assert launcher.returncode == 1
+    assert f"port {port} is in use on 127.0.0.1" in output.decode()
+    assert "--port 8001" in output.decode()
+    assert not data.exists()  # no server was started, nothing written
 
 
 def test_regions_apart_each_run_on_servers_of_their_own_and_reach_each_other(tmp_path: Path) -> None:

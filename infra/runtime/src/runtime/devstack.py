@@ -196,6 +196,11 @@ def _free(port: int) -> bool:
 def up(
     data_dir: Path, *, regions: tuple[str, ...] = ("36", "44"), gateway_port: int = 8000, apart: bool = False
 ) -> None:
+    if not _free(gateway_port):  # said before anything starts, not as a gateway restarting forever
+        raise SystemExit(
+            f"port {gateway_port} is in use on 127.0.0.1 (a stack already running? another program?): "
+            "stop it, or give the gateway another port: `.venv/bin/yiwang up --port 8001 --data data`"
+        )
     stack = Stack(data_dir.resolve(), regions, gateway_port, apart)
     stop = [False]
 
