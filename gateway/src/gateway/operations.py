@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 
 from contracts.subjects import SERVICES, Subjects
 from runtime.messaging import DeadLetters, request
-from runtime.watch import read_alerts
+from runtime.watch import RECOVERED, read_alerts
 
 ANSWER_WITHIN = 1.0  # seconds a service has to say it is ready; not answering is what is shown
 ALERTS_READ = 50  # the latest alerts of the whole stack, of which this region's are kept
@@ -59,7 +59,7 @@ async def _consumers_behind(js: JetStreamContext, root: str, region: str) -> lis
     except nats.errors.Error as error:
         return {"unavailable": type(error).__name__}
     latest = {(a["service"], a["consumer"]): a for a in alerts if a.get("region") == region}
-    return [a for a in latest.values() if a["state"] != "recovered"]
+    return [a for a in latest.values() if a["state"] != RECOVERED]
 
 
 async def _dead_letters(js: JetStreamContext, root: str) -> dict[str, Any]:
