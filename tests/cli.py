@@ -18,10 +18,14 @@ class Ran:
     err: str
 
 
+def clean_env() -> dict[str, str]:
+    """This process's environment without any `YIWANG_` setting (each test names those it means)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("YIWANG_")}
+
+
 async def yiwang(*args: str, **settings: str) -> Ran:
     """`yiwang ARGS` with `YIWANG_<NAME>` = value for each keyword (`jwt_secret=...`), no other YIWANG_ setting."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YIWANG_")}
-    env |= {f"YIWANG_{name.upper()}": value for name, value in settings.items()}
+    env = clean_env() | {f"YIWANG_{name.upper()}": value for name, value in settings.items()}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

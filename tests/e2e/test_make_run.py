@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
@@ -18,6 +17,8 @@ import psutil
 from contracts.subjects import SERVICES
 from gateway.auth import issue_token
 from runtime.embedded import free_port
+from tests import cli
+from tests.cli import clean_env
 
 POLL_SECONDS = 0.2
 
@@ -30,21 +31,11 @@ EMPLOYER = {
 }
 
 
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("YIWANG_")}
-
-
 def yiwang(nats_url: str, *args: str) -> str:
     """What the operators' command line prints, run against the stack's NATS."""
-    done = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
-        env={**clean_env(), "YIWANG_NATS_URL": nats_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, f"yiwang {' '.join(args)}: exit {done.returncode}\n{done.stderr}"
-    return done.stdout
+    done = asyncio.run(cli.yiwang(*args, nats_url=nats_url))
+    assert done.status == 0, f"yiwang {' '.join(args)}: exit {done.status}\n{done.err}"
+    return done.out
 
 
 def start(data: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
