@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -75,6 +75,16 @@ def per_operation_us(
         total[name] = round((now.user - then.user + now.system - then.system) * 1e6 / operations, 1)
         system[name] = round((now.system - then.system) * 1e6 / operations, 1)
     return total, system
+
+
+def part_run(
+    rate: float, before: Mapping[str, CpuTime], after: Mapping[str, CpuTime], operations: int
+) -> dict[str, Any]:
+    """A raw limit's run as one of the stack's parts (tests/bench/floor.py): its rate and its CPU per
+    operation by process, this process included (the part's client: the bench's own loop, uvloop as
+    in the services). Kept apart from a stack run's `cpu_us`, which leaves this process out."""
+    total, _ = per_operation_us(before, after, operations)
+    return {"value": rate, "part_us": total}
 
 
 def _machine_busy_ticks() -> int:

@@ -1,4 +1,9 @@
-"""Raw NATS limits: JetStream publish-with-ack (fsync always), durable pull consume, core request/reply."""
+"""Raw NATS limits: JetStream publish-with-ack (fsync always), durable pull consume, core request/reply.
+
+The CPU of each pipelined publish, consumed message and request, the server's and the clients'
+(this process on uvloop, and the responder), is one of the parts whose sum is the stack's floor
+(tests/bench/floor.py).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
+from tests.bench import cpu
 from tests.bench.common import OUTBOX_PAYLOAD, Figure, closed_loop, percentile, say, seconds
 from tests.bench.procs import POLL_SECONDS, Children
 
@@ -19,7 +25,8 @@ SUBJECT = "bench.pub.e"
 
 
 async def _publish_async(js: Any, duration: float) -> tuple[int, float]:
-    """Pipelined publishes, at most WINDOW awaiting their ack; (acknowledged, seconds)."""
+    """Pipelined publishes, at most WINDOW awaiting their ack; (acknowledged, seconds). No
+    `wait_stall`: as the outbox relay publishes (a stall timeout is a task and a timer a message)."""
     acked = 0
     failed = 0
 
@@ -34,7 +41,7 @@ async def _publish_async(js: Any, duration: float) -> tuple[int, float]:
     deadline = started + duration
     while time.perf_counter() < deadline:
         for _ in range(64):
-            future = await js.publish_async(SUBJECT, OUTBOX_PAYLOAD, wait_stall=30)
+            future = await js.publish_async(SUBJECT, OUTBOX_PAYLOAD)
             future.add_done_callback(done)
     await js.publish_async_completed()
     elapsed = time.perf_counter() - started
@@ -68,15 +75,19 @@ async def _consume(js: Any, total: int, timeout: float) -> tuple[int, float]:
     return consumed, elapsed
 
 
-async def _request_reply(nc: Any, subject: str, duration: float) -> tuple[float, float, float]:
+async def _request_reply(
+    nc: Any, subject: str, duration: float, pids: dict[str, int]
+) -> tuple[float, float, float, dict[str, Any]]:
     payload = OUTBOX_PAYLOAD
 
     async def step(_: int) -> None:
         await nc.request(subject, payload, timeout=5)
 
     await closed_loop(REQUESTERS, 0.5, step)
+    before = cpu.snapshot(pids)
     count, elapsed, latencies = await closed_loop(REQUESTERS, duration, step)
-    return count / elapsed, percentile(latencies, 50), percentile(latencies, 99)
+    run = cpu.part_run(count / elapsed, before, cpu.snapshot(pids), count)
+    return count / elapsed, percentile(latencies, 50), percentile(latencies, 99), run
 
 
 async def wait_responder(nc: Any, subject: str, timeout: float = 30.0) -> None:
@@ -91,7 +102,8 @@ async def wait_responder(nc: Any, subject: str, timeout: float = 30.0) -> None:
             await asyncio.sleep(POLL_SECONDS)
 
 
-async def measure(nats_url: str, children: Children) -> list[Figure]:
+async def measure(nats_url: str, server: int, children: Children) -> list[Figure]:
+    """`server`: nats-server's process id."""
     figures: list[Figure] = []
     nc = await nats.connect(nats_url, name="bench-raw", pending_size=64 * 1024 * 1024)
     try:
@@ -122,7 +134,9 @@ async def measure(nats_url: str, children: Children) -> list[Figure]:
             )
         )
         say(f"raw: JetStream publish_async, window {WINDOW}")
+        before = cpu.snapshot({"nats": server})
         acked, elapsed = await _publish_async(js, duration)
+        published = cpu.part_run(acked / elapsed, before, cpu.snapshot({"nats": server}), acked)
         figures.append(
             Figure(
                 "limit.js_publish",
@@ -131,11 +145,14 @@ async def measure(nats_url: str, children: Children) -> list[Figure]:
                 "msg/s",
                 "limit",
                 notes=f"sync_interval: always; {len(OUTBOX_PAYLOAD)}-byte payload",
+                extra=published,
             )
         )
         total = acked + len(latencies)
         say(f"raw: durable pull consume of {total} messages, fetch 256, ack each")
+        before = cpu.snapshot({"nats": server})
         consumed, elapsed = await _consume(js, total, timeout=max(20.0, duration * 5))
+        delivered = cpu.part_run(consumed / elapsed, before, cpu.snapshot({"nats": server}), consumed)
         figures.append(
             Figure(
                 "limit.js_consume",
@@ -144,6 +161,7 @@ async def measure(nats_url: str, children: Children) -> list[Figure]:
                 "msg/s",
                 "limit",
                 notes=f"{consumed} messages, explicit ack each",
+                extra=delivered,
             )
         )
         say(f"raw: NATS core request/reply, {REQUESTERS} concurrent requesters, responder in its own process")
@@ -151,7 +169,9 @@ async def measure(nats_url: str, children: Children) -> list[Figure]:
         responder = children.start_python(["tests.bench.responder", nats_url, subject], name="responder")
         try:
             await wait_responder(nc, subject)
-            rate, p50, p99 = await _request_reply(nc, subject, duration)
+            rate, p50, p99, answered = await _request_reply(
+                nc, subject, duration, {"nats": server, "responder": responder.pid}
+            )
         finally:
             children.stop(responder)
         figures.append(
@@ -164,6 +184,7 @@ async def measure(nats_url: str, children: Children) -> list[Figure]:
                 p50_ms=p50,
                 p99_ms=p99,
                 notes="nats-py both ends, one process each",
+                extra=answered,
             )
         )
         await js.delete_stream(STREAM)

@@ -1,7 +1,9 @@
 """Raw PostgreSQL limits: one-row transactions from 16 asyncpg connections, with and without an outbox row.
 
 Each transaction is one statement in autocommit (one round trip, one commit, one WAL flush shared
-by whatever commits group with it): the most a client can ask of this server per event.
+by whatever commits group with it): the most a client can ask of this server per event. The CPU
+each one costs, the server's and the client's (this process, on uvloop as the services run), is
+one of the parts whose sum is the stack's floor (tests/bench/floor.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from runtime import db
+from tests.bench import cpu
 from tests.bench.common import (
     EVENT_DATA_JSON,
     EVENT_METADATA_JSON,
@@ -51,7 +54,10 @@ async def migrated_pool(dsn: str, size: int = CONNECTIONS) -> Any:
     return pool
 
 
-async def _raw_rate(dsn: str, sql: str, *, with_outbox: bool, duration: float) -> tuple[float, float, float]:
+async def _raw_rate(
+    dsn: str, sql: str, *, with_outbox: bool, duration: float, server: int
+) -> tuple[float, float, float, dict[str, Any]]:
+    """(transactions a second, p50 ms, p99 ms, the run's CPU per transaction by process)."""
     connections = [await asyncpg.connect(dsn) for _ in range(CONNECTIONS)]
     try:
 
@@ -63,19 +69,22 @@ async def _raw_rate(dsn: str, sql: str, *, with_outbox: bool, duration: float) -
             await connections[index].execute(sql, *args)
 
         await closed_loop(CONNECTIONS, 0.5, step)  # warm-up: prepared statements, caches
+        before = cpu.snapshot({"postgres": server})
         count, elapsed, latencies = await closed_loop(CONNECTIONS, duration, step)
+        run = cpu.part_run(count / elapsed, before, cpu.snapshot({"postgres": server}), count)
     finally:
         await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
-    return count / elapsed, percentile(latencies, 50), percentile(latencies, 99)
+    return count / elapsed, percentile(latencies, 50), percentile(latencies, 99), run
 
 
-async def measure(dsn: str) -> list[Figure]:
+async def measure(dsn: str, server: int) -> list[Figure]:
+    """`server`: PostgreSQL's process id (its tree's CPU is the server's part)."""
     pool = await migrated_pool(dsn, size=2)
     await pool.close()
     figures: list[Figure] = []
     duration = seconds(4.0)
     say("raw: asyncpg single-event transactions, 16 connections")
-    rate, p50, p99 = await _raw_rate(dsn, _INSERT_EVENT, with_outbox=False, duration=duration)
+    rate, p50, p99, _ = await _raw_rate(dsn, _INSERT_EVENT, with_outbox=False, duration=duration, server=server)
     figures.append(
         Figure(
             "limit.pg_event_tx",
@@ -89,7 +98,9 @@ async def measure(dsn: str) -> list[Figure]:
         )
     )
     say("raw: asyncpg event + outbox row in one statement, 16 connections")
-    rate, p50, p99 = await _raw_rate(dsn, _INSERT_EVENT_AND_OUTBOX, with_outbox=True, duration=duration)
+    rate, p50, p99, run = await _raw_rate(
+        dsn, _INSERT_EVENT_AND_OUTBOX, with_outbox=True, duration=duration, server=server
+    )
     figures.append(
         Figure(
             "limit.pg_event_outbox_tx",
@@ -100,6 +111,7 @@ async def measure(dsn: str) -> list[Figure]:
             p50_ms=p50,
             p99_ms=p99,
             notes="autocommit CTE: INSERT events + INSERT outbox",
+            extra=run,
         )
     )
     return figures

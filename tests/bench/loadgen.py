@@ -44,6 +44,8 @@ class LoadResult:
     cpu_us: dict[str, float] = field(default_factory=dict)
     cpu_system_us: dict[str, float] = field(default_factory=dict)  # the part of cpu_us in the kernel
     pg_transactions_per_op: float | None = None  # writing PostgreSQL transactions per 201
+    events_per_op: float | None = None  # messages stored in the services' event streams per 201
+    letters_per_op: float | None = None  # and in their inbox streams (letters to another region)
 
     @property
     def rate(self) -> float:

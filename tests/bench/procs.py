@@ -12,7 +12,9 @@ import time
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
+import asyncpg
 import nats
 
 from runtime.embedded import wait_for_port
@@ -138,3 +140,44 @@ async def wait_service(
             await asyncio.sleep(POLL_SECONDS)
     finally:
         await nc.close()
+
+
+class Published(NamedTuple):
+    """Messages in the services' streams: the contracts' events, and the letters to another region's
+    inbox (each consumed there by the inbox's consumer); each stored with an fsync before its ack."""
+
+    events: int
+    inbox: int
+
+    @property
+    def total(self) -> int:
+        return self.events + self.inbox
+
+    def __sub__(self, before: object) -> Published:
+        assert isinstance(before, Published)
+        return Published(self.events - before.events, self.inbox - before.inbox)
+
+
+async def contract_messages(nats_url: str, *databases: str, timeout: float = 60.0) -> Published:
+    """The messages in the services' event and inbox streams once the outboxes of `databases` are
+    empty: what the runs so far published, counted by the streams, not by the time waited."""
+    deadline = time.monotonic() + timeout
+    for database in databases:
+        conn = await asyncpg.connect(database)
+        try:
+            while await conn.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the outbox of {database} did not empty within {timeout}s")
+                await asyncio.sleep(POLL_SECONDS)
+        finally:
+            await conn.close()
+    nc = await nats.connect(nats_url, name="bench-probe")
+    try:
+        streams = await nc.jetstream().streams_info()
+    finally:
+        await nc.close()
+
+    def held(kind: str) -> int:
+        return sum(s.state.messages for s in streams if any(kind in subject for subject in s.config.subjects or []))
+
+    return Published(held(".evt."), held(".in."))

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from tests.bench import bounds, targets
+from tests.bench import bounds, floor, targets
 from tests.bench.common import REPO, Figure
 
 SHORT = {
@@ -90,6 +90,9 @@ def cpu_lines(figures: list[Figure]) -> list[str]:
         parts = ", ".join(f"{name} {us:.0f}" for name, us in run["cpu_us"].items())
         if run.get("pg_transactions_per_op") is not None:
             parts += f"; PostgreSQL write transactions per request {run['pg_transactions_per_op']:.2f}"
+        if run.get("events_per_op") is not None:
+            parts += f"; messages stored per request: events {run['events_per_op']:.2f}"
+            parts += f", letters to an inbox {run['letters_per_op']:.2f}"
         lines.append(f"  {figure.label}: {parts}")
     return lines
 
@@ -138,7 +141,8 @@ def print_summary(figures: list[Figure], meta: dict[str, Any]) -> None:
             "CPU us per operation (a 201, a transfer, a request, an event; median run; 'bench' is this process: the load generator when it is httpx, the lag's own consumer):"
         )
         print("\n".join(cpu))
-    for block in (bounds.lines(figures, int(meta["cpu_count"])), bounds.latency_lines(figures, int(meta["cpu_count"]))):
+    cores = int(meta["cpu_count"])
+    for block in (bounds.lines(figures, cores), bounds.latency_lines(figures, cores), floor.lines(figures, cores)):
         if block:
             print()
             print("\n".join(block))
@@ -168,6 +172,7 @@ def write_json(figures: list[Figure], meta: dict[str, Any]) -> Path:
         "figures": items,
         **targets.as_json(figures),
         **bounds.as_json(figures, int(meta["cpu_count"])),
+        "floor": floor.as_json(figures, int(meta["cpu_count"])),
     }
     path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     return path

@@ -21,7 +21,7 @@ from tests.bench import cpu
 from tests.bench.common import Figure, say, stack_figure, whole_seconds
 from tests.bench.limits_nats import wait_responder
 from tests.bench.loadgen import Load, LoadResult, half_load_connections, settle
-from tests.bench.procs import Children, wait_http, wait_service
+from tests.bench.procs import Children, contract_messages, wait_http, wait_service
 
 SECRET = "bench-secret-at-least-32-bytes-long-0123456789"  # HS256 warns per token below 32
 CONNECTIONS = 64
@@ -40,6 +40,7 @@ class Stack:
     gateway: subprocess.Popen[bytes]
     url: str
     database: str
+    nats_url: str
 
 
 async def _commits(database: str) -> int:
@@ -74,7 +75,7 @@ async def start_stack(
         env={**common, "YIWANG_PORT": str(port), "YIWANG_JWT_SECRET": SECRET, **UNLIMITED},
     )
     await wait_http(f"http://127.0.0.1:{port}/health/ready", process=gateway)
-    return Stack(service, gateway, f"http://127.0.0.1:{port}/v1/regions/36/employers", database)
+    return Stack(service, gateway, f"http://127.0.0.1:{port}/v1/regions/36/employers", database, nats_server.url)
 
 
 def stop_stack(children: Children, stack: Stack) -> None:
@@ -85,7 +86,8 @@ def stop_stack(children: Children, stack: Stack) -> None:
 async def _measured(
     load: Load, stack: Stack, pids: Mapping[str, int], connections: int, secs: int, token: str
 ) -> LoadResult:
-    before, commits = cpu.snapshot(pids), await _commits(stack.database)
+    commits, stored = await _commits(stack.database), await contract_messages(stack.nats_url, stack.database)
+    before = cpu.snapshot(pids)
     result = await load.run(stack.url, connections=connections, seconds=secs, token=token)
     after = cpu.snapshot(pids)
     result.sample_other = result.sample_other[:300]
@@ -93,6 +95,8 @@ async def _measured(
     await settle()  # the service's projector and relay finish this run's work; statistics reach the view
     if result.ok:
         result.pg_transactions_per_op = (await _commits(stack.database) - commits) / result.ok
+        published = await contract_messages(stack.nats_url, stack.database) - stored
+        result.events_per_op, result.letters_per_op = published.events / result.ok, published.inbox / result.ok
     return result
 
 

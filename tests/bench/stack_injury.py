@@ -38,7 +38,7 @@ from runtime.workdays import local_date
 from tests.bench import cpu
 from tests.bench.common import Figure, percentile, say, scale, whole_seconds
 from tests.bench.loadgen import find_wrk, half_load_connections
-from tests.bench.procs import POLL_SECONDS, Children, run_tool, wait_http, wait_service
+from tests.bench.procs import POLL_SECONDS, Children, Published, contract_messages, run_tool, wait_http, wait_service
 from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
 from tests.seeding import young_citizen
 
@@ -299,6 +299,7 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
             half: dict[str, Any] | None = None
             cpu_us: dict[str, float] = {}  # per settled answer, of the full-rate wrk run
             cpu_system_us: dict[str, float] = {}  # the part of it in the kernel
+            published = Published(0, 0)  # event and inbox messages stored by that run
             if wrk is not None:
                 queue = iter(measured)
 
@@ -314,9 +315,11 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                     return sent
 
                 say(f"stack: signed settlements through the gateway by wrk, {IN_FLIGHT} connections for {seconds} s")
+                stored = await contract_messages(nats_server.url, database)
                 before = cpu.snapshot(pids)
                 sent = await load(IN_FLIGHT, seconds)
                 cpu_us, cpu_system_us = cpu.per_operation_us(before, cpu.snapshot(pids), int(sent["settled"]))
+                published = await contract_messages(nats_server.url, database) - stored
                 took, settled_count = sent["duration_us"] / 1e6, int(sent["settled"])
                 p50, p99 = sent["p50_us"] / 1000, sent["p99_us"] / 1000
                 outcomes = {"settled": settled_count, "other": int(sent["other"])}
@@ -407,7 +410,17 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                 "expected_settled": expected,
                 "load": "wrk" if wrk else "httpx",
                 **paid,
-                **({"value": settled_count / took, "cpu_us": cpu_us, "cpu_system_us": cpu_system_us} if cpu_us else {}),
+                **(
+                    {
+                        "value": settled_count / took,
+                        "cpu_us": cpu_us,
+                        "cpu_system_us": cpu_system_us,
+                        "events_per_op": published.events / settled_count,
+                        "letters_per_op": published.inbox / settled_count,
+                    }
+                    if cpu_us
+                    else {}
+                ),
             },
         )
     ]
