@@ -146,7 +146,7 @@ def print_summary(figures: list[Figure], meta: dict[str, Any]) -> None:
         if block:
             print()
             print("\n".join(block))
-    judged = targets.lines(figures)
+    judged = targets.lines(figures, {f.figure: f.ceiling for f in floor.floors(figures, cores)})
     if judged:
         print()
         print("\n".join(judged))

@@ -14,6 +14,7 @@ peer, growth) are their sections' own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,8 +141,9 @@ def _amount(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 or value == int(value) else f"{value:.1f}"
 
 
-def lines(figures: list[Figure]) -> list[str]:
-    """The targets block of the summary."""
+def lines(figures: list[Figure], ceilings: Mapping[str, float] | None = None) -> list[str]:
+    """The targets block of the summary; `ceilings`: by figure, the most its parts allow on this
+    machine (tests/bench/floor.py), printed beside the verdicts."""
     factor = machine_factor(figures)
     judged = verdicts(figures, factor)
     if not judged:
@@ -166,7 +168,10 @@ def lines(figures: list[Figure]) -> list[str]:
             here = f"{sign} {_amount(v.scaled_goal)} at the rate x factor: {_amount(v.scaled_value)}, {verdict}"
         else:
             here = f"{sign} {_amount(v.scaled_goal)}: {'met' if v.met_scaled else 'not met'} ({v.share_of_scaled:.2f}x)"
-        out.append(f"  {v.target.label:<36} {_amount(v.value):>9} {v.target.unit:<14} {written:<32} scaled {here}")
+        line = f"  {v.target.label:<36} {_amount(v.value):>9} {v.target.unit:<14} {written:<32} scaled {here}"
+        if ceilings and v.target.figure in ceilings:
+            line += f"; its parts allow {_amount(ceilings[v.target.figure])} here"
+        out.append(line)
     return out
 
 

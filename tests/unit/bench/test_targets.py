@@ -92,3 +92,13 @@ def test_without_the_run_at_the_scaled_rate_a_fixed_rate_latency_has_no_scaled_v
     )
 
     assert (lag.met, lag.scaled_goal, lag.met_scaled) == (False, None, None)
+
+
+def test_what_the_parts_allow_is_printed_beside_the_targets_it_prices() -> None:
+    figures = [_limit("limit.fastapi", 0.25), _stack("stack.gateway", 700), _stack("stack.gateway_half", 300, 60)]
+
+    _, gateway, half = lines(figures, {"stack.gateway": 3_610.2})
+
+    assert gateway.endswith("not met (0.93x); its parts allow 3,610 here")
+    assert "its parts allow" not in half
+    assert "its parts allow" not in lines(figures)[1]
