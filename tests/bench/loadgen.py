@@ -46,6 +46,8 @@ class LoadResult:
     pg_transactions_per_op: float | None = None  # writing PostgreSQL transactions per 201
     events_per_op: float | None = None  # messages stored in the services' event streams per 201
     letters_per_op: float | None = None  # and in their inbox streams (letters to another region)
+    nats_in_per_op: float | None = None  # messages into the NATS server per 201, every client's
+    nats_out_per_op: float | None = None  # and out of it (deliveries, replies, acks)
 
     @property
     def rate(self) -> float:

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import asyncpg
 import nats
+import orjson
 
 from runtime.embedded import wait_for_port
 from tests.bench.common import REPO, say
@@ -181,3 +182,20 @@ async def contract_messages(nats_url: str, *databases: str, timeout: float = 60.
         return sum(s.state.messages for s in streams if any(kind in subject for subject in s.config.subjects or []))
 
     return Published(held(".evt."), held(".in."))
+
+
+class Traffic(NamedTuple):
+    """Messages into and out of the NATS server so far (its /varz), every client's."""
+
+    into: int
+    out: int
+
+    def __sub__(self, before: object) -> Traffic:
+        assert isinstance(before, Traffic)
+        return Traffic(self.into - before.into, self.out - before.out)
+
+
+def nats_traffic(monitor_url: str) -> Traffic:
+    with urllib.request.urlopen(f"{monitor_url}/varz", timeout=5) as response:  # noqa: S310 - loopback
+        varz = orjson.loads(response.read())
+    return Traffic(int(varz["in_msgs"]), int(varz["out_msgs"]))

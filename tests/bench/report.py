@@ -93,6 +93,11 @@ def cpu_lines(figures: list[Figure]) -> list[str]:
         if run.get("events_per_op") is not None:
             parts += f"; messages stored per request: events {run['events_per_op']:.2f}"
             parts += f", letters to an inbox {run['letters_per_op']:.2f}"
+        if run.get("nats_in_per_op") is not None:
+            moved = run["nats_in_per_op"] + run["nats_out_per_op"]
+            parts += f"; NATS messages per request: in {run['nats_in_per_op']:.1f}, out {run['nats_out_per_op']:.1f}"
+            if moved and run["cpu_us"].get("nats"):
+                parts += f" ({run['cpu_us']['nats'] / moved:.0f} us of the server's CPU a message)"
         lines.append(f"  {figure.label}: {parts}")
     return lines
 

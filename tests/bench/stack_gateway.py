@@ -21,7 +21,7 @@ from tests.bench import cpu
 from tests.bench.common import Figure, say, stack_figure, whole_seconds
 from tests.bench.limits_nats import wait_responder
 from tests.bench.loadgen import Load, LoadResult, half_load_connections, settle
-from tests.bench.procs import Children, contract_messages, wait_http, wait_service
+from tests.bench.procs import Children, contract_messages, nats_traffic, wait_http, wait_service
 
 SECRET = "bench-secret-at-least-32-bytes-long-0123456789"  # HS256 warns per token below 32
 CONNECTIONS = 64
@@ -41,6 +41,7 @@ class Stack:
     url: str
     database: str
     nats_url: str
+    monitor_url: str
 
 
 async def _commits(database: str) -> int:
@@ -75,7 +76,14 @@ async def start_stack(
         env={**common, "YIWANG_PORT": str(port), "YIWANG_JWT_SECRET": SECRET, **UNLIMITED},
     )
     await wait_http(f"http://127.0.0.1:{port}/health/ready", process=gateway)
-    return Stack(service, gateway, f"http://127.0.0.1:{port}/v1/regions/36/employers", database, nats_server.url)
+    return Stack(
+        service,
+        gateway,
+        f"http://127.0.0.1:{port}/v1/regions/36/employers",
+        database,
+        nats_server.url,
+        nats_server.monitor_url,
+    )
 
 
 def stop_stack(children: Children, stack: Stack) -> None:
@@ -87,9 +95,9 @@ async def _measured(
     load: Load, stack: Stack, pids: Mapping[str, int], connections: int, secs: int, token: str
 ) -> LoadResult:
     commits, stored = await _commits(stack.database), await contract_messages(stack.nats_url, stack.database)
-    before = cpu.snapshot(pids)
+    before, traffic = cpu.snapshot(pids), nats_traffic(stack.monitor_url)
     result = await load.run(stack.url, connections=connections, seconds=secs, token=token)
-    after = cpu.snapshot(pids)
+    after, moved = cpu.snapshot(pids), nats_traffic(stack.monitor_url) - traffic
     result.sample_other = result.sample_other[:300]
     result.cpu_us, result.cpu_system_us = cpu.per_operation_us(before, after, result.ok)
     await settle()  # the service's projector and relay finish this run's work; statistics reach the view
@@ -97,6 +105,7 @@ async def _measured(
         result.pg_transactions_per_op = (await _commits(stack.database) - commits) / result.ok
         published = await contract_messages(stack.nats_url, stack.database) - stored
         result.events_per_op, result.letters_per_op = published.events / result.ok, published.inbox / result.ok
+        result.nats_in_per_op, result.nats_out_per_op = moved.into / result.ok, moved.out / result.ok
     return result
 
 

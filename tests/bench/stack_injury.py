@@ -38,7 +38,17 @@ from runtime.workdays import local_date
 from tests.bench import cpu
 from tests.bench.common import Figure, percentile, say, scale, whole_seconds
 from tests.bench.loadgen import find_wrk, half_load_connections
-from tests.bench.procs import POLL_SECONDS, Children, Published, contract_messages, run_tool, wait_http, wait_service
+from tests.bench.procs import (
+    POLL_SECONDS,
+    Children,
+    Published,
+    Traffic,
+    contract_messages,
+    nats_traffic,
+    run_tool,
+    wait_http,
+    wait_service,
+)
 from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
 from tests.seeding import young_citizen
 
@@ -300,6 +310,7 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
             cpu_us: dict[str, float] = {}  # per settled answer, of the full-rate wrk run
             cpu_system_us: dict[str, float] = {}  # the part of it in the kernel
             published = Published(0, 0)  # event and inbox messages stored by that run
+            moved = Traffic(0, 0)  # messages into and out of the NATS server during it
             if wrk is not None:
                 queue = iter(measured)
 
@@ -316,9 +327,10 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
 
                 say(f"stack: signed settlements through the gateway by wrk, {IN_FLIGHT} connections for {seconds} s")
                 stored = await contract_messages(nats_server.url, database)
-                before = cpu.snapshot(pids)
+                before, traffic = cpu.snapshot(pids), nats_traffic(nats_server.monitor_url)
                 sent = await load(IN_FLIGHT, seconds)
                 cpu_us, cpu_system_us = cpu.per_operation_us(before, cpu.snapshot(pids), int(sent["settled"]))
+                moved = nats_traffic(nats_server.monitor_url) - traffic
                 published = await contract_messages(nats_server.url, database) - stored
                 took, settled_count = sent["duration_us"] / 1e6, int(sent["settled"])
                 p50, p99 = sent["p50_us"] / 1000, sent["p99_us"] / 1000
@@ -417,6 +429,8 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                         "cpu_system_us": cpu_system_us,
                         "events_per_op": published.events / settled_count,
                         "letters_per_op": published.inbox / settled_count,
+                        "nats_in_per_op": moved.into / settled_count,
+                        "nats_out_per_op": moved.out / settled_count,
                     }
                     if cpu_us
                     else {}

@@ -32,7 +32,7 @@ from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from runtime.settings import RuntimeSettings
 from tests.bench import cpu
 from tests.bench.common import Figure, say, scale
-from tests.bench.procs import POLL_SECONDS, Children, contract_messages, wait_http, wait_service
+from tests.bench.procs import POLL_SECONDS, Children, contract_messages, nats_traffic, wait_http, wait_service
 from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
 from tests.bench.targets import MachineFactor
 from tests.seeding import seed_transfer_histories, young_citizen
@@ -159,12 +159,13 @@ async def measure(
         }
         stored_before = await _stored_messages(nats_server.url)
         published_before = await contract_messages(nats_server.url, *urls.values())
-        before = cpu.snapshot(pids)
+        before, traffic = cpu.snapshot(pids), nats_traffic(nats_server.monitor_url)
         started = time.perf_counter()
         await asyncio.gather(*(apply_each() for _ in range(IN_FLIGHT)))
         rows = await _completed(urls["36"], count, timeout=max(120.0, count / 5))
         took = time.perf_counter() - started
         cpu_us, cpu_system_us = cpu.per_operation_us(before, cpu.snapshot(pids), len(rows))
+        moved = nats_traffic(nats_server.monitor_url) - traffic
         published = await contract_messages(nats_server.url, *urls.values()) - published_before
         stored = await _stored_messages(nats_server.url) - stored_before
         say(
@@ -178,6 +179,8 @@ async def measure(
             cpu_system_us=cpu_system_us,
             events_per_op=published.events / len(rows) if rows else 0.0,
             letters_per_op=published.inbox / len(rows) if rows else 0.0,
+            nats_in_per_op=moved.into / len(rows) if rows else 0.0,
+            nats_out_per_op=moved.out / len(rows) if rows else 0.0,
         )
         done = count
         runs = [
