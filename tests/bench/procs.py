@@ -17,6 +17,7 @@ from typing import NamedTuple
 import asyncpg
 import nats
 import orjson
+from nats.js.api import StorageType
 
 from runtime.embedded import wait_for_port
 from tests.bench.common import REPO, say
@@ -145,23 +146,25 @@ async def wait_service(
 
 class Published(NamedTuple):
     """Messages in the services' streams: the contracts' events, and the letters to another region's
-    inbox (each consumed there by the inbox's consumer); each stored with an fsync before its ack."""
+    inbox (each consumed there by the inbox's consumer); and in every file stream (the audit's too),
+    each stored with an fsync before its ack."""
 
     events: int
     inbox: int
+    stored: int
 
     @property
     def total(self) -> int:
         return self.events + self.inbox
 
-    def __sub__(self, before: object) -> Published:
-        assert isinstance(before, Published)
-        return Published(self.events - before.events, self.inbox - before.inbox)
+    def __sub__(self, before: Published) -> Published:
+        return Published(self.events - before.events, self.inbox - before.inbox, self.stored - before.stored)
 
 
 async def contract_messages(nats_url: str, *databases: str, timeout: float = 60.0) -> Published:
-    """The messages in the services' event and inbox streams once the outboxes of `databases` are
-    empty: what the runs so far published, counted by the streams, not by the time waited."""
+    """The messages in the services' event and inbox streams, and in every file stream, once the
+    outboxes of `databases` are empty: what the runs so far published, counted by the streams, not
+    by the time waited."""
     deadline = time.monotonic() + timeout
     for database in databases:
         conn = await asyncpg.connect(database)
@@ -181,7 +184,8 @@ async def contract_messages(nats_url: str, *databases: str, timeout: float = 60.
     def held(kind: str) -> int:
         return sum(s.state.messages for s in streams if any(kind in subject for subject in s.config.subjects or []))
 
-    return Published(held(".evt."), held(".in."))
+    stored = sum(s.state.messages for s in streams if s.config.storage == StorageType.FILE)
+    return Published(held(".evt."), held(".in."), stored)
 
 
 class Traffic(NamedTuple):
@@ -190,8 +194,7 @@ class Traffic(NamedTuple):
     into: int
     out: int
 
-    def __sub__(self, before: object) -> Traffic:
-        assert isinstance(before, Traffic)
+    def __sub__(self, before: Traffic) -> Traffic:
         return Traffic(self.into - before.into, self.out - before.out)
 
 

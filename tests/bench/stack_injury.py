@@ -309,7 +309,7 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
             half: dict[str, Any] | None = None
             cpu_us: dict[str, float] = {}  # per settled answer, of the full-rate wrk run
             cpu_system_us: dict[str, float] = {}  # the part of it in the kernel
-            published = Published(0, 0)  # event and inbox messages stored by that run
+            published = Published(0, 0, 0)  # event and inbox messages stored by that run
             moved = Traffic(0, 0)  # messages into and out of the NATS server during it
             if wrk is not None:
                 queue = iter(measured)

@@ -23,8 +23,6 @@ from statistics import quantiles
 from typing import Any
 
 import asyncpg
-import nats
-from nats.js.api import StorageType
 
 from gateway.auth import issue_token
 from gateway.simulation.http import KeepAliveConnection
@@ -51,16 +49,6 @@ async def _seed(old_url: str, new_url: str, people: list[str], salt: bytes) -> N
     finally:
         await old.close()
         await new.close()
-
-
-async def _stored_messages(nats_url: str) -> int:
-    """Messages in JetStream's file streams (each one written with an fsync before its ack)."""
-    nc = await nats.connect(nats_url, name="bench-probe")
-    try:
-        streams = await nc.jetstream().streams_info()
-        return sum(s.state.messages for s in streams if s.config.storage == StorageType.FILE)
-    finally:
-        await nc.close()
 
 
 async def _completed(url: str, count: int, timeout: float) -> list[asyncpg.Record]:
@@ -157,7 +145,6 @@ async def measure(
             "postgres": pg.process.pid,
             "nats": nats_server.process.pid,
         }
-        stored_before = await _stored_messages(nats_server.url)
         published_before = await contract_messages(nats_server.url, *urls.values())
         before, traffic = cpu.snapshot(pids), nats_traffic(nats_server.monitor_url)
         started = time.perf_counter()
@@ -167,7 +154,7 @@ async def measure(
         cpu_us, cpu_system_us = cpu.per_operation_us(before, cpu.snapshot(pids), len(rows))
         moved = nats_traffic(nats_server.monitor_url) - traffic
         published = await contract_messages(nats_server.url, *urls.values()) - published_before
-        stored = await _stored_messages(nats_server.url) - stored_before
+        stored = published.stored
         say(
             f"  application outcomes: {outcomes}; {len(rows)} completed; {stored} messages stored in JetStream "
             f"({published.events} events, {published.inbox} letters to an inbox)"
