@@ -76,7 +76,6 @@ def part_costs(figures: list[Figure]) -> dict[str, dict[str, float]]:
 class Floor:
     figure: str
     label: str
-    request: str
     unit: str
     cores: int
     counts: dict[str, float]  # how many of each part one request needs
@@ -144,9 +143,7 @@ def floors(figures: list[Figure], cores: int) -> list[Floor]:
         if any(key not in parts for key, count in counts.items() if count):
             continue
         stack_us = _by_kind({p: us for p, us in run["cpu_us"].items() if p != "bench"})
-        found.append(
-            Floor(figure.key, f"{figure.label} (a {request})", request, figure.unit, cores, counts, parts, stack_us)
-        )
+        found.append(Floor(figure.key, f"{figure.label} (a {request})", figure.unit, cores, counts, parts, stack_us))
     return found
 
 
