@@ -715,6 +715,128 @@ async def test_a_conflict_held_in_a_savepoint_is_raised_by_it_and_undoes_only_th
     assert [(r["stream_id"], r["n"]) for r in streams] == [("also-kept", 1), ("kept", 1), ("taken", 1)]
 
 
+async def _sent_by(conn: asyncpg.Connection, decide: Any) -> list[str]:
+    """The statements `decide(tx)` sends, then its commit, after a warm-up run of the same on other
+    streams (asyncpg looks its types up once per statement: not counted)."""
+    warm = PostgresTransaction(conn)
+    await decide(warm, "warm")
+    await warm.commit()
+    sent: list[str] = []
+
+    def log(query: Any) -> None:
+        sent.append(query.query)
+
+    conn.add_query_logger(log)
+    tx = PostgresTransaction(conn)
+    await decide(tx, "s")
+    await tx.commit()
+    conn.remove_query_logger(log)
+    return sent
+
+
+async def test_decisions_one_after_the_other_in_a_transaction_write_as_one_statement_at_its_end(
+    pool: asyncpg.Pool,
+) -> None:
+    async def three_letters(tx: PostgresTransaction, prefix: str) -> None:
+        await tx.lock(f"batch:{prefix}", 7)
+        await tx.append(f"{prefix}-a", 0, [event(n=1)], [message()])
+        await tx.append(f"{prefix}-b", 0, [event(n=2)])
+        await tx.cancel_deadlines([(f"{prefix}-b", None)])
+        await tx.append_many([StreamAppend(f"{prefix}-c", 0, [event(n=3)], [message()])])
+
+    async with pool.acquire() as conn:
+        sent = await _sent_by(conn, three_letters)
+
+    assert len(sent) == 3 and sent[0].startswith("BEGIN;") and sent[2] == "COMMIT"
+    assert "INSERT INTO events" in sent[1] and "UPDATE deadlines" in sent[1]
+    rows = await pool.fetch("SELECT stream_id, data FROM events WHERE stream_id LIKE 's-%' ORDER BY position")
+    assert [(r["stream_id"], r["data"]["n"]) for r in rows] == [("s-a", 1), ("s-b", 2), ("s-c", 3)]
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 4  # two of them the warm-up's
+
+
+async def test_a_streams_next_version_after_the_held_append_extends_it(pool: asyncpg.Pool) -> None:
+    async def sheet_then_funds(tx: PostgresTransaction, prefix: str) -> None:
+        await tx.lock(f"batch:{prefix}", 7)
+        await tx.append(f"{prefix}-case", 0, [event(n=1)], [message()])
+        await tx.append(f"{prefix}-case", 1, [event(n=2), event(n=3)], [message()])
+
+    async with pool.acquire() as conn:
+        sent = await _sent_by(conn, sheet_then_funds)
+
+    assert len(sent) == 3 and "INSERT INTO events" in sent[1]
+    store = PostgresEventStore(pool)
+    async with store.transaction() as tx:
+        assert [(e.version, e.data["n"]) for e in await tx.load("s-case")] == [(1, 1), (2, 2), (3, 3)]
+
+
+async def test_an_append_that_cannot_join_the_held_one_goes_on_its_own_and_conflicts_as_before(
+    pool: asyncpg.Pool,
+) -> None:
+    store = PostgresEventStore(pool)
+    async with store.transaction() as tx:
+        await tx.append("a", 0, [event(n=1)])
+        await tx.append("b", 0, [event(n=2)])
+        await tx.append("a", 1, [event(n=3)])  # "a" is held, not last: the two held go first
+    with pytest.raises(ConcurrencyError):
+        async with store.transaction() as tx:
+            await tx.append("c", 0, [event()])
+            await tx.append("c", 0, [event()])  # not the next version after the held one
+
+    rows = await pool.fetch("SELECT stream_id, version, data FROM events ORDER BY position")
+    assert [(r["stream_id"], r["version"], r["data"]["n"]) for r in rows] == [("a", 1, 1), ("b", 1, 2), ("a", 2, 3)]
+
+
+async def test_a_conflict_in_appends_written_together_writes_none_of_them(pool: asyncpg.Pool) -> None:
+    store = PostgresEventStore(pool)
+    async with store.transaction() as tx:
+        await tx.append("taken", 0, [event()])
+    with pytest.raises(ConcurrencyError):
+        async with store.transaction() as tx:
+            await tx.lock("batch:1", 7)
+            await tx.append("fresh", 0, [event()], [message()])
+            await tx.append("taken", 0, [event()])  # joins the held append: the conflict is the statement's
+
+    assert await pool.fetchval("SELECT count(*) FROM events") == 1
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_an_advisory_lock_the_transaction_holds_is_not_asked_for_again(pool: asyncpg.Pool) -> None:
+    async def locks(tx: PostgresTransaction, prefix: str) -> None:
+        await tx.lock_each([f"{prefix}:p1", f"{prefix}:p2"], 7)
+        await tx.lock(f"{prefix}:p1", 7)
+        await tx.lock_each([f"{prefix}:p2", f"{prefix}:p3"], 7)  # p3 alone is asked for
+        await tx.lock(f"{prefix}:p1", 8)  # another space: another lock
+        await tx.append(f"{prefix}-1", 0, [event()])
+
+    async with pool.acquire() as conn:
+        sent = await _sent_by(conn, locks)
+
+    assert sent[0].startswith("BEGIN")
+    assert sent[1].startswith("SELECT pg_advisory_xact_lock(hashtextextended(k, $2))")
+    assert sent[2:4] == [
+        "SELECT pg_advisory_xact_lock(hashtextextended('s:p3', 7))",
+        "SELECT pg_advisory_xact_lock(hashtextextended('s:p1', 8))",
+    ]
+    assert "INSERT INTO events" in sent[4] and sent[5:] == ["COMMIT"]
+
+
+async def test_a_lock_taken_in_a_savepoint_rolled_back_is_asked_for_again(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        tx = PostgresTransaction(conn)
+        await tx.lock("person:p0", 7)
+        with pytest.raises(RuntimeError):
+            async with tx.savepoint():
+                await tx.lock("person:p1", 7)
+                raise RuntimeError("the block fails")
+        sent: list[str] = []
+        conn.add_query_logger(lambda query: sent.append(query.query))
+        await tx.lock("person:p0", 7)
+        await tx.lock("person:p1", 7)
+        await tx.commit()
+
+    assert sent == ["SELECT pg_advisory_xact_lock(hashtextextended('person:p1', 7))", "COMMIT"]
+
+
 _RIDE_TABLE = "CREATE TABLE payroll_like (person text PRIMARY KEY, employer text, hired_on date)"
 _HIRE = (
     "INSERT INTO payroll_like (person, employer, hired_on) SELECT $1, $2, $3 FROM guard "

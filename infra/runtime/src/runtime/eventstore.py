@@ -457,6 +457,7 @@ class PostgresTransaction:
         self._reply: tuple[UUID, Json] | None = None
         self._cancels: list[tuple[str, str | None]] = []  # held only behind a held append, and
         self._schedules: list[DeadlineRow] = []  # cancels only before any schedule (their order)
+        self._locked: set[tuple[str, int]] = set()  # advisory locks this transaction holds
         self.queued_messages = 0
         self.wrote_events = False  # an append of events was sent or held: the projector has work
         self._after_commit: list[Callable[[], None]] = []
@@ -502,12 +503,16 @@ class PostgresTransaction:
         are accepted."""
         if not _LOCK_KEY.fullmatch(key):
             raise ValueError(f"an advisory lock key of letters, digits and ':_.-' only, not {key!r}")
+        if (key, space) in self._locked:  # held until the transaction ends: nothing to send
+            return
         await self._begin(with_statement=f"SELECT pg_advisory_xact_lock(hashtextextended('{key}', {int(space)}))")
+        self._locked.add((key, space))
 
     async def lock_each(self, keys: Iterable[str], space: int) -> None:
         """`lock` for several keys in one statement, taken in sorted order: two transactions locking
-        overlapping sets then never wait on each other in a circle."""
-        ordered = sorted(set(keys))
+        overlapping sets then never wait on each other in a circle. Keys this transaction already
+        holds are not asked for again (a batch that locked its people first, then each decision)."""
+        ordered = sorted({key for key in keys if (key, space) not in self._locked})
         if len(ordered) <= 1:
             for key in ordered:
                 await self.lock(key, space)
@@ -516,6 +521,7 @@ class PostgresTransaction:
         await self._conn.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(k, $2)) FROM unnest($1::text[]) AS k", ordered, space
         )
+        self._locked.update((key, space) for key in ordered)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -524,7 +530,7 @@ class PostgresTransaction:
         self._savepoints += 1
         name = f"yiwang_savepoint_{self._savepoints}"
         await self._conn.execute(f"SAVEPOINT {name}")
-        callbacks = len(self._after_commit)
+        callbacks, locked = len(self._after_commit), set(self._locked)
         try:
             yield
             await self._send_held()  # what the block wrote belongs to the block, errors too
@@ -532,6 +538,7 @@ class PostgresTransaction:
             self._take_held()  # never sent: the block's, undone with it
             del self._after_commit[callbacks:]
             self.memo.clear()  # it may hold what the block wrote
+            self._locked = locked  # the block's locks are released with it
             await self._conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
             raise
         await self._conn.execute(f"RELEASE SAVEPOINT {name}")
@@ -566,7 +573,7 @@ class PostgresTransaction:
             except BaseException:
                 await self.rollback()
                 raise
-            self._open = False
+            self._open, self._locked = False, set()
             if await self._conn.execute("COMMIT") != "COMMIT":  # PostgreSQL answers ROLLBACK to an aborted one
                 self._after_commit.clear()
                 raise TransactionAbortedError("the transaction failed before its commit and was rolled back")
@@ -583,6 +590,7 @@ class PostgresTransaction:
     async def rollback(self) -> None:
         self._take_held()
         self._after_commit.clear()
+        self._locked.clear()
         if self._open:
             self._open = False
             await self._conn.execute("ROLLBACK")
@@ -642,16 +650,47 @@ class PostgresTransaction:
         events: Sequence[NewEvent],
         messages: Sequence[OutboxMessage] = (),
     ) -> int:
-        """Held back until the next statement or the commit when nothing else is held; a conflict is
-        then raised there."""
-        held = _HeldAppend((StreamAppend(stream_id, expected_version, tuple(events), tuple(messages)),), many=False)
+        """Held back until the next statement or the commit when nothing else is held, or joined to
+        the append held (see `_joined`); a conflict is then raised there."""
+        one = StreamAppend(stream_id, expected_version, tuple(events), tuple(messages))
         self.wrote_events = self.wrote_events or bool(events)
         if self._append is None and self._reply is None:
-            self._append = held
+            self._append = _HeldAppend((one,), many=False)
+        elif (joined := self._joined((one,))) is not None:
+            self._append = joined
         else:
             await self._begin()
-            await self._send_append(held)
+            await self._send_append(_HeldAppend((one,), many=False))
         return expected_version + len(events)
+
+    def _joined(self, appends: Sequence[StreamAppend]) -> _HeldAppend | None:
+        """The append held with `appends` after it, as one statement, or None when they cannot go
+        together: nothing held, or a stream already in it other than the last one's next version.
+
+        Decisions applied one after the other in a transaction (a batch of letters) then write as
+        one statement at its end, not a round trip each. A stream's next version after the held last
+        one extends it (its sheet, then its funds); a stream held earlier, or one at a version that
+        does not follow, goes on its own, where it conflicts as before."""
+        held = self._append
+        if held is None:
+            return None
+        joined = list(held.appends)
+        streams = {a.stream_id for a in joined}
+        for one in appends:
+            last = joined[-1]
+            if one.stream_id == last.stream_id and one.expected_version == last.expected_version + len(last.events):
+                joined[-1] = StreamAppend(
+                    last.stream_id,
+                    last.expected_version,
+                    (*last.events, *one.events),
+                    (*last.messages, *one.messages),
+                )
+            elif one.stream_id in streams:
+                return None
+            else:
+                joined.append(one)
+                streams.add(one.stream_id)
+        return held._replace(appends=tuple(joined), many=held.many or len(joined) > 1)
 
     async def _send_append(
         self,
@@ -722,6 +761,9 @@ class PostgresTransaction:
         self.wrote_events = self.wrote_events or any(a.events for a in appends)
         if self._append is None and self._reply is None:
             self._append = _HeldAppend(tuple(appends), many=True)
+            return
+        if (joined := self._joined(appends)) is not None:
+            self._append = joined._replace(many=True)
             return
         await self._begin()
         await self._send_many(_HeldAppend(tuple(appends), many=True))
