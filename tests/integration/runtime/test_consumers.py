@@ -194,6 +194,43 @@ async def test_a_dead_letter_replayed_after_the_fix_is_applied_once(
         await dead.replay(letter["sequence"])
 
 
+async def test_a_fetch_is_handed_to_prepare_whole_before_its_new_messages_are_applied_one_by_one(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str
+) -> None:
+    js, stream, dead = await setup(pool, nc, subject_root)
+    subject = f"{subject_root}.36.svc.evt.happened.v1"
+    ids = [uuid4() for _ in range(150)]
+    for message_id in ids:
+        await js.publish(subject, b"ok", headers={"Nats-Msg-Id": str(message_id)})
+    for message_id in ids[:40]:  # copies past broker dedup: already applied when they come
+        await js.publish(
+            subject, b"ok", headers={"Nats-Msg-Id": f"again-{message_id}", "Yiwang-Original-Msg-Id": str(message_id)}
+        )
+    prepared: list[list[Any]] = []
+    applied_before: list[int] = []
+
+    async def prepare(tx: Any, deliveries: Sequence[Delivery]) -> None:
+        prepared.append([d.message_id for d in deliveries])
+        applied_before.append(
+            await (await tx.reader()).fetchval(
+                "SELECT count(*) FROM effects WHERE message_id = ANY($1::uuid[])", prepared[-1]
+            )
+        )
+
+    spec = ConsumerSpec("svc-prepare", stream, (subject,), record_effect, linger=0.5, prepare=prepare)
+    consumer = PullConsumer(js, PostgresEventStore(pool), spec, dead)
+    stop, task = await run_consumer(consumer)
+    await eventually(lambda: _processed(consumer, 190))
+    stop.set()
+    await task
+
+    handed = [message_id for fetch in prepared for message_id in fetch]
+    assert await pool.fetchval("SELECT count(DISTINCT message_id) FROM effects") == 150
+    assert len(handed) == len(set(handed)) >= 100  # each new message once, the copies left out
+    assert all(fetch == sorted(fetch, key=ids.index) for fetch in prepared)  # in stream order
+    assert set(applied_before) == {0}  # before any of the fetch was applied
+
+
 async def test_with_linger_messages_that_come_one_at_a_time_share_a_batch(
     pool: asyncpg.Pool, nc: NatsClient, subject_root: str
 ) -> None:

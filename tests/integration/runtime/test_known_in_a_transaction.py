@@ -38,6 +38,10 @@ class CountingReads:
         self.reads += 1
         return await self._tx.load(stream_id)
 
+    async def load_many(self, stream_ids: Any, **options: Any) -> dict[str, list[StreamEvent]]:
+        self.reads += 1
+        return await self._tx.load_many(stream_ids, **options)
+
 
 async def record(tx: Any, stream: str, version: int, *ns: int) -> int:
     return await RECORDER.record(tx, stream, version, [Added(n) for n in ns], CTX)
@@ -61,6 +65,23 @@ async def test_a_stream_recorded_in_a_transaction_is_loaded_again_from_what_it_l
     assert (version, again_version, third_version) == (2, 2, 3)
     assert tx.reads == 1
     assert await stored(store, "a") == ([Added(1), Added(2), Added(3)], 3)
+
+
+async def test_streams_read_ahead_in_one_read_are_loaded_from_it_and_known_ones_are_not_read_again(
+    store: Any,
+) -> None:
+    async with store.transaction() as tx:
+        await record(tx, "a", 0, 1)
+        await record(tx, "b", 0, 2, 3)
+    async with store.transaction() as plain:
+        tx = CountingReads(plain)
+        await RECORDER.load(tx, "b")  # type: ignore[arg-type]
+        await RECORDER.preload(tx, ["a", "b", "c", "a"])  # type: ignore[arg-type]
+        loaded = [await RECORDER.load(tx, stream) for stream in ("a", "b", "c")]  # type: ignore[arg-type]
+        await RECORDER.preload(tx, ["a", "c"])  # type: ignore[arg-type]
+
+    assert loaded == [([Added(1)], 1), ([Added(2), Added(3)], 2), ([], 0)]
+    assert tx.reads == 2  # "b" on its own, then "a" and "c" together
 
 
 async def test_a_stream_recorded_without_being_read_is_read_when_asked(store: Any) -> None:

@@ -25,7 +25,7 @@ from contracts.enrolment.events import (
 from contracts.envelope import SYSTEM_ACTOR, Channel, envelope_for
 from contracts.subjects import Subjects
 from runtime import db
-from runtime.eventstore import PostgresEventStore
+from runtime.eventstore import PostgresEventStore, PostgresTransaction
 from runtime.messaging import Delivery
 from tests.seeding import HISTORY, young_citizen
 from transfer.history import PostgresHistory, history_consumer
@@ -101,6 +101,35 @@ async def test_a_persons_ledger_is_the_paid_periods_and_each_unpaid_month_once_i
     ]
     assert unpaid == ["2026-11", "2026-12"]
     assert nobody == ([], [])
+
+
+async def test_peoples_periods_read_ahead_in_one_read_answer_as_each_persons_own_read(pool: asyncpg.Pool) -> None:
+    await with_history(
+        pool,
+        ("p-1", NANCHANG, "2026-10", ONE, 500_000, 40_000, True),
+        ("p-1", NANCHANG, "2026-09", ONE, 490_000, 39_200, True),
+        ("p-1", JIUJIANG, "2026-11", ONE, 100_000, 8_000, False),
+        ("p-2", NANCHANG, "2026-08", TWO, 500_000, 40_000, True),
+    )
+    store = PostgresEventStore(pool)
+    async with store.transaction() as tx:
+        alone = [
+            (await PostgresHistory(tx).ledger(p), await PostgresHistory(tx).periods(p)) for p in ("p-1", "p-2", "p-3")
+        ]
+    async with pool.acquire() as conn:
+        sent: list[str] = []
+        conn.add_query_logger(lambda query: sent.append(query.query))
+        tx = PostgresTransaction(conn)
+        await PostgresHistory(tx).read_ahead(["p-2", "p-1", "p-3", "p-1"])
+        ahead = [
+            (await PostgresHistory(tx).ledger(p), await PostgresHistory(tx).periods(p)) for p in ("p-1", "p-2", "p-3")
+        ]
+        await PostgresHistory(tx).read_ahead(["p-3"])  # known: not read again
+        await tx.commit()
+
+    assert ahead == alone
+    assert [p.month for p in alone[0][1]] == ["2026-09", "2026-10", "2026-11"] and alone[2] == (([], []), [])
+    assert len(sent) == 1 and "ANY($1::text[])" in sent[0]
 
 
 def _delivery(subjects: Subjects, name: str, data: Any, version: int = 1) -> Delivery:

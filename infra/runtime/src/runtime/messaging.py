@@ -163,6 +163,11 @@ class ConsumerSpec:
     With `linger` (seconds), a take that found fewer than `batch` waits that long once for more: a
     stream that brings one message at a time then has a few share a transaction, each delayed by up
     to `linger`.
+
+    With `prepare`, a fetch applied message by message in one transaction is first handed over whole
+    (its new messages, in stream order), to read at once, in its transaction, what the messages'
+    handlers will read one by one: the streams they decide on, the rows they check. It only reads
+    ahead: a message applied on its own (a retry, a fetch of one) goes without it, to the same end.
     """
 
     durable: str
@@ -176,6 +181,7 @@ class ConsumerSpec:
     max_ack_pending: int = 1000
     batch_handler: BatchHandler | None = None
     linger: float = 0.0
+    prepare: BatchHandler | None = None
 
     @classmethod
     def batched(
@@ -427,6 +433,11 @@ class PullAhead:
         return taken
 
 
+def _delivery(msg: Msg, headers: Mapping[str, str] | None = None) -> Delivery:
+    headers = headers if headers is not None else (msg.headers or {})
+    return Delivery(msg.subject, msg.data, headers, message_id_of(headers), msg.metadata.num_delivered)
+
+
 class PullConsumer:
     """Takes messages in batches, applies each batch in one transaction with its inbox marks, then acks."""
 
@@ -511,6 +522,10 @@ class PullConsumer:
                 async with self.store.transaction() as tx:
                     fresh = await tx.claim_all(self.spec.durable, [message_id_of(m.headers or {}) for m in batch])
                     if self.spec.batch_handler is None:
+                        if self.spec.prepare is not None:
+                            await self.spec.prepare(
+                                tx, [one for m in batch if (one := _delivery(m)).message_id in fresh]
+                            )
                         for msg in batch:
                             await self._apply(tx, msg, fresh)
                     else:
@@ -535,7 +550,7 @@ class PullConsumer:
             kind=SpanKind.CONSUMER,
             attributes=messaging_attributes("process", msg.subject, client_id=self.spec.durable),
         ) as span:
-            delivery = Delivery(msg.subject, msg.data, headers, message_id_of(headers), msg.metadata.num_delivered)
+            delivery = _delivery(msg, headers)
             span.set_attribute("messaging.message.id", str(delivery.message_id))
             yield delivery, span
 

@@ -7,7 +7,7 @@ every public event leaves wrapped in the contracts' envelope, addressed by `cont
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -137,6 +137,8 @@ class Recorder(Protocol):
         self, tx: Transaction, stream_ids: Sequence[str], *, after: Mapping[str, int] | None = None
     ) -> dict[str, tuple[list[Any], int]]: ...
 
+    async def preload(self, tx: Transaction, stream_ids: Iterable[str]) -> None: ...
+
     async def record(
         self,
         tx: Transaction,
@@ -192,6 +194,17 @@ class EventRecorder(Generic[E]):
         after = after or {}
         loaded = await tx.load_many(stream_ids, after=after)
         return {stream_id: self._decoded(rows, after.get(stream_id, 0)) for stream_id, rows in loaded.items()}
+
+    async def preload(self, tx: Transaction, stream_ids: Iterable[str]) -> None:
+        """Read ahead, in one round trip, streams that decisions later in this transaction will
+        `load` (a batch of letters, each on its own case): they then find them known, as a stream
+        read before. Streams this transaction already knows are not read again."""
+        known: dict[str, tuple[E, ...]] = tx.memo.setdefault(self, {})
+        wanted = [stream_id for stream_id in dict.fromkeys(stream_ids) if stream_id not in known]
+        if not wanted:
+            return
+        for stream_id, rows in (await tx.load_many(wanted)).items():
+            known[stream_id] = tuple(self._decoded(rows)[0])
 
     def _decoded(self, rows: Sequence[StreamEvent], before: int = 0) -> tuple[list[E], int]:
         return [from_json(self.types[r.event_type], r.data) for r in rows], before + len(rows)

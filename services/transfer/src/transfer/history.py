@@ -174,11 +174,41 @@ def _period(row: asyncpg.Record) -> Period:
     )
 
 
+# A transaction's history rows read ahead (`PostgresHistory.read_ahead`), by person: its memo's key.
+_READ_AHEAD = "transfer.history.read_ahead"
+_ROWS = "SELECT month, base_fen, employer_rate, account_fen, paid FROM history WHERE person_ref = $1 ORDER BY month"
+_ROWS_OF_MANY = (
+    "SELECT person_ref, month, base_fen, employer_rate, account_fen, paid FROM history "
+    "WHERE person_ref = ANY($1::text[]) ORDER BY person_ref, month"
+)
+
+
 class PostgresHistory:
     """What the transfer rules need to know about a person here."""
 
     def __init__(self, tx: PostgresTransaction, feed: HistoryFeed | None = None) -> None:
         self.tx, self.feed = tx, feed
+
+    async def read_ahead(self, person_refs: Sequence[str]) -> None:
+        """Read these people's periods in one round trip for the decisions later in this transaction
+        (a batch of letters): `periods` and `ledger` then answer from it. Only for a transaction
+        that writes no history itself (the inbox's); take the people's `lock` first where the
+        decisions would."""
+        ahead: dict[str, list[asyncpg.Record]] = self.tx.memo.setdefault(_READ_AHEAD, {})
+        wanted = sorted({ref for ref in person_refs if ref not in ahead})
+        if not wanted:
+            return
+        rows = await (await self.tx.reader()).fetch(_ROWS_OF_MANY, wanted)
+        for ref in wanted:
+            ahead[ref] = []
+        for row in rows:
+            ahead[row["person_ref"]].append(row)
+
+    async def _rows(self, person_ref: str) -> list[asyncpg.Record]:
+        ahead: dict[str, list[asyncpg.Record]] = self.tx.memo.get(_READ_AHEAD, {})
+        if person_ref in ahead:
+            return ahead[person_ref]
+        return list(await (await self.tx.reader()).fetch(_ROWS, person_ref))
 
     async def catch_up(self) -> bool:
         return self.feed is not None and await self.feed.applied_up_to_now()
@@ -195,18 +225,11 @@ class PostgresHistory:
 
     async def periods(self, person_ref: str) -> list[Period]:
         """Every period recorded here, paid or not."""
-        rows = await (await self.tx.reader()).fetch(
-            "SELECT month, base_fen, employer_rate, account_fen FROM history WHERE person_ref = $1 ORDER BY month",
-            person_ref,
-        )
-        return [_period(r) for r in rows]
+        return [_period(r) for r in await self._rows(person_ref)]
 
     async def ledger(self, person_ref: str) -> tuple[list[Period], list[str]]:
         """(the periods paid here, the months with something unpaid): one round trip."""
-        rows = await (await self.tx.reader()).fetch(
-            "SELECT month, base_fen, employer_rate, account_fen, paid FROM history WHERE person_ref = $1 ORDER BY month",
-            person_ref,
-        )
+        rows = await self._rows(person_ref)
         unpaid = dict.fromkeys(r["month"] for r in rows if not r["paid"])  # in month order, each once
         return [_period(r) for r in rows if r["paid"]], list(unpaid)
 
