@@ -17,6 +17,10 @@ core at the measured rate says whether one of them was the limit.
 - **Waiting**: less than that: the rate is set by the round trips and fsyncs each operation
   waits for at this concurrency, not by the CPU.
 
+A rate whose run watched its consumers (the transfers) also says when one of them fell behind its
+stream by `BEHIND` messages or more at its peak: the run then ends on that consumer's drain, its
+round trips one after the other, whatever the cores' share says.
+
 A latency measured at a rate offered (the outbox lag at 1,000 events a second) is judged by what
 its work waited for over the run, from the kernel's pressure stall information (tests/bench/waits.py):
 the share of the time a ready task waited for a core, and the share a task waited for the disk,
@@ -26,13 +30,14 @@ wait names the bound.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tests.bench.common import Figure
 
 ONE_CORE = 0.9
 CORES_BUSY = 0.75
+BEHIND = 200  # messages a consumer was behind its stream at its peak: two fetches
 SERVERS = {"postgres": "PostgreSQL", "nats": "NATS"}
 
 
@@ -54,10 +59,25 @@ class Bound:
     cores: int
     cpu_us: dict[str, float]  # per operation, by process
     system_us: dict[str, float]  # the part of it in the kernel
+    backlog: dict[str, int] = field(default_factory=dict)  # by consumer: most messages behind its stream
 
     @property
     def total_us(self) -> float:
         return sum(self.cpu_us.values())
+
+    @property
+    def behind(self) -> tuple[str, int] | None:
+        """The consumer furthest behind its stream during the run, if `BEHIND` messages or more."""
+        if not self.backlog:
+            return None
+        name, most = max(self.backlog.items(), key=lambda item: item[1])
+        return (name, most) if most >= BEHIND else None
+
+    def _behind_clause(self) -> str:
+        if self.behind is None:
+            return ""
+        name, most = self.behind
+        return f"; and {name} fell behind its stream by up to {most:,} messages: the run ends on its drain"
 
     @property
     def ceiling(self) -> float:
@@ -105,9 +125,17 @@ class Bound:
         )
         if self.kind == "one core":
             busiest = str(self.busiest_python)
-            return head + f"bound by {busiest}'s one core ({self.core_share(busiest):.0%} of it, Python)"
+            return (
+                head
+                + f"bound by {busiest}'s one core ({self.core_share(busiest):.0%} of it, Python)"
+                + self._behind_clause()
+            )
         if self.kind == "waiting":
-            return head + "bound by waiting (round trips and fsyncs at this concurrency), not by the CPU"
+            return (
+                head
+                + "bound by waiting (round trips and fsyncs at this concurrency), not by the CPU"
+                + self._behind_clause()
+            )
         total = self.total_us
         split = ", ".join(f"{name} {us / total:.0%}" for name, us in self.parts_us().items())
         kernel = ", ".join(
@@ -115,7 +143,7 @@ class Bound:
             for process, name in SERVERS.items()
             if self.cpu_us.get(process)
         )
-        return head + f"bound by the cores: {split}" + (f" ({kernel})" if kernel else "")
+        return head + f"bound by the cores: {split}" + (f" ({kernel})" if kernel else "") + self._behind_clause()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -126,6 +154,7 @@ class Bound:
             "cores_busy": round(self.cores_busy, 3),
             "bound": self.kind,
             "parts_us": {name: round(us, 1) for name, us in self.parts_us().items()},
+            "backlog": dict(self.backlog),
         }
 
 
@@ -138,7 +167,10 @@ def bounds(figures: list[Figure], cores: int) -> list[Bound]:
             continue
         cpu_us = {p: us for p, us in run["cpu_us"].items() if p != "bench"}  # this process: not the stack
         system_us = {p: us for p, us in run["cpu_system_us"].items() if p in cpu_us}
-        found.append(Bound(figure.key, figure.label, float(run["value"]), figure.unit, cores, cpu_us, system_us))
+        backlog = dict(run.get("backlog") or {})
+        found.append(
+            Bound(figure.key, figure.label, float(run["value"]), figure.unit, cores, cpu_us, system_us, backlog)
+        )
     return found
 
 

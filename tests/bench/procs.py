@@ -12,7 +12,7 @@ import time
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import asyncpg
 import nats
@@ -202,3 +202,50 @@ def nats_traffic(monitor_url: str) -> Traffic:
     with urllib.request.urlopen(f"{monitor_url}/varz", timeout=5) as response:  # noqa: S310 - loopback
         varz = orjson.loads(response.read())
     return Traffic(int(varz["in_msgs"]), int(varz["out_msgs"]))
+
+
+def pending(jsz: Mapping[str, Any]) -> dict[str, int]:
+    """Each durable consumer's messages its stream holds beyond those it was given, in a
+    `/jsz?consumers=true` answer: how far behind its stream it is. (Those given and not acknowledged
+    yet are left out: a consumer asks ahead for up to two fetches, and applies one while it holds the
+    next.)"""
+    found: dict[str, int] = {}
+    for account in jsz.get("account_details") or []:
+        for stream in account.get("stream_detail") or []:
+            for consumer in stream.get("consumer_detail") or []:
+                found[consumer["name"]] = int(consumer.get("num_pending", 0))
+    return found
+
+
+class BacklogWatch:
+    """The most messages each consumer was behind its stream over a run, read off NATS's `/jsz` every
+    `every` seconds (in a thread: the bench's loop is the load generator). A consumer that falls
+    behind its stream sets the rate by its own round trips while the cores may look merely busy: the
+    transfers' inbox did so until the twenty-fifth session, up to 2,800 letters behind."""
+
+    def __init__(self, monitor_url: str, every: float = 0.25) -> None:
+        self.url, self.every = f"{monitor_url}/jsz?consumers=true", every
+        self.peaks: dict[str, int] = {}
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def _read(self) -> None:
+        with urllib.request.urlopen(self.url, timeout=5) as response:  # noqa: S310 - loopback
+            for name, count in pending(orjson.loads(response.read())).items():
+                self.peaks[name] = max(count, self.peaks.get(name, 0))
+
+    async def _watch(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(self._read)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.every)
+
+    async def __aenter__(self) -> BacklogWatch:
+        self._task = asyncio.create_task(self._watch())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task

@@ -30,7 +30,15 @@ from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from runtime.settings import RuntimeSettings
 from tests.bench import cpu
 from tests.bench.common import Figure, say, scale
-from tests.bench.procs import POLL_SECONDS, Children, contract_messages, nats_traffic, wait_http, wait_service
+from tests.bench.procs import (
+    POLL_SECONDS,
+    BacklogWatch,
+    Children,
+    contract_messages,
+    nats_traffic,
+    wait_http,
+    wait_service,
+)
 from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
 from tests.bench.targets import MachineFactor
 from tests.seeding import seed_transfer_histories, young_citizen
@@ -148,8 +156,9 @@ async def measure(
         published_before = await contract_messages(nats_server.url, *urls.values())
         before, traffic = cpu.snapshot(pids), nats_traffic(nats_server.monitor_url)
         started = time.perf_counter()
-        await asyncio.gather(*(apply_each() for _ in range(IN_FLIGHT)))
-        rows = await _completed(urls["36"], count, timeout=max(120.0, count / 5))
+        async with BacklogWatch(nats_server.monitor_url) as backlog:
+            await asyncio.gather(*(apply_each() for _ in range(IN_FLIGHT)))
+            rows = await _completed(urls["36"], count, timeout=max(120.0, count / 5))
         took = time.perf_counter() - started
         cpu_us, cpu_system_us = cpu.per_operation_us(before, cpu.snapshot(pids), len(rows))
         moved = nats_traffic(nats_server.monitor_url) - traffic
@@ -157,7 +166,8 @@ async def measure(
         stored = published.stored
         say(
             f"  application outcomes: {outcomes}; {len(rows)} completed; {stored} messages stored in JetStream "
-            f"({published.events} events, {published.inbox} letters to an inbox)"
+            f"({published.events} events, {published.inbox} letters to an inbox); the consumers' most messages "
+            f"behind their streams: {', '.join(f'{name} {n:,}' for name, n in sorted(backlog.peaks.items())) or 'none'}"
         )
         figures = _figures(rows, count, took, stored / count)
         figures[0].extra.update(
@@ -168,6 +178,7 @@ async def measure(
             letters_per_op=published.inbox / len(rows) if rows else 0.0,
             nats_in_per_op=moved.into / len(rows) if rows else 0.0,
             nats_out_per_op=moved.out / len(rows) if rows else 0.0,
+            backlog=backlog.peaks,
         )
         done = count
         runs = [

@@ -94,3 +94,19 @@ def test_a_latency_is_bound_by_what_its_work_waited_for_longer() -> None:
     assert "fsync on the servers' disk p50 0.6 ms, p99 5.0 ms: bound by the cores" in by_cores.line()
     assert by_disk.kind == "the disk"
     assert latency_lines([disk], cores=2)[1].endswith("bound by the disk")
+
+
+def test_a_consumer_that_fell_behind_its_stream_is_named_beside_the_bound() -> None:
+    cpu_us = {"gateway": 930, "transfer-36": 3_000, "postgres": 2_210, "nats": 1_390}
+    system_us = {"gateway": 90, "transfer-36": 300, "postgres": 440, "nats": 900}
+    behind = _run(185, cpu_us, system_us) | {"backlog": {"transfer-36-inbox": 2_494, "transfer-44-inbox": 17}}
+    kept_up = _run(253, cpu_us, system_us) | {"backlog": {"transfer-36-inbox": 40, "transfer-44-inbox": 0}}
+    (slow,) = bounds([_figure(behind)], cores=2)
+    (quick,) = bounds([_figure(kept_up)], cores=2)
+
+    assert slow.behind == ("transfer-36-inbox", 2_494)
+    assert slow.line().endswith(
+        "; and transfer-36-inbox fell behind its stream by up to 2,494 messages: the run ends on its drain"
+    )
+    assert slow.as_json()["backlog"] == {"transfer-36-inbox": 2_494, "transfer-44-inbox": 17}
+    assert quick.behind is None and "fell behind" not in quick.line()
