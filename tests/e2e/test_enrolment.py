@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -180,6 +181,50 @@ async def test_employees_are_enrolled_with_a_clamped_base_and_never_twice_in_two
     assert elsewhere.status_code == 409
     assert elsewhere.json()["type"].endswith("/double-pension-enrolment")
     assert twice.status_code == 409
+
+
+async def test_two_regions_enrolling_at_once_each_asking_the_other_are_answered_without_holding_their_databases(
+    servers: Servers, subject_root: str
+) -> None:
+    """Each enrolment asks the other region whether the person holds a pension there. Asked with a
+    database connection held, two busy regions each hold every connection of their pool while
+    waiting for the other, whose answer needs one of its own: both wait until the question times out
+    (503, pension-check-unavailable). The services here have four connections each."""
+    foshan = "91440604MA4W0XC02" + credit_code_check_character("91440604MA4W0XC02")
+    employers = {"36": STEEL, "44": foshan}
+    async with running_stack(servers, subject_root, services=("enrolment",), regions=("36", "44")) as stack:
+        for region, code in employers.items():
+            registered = await stack.client.post(
+                f"/v1/regions/{region}/employers",
+                json={
+                    "credit_code": code,
+                    "name": f"Employer of {region}",
+                    "division_code": "360102" if region == "36" else "440604",
+                    "industry_code": "C3110",
+                    "established_on": "2026-01-02",
+                },
+                headers=stack.token(region=region),
+            )
+            assert registered.status_code == 201, registered.text
+        for region, code in employers.items():
+            await eventually(lambda region=region, code=code: _employer_in(stack, region, code))
+
+        async def enrol(region: str, n: int) -> Any:
+            body17 = ("360102" if region == "36" else "440604") + f"19900307{n:03d}"
+            return await stack.client.post(
+                f"/v1/regions/{region}/employees",
+                json={
+                    "citizen_id": citizen(body17),
+                    "employer_credit_code": employers[region],
+                    "hired_on": "2026-07-01",
+                    "declared_monthly_wage_fen": 500_000,
+                },
+                headers=stack.token(region=region),
+            )
+
+        answers = await asyncio.gather(*(enrol(region, n) for n in range(100, 116) for region in employers))
+
+    assert [a.status_code for a in answers] == [201] * 32, [a.text for a in answers if a.status_code != 201][:2]
 
 
 async def _enrolled(stack: Stack, region: str) -> bool:

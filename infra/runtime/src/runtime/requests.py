@@ -55,14 +55,27 @@ def context_of(envelope: Envelope[Any], clock: Clock) -> CommandContext:
     )
 
 
+Ask = Callable[[C, CommandContext], Awaitable[Mapping[str, Any]]]
+
+
 def command(
     store: EventStore,
     clock: Clock,
     model: type[C],
-    run: Callable[[Transaction, C, CommandContext], Awaitable[dict[str, Any]]],
+    run: Callable[..., Awaitable[dict[str, Any]]],
     errors: ErrorTable,
+    *,
+    ask: Ask[C] | None = None,
 ) -> RequestHandler:
-    """A request handler that runs `run` exactly once per command id."""
+    """A request handler that runs `run(tx, command, ctx)` exactly once per command id.
+
+    `ask`: what the decision needs from another service (a question to another region), asked
+    before its transaction opens and passed to `run` as keyword arguments. No database connection
+    is held while the answer is awaited: two busy regions asking each other with their connections
+    held would each hold all of them, and wait for the other's until the question timed out. A
+    refusal it raises (the other region unreachable) is answered and not stored: nothing was
+    decided, and a retry asks again (a retried command already decided asks too, then finds its
+    stored outcome)."""
 
     async def handle(request: Request) -> bytes:
         try:
@@ -70,10 +83,19 @@ def command(
         except ValidationError as error:
             return reply_bytes(refused(invalid(error)))
         ctx = context_of(envelope, clock)
+        answers: Mapping[str, Any] = {}
+        if ask is not None:
+            try:
+                answers = await ask(envelope.data, ctx)
+            except Exception as error:
+                known = refusal(error, errors)
+                if known is None:
+                    raise
+                return reply_bytes(refused(known))
 
         async def decide(tx: Transaction) -> dict[str, Any]:
             try:
-                reply = ok(await run(tx, envelope.data, ctx)).model_dump(mode="json", exclude_none=True)
+                reply = ok(await run(tx, envelope.data, ctx, **answers)).model_dump(mode="json", exclude_none=True)
             except Exception as error:
                 known = refusal(error, errors)
                 if known is None:

@@ -52,23 +52,38 @@ def due_basis(month: str) -> date:
     return date(year, number, calendar.monthrange(year, number)[1])
 
 
+def _schemes(command: EnrolEmployee) -> list[Scheme]:
+    return [Scheme(s.value) for s in command.schemes] or list(DEFAULT_SCHEMES)
+
+
+async def pension_elsewhere(
+    command: EnrolEmployee, ctx: CommandContext, *, people: People, pensions: PensionRegistry
+) -> dict[str, bool]:
+    """Whether another pooling area holds an active pension enrolment of the person this month,
+    asked before the enrolment's transaction opens (`runtime.requests.command`'s `ask`): the other
+    region may be asking this one the same at the same time."""
+    if Scheme.PENSION not in _schemes(command):
+        return {"elsewhere": False}
+    return {"elsewhere": await pensions.active_elsewhere(people.ref(command.citizen_id), month_key(ctx.today))}
+
+
 async def enrol_employee(
     tx: Transaction,
     command: EnrolEmployee,
     ctx: CommandContext,
     *,
+    elsewhere: bool,
     rates: RateBook,
     people: People,
-    pensions: PensionRegistry,
     persons: FoldedStreams[Person],
 ) -> dict[str, Any]:
-    """Enrol an employee with a registered employer; never two active pension enrolments in two pooling areas."""
+    """Enrol an employee with a registered employer; never two active pension enrolments in two
+    pooling areas (`elsewhere`: another one holds one this month, from `pension_elsewhere`)."""
     ref = people.ref(command.citizen_id)
     stream, employer_id = person_stream(ref), employer_stream(command.employer_credit_code)
     folded, whole = await persons.load_many(tx, [stream], whole=[employer_id])  # one round trip
     person, (employer, _) = folded[stream], whole[employer_id]
-    schemes = [Scheme(s.value) for s in command.schemes] or list(DEFAULT_SCHEMES)
-    elsewhere = Scheme.PENSION in schemes and await pensions.active_elsewhere(ref, month_key(ctx.today))
+    schemes = _schemes(command)
     events = decide_enrol_employee(
         person.state,
         person_ref=ref,

@@ -106,7 +106,14 @@ def request_table(
             c.ApproveHeldRegistration, employers.approve_held_registration, deadlines=deadlines, **on_employers
         ),
         "assign_injury_class": cmd(c.AssignInjuryClass, employers.assign_injury_class, **on_employers),
-        "enrol_employee": cmd(c.EnrolEmployee, people.enrol_employee, rates=rates, pensions=pensions, **on_people),
+        "enrol_employee": command(
+            store,
+            clock,
+            c.EnrolEmployee,
+            partial(people.enrol_employee, rates=rates, **on_people),
+            ERRORS,
+            ask=partial(people.pension_elsewhere, people=people_port, pensions=pensions),
+        ),
         "end_employment": cmd(c.EndEmployment, people.end_employment, **on_people),
         "declare_base": cmd(c.DeclareBase, people.declare_base, rates=rates, **on_people),
         "assess_contributions": across(
