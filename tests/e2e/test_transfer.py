@@ -12,7 +12,19 @@ import pytest
 from gateway.auth import issue_token
 from tests.cli import yiwang
 from tests.conftest import Servers
-from tests.e2e.working_lives import FOSHAN, NANCHANG, OLDER_MAN, YOUNG, history_in_transfer_service, ok, register, work
+from tests.e2e.working_lives import (
+    FOSHAN,
+    NANCHANG,
+    OLDER_MAN,
+    YOUNG,
+    assess,
+    citizen,
+    history_in_transfer_service,
+    ok,
+    pay,
+    register,
+    work,
+)
 from tests.stack import Stack, running_stack, served_over_http
 from tests.waiting import eventually
 from transfer.history import HistoryFeed
@@ -147,6 +159,54 @@ async def test_an_application_made_while_the_new_enrolment_is_on_its_way_to_the_
 
     # Not refused as "not enrolled here": the service waited for its copy to hold what was published.
     assert applied["status"] == "contact_letter_sent", applied
+
+
+async def test_more_applications_waiting_for_the_copy_than_the_service_has_connections_are_all_accepted(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Applications that wait for the copy of the enrolment history wait with no database connection
+    held: the copy's consumer needs one to catch up. (With a connection held each, no more of them
+    could wait than the pool of four had connections, and the consumer got none until they gave up
+    and were refused as not enrolled here.)"""
+    waited: list[bool] = []
+    applied_up_to_now = HistoryFeed.applied_up_to_now
+
+    async def noted(feed: HistoryFeed) -> bool:
+        waited.append(True)
+        return await applied_up_to_now(feed)
+
+    monkeypatch.setattr(HistoryFeed, "applied_up_to_now", noted)
+    people = [citizen(f"360102199003071{n:02d}") for n in range(20, 26)]
+    await register(stack, "36", NANCHANG, "360102")
+    transfer = stack.services[("transfer", "36")].resources.pool
+    async with transfer.acquire() as held, held.transaction():
+        await held.execute("LOCK TABLE employments, history IN EXCLUSIVE MODE")  # the copy waits
+        for person in people:  # hired, then the month assessed and paid (the payroll needs no read model)
+            hire = {
+                "citizen_id": person,
+                "employer_credit_code": NANCHANG,
+                "hired_on": "2026-10-01",
+                "declared_monthly_wage_fen": 800_000,
+            }
+            await ok(await stack.client.post("/v1/regions/36/employees", json=hire, headers=stack.token()), 201)
+        await assess(stack, "36", NANCHANG, "2026-10")
+        await pay(stack, "36", NANCHANG, "2026-10")
+        applying = [
+            asyncio.create_task(
+                stack.client.post(
+                    "/v1/regions/36/transfers", json={"citizen_id": person, "from_region": "44"}, headers=stack.token()
+                )
+            )
+            for person in people
+        ]
+
+        async def all_waiting() -> bool:
+            return len(waited) >= len(people)
+
+        await eventually(all_waiting)  # each read a copy without its enrolment, and waits for it
+    applied = [await ok(await application, 201) for application in applying]
+
+    assert [a["status"] for a in applied] == ["contact_letter_sent"] * len(people), applied
 
 
 async def test_refusals_tell_the_applicant_why_and_older_workers_get_a_temporary_account(stack: Stack) -> None:

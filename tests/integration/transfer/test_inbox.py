@@ -121,15 +121,16 @@ async def _apply(new: Region, citizen: str) -> str:
         region="36",
         now=NOW,
     )
+    person_ref = pseudonym(citizen, salt=SALT)
     async with new.store.transaction() as tx:
         outcome = await cases.apply_for_transfer(
             tx,
             ApplyForTransfer(citizen_id=citizen, from_region="44"),
             ctx,
             recorder=new.recorder,
-            history=PostgresHistory(tx),
+            standing=await PostgresHistory(tx).standing(person_ref),
             deadlines=new.timers,
-            person_ref=pseudonym(citizen, salt=SALT),
+            person_ref=person_ref,
         )
     assert outcome["status"] == "contact_letter_sent"
     return str(outcome["case_id"])

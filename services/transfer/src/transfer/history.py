@@ -186,8 +186,8 @@ _ROWS_OF_MANY = (
 class PostgresHistory:
     """What the transfer rules need to know about a person here."""
 
-    def __init__(self, tx: PostgresTransaction, feed: HistoryFeed | None = None) -> None:
-        self.tx, self.feed = tx, feed
+    def __init__(self, tx: PostgresTransaction) -> None:
+        self.tx = tx
 
     async def read_ahead(self, person_refs: Sequence[str]) -> None:
         """Read these people's periods in one round trip for the decisions later in this transaction
@@ -209,9 +209,6 @@ class PostgresHistory:
         if person_ref in ahead:
             return ahead[person_ref]
         return list(await (await self.tx.reader()).fetch(_ROWS, person_ref))
-
-    async def catch_up(self) -> bool:
-        return self.feed is not None and await self.feed.applied_up_to_now()
 
     async def standing(self, person_ref: str) -> tuple[bool, list[Period]]:
         """(enrolled here with a pension now, every period recorded here): one round trip."""

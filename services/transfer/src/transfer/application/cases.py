@@ -7,7 +7,7 @@ Where every rule passes with no person involved the whole path runs straight thr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 from uuid import NAMESPACE_URL, uuid5
@@ -34,14 +34,23 @@ class Recorder(runtime_recording.Recorder, Protocol):
     ) -> Any: ...
 
 
+Standing = tuple[bool, list[Period]]  # (enrolled here with a pension now, every period recorded here)
+
+
+async def standing_here(read: Callable[[], Awaitable[Standing]], catch_up: Callable[[], Awaitable[bool]]) -> Standing:
+    """The applicant's standing by this region's copy of the enrolment history. Not enrolled or
+    contributing here by the copy, the copy may lack an enrolment or payment still on its way: it is
+    read again once it holds what the enrolment service had published (`catch_up`, a few seconds at
+    most), so that an application is refused only on a copy that is up to date. Asked before the
+    application's transaction opens: the copy's consumer needs a connection to catch up, and
+    applications waiting with theirs held could leave it none."""
+    enrolled, periods = await read()
+    if not (enrolled and periods) and await catch_up():
+        enrolled, periods = await read()
+    return enrolled, periods
+
+
 class History(Protocol):
-    async def standing(self, person_ref: str) -> tuple[bool, list[Period]]:
-        """(enrolled here with a pension now, every period recorded here, paid or not)."""
-
-    async def catch_up(self) -> bool:
-        """Wait (a few seconds at most) until this region's copy of the enrolment history holds every
-        event the enrolment service had published at the call; False if it did not in time."""
-
     async def periods(self, person_ref: str) -> list[Period]:
         """Every period recorded here, paid or not."""
 
@@ -78,17 +87,14 @@ async def apply_for_transfer(
     ctx: CommandContext,
     *,
     recorder: Recorder,
-    history: History,
+    standing: Standing,
     deadlines: Deadlines,
     person_ref: str,
 ) -> dict[str, Any]:
-    """Review the application here at once; if every rule passes, the contact letter leaves for the old region."""
+    """Review the application here at once (`standing`: from `standing_here`); if every rule
+    passes, the contact letter leaves for the old region."""
     case_id = str(uuid5(NAMESPACE_URL, f"yiwang:transfer-case:{ctx.command_id}"))
-    enrolled, new_periods = await history.standing(person_ref)
-    if not (enrolled and new_periods) and await history.catch_up():
-        # Not enrolled or contributing here by the copy of the enrolment history the service keeps:
-        # an enrolment or payment may still be on its way. Refused only on a copy that is up to date.
-        enrolled, new_periods = await history.standing(person_ref)
+    enrolled, new_periods = standing
     events = transfer_in.decide_apply(
         TransferIn(),
         case_id=case_id,

@@ -35,15 +35,30 @@ def request_table(
     salt: bytes,
     feed: HistoryFeed | None = None,
 ) -> dict[str, RequestHandler]:
-    async def apply(tx: Transaction, cmd: c.ApplyForTransfer, ctx: CommandContext) -> dict[str, Any]:
-        if not isinstance(tx, PostgresTransaction):
-            raise TypeError("transfers are stored in PostgreSQL")
+    async def standing(cmd: c.ApplyForTransfer, ctx: CommandContext) -> dict[str, Any]:
+        """Read before the application's transaction, each read in a short one of its own."""
+        person_ref = pseudonym(cmd.citizen_id, salt=salt)
+
+        async def read() -> cases.Standing:
+            async with store.transaction() as tx:
+                if not isinstance(tx, PostgresTransaction):
+                    raise TypeError("transfers are stored in PostgreSQL")
+                return await PostgresHistory(tx).standing(person_ref)
+
+        async def caught_up() -> bool:
+            return feed is not None and await feed.applied_up_to_now()
+
+        return {"standing": await cases.standing_here(read, caught_up)}
+
+    async def apply(
+        tx: Transaction, cmd: c.ApplyForTransfer, ctx: CommandContext, *, standing: cases.Standing
+    ) -> dict[str, Any]:
         return await cases.apply_for_transfer(
             tx,
             cmd,
             ctx,
             recorder=recorder,
-            history=PostgresHistory(tx, feed),
+            standing=standing,
             deadlines=deadlines,
             person_ref=pseudonym(cmd.citizen_id, salt=salt),
         )
@@ -61,7 +76,7 @@ def request_table(
         return await queries.figures(pool, q.first, q.last)
 
     return {
-        "apply_for_transfer": command(store, clock, c.ApplyForTransfer, apply, ERRORS),
+        "apply_for_transfer": command(store, clock, c.ApplyForTransfer, apply, ERRORS, ask=standing),
         "get_transfer": query(c.GetTransfer, get_transfer, ERRORS),
         "list_transfers": query(c.ListTransfers, list_transfers, ERRORS),
         "transfer_figures": query(c.TransferFigures, figures, ERRORS),
