@@ -48,19 +48,13 @@ def request_table(
         async def caught_up() -> bool:
             return feed is not None and await feed.applied_up_to_now()
 
-        return {"standing": await cases.standing_here(read, caught_up)}
+        return {"standing": await cases.standing_here(read, caught_up), "person_ref": person_ref}
 
     async def apply(
-        tx: Transaction, cmd: c.ApplyForTransfer, ctx: CommandContext, *, standing: cases.Standing
+        tx: Transaction, cmd: c.ApplyForTransfer, ctx: CommandContext, *, standing: cases.Standing, person_ref: str
     ) -> dict[str, Any]:
         return await cases.apply_for_transfer(
-            tx,
-            cmd,
-            ctx,
-            recorder=recorder,
-            standing=standing,
-            deadlines=deadlines,
-            person_ref=pseudonym(cmd.citizen_id, salt=salt),
+            tx, cmd, ctx, recorder=recorder, standing=standing, deadlines=deadlines, person_ref=person_ref
         )
 
     async def get_transfer(q: c.GetTransfer, _: Envelope[c.GetTransfer]) -> dict[str, Any]:
