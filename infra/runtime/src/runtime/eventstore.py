@@ -763,7 +763,7 @@ class PostgresTransaction:
             self._append = _HeldAppend(tuple(appends), many=True)
             return
         if (joined := self._joined(appends)) is not None:
-            self._append = joined._replace(many=True)
+            self._append = joined
             return
         await self._begin()
         await self._send_many(_HeldAppend(tuple(appends), many=True))
