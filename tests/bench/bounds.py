@@ -123,19 +123,14 @@ class Bound:
             f"  {self.label}: {self.rate:,.0f} {self.unit} at {self.total_us / 1000:.2f} ms CPU each; "
             f"CPU ceiling {self.ceiling:,.0f}, {self.cores_busy:.0%} of {self.cores} cores busy: "
         )
+        return head + self._verdict() + self._behind_clause()
+
+    def _verdict(self) -> str:
         if self.kind == "one core":
             busiest = str(self.busiest_python)
-            return (
-                head
-                + f"bound by {busiest}'s one core ({self.core_share(busiest):.0%} of it, Python)"
-                + self._behind_clause()
-            )
+            return f"bound by {busiest}'s one core ({self.core_share(busiest):.0%} of it, Python)"
         if self.kind == "waiting":
-            return (
-                head
-                + "bound by waiting (round trips and fsyncs at this concurrency), not by the CPU"
-                + self._behind_clause()
-            )
+            return "bound by waiting (round trips and fsyncs at this concurrency), not by the CPU"
         total = self.total_us
         split = ", ".join(f"{name} {us / total:.0%}" for name, us in self.parts_us().items())
         kernel = ", ".join(
@@ -143,7 +138,7 @@ class Bound:
             for process, name in SERVERS.items()
             if self.cpu_us.get(process)
         )
-        return head + f"bound by the cores: {split}" + (f" ({kernel})" if kernel else "") + self._behind_clause()
+        return f"bound by the cores: {split}" + (f" ({kernel})" if kernel else "")
 
     def as_json(self) -> dict[str, Any]:
         return {
