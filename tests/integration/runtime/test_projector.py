@@ -44,8 +44,8 @@ def _event() -> NewEvent:
 
 async def _caught_up(projector: Projector, expected: int, *only: Any) -> int:
     """What catch-ups apply until `expected` events are: the events appended just before are final
-    once no older transaction runs anywhere on the server (an autovacuum's ANALYZE in another test's
-    database holds them back for a moment)."""
+    once no older transaction runs anywhere on the server (one in another test's database, such as
+    an autovacuum's ANALYZE, can hold them back for a moment)."""
     applied = 0
 
     async def done() -> bool:
