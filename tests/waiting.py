@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from runtime.projector import Projector
 
 T = TypeVar("T")
 
@@ -20,3 +23,18 @@ async def eventually(check: Callable[[], Awaitable[T]], *, within: float = 15.0,
             return last
         await asyncio.sleep(every)
     raise AssertionError(f"condition not met within {within}s (last value: {last!r})")
+
+
+async def caught_up(projector: Projector, expected: int, *only: Any) -> int:
+    """What catch-ups apply until `expected` events are: the events appended just before are final
+    once no older transaction runs anywhere on the server (one in another test's database, such as
+    an autovacuum's ANALYZE, can hold them back for a moment)."""
+    applied = 0
+
+    async def done() -> bool:
+        nonlocal applied
+        applied += await projector.catch_up(list(only) if only else None)
+        return applied >= expected
+
+    await eventually(done)
+    return applied

@@ -165,21 +165,34 @@ def audit(last: Annotated[int, typer.Option(min=1, help="how many of the latest 
 
 @app.command()
 def alerts(last: Annotated[int, typer.Option(min=1, help="how many of the latest alerts")] = 50) -> None:
-    """The latest consumer alerts of every service: saturated, stalled, recovered, with the backlog."""
+    """The latest alerts of every service: consumers saturated, stalled or recovered, with the backlog;
+    projections stalled, held back (with the transaction holding them) or recovered."""
     from runtime.watch import read_alerts
 
     async def work(js: object, settings: GatewaySettings) -> str:
         found = await read_alerts(js, settings.subject_root, last=last)  # type: ignore[arg-type]
-        return (
-            "\n".join(
-                f"{a['time']}\t{a['region']}\t{a['service']}\t{a['consumer']}\t{a['state']}\t"
-                f"{a['seconds']}s\tpending {a['pending']}\tin flight {a['ack_pending']}/{a['max_ack_pending']}"
-                for a in found
-            )
-            or "none"
-        )
+        return "\n".join(_alert_line(a) for a in found) or "none"
 
     typer.echo(_js_call(work))
+
+
+def _alert_line(alert: dict[str, Any]) -> str:
+    head = f"{alert['time']}\t{alert['region']}\t{alert['service']}"
+    if "projection" in alert:
+        line = (
+            f"{head}\tprojection {alert['projection']}\t{alert['state']}\t{alert['seconds']}s\tat {alert['position']}"
+        )
+        holder = alert.get("holder")
+        if holder:
+            line += (
+                f"\theld by database {holder['database']}, {holder['application'] or 'no application name'}"
+                f" (pid {holder['pid']}, {holder['state']}, open {holder['seconds']}s)"
+            )
+        return line
+    return (
+        f"{head}\t{alert['consumer']}\t{alert['state']}\t{alert['seconds']}s\tpending {alert['pending']}\t"
+        f"in flight {alert['ack_pending']}/{alert['max_ack_pending']}"
+    )
 
 
 @app.command("dead-letters")

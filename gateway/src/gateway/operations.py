@@ -1,10 +1,11 @@
 """What an operator on call looks at first, for one region: does each service answer, has an outbox
-parked messages no stream took, which consumers are behind, and which messages are dead letters.
+parked messages no stream took, which consumers and read models are behind, and which messages are
+dead letters.
 
 Read for the dashboard's operations panel on every poll, so each part is one request or a few: a
 service's health and its parked count (two requests, short timeouts: a service that does not answer
-is shown as such, the rest still shows), the latest consumer alerts, and the dead letters counted by
-the stream itself, by consumer.
+is shown as such, the rest still shows), the latest alerts (of consumers and of projections, one
+read), and the dead letters counted by the stream itself, by consumer.
 """
 
 from __future__ import annotations
@@ -28,10 +29,15 @@ ALERTS_READ = 50  # the latest alerts of the whole stack, of which this region's
 async def operations(nc: NatsClient, js: JetStreamContext, root: str, region: str) -> dict[str, Any]:
     services, behind, dead = await asyncio.gather(
         asyncio.gather(*(_service(nc, Subjects(root), region, name) for name in SERVICES)),
-        _consumers_behind(js, root, region),
+        _behind(js, root, region),
         _dead_letters(js, root),
     )
-    return {"services": list(services), "consumers_behind": behind, "dead_letters": dead}
+    return {
+        "services": list(services),
+        "consumers_behind": behind["consumer"],
+        "projections_behind": behind["projection"],
+        "dead_letters": dead,
+    }
 
 
 async def _service(nc: NatsClient, subjects: Subjects, region: str, service: str) -> dict[str, Any]:
@@ -52,14 +58,19 @@ async def _service(nc: NatsClient, subjects: Subjects, region: str, service: str
     }
 
 
-async def _consumers_behind(js: JetStreamContext, root: str, region: str) -> list[dict[str, Any]] | dict[str, str]:
-    """This region's consumers whose latest alert is not "recovered": saturated or stalled now."""
+async def _behind(js: JetStreamContext, root: str, region: str) -> dict[str, list[dict[str, Any]] | dict[str, str]]:
+    """This region's consumers (saturated or stalled) and projections (stalled or held back) whose
+    latest alert is not "recovered", by kind."""
     try:
         alerts = await read_alerts(js, root, last=ALERTS_READ)
     except nats.errors.Error as error:
-        return {"unavailable": type(error).__name__}
-    latest = {(a["service"], a["consumer"]): a for a in alerts if a.get("region") == region}
-    return [a for a in latest.values() if a["state"] != RECOVERED]
+        unavailable = {"unavailable": type(error).__name__}
+        return {"consumer": unavailable, "projection": unavailable}
+    behind: dict[str, list[dict[str, Any]] | dict[str, str]] = {}
+    for kind in ("consumer", "projection"):
+        latest = {(a["service"], a[kind]): a for a in alerts if a.get("region") == region and kind in a}
+        behind[kind] = [a for a in latest.values() if a["state"] != RECOVERED]
+    return behind
 
 
 async def _dead_letters(js: JetStreamContext, root: str) -> dict[str, Any]:

@@ -58,6 +58,7 @@ async def test_the_services_that_answer_and_what_their_outboxes_parked(stack: St
         ),
     ]
     assert shown["consumers_behind"] == []
+    assert shown["projections_behind"] == []
     assert shown["dead_letters"] == {"total": 0, "by_consumer": {}}
 
 
@@ -79,6 +80,32 @@ async def test_a_consumer_is_behind_until_its_latest_alert_says_it_recovered(sta
         ("other-36", "stalled", 60.0),
     ]
     assert [a["consumer"] for a in after] == ["other-36"]
+
+
+async def test_a_read_model_is_behind_until_its_projection_recovers_with_what_holds_it_back(stack: Stack) -> None:
+    js = stack.services[("enrolment", "36")].resources.nc.jetstream()
+    subject = f"{stack.settings.subject_root}.alerts.36.enrolment"
+    holder = {"database": "reports", "application": "nightly-export", "pid": 812, "state": "idle in transaction"}
+    held = {
+        "time": "2026-12-06T01:00:00+00:00",
+        "region": "36",
+        "service": "enrolment",
+        "projection": "employers_view",
+        "state": "held-back",
+        "seconds": 31.0,
+        "position": "7/3",
+        "holder": {**holder, "seconds": 340.2},
+    }
+    await js.publish(subject, alert("36", "calendar-enrolment-36", "saturated", 31.0))
+    await js.publish(subject, orjson.dumps(held))
+    shown = await panel(stack)
+
+    await js.publish(subject, orjson.dumps({**held, "state": "recovered", "seconds": 0.0, "holder": None}))
+    after = await panel(stack)
+
+    assert shown["projections_behind"] == [held]
+    assert [a["consumer"] for a in shown["consumers_behind"]] == ["calendar-enrolment-36"]  # each kind its own list
+    assert after["projections_behind"] == []
 
 
 async def test_dead_letters_are_counted_by_consumer(stack: Stack) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Sequence
-from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -12,7 +11,7 @@ import pytest
 
 from runtime.eventstore import NewEvent, Position, PostgresEventStore, RecordedEvent
 from runtime.projector import _FINAL_AFTER, Projector
-from tests.waiting import eventually
+from tests.waiting import caught_up
 
 
 class Seen:
@@ -42,21 +41,6 @@ def _event() -> NewEvent:
     return NewEvent(uuid4(), "Happened", {}, {})
 
 
-async def _caught_up(projector: Projector, expected: int, *only: Any) -> int:
-    """What catch-ups apply until `expected` events are: the events appended just before are final
-    once no older transaction runs anywhere on the server (one in another test's database, such as
-    an autovacuum's ANALYZE, can hold them back for a moment)."""
-    applied = 0
-
-    async def done() -> bool:
-        nonlocal applied
-        applied += await projector.catch_up(list(only) if only else None)
-        return applied >= expected
-
-    await eventually(done)
-    return applied
-
-
 class Others(Seen):
     """A second view over the same log, kept in its own table."""
 
@@ -75,12 +59,12 @@ async def test_projections_at_different_positions_catch_up_together_each_from_it
     for stream in ("a", "b", "c"):
         async with store.transaction() as tx:
             await tx.append(stream, 0, [_event()])
-    assert await _caught_up(projector, 3, Seen()) == 3  # "seen" alone is now ahead of "others"
+    assert await caught_up(projector, 3, Seen()) == 3  # "seen" alone is now ahead of "others"
     for stream in ("d", "e"):
         async with store.transaction() as tx:
             await tx.append(stream, 0, [_event()])
 
-    assert await _caught_up(projector, 5) == 5  # batches of 2 from "others"' position: 2 + 2 + 1
+    assert await caught_up(projector, 5) == 5  # batches of 2 from "others"' position: 2 + 2 + 1
 
     assert await _view(pool) == ["a", "b", "c", "d", "e"]  # each event once
     others = [r["stream_id"] for r in await pool.fetch("SELECT stream_id FROM others ORDER BY n")]
@@ -114,7 +98,7 @@ async def test_a_rebuild_replays_the_log_in_commit_order_batch_after_batch(pool:
     store, live = await _projector(pool)
     streams = [f"s{i:02d}" for i in range(11)]
     await _append_each(store, streams)
-    assert await _caught_up(live, 11) == 11
+    assert await caught_up(live, 11) == 11
     await pool.execute("DELETE FROM seen WHERE stream_id IN ('s03', 's07')")  # the view gone wrong
     rebuilding = Projector(store, [Seen()], rebuild_batch=3)
 
@@ -122,7 +106,7 @@ async def test_a_rebuild_replays_the_log_in_commit_order_batch_after_batch(pool:
 
     assert await _view(pool) == streams
     await _append_each(store, ["after"])
-    assert await _caught_up(rebuilding, 1) == 1
+    assert await caught_up(rebuilding, 1) == 1
     assert await _view(pool) == [*streams, "after"]
 
 
@@ -149,7 +133,7 @@ async def test_the_cycle_collector_waits_for_a_rebuild_and_only_for_it(pool: asy
     assert gc.isenabled()
 
     await _append_each(store, ["after"])
-    assert await _caught_up(projector, 1) == 1  # the live loop's batches are not held off
+    assert await caught_up(projector, 1) == 1  # the live loop's batches are not held off
     assert watched.collecting[-1] is True
 
 
@@ -157,7 +141,7 @@ async def test_a_rebuild_that_fails_halfway_leaves_the_view_and_its_position_as_
     store, live = await _projector(pool)
     streams = [f"s{i:02d}" for i in range(8)]
     await _append_each(store, streams)
-    assert await _caught_up(live, 8) == 8
+    assert await caught_up(live, 8) == 8
     before = await pool.fetchrow("SELECT transaction_id, position FROM projection_positions WHERE projection = 'seen'")
     failing = Projector(store, [FailsOn("s05")], rebuild_batch=2)
 
@@ -217,7 +201,7 @@ async def test_a_projection_is_given_only_its_event_types_live_and_in_a_rebuild(
             await tx.append(f"s{i}", 0, [NewEvent(uuid4(), "Kept" if i % 2 else "Other", {}, {})])
     live, other = SeenOf("Kept"), Others()
     projector = Projector(store, [live, other], batch=4, rebuild_batch=2)
-    assert await _caught_up(projector, 7) == 7
+    assert await caught_up(projector, 7) == 7
     assert live.given == ["Kept"] * 3
     assert await _view(pool) == ["s1", "s3", "s5"]
 
@@ -229,7 +213,7 @@ async def test_a_projection_is_given_only_its_event_types_live_and_in_a_rebuild(
     for stream in ("t0", "t1"):
         async with store.transaction() as tx:
             await tx.append(stream, 0, [NewEvent(uuid4(), "Kept", {}, {})])
-    assert await _caught_up(projector, 2) == 2  # t0 and t1: s6 is not read again
+    assert await caught_up(projector, 2) == 2  # t0 and t1: s6 is not read again
     assert live.given == ["Kept"] * 5
     assert await _view(pool) == ["s1", "s3", "s5", "t0", "t1"]
     others = [r["stream_id"] for r in await pool.fetch("SELECT stream_id FROM others ORDER BY n")]

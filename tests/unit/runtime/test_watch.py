@@ -1,10 +1,22 @@
-"""The stall alert's state machine, sample by sample (the real consumer is in faults/test_slow_consumer)."""
+"""The stall alerts' state machines, sample by sample (the real consumer is in faults/test_slow_consumer,
+the real projections in integration/runtime/test_projection_watch)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from runtime.watch import RECOVERED, SATURATED, STALLED, ConsumerWatch, Sample, _Track
+from runtime.watch import (
+    HELD_BACK,
+    RECOVERED,
+    SATURATED,
+    STALLED,
+    ConsumerWatch,
+    ProjectionSample,
+    ProjectionWatch,
+    Sample,
+    _ProjectionTrack,
+    _Track,
+)
 
 
 def watch(stall_after: float = 30.0) -> tuple[ConsumerWatch, _Track]:
@@ -82,3 +94,90 @@ def test_an_idle_consumer_that_gets_work_is_not_stalled_by_the_time_it_sat_idle(
     assert alerts == [None] * 4  # work arrived at 50 s and was done by 60 s
     alerts = feed(w, t, (70.0, 0, 1, 8), (90.0, 0, 1, 8), (100.0, 0, 1, 8))
     assert [a and a["state"] for a in alerts] == [None, None, STALLED]  # 30 s after the last idle sample
+
+
+# Projections: (at, position, waiting, final) samples, position as (transaction id, position).
+HOLDER = {
+    "database": "other",
+    "application": "batch-job",
+    "pid": 4242,
+    "state": "idle in transaction",
+    "seconds": 95.04,
+}
+
+
+def projection_watch(stall_after: float = 30.0) -> tuple[ProjectionWatch, _ProjectionTrack]:
+    w = ProjectionWatch(
+        js=None, pool=None, root="t", region="36", service="svc", projections=["view"], stall_after=stall_after
+    )  # type: ignore[arg-type]
+    return w, _ProjectionTrack("view")
+
+
+def follow(
+    w: ProjectionWatch, track: _ProjectionTrack, *samples: tuple[float, int, bool, bool]
+) -> list[dict[str, Any] | None]:
+    return [
+        w.observe(track, ProjectionSample(at, (7, position), waiting, final), HOLDER if waiting and not final else None)
+        for at, position, waiting, final in samples
+    ]
+
+
+def test_a_projection_keeping_up_under_load_raises_nothing() -> None:
+    w, t = projection_watch()
+    assert follow(w, t, *((float(i * 10), i * 50, True, True) for i in range(20))) == [None] * 20
+
+
+def test_a_projection_held_back_by_an_older_transaction_names_it_once_then_recovers() -> None:
+    w, t = projection_watch(stall_after=30)
+    alerts = follow(
+        w,
+        t,
+        (0.0, 5, True, False),
+        (10.0, 5, True, False),
+        (20.0, 5, True, False),
+        (30.0, 5, True, False),  # 30 s at the same position, nothing final after it: held back
+        (40.0, 5, True, False),
+        (50.0, 9, True, True),  # the holder ended: the projector moves on
+        (60.0, 12, False, False),  # caught up
+        (70.0, 12, False, False),
+    )
+    assert [a and a["state"] for a in alerts] == [None, None, None, HELD_BACK, None, None, RECOVERED, None]
+    held = alerts[3]
+    assert held is not None
+    assert held["projection"] == "view" and held["seconds"] == 30.0 and held["position"] == "7/5"
+    assert held["holder"] == {
+        "database": "other",
+        "application": "batch-job",
+        "pid": 4242,
+        "state": "idle in transaction",
+        "seconds": 95.0,
+    }
+
+
+def test_final_events_waiting_at_a_position_that_does_not_move_are_stalled_with_no_holder() -> None:
+    w, t = projection_watch(stall_after=30)
+    alerts = follow(w, t, (0.0, 5, True, True), (15.0, 5, True, True), (30.0, 5, True, True), (40.0, 5, True, True))
+    assert [a and a["state"] for a in alerts] == [None, None, STALLED, None]
+    assert alerts[2] is not None and "holder" not in alerts[2]
+
+
+def test_held_back_then_stalled_says_both() -> None:
+    w, t = projection_watch(stall_after=30)
+    alerts = follow(w, t, (0.0, 5, True, False), (30.0, 5, True, False), (40.0, 5, True, True), (50.0, 5, True, True))
+    assert [a and a["state"] for a in alerts] == [None, HELD_BACK, STALLED, None]
+
+
+def test_a_moment_held_back_or_an_idle_projection_is_not_an_alert() -> None:
+    w, t = projection_watch(stall_after=30)
+    alerts = follow(
+        w,
+        t,
+        (0.0, 5, False, False),
+        (40.0, 5, False, False),
+        (50.0, 5, True, False),  # an event waits behind a transaction...
+        (60.0, 8, True, False),  # ...which ended: the projector moved, another waits now
+        (70.0, 8, False, False),
+    )
+    assert alerts == [None] * 5
+    later = follow(w, t, (80.0, 8, True, False), (100.0, 8, True, False), (110.0, 8, True, False))
+    assert [a and a["state"] for a in later] == [None, None, HELD_BACK]  # 30 s after the episode began

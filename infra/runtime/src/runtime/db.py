@@ -86,8 +86,12 @@ async def _release(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
-async def create_pool(dsn: str, *, size: int = 16, wait_seconds: float = 120.0) -> asyncpg.Pool:
-    """Open a pool, retrying while the server is not up yet, with one clear log line per try."""
+async def create_pool(
+    dsn: str, *, size: int = 16, wait_seconds: float = 120.0, application: str | None = None
+) -> asyncpg.Pool:
+    """Open a pool, retrying while the server is not up yet, with one clear log line per try.
+    `application`: the connections' `application_name`, which `pg_stat_activity` shows (and the
+    held-back projection alert names, see `runtime.watch`)."""
     deadline = asyncio.get_running_loop().time() + wait_seconds
     delay = 0.2
     while True:
@@ -100,6 +104,7 @@ async def create_pool(dsn: str, *, size: int = 16, wait_seconds: float = 120.0) 
                 connection_class=_Connection,
                 statement_cache_size=512,
                 reset=_release,
+                server_settings={"application_name": application} if application else None,
             )
             break
         except (OSError, asyncpg.CannotConnectNowError, asyncpg.PostgresConnectionError) as error:

@@ -58,7 +58,7 @@ from runtime.requests import query
 from runtime.settings import RuntimeSettings
 from runtime.traces import trace_stream
 from runtime.tracing import export_spans_to_nats, setup_tracing
-from runtime.watch import ConsumerWatch, alerts_stream
+from runtime.watch import ConsumerWatch, ProjectionWatch, alerts_stream
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ class RunningService:
     consumers: list[PullConsumer]
     deadlines: DeadlineWorker | None
     watch: ConsumerWatch
+    projection_watch: ProjectionWatch
     server: RequestServer
     stop: asyncio.Event
     tasks: list[asyncio.Task[None]]
@@ -130,7 +131,9 @@ async def start_service(
         require_sync_always=settings.require_sync_always,
         replicas=settings.jetstream_replicas,
     )
-    pool = await db.create_pool(settings.database_url, size=settings.pool_size)
+    pool = await db.create_pool(
+        settings.database_url, size=settings.pool_size, application=f"{service}-{settings.region}"
+    )
     stack.push_async_callback(pool.close)
     nc = await connect(settings.nats_servers, name=f"{service}-{settings.region}")
     stack.push_async_callback(_close_nats, nc)
@@ -186,10 +189,21 @@ async def start_service(
         interval=settings.watch_interval_seconds,
         stall_after=settings.stall_after_seconds,
     )
+    projection_watch = ProjectionWatch(
+        js,
+        pool,
+        settings.subject_root,
+        settings.region,
+        service,
+        [p.name for p in projector.projections],
+        interval=settings.watch_interval_seconds,
+        stall_after=settings.stall_after_seconds,
+    )
     loops: list[Awaitable[None]] = [
         relay.run(stop),
         projector.run(stop),
         watch.run(stop),
+        projection_watch.run(stop),
         *(c.run(stop) for c in consumers),
     ]
     if deadlines is not None:
@@ -205,7 +219,9 @@ async def start_service(
     }
     server = RequestServer(nc, f"{settings.subject_root}.{settings.region}.{service}", requests)
     await server.start()
-    running = RunningService(resources, parts, relay, projector, consumers, deadlines, watch, server, stop, tasks)
+    running = RunningService(
+        resources, parts, relay, projector, consumers, deadlines, watch, projection_watch, server, stop, tasks
+    )
     stack.push_async_callback(running.close)
     return running
 

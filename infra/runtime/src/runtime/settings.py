@@ -35,8 +35,8 @@ class RuntimeSettings(BaseSettings):
     # Streams whose folded state a service keeps in memory (`runtime.recording.FoldedStreams`): a
     # person's state holds 2-5 KB in a year, so 20,000 take 40-100 MB.
     kept_states: int = Field(default=20_000, ge=0)
-    # Stall alerts (runtime.watch): how often each consumer is sampled, and for how long it may be
-    # saturated or make no progress before an alert is raised.
+    # Stall alerts (runtime.watch): how often each consumer and projection is sampled, and for how
+    # long it may be saturated, make no progress or be held back before an alert is raised.
     watch_interval_seconds: float = Field(default=10.0, gt=0)
     stall_after_seconds: float = Field(default=30.0, gt=0)
 

@@ -1,12 +1,20 @@
-"""Stall alerts: each service watches its own durable consumers and says when one cannot keep up.
+"""Stall alerts: each service watches its own durable consumers and projections and says when one
+cannot keep up.
 
 A consumer is *saturated* when JetStream has handed it `max_ack_pending` messages it has not yet
 acknowledged (so it is fed no more) while a backlog waits in the stream, and *stalled* when its
-acknowledgement floor has not moved while messages wait. Either state held for `stall_after`
-seconds raises one alert: an ERROR log record and a message on the alerts stream
-(`<ROOT>_ALERTS`, subject `<root>.alerts.<region>.<service>`, read with `yiwang alerts`). When the
-backlog is gone the consumer is *recovered*, which is said once too. Alerts carry names and
-counts only, never message contents.
+acknowledgement floor has not moved while messages wait. A projection is *stalled* when events it
+could apply wait after its position and the position has not moved (its projector failing), and
+*held back* when the events waiting are not final yet: an older transaction with an id still runs
+somewhere on the PostgreSQL server (any database: transaction ids and snapshots are the server's),
+and the projector reads no event past it, so the read models of every database on that server stop
+there. The held-back alert names that transaction's database, application, process id, state and
+age, never its statement.
+
+Any of these states held for `stall_after` seconds raises one alert: an ERROR log record and a
+message on the alerts stream (`<ROOT>_ALERTS`, subject `<root>.alerts.<region>.<service>`, read with
+`yiwang alerts`). When nothing waits any more the consumer or projection is *recovered*, which is
+said once too. Alerts carry names and counts only, never message contents.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import orjson
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -32,6 +41,7 @@ log = logging.getLogger(__name__)
 SATURATED = "saturated"
 STALLED = "stalled"
 RECOVERED = "recovered"
+HELD_BACK = "held-back"
 
 
 def alerts_stream(root: str) -> StreamSpec:
@@ -137,13 +147,162 @@ class ConsumerWatch:
 
     async def _send(self, alert: dict[str, Any]) -> None:
         self.raised.append(alert)
-        level = logging.INFO if alert["state"] == RECOVERED else logging.ERROR
-        log.log(level, f"consumer {alert['state']}", extra={k: v for k, v in alert.items() if k != "time"})
-        subject = f"{self.root}.alerts.{self.region}.{self.service}"
-        try:
-            await self.js.publish(subject, orjson.dumps(alert), timeout=5)
-        except Exception as error:  # noqa: BLE001 - the log record above stands if the stream cannot take it
-            log.warning("alert not stored", extra={"consumer": alert["consumer"], "error": repr(error)})
+        await _publish_alert(self.js, self.root, f"consumer {alert['state']}", alert)
+
+
+async def _publish_alert(js: JetStreamContext, root: str, message: str, alert: dict[str, Any]) -> None:
+    """Logged (ERROR, or INFO for a recovery) and stored on the alerts stream; the log record stands
+    if the stream cannot take it."""
+    level = logging.INFO if alert["state"] == RECOVERED else logging.ERROR
+    log.log(level, message, extra={k: v for k, v in alert.items() if k != "time"})
+    subject = f"{root}.alerts.{alert['region']}.{alert['service']}"
+    try:
+        await js.publish(subject, orjson.dumps(alert), timeout=5)
+    except Exception as error:  # noqa: BLE001 - the log record above stands if the stream cannot take it
+        log.warning("alert not stored", extra={"state": alert["state"], "error": repr(error)})
+
+
+# Per projection: its position, whether any event was committed after it, and whether one of those
+# is final (no older transaction of the server still running), each check a walk of the commit-order
+# index from the position that stops at the first row (see `runtime.projector._FINAL_AFTER`). A
+# projection with no position row yet (its first batch never committed) is at the log's start.
+_PROJECTIONS = """SELECT n.projection, q.tx::text AS tx, q.pos AS position,
+    (SELECT true FROM events e WHERE (e.transaction_id, e.position) > (q.tx, q.pos)
+     ORDER BY e.transaction_id, e.position LIMIT 1) IS NOT NULL AS waiting,
+    (SELECT true FROM events e WHERE (e.transaction_id, e.position) > (q.tx, q.pos)
+       AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+     ORDER BY e.transaction_id, e.position LIMIT 1) IS NOT NULL AS final
+FROM (VALUES {names}) AS n (projection)
+LEFT JOIN projection_positions p USING (projection)
+CROSS JOIN LATERAL (SELECT coalesce(p.transaction_id, '0'::xid8) AS tx, coalesce(p.position, 0) AS pos) AS q"""
+
+# The oldest transaction with an id on the server: what keeps events from being final. A session's
+# (its database, application name, process id and state) or a prepared transaction's (its database
+# and global id); how long it has been open. Never the statement text.
+_HOLDER = """SELECT * FROM (
+    SELECT datname AS database, application_name AS application, pid, state,
+           extract(epoch FROM now() - xact_start)::float8 AS seconds, age(backend_xid) AS age
+    FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+    UNION ALL
+    SELECT database, 'prepared transaction ' || gid, NULL, 'prepared',
+           extract(epoch FROM now() - prepared)::float8, age(transaction)
+    FROM pg_prepared_xacts
+) h ORDER BY age DESC LIMIT 1"""
+
+
+def _rows(count: int) -> str:
+    """`($1::text), ($2::text), ...`: the names as rows of a VALUES list."""
+    return ", ".join(f"(${n}::text)" for n in range(1, count + 1))
+
+
+@dataclass(frozen=True)
+class ProjectionSample:
+    at: float
+    position: tuple[int, int]  # (transaction id, position) up to which the projection has applied
+    waiting: bool  # an event was committed after the position
+    final: bool  # one of those is final: the projector could read and apply it
+
+
+@dataclass
+class _ProjectionTrack:
+    name: str
+    still_since: float | None = None  # since when the position has not moved while events waited
+    last: ProjectionSample | None = None
+    raised: str | None = None  # the alert raised in this episode, if any
+
+
+@dataclass
+class ProjectionWatch:
+    """Samples the service's projection positions every `interval` seconds, in one statement; see the
+    module docstring. `pool` is the service's own."""
+
+    js: JetStreamContext
+    pool: asyncpg.Pool
+    root: str
+    region: str
+    service: str
+    projections: Sequence[str]
+    interval: float = 10.0
+    stall_after: float = 30.0
+    raised: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=100))  # the latest alerts sent
+
+    def __post_init__(self) -> None:
+        self._tracks = {name: _ProjectionTrack(name) for name in self.projections}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.sample_once()
+            except Exception as error:  # noqa: BLE001 - a watch never takes the service down
+                log.warning("projection watch could not sample", extra={"error": repr(error)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.interval)
+
+    async def sample_once(self) -> list[dict[str, Any]]:
+        """One sample of every projection; returns the alerts it raised (sent already)."""
+        names = list(self._tracks)
+        if not names:
+            return []
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(_PROJECTIONS.format(names=_rows(len(names))), *names)
+            at = time.monotonic()
+            samples = {
+                r["projection"]: ProjectionSample(at, (int(r["tx"]), r["position"]), r["waiting"], r["final"])
+                for r in rows
+            }
+            held = any(s.waiting and not s.final for s in samples.values())
+            holder = await conn.fetchrow(_HOLDER) if held else None
+        raised = []
+        for name, sample in samples.items():
+            alert = self.observe(self._tracks[name], sample, dict(holder) if holder is not None else None)
+            if alert is not None:
+                self.raised.append(alert)
+                await _publish_alert(self.js, self.root, f"projection {alert['state']}", alert)
+                raised.append(alert)
+        return raised
+
+    def observe(
+        self, track: _ProjectionTrack, sample: ProjectionSample, holder: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Fold one sample into the projection's state; returns the alert to send, if this sample
+        raises one. `holder`: the server's oldest transaction with an id, when events wait unfinal."""
+        previous, track.last = track.last, sample
+        if not sample.waiting:
+            recovered = track.raised is not None
+            track.still_since, track.raised = None, None
+            return self._alert(track, RECOVERED, sample, None) if recovered else None
+        if previous is None or not previous.waiting or sample.position != previous.position:
+            track.still_since = sample.at  # progress, or nothing waited: no stall began before this sample
+            return None
+        if track.still_since is None or sample.at - track.still_since < self.stall_after:
+            return None
+        state = STALLED if sample.final else HELD_BACK
+        if track.raised == state:
+            return None
+        track.raised = state
+        return self._alert(track, state, sample, holder if state == HELD_BACK else None)
+
+    def _alert(
+        self, track: _ProjectionTrack, state: str, sample: ProjectionSample, holder: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        alert: dict[str, Any] = {
+            "time": datetime.now(UTC).isoformat(),
+            "region": self.region,
+            "service": self.service,
+            "projection": track.name,
+            "state": state,
+            "seconds": round(sample.at - track.still_since, 1) if track.still_since is not None else 0.0,
+            "position": f"{sample.position[0]}/{sample.position[1]}",
+        }
+        if holder is not None:
+            alert["holder"] = {
+                "database": holder["database"],
+                "application": holder["application"] or None,
+                "pid": holder["pid"],
+                "state": holder["state"],
+                "seconds": round(holder["seconds"], 1) if holder["seconds"] is not None else None,
+            }
+        return alert
 
 
 async def read_alerts(js: JetStreamContext, root: str, *, last: int = 50) -> list[dict[str, Any]]:
