@@ -319,3 +319,44 @@ async def test_messages_for_an_unreachable_region_wait_in_order_while_the_rest_g
 
     assert await stream_message_ids(js, theirs.name) == letters  # once each, in the order committed
     assert relay.held == {}
+
+
+class HeldGathering(OutboxRelay):
+    """A relay whose gathering pause lasts until the test lets it go (instead of its milliseconds)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gathering = asyncio.Event()
+        self.let_go = asyncio.Event()
+
+    async def _gather(self) -> None:
+        self.gathering.set()
+        await self.let_go.wait()
+
+
+async def test_commits_made_while_a_woken_relay_gathers_leave_in_its_batch(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str
+) -> None:
+    js = nc.jetstream()
+    stream = StreamSpec(f"{subject_root.upper()}_OUT", (f"{subject_root}.>",))
+    await ensure_stream(js, stream, replicas=1, duplicate_window=600)
+    relay = HeldGathering(pool, js, poll_interval=60.0)  # only commits wake it
+    store = PostgresEventStore(pool, on_commit=relay.wake)
+    subject = f"{subject_root}.36.svc.evt.happened.v1"
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        ids = await queue_messages(store, subject, 1)  # its commit wakes the relay, which then gathers
+        await asyncio.wait_for(relay.gathering.wait(), timeout=15)
+        batches_before = relay.batches  # 1 if the relay read that message before it waited, else 0
+        for _ in range(4):  # four more commits while it gathers, each waking it again
+            ids |= await queue_messages(store, subject, 1)
+        relay.let_go.set()
+        await eventually(lambda: _count(pool, 0))
+    finally:
+        stop.set()
+        await running
+
+    assert relay.batches == batches_before + 1  # the four (and the first, if still there) in one batch
+    assert relay.published == 5
+    assert sorted(await stream_message_ids(js, stream.name)) == sorted(ids)
