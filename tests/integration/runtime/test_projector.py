@@ -265,3 +265,34 @@ async def test_a_catch_up_that_finds_events_committed_but_not_final_yet_says_mor
     assert (held_back, coming_while_held) == (0, True)
     assert (applied, idle, projector.coming) == (1, 0, False)
     assert await _view(pool) == ["late"]
+
+
+class FailsOnce(Seen):
+    """Seen, whose first batch fails (a bug fixed, a view's table missing for a moment)."""
+
+    name = "fails_once"
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("the first batch fails")
+        await super().apply(conn, events)
+
+
+async def test_a_projection_whose_first_batch_failed_catches_up_on_the_next_try(pool: asyncpg.Pool) -> None:
+    """Its position row was made in the batch that rolled back; the next catch-up makes it again and
+    applies everything, instead of failing once more on the missing row."""
+    store, _ = await _projector(pool)
+    projector = Projector(store, [FailsOnce()])
+    async with store.transaction() as tx:
+        await tx.append("s-1", 0, [_event(), _event()])
+
+    with pytest.raises(RuntimeError, match="the first batch fails"):
+        await projector.catch_up()
+    applied = await caught_up(projector, 2)
+
+    assert applied == 2
+    assert await _view(pool) == ["s-1", "s-1"]

@@ -181,10 +181,11 @@ class Projector:
             *names,
         )
         found = {r["projection"]: Position(int(r["tx"]), r["position"]) for r in rows}
-        missing = set(names) - found.keys()
-        if missing:
-            self._known.difference_update(missing)
-            raise RuntimeError(f"no position row for projections {sorted(missing)}")
+        if found.keys() != set(names):
+            # A row made in a batch that then failed and rolled back (a projection's first batch
+            # raising, say): made again here, where the next catch-up failed on it before.
+            self._known.difference_update(names)
+            return await self._positions(conn, names)
         return found
 
     async def catch_up(self, projections: Sequence[Projection] | None = None) -> int:
