@@ -50,12 +50,18 @@ async def stream_message_ids(js: Any, stream: str) -> list[str]:
     return found
 
 
+async def _out_stream(js: Any, subject_root: str) -> StreamSpec:
+    """A stream taking every subject of the test's root."""
+    stream = StreamSpec(f"{subject_root.upper()}_OUT", (f"{subject_root}.>",))
+    await ensure_stream(js, stream, replicas=1, duplicate_window=600)
+    return stream
+
+
 async def test_committed_messages_reach_jetstream_with_their_id_and_leave_the_outbox(
     pool: asyncpg.Pool, nc: NatsClient, subject_root: str
 ) -> None:
     js = nc.jetstream()
-    stream = StreamSpec(f"{subject_root.upper()}_OUT", (f"{subject_root}.>",))
-    await ensure_stream(js, stream, replicas=1, duplicate_window=600)
+    stream = await _out_stream(js, subject_root)
     store = PostgresEventStore(pool)
     relay = OutboxRelay(pool, js)
     ids = await queue_messages(store, f"{subject_root}.36.svc.evt.happened.v1", 250)
@@ -338,8 +344,7 @@ async def test_commits_made_while_a_woken_relay_gathers_leave_in_its_batch(
     pool: asyncpg.Pool, nc: NatsClient, subject_root: str
 ) -> None:
     js = nc.jetstream()
-    stream = StreamSpec(f"{subject_root.upper()}_OUT", (f"{subject_root}.>",))
-    await ensure_stream(js, stream, replicas=1, duplicate_window=600)
+    stream = await _out_stream(js, subject_root)
     relay = HeldGathering(pool, js, poll_interval=60.0)  # only commits wake it
     store = PostgresEventStore(pool, on_commit=relay.wake)
     subject = f"{subject_root}.36.svc.evt.happened.v1"

@@ -26,20 +26,10 @@ from runtime.watch import (
     read_alerts,
 )
 from tests.conftest import Servers, create_database
+from tests.integration.runtime.test_projector import Seen, _projector, generic_plan
 from tests.waiting import caught_up
 
 CITIZEN_ID = "11010519491231002X"  # in the holder's statement: it must not reach the alert
-
-
-class Seen:
-    name = "seen"
-    event_types: frozenset[str] | None = None
-
-    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
-        await conn.executemany("INSERT INTO seen (stream_id) VALUES ($1)", [(e.stream_id,) for e in events])
-
-    async def reset(self, conn: asyncpg.Connection) -> None:
-        await conn.execute("TRUNCATE seen")
 
 
 class Failing(Seen):
@@ -74,9 +64,7 @@ async def elsewhere(servers: Servers) -> AsyncIterator[asyncpg.Connection]:
 async def test_a_transaction_open_in_another_database_holds_the_projection_back_and_is_named(
     pool: asyncpg.Pool, nc: NatsClient, subject_root: str, elsewhere: asyncpg.Connection
 ) -> None:
-    await pool.execute("CREATE TABLE seen (n bigserial PRIMARY KEY, stream_id text NOT NULL)")
-    store = PostgresEventStore(pool)
-    projector = Projector(store, [Seen()])
+    store, projector = await _projector(pool)
     watch = await _watch(nc, pool, subject_root, ["seen"])
     await _append(store)
     await caught_up(projector, 1)
@@ -110,8 +98,7 @@ async def test_a_transaction_open_in_another_database_holds_the_projection_back_
 async def test_a_projection_whose_projector_fails_is_stalled(
     pool: asyncpg.Pool, nc: NatsClient, subject_root: str
 ) -> None:
-    await pool.execute("CREATE TABLE seen (n bigserial PRIMARY KEY, stream_id text NOT NULL)")
-    store = PostgresEventStore(pool)
+    store, _ = await _projector(pool)
     projector = Projector(store, [Failing()])
     watch = await _watch(nc, pool, subject_root, ["failing"])
     await _append(store)
@@ -131,13 +118,6 @@ async def test_the_sample_walks_the_commit_order_index_even_in_a_generic_plan(po
     await _append(store, 3000)
     await pool.execute("INSERT INTO projection_positions (projection) VALUES ('a')")  # 'b' has none yet
     await pool.execute("ANALYZE events")
-    async with pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-                await conn.execute(f"PREPARE sample (text, text) AS {_PROJECTIONS.format(names=_rows(2))}")
-                plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN EXECUTE sample('a', 'b')"))
-        finally:
-            await conn.execute("DEALLOCATE ALL")
+    plan = await generic_plan(pool, _PROJECTIONS.format(names=_rows(2)), "text, text", "'a', 'b'")
     assert "Seq Scan on events" not in plan, plan
     assert plan.count("events_in_commit_order") == 2, plan

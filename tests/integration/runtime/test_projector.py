@@ -164,18 +164,23 @@ async def test_the_check_for_an_event_after_a_position_walks_the_index_even_in_a
     async with store.transaction() as tx:
         await tx.append("many", 0, [_event() for _ in range(3000)])
     await pool.execute("ANALYZE events")
+    plan = await generic_plan(pool, _FINAL_AFTER, "xid8, bigint", "'1', 1")
+    assert "Seq Scan on events" not in plan, plan
+    assert "events_in_commit_order" in plan, plan
+
+
+async def generic_plan(pool: asyncpg.Pool, sql: str, types: str, arguments: str) -> str:
+    """The plan of `sql` as a prepared statement in its generic form (PostgreSQL's choice after five
+    runs, made without knowing the parameters), for `EXECUTE` with `arguments`."""
     async with pool.acquire() as conn:
         try:
             async with conn.transaction():
                 await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-                await conn.execute(f"PREPARE final_after (xid8, bigint) AS {_FINAL_AFTER}")
-                plans = {"final_after": await conn.fetch("EXPLAIN EXECUTE final_after('1', 1)")}
+                await conn.execute(f"PREPARE checked ({types}) AS {sql}")
+                rows = await conn.fetch(f"EXPLAIN EXECUTE checked({arguments})")
         finally:
             await conn.execute("DEALLOCATE ALL")
-    for name, rows in plans.items():
-        plan = "\n".join(r[0] for r in rows)
-        assert "Seq Scan on events" not in plan, f"{name}:\n{plan}"
-        assert "events_in_commit_order" in plan, f"{name}:\n{plan}"
+    return "\n".join(r[0] for r in rows)
 
 
 class SeenOf(Seen):
