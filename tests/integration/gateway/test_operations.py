@@ -118,3 +118,9 @@ async def test_dead_letters_are_counted_by_consumer(stack: Stack) -> None:
 
     assert shown == {"total": 3, "by_consumer": {"calendar-enrolment-36": 1, "transfer-36-inbox": 2}}
     assert await dead.held_by_consumer() == shown["by_consumer"]
+
+
+async def test_a_services_connections_carry_its_name_for_the_held_back_alert_to_show(stack: Stack) -> None:
+    """A transaction holding every read model back is named by its application name (runtime.watch)."""
+    pool = stack.services[("enrolment", "36")].resources.pool
+    assert await pool.fetchval("SELECT current_setting('application_name')") == "enrolment-36"

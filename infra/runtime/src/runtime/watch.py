@@ -9,7 +9,8 @@ could apply wait after its position and the position has not moved (its projecto
 somewhere on the PostgreSQL server (any database: transaction ids and snapshots are the server's),
 and the projector reads no event past it, so the read models of every database on that server stop
 there. The held-back alert names that transaction's database, application, process id, state and
-age, never its statement.
+age, never its statement (the state and age of another role's session only where the service's role
+has the privileges of `pg_read_all_stats`; else they are null).
 
 Any of these states held for `stall_after` seconds raises one alert: an ERROR log record and a
 message on the alerts stream (`<ROOT>_ALERTS`, subject `<root>.alerts.<region>.<service>`, read with
