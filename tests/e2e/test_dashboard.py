@@ -114,6 +114,7 @@ async def test_the_dashboard_shows_the_online_share_and_transfers_and_follows_ne
             await shows(page, "#services", "transferready0")  # service, state, parked (cells run together)
             await shows(page, "#services", "arrearsnot answering")
             await shows(page, "#behind-summary", "none: every consumer keeps up")
+            await shows(page, "#views-summary", "none: every read model keeps up")
             await shows(page, "#dead-summary", "none")
             nc = stack.services[("transfer", "36")].resources.nc
             await nc.jetstream().publish(

@@ -74,6 +74,7 @@ async def test_events_parked_while_their_stream_was_gone_are_listed_and_resent_a
         "answering": True,
         "ready": True,
         "parked": len(parked),  # on the operators' dashboard too
+        "for_other_regions": [],  # no other region in this stack
     }
     assert len(still.out.splitlines()) == len(parked)  # a restart does not resend them by itself
     assert oldest.out.splitlines() == ["\t".join(parked[0]), f"... and {len(parked) - 1} more"]

@@ -307,7 +307,8 @@ def undeliverable(
     resend: Annotated[bool, typer.Option(help="queue them all again in the outbox (after the fix)")] = False,
     limit: Annotated[int, typer.Option(min=1, help="list at most this many, the oldest first")] = 1000,
 ) -> None:
-    """Messages a service's outbox parked because no stream took their subject: list them, or resend."""
+    """Messages a service's outbox parked because no stream took their subject: list them, or resend.
+    Also says how many wait for each other region (held while it is out of reach)."""
     running = _Service(service, region)
     answer = running.run(lambda: running.ask("undeliverable", {"resend": resend, "limit": limit}, 30.0))
     if resend:
@@ -317,6 +318,11 @@ def undeliverable(
     if answer["total"] > len(lines):
         lines.append(f"... and {answer['total'] - len(lines)} more")
     typer.echo("\n".join(lines) or "none")
+    for waiting in answer.get("for_other_regions", []):  # held while that region is out of reach
+        typer.echo(
+            f"waiting for region {waiting['region']}: {waiting['messages']} messages, "
+            f"the oldest for {waiting['oldest_seconds']} s"
+        )
 
 
 @app.command("load-calendar")

@@ -1,6 +1,6 @@
 """What an operator on call looks at first, for one region: does each service answer, has an outbox
-parked messages no stream took, which consumers and read models are behind, and which messages are
-dead letters.
+parked messages no stream took or held some for another region, which consumers and read models are
+behind, and which messages are dead letters.
 
 Read for the dashboard's operations panel on every poll, so each part is one request or a few: a
 service's health and its parked count (two requests, short timeouts: a service that does not answer
@@ -41,20 +41,22 @@ async def operations(nc: NatsClient, js: JetStreamContext, root: str, region: st
 
 
 async def _service(nc: NatsClient, subjects: Subjects, region: str, service: str) -> dict[str, Any]:
-    """Ready (its database and NATS), and how many messages its outbox has parked."""
+    """Ready (its database and NATS), how many messages its outbox has parked, and how many wait in it
+    for each other region (held while that region is out of reach), with the oldest's age."""
     try:
         health, parked = await asyncio.gather(
             request(nc, subjects.query(region, service, "health"), b"", timeout=ANSWER_WITHIN),
             request(nc, subjects.query(region, service, "undeliverable"), b'{"limit": 0}', timeout=ANSWER_WITHIN),
         )
     except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError):
-        return {"service": service, "answering": False, "ready": False, "parked": None}
-    ready, count = orjson.loads(health), orjson.loads(parked)
+        return {"service": service, "answering": False, "ready": False, "parked": None, "for_other_regions": None}
+    ready, outbox = orjson.loads(health), orjson.loads(parked).get("result") or {}
     return {
         "service": service,
         "answering": True,
         "ready": bool(ready.get("ok")),
-        "parked": (count.get("result") or {}).get("total"),
+        "parked": outbox.get("total"),
+        "for_other_regions": outbox.get("for_other_regions", []),
     }
 
 

@@ -51,9 +51,9 @@ async def test_the_services_that_answer_and_what_their_outboxes_parked(stack: St
     shown = await panel(stack)
 
     assert shown["services"] == [
-        {"service": "enrolment", "answering": True, "ready": True, "parked": 0},
+        {"service": "enrolment", "answering": True, "ready": True, "parked": 0, "for_other_regions": []},
         *(
-            {"service": s, "answering": False, "ready": False, "parked": None}
+            {"service": s, "answering": False, "ready": False, "parked": None, "for_other_regions": None}
             for s in ("transfer", "arrears", "injury")
         ),
     ]
@@ -124,3 +124,22 @@ async def test_a_services_connections_carry_its_name_for_the_held_back_alert_to_
     """A transaction holding every read model back is named by its application name (runtime.watch)."""
     pool = stack.services[("enrolment", "36")].resources.pool
     assert await pool.fetchval("SELECT current_setting('application_name')") == "enrolment-36"
+
+
+async def test_messages_held_for_another_region_out_of_reach_show_with_their_age(
+    servers: Servers, subject_root: str
+) -> None:
+    """Region 44 is configured but its transfer service is not there (as behind a cut link): a letter
+    to it waits in region 36's outbox, held, and the panel says how many and for how long."""
+    async with running_stack(servers, subject_root, services=("enrolment",), regions=("36", "44")) as stack:
+        pool = stack.services[("enrolment", "36")].resources.pool
+        await pool.execute(
+            "INSERT INTO outbox (message_id, subject, payload, created_at) "
+            "VALUES (gen_random_uuid(), $1, '\\x7b7d', now() - interval '1 hour')",
+            f"{subject_root}.44.transfer.inbox.letter.v1",
+        )
+        enrolment = (await panel(stack))["services"][0]
+
+    assert enrolment["service"] == "enrolment" and enrolment["parked"] == 0  # held, never parked
+    assert [(w["region"], w["messages"]) for w in enrolment["for_other_regions"]] == [("44", 1)]
+    assert enrolment["for_other_regions"][0]["oldest_seconds"] >= 3600

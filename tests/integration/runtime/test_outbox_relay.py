@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from runtime import db, tracing
 from runtime.eventstore import NewEvent, OutboxMessage, PostgresEventStore
 from runtime.messaging import StreamSpec, ensure_stream
-from runtime.outbox import OutboxRelay, parked, resend_parked
+from runtime.outbox import OutboxRelay, for_other_regions, parked, resend_parked
 from tests.waiting import eventually
 
 
@@ -314,6 +314,8 @@ async def test_messages_for_an_unreachable_region_wait_in_order_while_the_rest_g
     assert set(relay.held) == {"44"}
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 5
     assert await pool.fetchval("SELECT count(*) FROM outbox_undeliverable") == 0
+    waiting = await for_other_regions(pool, {"44", "45"})  # what operators see: none for 45
+    assert [(w["region"], w["messages"]) for w in waiting] == [("44", 5)] and waiting[0]["oldest_seconds"] >= 0
 
     theirs = StreamSpec(f"{subject_root.upper()}_THEIRS", (f"{subject_root}.44.>",))
     await ensure_stream(js, theirs, replicas=1, duplicate_window=600)  # region 44 reachable again
@@ -325,6 +327,7 @@ async def test_messages_for_an_unreachable_region_wait_in_order_while_the_rest_g
 
     assert await stream_message_ids(js, theirs.name) == letters  # once each, in the order committed
     assert relay.held == {}
+    assert await for_other_regions(pool, {"44"}) == []
 
 
 class HeldGathering(OutboxRelay):

@@ -52,7 +52,7 @@ from runtime.messaging import (
     ensure_stream,
     verify_server_safety,
 )
-from runtime.outbox import OutboxRelay, parked, resend_parked
+from runtime.outbox import OutboxRelay, for_other_regions, parked, resend_parked
 from runtime.projector import Projection, Projector
 from runtime.requests import query
 from runtime.settings import RuntimeSettings
@@ -292,7 +292,8 @@ class Undeliverable(BaseModel):
 
 
 def _undeliverable_handler(pool: asyncpg.Pool, relay: OutboxRelay) -> RequestHandler:
-    """Operators' `undeliverable` command: the messages no stream took, listed or queued again."""
+    """Operators' `undeliverable` command: the messages no stream took, listed or queued again; with
+    the list, the messages still waiting for each other region (held while it is out of reach)."""
 
     async def undeliverable(request: Request) -> bytes:
         try:
@@ -302,7 +303,8 @@ def _undeliverable_handler(pool: asyncpg.Pool, relay: OutboxRelay) -> RequestHan
         if not asked.resend:
             total = await pool.fetchval("SELECT count(*) FROM outbox_undeliverable")
             listed = await parked(pool, asked.limit) if total and asked.limit else []
-            return reply_bytes(ok({"parked": listed, "total": total}))
+            waiting = await for_other_regions(pool, relay.foreign)
+            return reply_bytes(ok({"parked": listed, "total": total, "for_other_regions": waiting}))
         resent = await resend_parked(pool)
         relay.wake()
         log.info("parked outbox messages queued again", extra={"count": resent})

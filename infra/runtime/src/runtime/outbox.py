@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Collection
 from typing import Any
 
 import asyncpg
@@ -246,6 +247,28 @@ WITH parked AS (DELETE FROM outbox_undeliverable RETURNING id, message_id, subje
 INSERT INTO outbox (message_id, subject, payload, headers)
 SELECT message_id, subject, payload, headers FROM parked ORDER BY id
 """
+
+
+# Messages still in the outbox for each other region, and the age of the oldest: a region out of reach
+# has them held (store-and-forward) and the age grows; otherwise they are only in flight.
+_FOR_OTHER_REGIONS = """
+SELECT split_part(subject, '.', 2) AS region, count(*) AS messages,
+       extract(epoch FROM now() - min(created_at))::float8 AS oldest_seconds
+FROM outbox WHERE split_part(subject, '.', 2) = ANY($1::text[]) GROUP BY 1 ORDER BY 1
+"""
+
+
+async def for_other_regions(pool: asyncpg.Pool, regions: Collection[str]) -> list[dict[str, Any]]:
+    """The outbox's messages addressed to each of `regions` (another region's inbox, say): how many,
+    and how long the oldest has waited, in seconds. One statement over the outbox, which holds only
+    what has not left yet."""
+    if not regions:
+        return []
+    rows = await pool.fetch(_FOR_OTHER_REGIONS, sorted(regions))
+    return [
+        {"region": r["region"], "messages": r["messages"], "oldest_seconds": round(r["oldest_seconds"], 1)}
+        for r in rows
+    ]
 
 
 async def parked(pool: asyncpg.Pool, limit: int | None = None) -> list[dict[str, Any]]:
