@@ -21,23 +21,28 @@ from runtime.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
-# Whether a final event lies after a position: a scalar subquery ordered and limited, not an EXISTS.
-# For an EXISTS, a plan that does not know the position (a prepared statement's generic plan, which
-# PostgreSQL adopts after five runs; or the position read by a subquery) is a sequential scan of the
-# whole log, on the bet that a match comes early; none usually does (6 ms at 10,000 events, and
-# growing with the log). Ordered by the commit-order index, the first row ends it (0.01 ms).
-_FINAL_AFTER = """SELECT (
-    SELECT true FROM events
-    WHERE (transaction_id, position) > ($1::xid8, $2::bigint) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-    ORDER BY transaction_id, position LIMIT 1
-) IS NOT NULL"""
+
+def event_after(transaction_id: str, position: str, *, final: bool) -> str:
+    """Whether an event lies after the position `(transaction_id, position)` (SQL expressions), only a
+    final one if `final` (below the oldest transaction of the server still running): a scalar
+    subquery ordered and limited, not an EXISTS. For an EXISTS, a plan that does not know the
+    position (a prepared statement's generic plan, which PostgreSQL adopts after five runs; or the
+    position read by a subquery) is a sequential scan of the whole log, on the bet that a match comes
+    early; none usually does (6 ms at 10,000 events, and growing with the log). Ordered by the
+    commit-order index, the first row ends it (0.01 ms). Unqualified, its columns are the log's."""
+    only_final = " AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())" if final else ""
+    return (
+        f"(SELECT true FROM events WHERE (transaction_id, position) > ({transaction_id}, {position}){only_final} "
+        "ORDER BY transaction_id, position LIMIT 1) IS NOT NULL"
+    )
+
+
+# Whether a final event lies after a position: the projector's next batch would find it.
+_FINAL_AFTER = f"SELECT {event_after('$1::xid8', '$2::bigint', final=True)}"
 
 # Whether any event after a position is committed, final or not yet (an older transaction of the
 # server still running): the projector then has work coming, and goes on polling at its pace.
-_ANY_AFTER = """SELECT (
-    SELECT true FROM events WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
-    ORDER BY transaction_id, position LIMIT 1
-) IS NOT NULL"""
+_ANY_AFTER = f"SELECT {event_after('$1::xid8', '$2::bigint', final=False)}"
 
 # Whether the log's statistics need refreshing before a rebuild: never analysed, or a tenth of it
 # (at least 1,000 events) written since. Rebuilding every projection of a service analysed the log

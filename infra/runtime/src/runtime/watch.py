@@ -36,6 +36,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from runtime.messaging import StreamSpec, ack_floor, latest_messages
+from runtime.projector import event_after
 
 log = logging.getLogger(__name__)
 
@@ -164,16 +165,13 @@ async def _publish_alert(js: JetStreamContext, root: str, message: str, alert: d
 
 
 # Per projection: its position, whether any event was committed after it, and whether one of those
-# is final (no older transaction of the server still running), each check a walk of the commit-order
-# index from the position that stops at the first row (see `runtime.projector._FINAL_AFTER`). A
-# projection with no position row yet (its first batch never committed) is at the log's start.
-_PROJECTIONS = """SELECT n.projection, q.tx::text AS tx, q.pos AS position,
-    (SELECT true FROM events e WHERE (e.transaction_id, e.position) > (q.tx, q.pos)
-     ORDER BY e.transaction_id, e.position LIMIT 1) IS NOT NULL AS waiting,
-    (SELECT true FROM events e WHERE (e.transaction_id, e.position) > (q.tx, q.pos)
-       AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-     ORDER BY e.transaction_id, e.position LIMIT 1) IS NOT NULL AS final
-FROM (VALUES {names}) AS n (projection)
+# is final (no older transaction of the server still running), each check the projector's own
+# (`runtime.projector.event_after`). A projection with no position row yet (its first batch never
+# committed) is at the log's start.
+_PROJECTIONS = f"""SELECT n.projection, q.tx::text AS tx, q.pos AS position,
+    {event_after("q.tx", "q.pos", final=False)} AS waiting,
+    {event_after("q.tx", "q.pos", final=True)} AS final
+FROM (VALUES {{names}}) AS n (projection)
 LEFT JOIN projection_positions p USING (projection)
 CROSS JOIN LATERAL (SELECT coalesce(p.transaction_id, '0'::xid8) AS tx, coalesce(p.position, 0) AS pos) AS q"""
 
