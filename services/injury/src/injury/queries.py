@@ -47,11 +47,12 @@ async def agreement_ids(pool: asyncpg.Pool) -> list[str]:
     return [r["hospital_id"] for r in rows]
 
 
+# Every timer of a stream, settled or not (by `deadlines_of_stream`, the runtime's migration 0007).
+TIMERS = "SELECT kind, due_at, status FROM deadlines WHERE stream_id = $1 ORDER BY due_at, kind"
+
+
 async def timers(pool: asyncpg.Pool, stream_id: str) -> list[dict[str, Any]]:
-    rows = await pool.fetch(
-        "SELECT kind, due_at, status FROM deadlines WHERE stream_id = $1 ORDER BY due_at, kind", stream_id
-    )
-    return [_plain(r) for r in rows]
+    return [_plain(r) for r in await pool.fetch(TIMERS, stream_id)]
 
 
 def _percent(part: int, whole: int) -> float | None:
