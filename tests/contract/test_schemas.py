@@ -111,6 +111,7 @@ SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
         citizen_id=CITIZEN, employer_credit_code=CREDIT_CODE, year=2025, declared_monthly_wage_fen=700_000
     ),
     ec.AssessContributions: lambda: ec.AssessContributions(employer_credit_code=CREDIT_CODE, month="2025-03"),
+    ec.AssessEmployers: lambda: ec.AssessEmployers(month="2025-03", employer_credit_codes=[CREDIT_CODE]),
     ec.RecordPayment: lambda: ec.RecordPayment(
         employer_credit_code=CREDIT_CODE, month="2025-03", paid_on=date(2025, 4, 20)
     ),

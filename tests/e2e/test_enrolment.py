@@ -13,6 +13,7 @@ import pytest
 from contracts.codec import decode
 from contracts.enrolment.events import ContributionAssessedV2, DeadlineBreachedV2
 from contracts.identifiers import citizen_id_check_character, credit_code_check_character
+from enrolment.application import people
 from runtime.workdays import local_date
 from tests.conftest import Servers
 from tests.stack import Stack, running_stack
@@ -357,6 +358,88 @@ async def test_contributions_are_assessed_paid_late_with_a_fee_and_flagged_overd
     assert sorted(p.data.month for p in published) == [late, current]
     assert [line.citizen_id for p in published for line in p.data.lines] == [WORKER, WORKER]
     assert all(line.account_fen == paid_late["account_fen"] for p in published for line in p.data.lines)
+
+
+async def test_a_month_is_assessed_for_a_batch_of_employers_at_once_each_person_and_job_once(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The monthly run over many employers: their people assessed together whoever employs them,
+    someone on two of the payrolls once for each job; nothing assessed twice by a second run, and a
+    batch naming an employer not registered here, or with more people than a request assesses,
+    refused whole."""
+    today = local_date(stack.clock.now())
+    month = _month(today, 0)
+    other = citizen("36010219850611242")
+    await feed(stack, record(STEEL, "r-9"), record(SHOP, "r-10"))
+    await eventually(lambda: get_employer(stack, SHOP))
+    await eventually(lambda: get_employer(stack, STEEL))
+    hired = f"{_month(today, -1)}-01"
+    for who, employer, schemes in ((WORKER, STEEL, None), (WORKER, SHOP, ["work_injury"]), (other, SHOP, None)):
+        body = {
+            "citizen_id": who,
+            "employer_credit_code": employer,
+            "hired_on": hired,
+            "declared_monthly_wage_fen": 800_000,
+        }
+        r = await stack.client.post(
+            "/v1/regions/36/employees",
+            json={**body, **({"schemes": schemes} if schemes else {})},
+            headers=stack.token(),
+        )
+        assert r.status_code == 201, r.text
+    url = "/v1/regions/36/contributions/assessments/batch"
+    pool = stack.services[("enrolment", "36")].resources.pool
+
+    async def assessed_rows() -> int:
+        return int(await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'ContributionAssessed'"))
+
+    unknown = "91360102MA35L0XC2" + credit_code_check_character("91360102MA35L0XC2")
+    refused = await stack.client.post(
+        url, json={"month": month, "employer_credit_codes": [STEEL, unknown]}, headers=stack.token()
+    )
+    with monkeypatch.context() as limited:
+        limited.setattr(people, "PEOPLE_PER_BATCH", 1)  # the two employers have two people
+        too_large = await stack.client.post(
+            url, json={"month": month, "employer_credit_codes": [STEEL, SHOP]}, headers=stack.token()
+        )
+    rows_after_refusal = await assessed_rows()
+    first = await stack.client.post(
+        url, json={"month": month, "employer_credit_codes": [SHOP, STEEL]}, headers=stack.token()
+    )
+    again = await stack.client.post(
+        url, json={"month": month, "employer_credit_codes": [STEEL, SHOP]}, headers=stack.token()
+    )
+    twice = await stack.client.post(
+        url, json={"month": month, "employer_credit_codes": [STEEL, STEEL]}, headers=stack.token()
+    )
+    too_many = await stack.client.post(
+        url, json={"month": month, "employer_credit_codes": [STEEL] * 101}, headers=stack.token()
+    )
+
+    assert (refused.status_code, refused.json()["type"].rsplit("/", 1)[-1]) == (404, "employer-not-found")
+    assert (too_large.status_code, too_large.json()["type"].rsplit("/", 1)[-1]) == (422, "assessment-batch-too-large")
+    assert rows_after_refusal == 0
+    assert first.status_code == 200, first.text
+    assert first.json() == {"month": month, "employers": 2, "assessed": 3, "overdue": 0}
+    assert again.json() == {"month": month, "employers": 2, "assessed": 0, "overdue": 0}
+    assert await assessed_rows() == 3
+    assert [(r.status_code, r.json()["errors"][0]["field"]) for r in (twice, too_many)] == [
+        (400, "body.employer_credit_codes"),
+        (400, "body.employer_credit_codes"),
+    ], (twice.text, too_many.text)
+    # A timer per person and job, under each employer's month; each employer's lines leave as one message.
+    timers = await pool.fetch("SELECT kind, count(*) AS n FROM deadlines GROUP BY kind ORDER BY kind")
+    assert {r["kind"]: r["n"] for r in timers} == {
+        f"contribution_due:{SHOP}:{month}": 2,
+        f"contribution_due:{STEEL}:{month}": 1,
+    }
+
+    async def messages() -> dict[str, list[str]] | None:
+        found = await published_events(stack, "contribution_assessed")
+        lines = {p.data.employer_credit_code: sorted(line.citizen_id for line in p.data.lines) for p in found}
+        return lines if len(found) == 2 else None
+
+    assert await eventually(messages) == {SHOP: sorted([WORKER, other]), STEEL: [WORKER]}
 
 
 async def published_events(stack: Stack, name: str, model: Any = ContributionAssessedV2, version: int = 2) -> list[Any]:

@@ -69,6 +69,7 @@ def bodies(day: date) -> dict[str, Any]:
         R + "/employments/end": {**employee, "ended_on": on(0)},
         R + "/bases": {**employee, "year": day.year, "declared_monthly_wage_fen": 900_000},
         R + "/contributions/assessments": {"employer_credit_code": NANCHANG, "month": month},
+        R + "/contributions/assessments/batch": {"employer_credit_codes": [NANCHANG], "month": month},
         R + "/contributions/payments": {"employer_credit_code": NANCHANG, "month": month, "paid_on": on(0)},
         R + "/people/lookup": {"citizen_id": YOUNG},
         R + "/transfers": {"citizen_id": YOUNG, "from_region": "44"},

@@ -33,6 +33,7 @@ COMMANDS: dict[str, type[BaseModel]] = (
             "end_employment": ec.EndEmployment,
             "declare_base": ec.DeclareBase,
             "assess_contributions": ec.AssessContributions,
+            "assess_employers": ec.AssessEmployers,
             "record_payment": ec.RecordPayment,
         },
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from contracts.enrolment.commands import ASSESSED_TOGETHER
 from contracts.identifiers import check_citizen_id, check_credit_code
 from gateway.simulation import Plan, PlanError, Profile, build_plan, month_first, month_last, months_up_to
 
@@ -36,6 +37,7 @@ def replay(plan: Plan) -> Counter[str]:
     here, today_first = plan.profile.region, month_first(plan.months[-1])
     jobs: dict[tuple[str, str], Enrolment] = {}
     paid: dict[tuple[str, str], set[str]] = {}
+    assessed: set[tuple[str, str, str]] = set()  # (region, employer, month)
     handled: Counter[str] = Counter()
 
     def on_payroll(region: str, employer: str, month: str) -> list[str]:
@@ -59,9 +61,13 @@ def replay(plan: Plan) -> Counter[str]:
                 job = jobs[(region, body["citizen_id"])]
                 assert job.ended_on is None and job.hired_on <= date.fromisoformat(body["ended_on"])
                 job.ended_on = date.fromisoformat(body["ended_on"])
-            elif call.path == "/contributions/assessments":
-                assert call.expect["assessed"] == len(on_payroll(region, body["employer_credit_code"], body["month"]))
+            elif call.path == "/contributions/assessments/batch":
+                employers = body["employer_credit_codes"]
+                assert len(set(employers)) == len(employers) <= ASSESSED_TOGETHER
+                assert call.expect["assessed"] == sum(len(on_payroll(region, e, body["month"])) for e in employers)
+                assessed.update((region, e, body["month"]) for e in employers)
             elif call.path == "/contributions/payments":
+                assert (region, body["employer_credit_code"], body["month"]) in assessed
                 people = on_payroll(region, body["employer_credit_code"], body["month"])
                 assert call.expect["paid"] == len(people)
                 assert call.counted == (len(people) if region == here else 0)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from contracts.identifiers import CitizenId, CreditCode, CreditCodeUnverified, DivisionCode
 
@@ -109,6 +109,27 @@ class AssessContributions(_Command):
 
     employer_credit_code: CreditCode
     month: Month
+
+
+# Employers a batch of the month's assessment takes: a request answered within the gateway's
+# timeout for employers of ordinary size (an employer of thousands: assessed on its own).
+ASSESSED_TOGETHER = 100
+
+
+class AssessEmployers(_Command):
+    """Assess one month's contributions for every employee of each of these employers at once: the
+    agency's monthly run over its employers, a batch of them per request. Nothing is assessed if any
+    of them is not registered here."""
+
+    month: Month
+    employer_credit_codes: list[CreditCode] = Field(min_length=1, max_length=ASSESSED_TOGETHER)
+
+    @field_validator("employer_credit_codes")
+    @classmethod
+    def _each_once(cls, codes: list[str]) -> list[str]:
+        if len(set(codes)) != len(codes):
+            raise ValueError("an employer is listed more than once")
+        return codes
 
 
 class RecordPayment(_Command):

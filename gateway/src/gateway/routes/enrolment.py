@@ -210,6 +210,21 @@ async def assess_contributions(
     return result
 
 
+@router.post("/contributions/assessments/batch")
+async def assess_employers(
+    region: Region, body: c.AssessEmployers, request: Request, actor: Caller, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    """Assess a month's contributions for every employee of each of up to 100 employers at once
+    (operators; the agency's monthly run, a batch of employers per request); refused whole before
+    anything is assessed: 404 `employer-not-found`, 409 `injury-rate-pending`, 422
+    `assessment-batch-too-large` (more than 5,000 people: send fewer employers at a time)."""
+    require_operator_of(region, actor)
+    result: dict[str, Any] = await _send(
+        request, region, "assess_employers", body, actor, Channel.SYSTEM, idempotency_key
+    )
+    return result
+
+
 @router.post("/contributions/payments")
 async def record_payment(
     region: Region,

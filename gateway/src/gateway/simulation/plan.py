@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from contracts.enrolment.commands import ASSESSED_TOGETHER
 from contracts.identifiers import citizen_id_check_character, credit_code_check_character
 from gateway.simulation.profile import PlanError, Profile
 
@@ -435,12 +436,19 @@ def _employees_enrolled(year: _Year, jobs: list[_Job], m: int) -> Step:
 
 
 def _contributions_assessed_and_paid(year: _Year, jobs: list[_Job], m: int) -> list[Step]:
-    """Every employer with anyone on its payroll is assessed, then pays: one handled service per employee."""
+    """Every employer with anyone on its payroll is assessed, as the agency's monthly run assesses
+    them (a batch of employers per request), then pays: one handled service per employee."""
     month = year.months[m]
     payroll = sorted(Counter((j.region, j.employer) for j in jobs if j.active_in(m)).items())
     assessed = tuple(
-        year.call(r, "/contributions/assessments", {"employer_credit_code": e, "month": month}, expect={"assessed": n})
-        for (r, e), n in payroll
+        year.call(
+            region,
+            "/contributions/assessments/batch",
+            {"month": month, "employer_credit_codes": [e for (_, e), _ in batch]},
+            expect={"assessed": sum(n for _, n in batch)},
+        )
+        for region, in_region in itertools.groupby(payroll, key=lambda item: item[0][0])
+        for batch in _batches(list(in_region), ASSESSED_TOGETHER)
     )
     paid_on = min(month_last(month) + timedelta(days=10), year.today).isoformat()
     paid = tuple(
@@ -454,6 +462,10 @@ def _contributions_assessed_and_paid(year: _Year, jobs: list[_Job], m: int) -> l
         for (r, e), n in payroll
     )
     return [Step(f"{month} contributions assessed", assessed), Step(f"{month} contributions paid", paid)]
+
+
+def _batches(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _transfers_applied(year: _Year, applications: list[Application], m: int) -> list[Step]:

@@ -7,6 +7,7 @@ have brought up to date yet.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -27,6 +28,10 @@ _END = "UPDATE payroll SET ended_on = $3::date FROM guard WHERE employer_credit_
 _EMPLOYEES_OF = (
     "SELECT person_ref, citizen_id FROM payroll WHERE employer_credit_code = $1 "
     "AND hired_on <= $3 AND (ended_on IS NULL OR ended_on >= $2) ORDER BY person_ref"
+)
+_PAYROLL_OF = (
+    "SELECT person_ref, employer_credit_code, citizen_id FROM payroll WHERE employer_credit_code = ANY($1::text[]) "
+    "AND hired_on <= $3 AND (ended_on IS NULL OR ended_on >= $2) ORDER BY person_ref, employer_credit_code"
 )
 # The positions (from 1) of the asked (person, month's first day, month's last day) that hold one.
 _ACTIVE_PENSIONS = """
@@ -71,6 +76,10 @@ class PostgresPeople:
     async def employees_of(self, employer_credit_code: str, month: str) -> list[tuple[str, str]]:
         rows = await self.pool.fetch(_EMPLOYEES_OF, employer_credit_code, *month_bounds(month))
         return [(r["person_ref"], r["citizen_id"]) for r in rows]
+
+    async def payroll_of(self, employers: Sequence[str], month: str) -> list[tuple[str, str, str]]:
+        rows = await self.pool.fetch(_PAYROLL_OF, list(employers), *month_bounds(month))
+        return [(r["person_ref"], r["employer_credit_code"], r["citizen_id"]) for r in rows]
 
     async def active_pensions(self, asked: list[tuple[str, str]]) -> list[bool]:
         bounds = [month_bounds(month) for _, month in asked]

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import calendar
-from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 from uuid import NAMESPACE_OID, uuid5
 
-from contracts.enrolment.commands import AssessContributions, DeclareBase, EndEmployment, EnrolEmployee, RecordPayment
+from contracts.enrolment.commands import (
+    AssessContributions,
+    AssessEmployers,
+    DeclareBase,
+    EndEmployment,
+    EnrolEmployee,
+    RecordPayment,
+)
 from enrolment.application.ports import Deadlines, PensionRegistry, People, RateBook, Recorder
-from enrolment.domain.errors import EmployerNotFoundError
+from enrolment.domain.errors import AssessmentBatchTooLargeError, EmployerNotFoundError, InjuryRatePendingError
 from enrolment.domain.events import (
     ContributionAssessed,
     ContributionBaseDeclared,
@@ -33,10 +40,11 @@ from enrolment.domain.person import (
     person_stream,
 )
 from enrolment.domain.person_state import Person
+from enrolment.domain.person_state import fold_on as fold_person_on
 from enrolment.domain.values import Scheme, month_key
 from runtime.commands import execute_once
 from runtime.eventstore import EventStore, Transaction
-from runtime.recording import CommandContext, FoldedStreams
+from runtime.recording import CommandContext, Folded, FoldedStreams
 
 CONTRIBUTION_DEADLINE = "contribution_due"
 DEFAULT_SCHEMES = (Scheme.PENSION, Scheme.WORK_INJURY, Scheme.UNEMPLOYMENT)
@@ -159,6 +167,9 @@ async def declare_base(
 # How many employees' months one transaction assesses or pays: one commit for many people, while a
 # conflict with a person's other business (an overdue mark, an enrolment) retries only a chunk.
 CHUNK = 100
+# People one batch of employers may have in the month (`assess_employers`): assessed, a chunk after
+# another, well within the gateway's timeout; more is refused before anything is written.
+PEOPLE_PER_BATCH = 5_000
 
 
 async def _in_chunks(
@@ -196,62 +207,131 @@ async def assess_contributions(
     deadlines: Deadlines,
 ) -> dict[str, Any]:
     """Assess a month for every employee of the employer, a chunk of people per transaction, once."""
-    employer_id = employer_stream(command.employer_credit_code)
-    basis = due_basis(command.month)
-    year = int(command.month[:4])
-    employees = dict(await people.employees_of(command.employer_credit_code, command.month))
+    employees = await people.employees_of(command.employer_credit_code, command.month)
     if not employees:  # no chunk to read the employer with: an unknown one is still refused
-        async with store.transaction() as tx:
-            employer_events, _ = await recorder.load(tx, employer_id)
-        if not fold_employer(employer_events).registered:
-            raise EmployerNotFoundError(command.employer_credit_code)
-
-    async def assess(tx: Transaction, chunk: list[str]) -> dict[str, int]:
-        """The chunk's people in two round trips: their streams read at once with the employer's
-        (what came since the states kept, for people decided here before), then their events
-        appended with the reply and their deadlines in one statement (none for a month assessed
-        after its due date: it is overdue from the start)."""
-        folded, whole = await persons.load_many(tx, [person_stream(ref) for ref in chunk], whole=[employer_id])
-        employer = fold_employer(whole[employer_id][0])
-        if not employer.registered:
-            raise EmployerNotFoundError(command.employer_credit_code)
-        appends = []
-        for ref in chunk:
-            stream = person_stream(ref)
-            events = decide_assess_month(
-                folded[stream].state,
-                employer_credit_code=command.employer_credit_code,
-                month=command.month,
-                rates=rates.for_year(year),
-                injury_rate=employer.injury_rate,
-                due_on=basis + timedelta(days=15),
-                citizen_id=employees[ref],
-                today=ctx.today,
-                now=ctx.now,
-            )
-            if events:
-                appends.append((stream, folded[stream], events))
-        await persons.record_many(tx, appends, ctx)
-        await deadlines.schedule_each(
-            tx,
-            stream_ids=[stream for stream, _, events in appends if not _count(events, ContributionOverdue)],
-            kind=contribution_deadline(command.employer_credit_code, command.month),
-            basis=basis,
-            calendar_days=15,
-            payload={"employer": command.employer_credit_code, "month": command.month},
-        )
-        return {
-            "assessed": sum(_count(events, ContributionAssessed) for _, _, events in appends),
-            "overdue": sum(_count(events, ContributionOverdue) for _, _, events in appends),
-        }
-
-    done = await _in_chunks(store, ctx, sorted(employees), assess)
+        await _registered(store, recorder, [command.employer_credit_code])
+    payroll = [(ref, command.employer_credit_code, citizen_id) for ref, citizen_id in employees]
+    done = await _assess(store, ctx, command.month, payroll, rates=rates, persons=persons, deadlines=deadlines)
     return {
         "employer_credit_code": command.employer_credit_code,
         "month": command.month,
         "assessed": done["assessed"],
         "overdue": done["overdue"],
     }
+
+
+async def assess_employers(
+    store: EventStore,
+    command: AssessEmployers,
+    ctx: CommandContext,
+    *,
+    recorder: Recorder,
+    rates: RateBook,
+    people: People,
+    persons: FoldedStreams[Person],
+    deadlines: Deadlines,
+) -> dict[str, Any]:
+    """Assess a month for every employee of each of a batch of employers (the agency's monthly run):
+    their people a chunk per transaction whoever employs them, so a chunk is full where an
+    employer's own would hold its few. Refused whole, before anything is written, if any of them
+    is not registered here or waits for its work-injury class, or if they have more people than
+    one request assesses (`PEOPLE_PER_BATCH`)."""
+    await _registered(store, recorder, command.employer_credit_codes, rated=True)
+    payroll = await people.payroll_of(command.employer_credit_codes, command.month)
+    if (count := len({ref for ref, _, _ in payroll})) > PEOPLE_PER_BATCH:
+        raise AssessmentBatchTooLargeError(count, PEOPLE_PER_BATCH)
+    done = await _assess(store, ctx, command.month, payroll, rates=rates, persons=persons, deadlines=deadlines)
+    return {
+        "month": command.month,
+        "employers": len(command.employer_credit_codes),
+        "assessed": done["assessed"],
+        "overdue": done["overdue"],
+    }
+
+
+async def _registered(store: EventStore, recorder: Recorder, employers: Sequence[str], *, rated: bool = False) -> None:
+    """Refuse the first of the employers not registered here (EmployerNotFoundError), and with
+    `rated` the first whose work-injury rate waits for a review (InjuryRatePendingError)."""
+    async with store.transaction() as tx:
+        loaded = await recorder.load_many(tx, [employer_stream(code) for code in employers])
+    for code in employers:
+        employer = fold_employer(loaded[employer_stream(code)][0])
+        if not employer.registered:
+            raise EmployerNotFoundError(code)
+        if rated and employer.injury_rate is None:
+            raise InjuryRatePendingError(code)
+
+
+async def _assess(
+    store: EventStore,
+    ctx: CommandContext,
+    month: str,
+    payroll: Sequence[tuple[str, str, str]],
+    *,
+    rates: RateBook,
+    persons: FoldedStreams[Person],
+    deadlines: Deadlines,
+) -> Counter[str]:
+    """Assess the month for each (person_ref, employer, citizen_id) of the payroll, a chunk of people
+    per transaction, each chunk once per command."""
+    basis = due_basis(month)
+    jobs: dict[str, list[tuple[str, str]]] = {}
+    for ref, employer, citizen_id in payroll:
+        jobs.setdefault(ref, []).append((employer, citizen_id))
+
+    async def assess(tx: Transaction, chunk: list[str]) -> dict[str, int]:
+        """The chunk's people in two round trips: their streams read at once with their employers'
+        (what came since the states kept, for people decided here before), then their events
+        appended with the reply and their deadlines in one statement (none for a month assessed
+        after its due date: it is overdue from the start). Someone on two of the payrolls is
+        assessed for each job, the second decided on the state the first left."""
+        employers = sorted({employer for ref in chunk for employer, _ in jobs[ref]})
+        folded, whole = await persons.load_many(
+            tx, [person_stream(ref) for ref in chunk], whole=[employer_stream(e) for e in employers]
+        )
+        states = {}
+        for employer in employers:
+            states[employer] = fold_employer(whole[employer_stream(employer)][0])
+            if not states[employer].registered:
+                raise EmployerNotFoundError(employer)
+        appends: list[tuple[str, Folded[Person], list[Event]]] = []
+        due: defaultdict[str, list[str]] = defaultdict(list)
+        for ref in chunk:
+            stream, state = person_stream(ref), folded[person_stream(ref)].state
+            events: list[Event] = []
+            for employer, citizen_id in jobs[ref]:
+                decided = decide_assess_month(
+                    state,
+                    employer_credit_code=employer,
+                    month=month,
+                    rates=rates.for_year(int(month[:4])),
+                    injury_rate=states[employer].injury_rate,
+                    due_on=basis + timedelta(days=15),
+                    citizen_id=citizen_id,
+                    today=ctx.today,
+                    now=ctx.now,
+                )
+                if decided and not _count(decided, ContributionOverdue):
+                    due[employer].append(stream)
+                state, events = fold_person_on(state, decided), events + decided
+            if events:
+                appends.append((stream, folded[stream], events))
+        await persons.record_many(tx, appends, ctx)
+        for employer, streams in due.items():
+            await deadlines.schedule_each(
+                tx,
+                stream_ids=streams,
+                kind=contribution_deadline(employer, month),
+                basis=basis,
+                calendar_days=15,
+                payload={"employer": employer, "month": month},
+            )
+        return {
+            "assessed": sum(_count(events, ContributionAssessed) for _, _, events in appends),
+            "overdue": sum(_count(events, ContributionOverdue) for _, _, events in appends),
+        }
+
+    return await _in_chunks(store, ctx, sorted(jobs), assess)
 
 
 def _count(events: list[Event], kind: type[object]) -> int:

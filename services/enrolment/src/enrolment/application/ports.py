@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from enrolment.domain.events import EmployeeEnrolled, EmploymentEnded
@@ -39,6 +40,11 @@ class People(Protocol):
     async def employees_of(self, employer_credit_code: str, month: str) -> list[tuple[str, str]]:
         """(person_ref, citizen_id) of everyone enrolled with the employer in that month, by every
         enrolment committed before the call (the payroll is written with them, not after)."""
+        ...
+
+    async def payroll_of(self, employers: Sequence[str], month: str) -> list[tuple[str, str, str]]:
+        """(person_ref, employer_credit_code, citizen_id) of everyone enrolled with any of the
+        employers in that month, as `employees_of` reads them."""
         ...
 
     async def active_pensions(self, asked: list[tuple[str, str]]) -> list[bool]:

@@ -123,6 +123,14 @@ class NotEnrolledError(EnrolmentError):
         super().__init__(f"{_person(person_ref)} is not enrolled with employer {employer_credit_code}{when}")
 
 
+class AssessmentBatchTooLargeError(EnrolmentError):
+    def __init__(self, people: int, limit: int) -> None:
+        super().__init__(
+            f"the batch's employers have {people} people on their payrolls in the month, more than the {limit} "
+            "one request assesses: send fewer employers at a time"
+        )
+
+
 class NothingAssessedError(EnrolmentError):
     def __init__(self, person_ref: str, employer_credit_code: str, month: str) -> None:
         super().__init__(

@@ -37,6 +37,7 @@ ERRORS: ErrorTable = {
     errors.NotEnrolledError: (404, "not-enrolled"),
     errors.InvalidDateError: (422, "invalid-date"),
     errors.NothingAssessedError: (404, "nothing-assessed"),
+    errors.AssessmentBatchTooLargeError: (422, "assessment-batch-too-large"),
     errors.EmployerNotHeldError: (404, "employer-not-held"),
     errors.InjuryRatePendingError: (409, "injury-rate-pending"),
     errors.EnrolmentError: (422, "enrolment-rule"),
@@ -120,6 +121,14 @@ def request_table(
             c.AssessContributions,
             people.assess_contributions,
             recorder=recorder,  # the employer's stream, when no one is on its payroll
+            rates=rates,
+            deadlines=deadlines,
+            **on_people,
+        ),
+        "assess_employers": across(
+            c.AssessEmployers,
+            people.assess_employers,
+            recorder=recorder,
             rates=rates,
             deadlines=deadlines,
             **on_people,
