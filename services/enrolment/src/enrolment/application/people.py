@@ -28,7 +28,7 @@ from enrolment.domain.events import (
     EmploymentEnded,
     Event,
 )
-from enrolment.domain.model import employer_stream
+from enrolment.domain.model import Employer, employer_stream
 from enrolment.domain.model import fold as fold_employer
 from enrolment.domain.person import (
     decide_assess_month,
@@ -274,7 +274,7 @@ async def _assess(
 ) -> Counter[str]:
     """Assess the month for each (person_ref, employer, citizen_id) of the payroll, a chunk of people
     per transaction, each chunk once per command."""
-    basis = due_basis(month)
+    basis, table = due_basis(month), rates.for_year(int(month[:4]))
     jobs: dict[str, list[tuple[str, str]]] = {}
     for ref, employer, citizen_id in payroll:
         jobs.setdefault(ref, []).append((employer, citizen_id))
@@ -289,7 +289,7 @@ async def _assess(
         folded, whole = await persons.load_many(
             tx, [person_stream(ref) for ref in chunk], whole=[employer_stream(e) for e in employers]
         )
-        states = {}
+        states: dict[str, Employer] = {}
         for employer in employers:
             states[employer] = fold_employer(whole[employer_stream(employer)][0])
             if not states[employer].registered:
@@ -304,7 +304,7 @@ async def _assess(
                     state,
                     employer_credit_code=employer,
                     month=month,
-                    rates=rates.for_year(int(month[:4])),
+                    rates=table,
                     injury_rate=states[employer].injury_rate,
                     due_on=basis + timedelta(days=15),
                     citizen_id=citizen_id,
