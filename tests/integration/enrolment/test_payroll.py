@@ -118,3 +118,15 @@ async def test_an_employer_s_people_of_a_month_and_a_pension_held_here_are_read_
     async with store.transaction() as tx:
         await people.hired(tx, hired("p-1", STEEL, date(2026, 5, 4)))
     assert await people.active_pensions([("p-1", "2026-05"), ("p-1", "2026-04")]) == [True, False]
+    # Several employers' people at once (a batch of the month's assessment): a line per person and job.
+    async with store.transaction() as tx:
+        await people.hired(tx, hired("p-3", SHOP, date(2026, 1, 5), ("work_injury",)))
+    assert await people.payroll_of([SHOP, STEEL], "2026-02") == [
+        ("p-2", STEEL, young_citizen(2)),
+        ("p-3", SHOP, young_citizen(3)),
+    ]
+    assert [(ref, employer) for ref, employer, _ in await people.payroll_of([SHOP, STEEL], "2026-04")] == [
+        ("p-2", STEEL),
+        ("p-3", STEEL),
+        ("p-3", SHOP),
+    ]

@@ -119,7 +119,8 @@ ASSESSED_TOGETHER = 100
 class AssessEmployers(_Command):
     """Assess one month's contributions for every employee of each of these employers at once: the
     agency's monthly run over its employers, a batch of them per request. Nothing is assessed if any
-    of them is not registered here."""
+    of them is not registered here or waits for its work-injury class, or if together they have more
+    people in the month than one request assesses (5,000)."""
 
     month: Month
     employer_credit_codes: list[CreditCode] = Field(min_length=1, max_length=ASSESSED_TOGETHER)

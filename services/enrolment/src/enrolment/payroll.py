@@ -25,13 +25,15 @@ _HIRE = (
     "schemes = EXCLUDED.schemes, hired_on = EXCLUDED.hired_on, ended_on = NULL"
 )
 _END = "UPDATE payroll SET ended_on = $3::date FROM guard WHERE employer_credit_code = $1 AND person_ref = $2"
+# On the payroll on some day of the month ($2 its first day, $3 its last): one employer's ($1), and
+# several employers' ($1 an array; a statement of its own, so the one employer's keeps its plan).
+_IN_MONTH = "hired_on <= $3 AND (ended_on IS NULL OR ended_on >= $2)"
 _EMPLOYEES_OF = (
-    "SELECT person_ref, citizen_id FROM payroll WHERE employer_credit_code = $1 "
-    "AND hired_on <= $3 AND (ended_on IS NULL OR ended_on >= $2) ORDER BY person_ref"
+    f"SELECT person_ref, citizen_id FROM payroll WHERE employer_credit_code = $1 AND {_IN_MONTH} ORDER BY person_ref"
 )
 _PAYROLL_OF = (
-    "SELECT person_ref, employer_credit_code, citizen_id FROM payroll WHERE employer_credit_code = ANY($1::text[]) "
-    "AND hired_on <= $3 AND (ended_on IS NULL OR ended_on >= $2) ORDER BY person_ref, employer_credit_code"
+    "SELECT person_ref, employer_credit_code, citizen_id FROM payroll "
+    f"WHERE employer_credit_code = ANY($1::text[]) AND {_IN_MONTH} ORDER BY person_ref, employer_credit_code"
 )
 # The positions (from 1) of the asked (person, month's first day, month's last day) that hold one.
 _ACTIVE_PENSIONS = """
