@@ -71,6 +71,8 @@ def request_table(
     # What every employer's use case takes (its streams read whole), and every person's (states kept).
     on_employers: dict[str, Any] = {"recorder": recorder, "rates": rates}
     on_people: dict[str, Any] = {"people": people_port, "persons": persons}
+    # An assessment's, one employer's or a batch's: the employers' streams are read whole (`recorder`).
+    on_assessments: dict[str, Any] = {"recorder": recorder, "rates": rates, "deadlines": deadlines, **on_people}
 
     async def get_employer(q: c.GetEmployer, _: Envelope[c.GetEmployer]) -> dict[str, Any]:
         found = await queries.get_employer(pool, q.credit_code)
@@ -117,22 +119,8 @@ def request_table(
         ),
         "end_employment": cmd(c.EndEmployment, people.end_employment, **on_people),
         "declare_base": cmd(c.DeclareBase, people.declare_base, rates=rates, **on_people),
-        "assess_contributions": across(
-            c.AssessContributions,
-            people.assess_contributions,
-            recorder=recorder,  # the employer's stream, when no one is on its payroll
-            rates=rates,
-            deadlines=deadlines,
-            **on_people,
-        ),
-        "assess_employers": across(
-            c.AssessEmployers,
-            people.assess_employers,
-            recorder=recorder,
-            rates=rates,
-            deadlines=deadlines,
-            **on_people,
-        ),
+        "assess_contributions": across(c.AssessContributions, people.assess_contributions, **on_assessments),
+        "assess_employers": across(c.AssessEmployers, people.assess_employers, **on_assessments),
         "record_payment": across(c.RecordPayment, people.record_payment, deadlines=deadlines, **on_people),
         "get_employer": query(c.GetEmployer, get_employer, ERRORS),
         "get_person": query(c.GetPerson, get_person, ERRORS),
