@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,8 +12,9 @@ import pytest
 
 from contracts.codec import decode
 from contracts.enrolment.events import ContributionAssessedV2, DeadlineBreachedV2
-from contracts.identifiers import citizen_id_check_character, credit_code_check_character
+from contracts.identifiers import citizen_id_check_character, credit_code_check_character, pseudonym
 from enrolment.application import people
+from runtime.settings import RuntimeSettings
 from runtime.workdays import local_date
 from tests.conftest import Servers
 from tests.stack import Stack, running_stack
@@ -440,6 +441,52 @@ async def test_a_month_is_assessed_for_a_batch_of_employers_at_once_each_person_
         return lines if len(found) == 2 else None
 
     assert await eventually(messages) == {SHOP: sorted([WORKER, other]), STEEL: [WORKER]}
+
+
+async def test_an_employers_month_leaves_as_one_message_however_its_peoples_refs_sort(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's people go a chunk per transaction with each employer's together, so an employer's
+    month leaves in one message of lines (or one per chunk it spans), not one per few people: here
+    two employers whose people alternate by ref, two people a chunk."""
+    month = _month(local_date(stack.clock.now()), 0)
+    salt = RuntimeSettings().pseudonym_salt.encode()
+    people_by_ref = sorted((citizen(f"36010219900101{n:03d}") for n in range(4)), key=lambda c: pseudonym(c, salt=salt))
+    employers = {who: (STEEL, SHOP)[n % 2] for n, who in enumerate(people_by_ref)}
+    await feed(stack, record(STEEL, "r-13"), record(SHOP, "r-14"))
+    await eventually(lambda: get_employer(stack, SHOP))
+    await eventually(lambda: get_employer(stack, STEEL))
+    for who, employer in employers.items():
+        body = {"citizen_id": who, "employer_credit_code": employer, "hired_on": f"{month}-01"}
+        r = await stack.client.post(
+            "/v1/regions/36/employees", json={**body, "declared_monthly_wage_fen": 800_000}, headers=stack.token()
+        )
+        assert r.status_code == 201, r.text
+    monkeypatch.setattr(people, "CHUNK", 2)
+    assessed = await stack.client.post(
+        "/v1/regions/36/contributions/assessments/batch",
+        json={"month": month, "employer_credit_codes": [STEEL, SHOP]},
+        headers=stack.token(),
+    )
+    assert assessed.json()["assessed"] == 4, assessed.text
+
+    def messages_of(name: str, model: Any) -> Callable[[], Awaitable[list[tuple[str, list[str]]] | None]]:
+        """(employer, its people's refs) of each message, once all four lines have left."""
+
+        async def found() -> list[tuple[str, list[str]]] | None:
+            messages = await published_events(stack, name, model)
+            if sum(len(m.data.lines) for m in messages) < 4:
+                return None
+            return sorted(
+                (m.data.employer_credit_code, sorted(line.person_ref for line in m.data.lines)) for m in messages
+            )
+
+        return found
+
+    wanted = sorted(
+        (e, sorted(pseudonym(who, salt=salt) for who in employers if employers[who] == e)) for e in (STEEL, SHOP)
+    )
+    assert await eventually(messages_of("contribution_assessed", ContributionAssessedV2)) == wanted
 
 
 async def published_events(stack: Stack, name: str, model: Any = ContributionAssessedV2, version: int = 2) -> list[Any]:

@@ -180,13 +180,19 @@ async def _in_chunks(
 ) -> Counter[str]:
     """Apply `each` to the people `CHUNK` at a time, one transaction per chunk, each chunk once per command.
 
+    `refs` come in the order that makes the chunks: an employer's people next to each other, so
+    that a chunk's lines of an employer's month leave as one message, not one per few people. Each
+    chunk is decided in the order of its people's refs, as every chunk is, so that two chunks
+    holding the same two people (someone on two payrolls) write their streams in the same order and
+    never wait for each other the wrong way round.
+
     A retried command finds the chunks it finished (their replies, keyed by the command and the
     chunk's people) and does the rest. Every step is idempotent per person and month, so a retry
     that sees a different set of employees (someone enrolled meanwhile) changes nothing twice.
     """
     totals: Counter[str] = Counter()
     for start in range(0, len(refs), CHUNK):
-        chunk = refs[start : start + CHUNK]
+        chunk = sorted(refs[start : start + CHUNK])
 
         async def apply(tx: Transaction, chunk: list[str] = chunk) -> dict[str, int]:
             return await each(tx, chunk)
@@ -331,7 +337,8 @@ async def _assess(
             "overdue": sum(_count(events, ContributionOverdue) for _, _, events in appends),
         }
 
-    return await _in_chunks(store, ctx, sorted(jobs), assess)
+    # Employers' people together (someone on two payrolls with the first), a chunk's order by ref.
+    return await _in_chunks(store, ctx, sorted(jobs, key=lambda ref: (jobs[ref][0][0], ref)), assess)
 
 
 def _count(events: list[Event], kind: type[object]) -> int:
