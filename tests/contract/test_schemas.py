@@ -115,6 +115,9 @@ SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
     ec.RecordPayment: lambda: ec.RecordPayment(
         employer_credit_code=CREDIT_CODE, month="2025-03", paid_on=date(2025, 4, 20)
     ),
+    ec.RecordPayments: lambda: ec.RecordPayments(
+        payments=[ec.RecordPayment(employer_credit_code=CREDIT_CODE, month="2025-03", paid_on=date(2025, 4, 20))]
+    ),
     ec.GetPerson: lambda: ec.GetPerson(citizen_id=CITIZEN),
     ec.ListReviewQueue: lambda: ec.ListReviewQueue(limit=10),
     ec.ActivePension: lambda: ec.ActivePension(person_ref="0123456789abcdef", month="2025-03"),

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from contracts.codec import decode
-from contracts.enrolment.events import ContributionAssessedV2, DeadlineBreachedV2
+from contracts.enrolment.events import ContributionAssessedV2, ContributionPaidV2, DeadlineBreachedV2
 from contracts.identifiers import citizen_id_check_character, credit_code_check_character, pseudonym
 from enrolment.application import people
 from runtime.settings import RuntimeSettings
@@ -443,12 +443,135 @@ async def test_a_month_is_assessed_for_a_batch_of_employers_at_once_each_person_
     assert await eventually(messages) == {SHOP: sorted([WORKER, other]), STEEL: [WORKER]}
 
 
+async def test_a_collection_file_pays_many_employers_months_at_once_and_a_retry_pays_nothing_twice(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A day's collection file: a line per employer and month, their people paid together whoever
+    employs them (someone on two lines paid for each), late fees worked out per line, the months'
+    timers cancelled, every payment counted under the file's channel. Someone the month's assessment
+    did not reach is counted, not paid; a file naming an employer not registered here, or with more
+    people than a request pays, is refused whole; a retried file pays nothing twice."""
+    today = local_date(stack.clock.now())
+    late, current = _month(today, -2), _month(today, 0)
+    other, newcomer = citizen("36010219850611242"), citizen("36010219920101331")
+    await feed(stack, record(STEEL, "r-11"), record(SHOP, "r-12"))
+    await eventually(lambda: get_employer(stack, SHOP))
+    await eventually(lambda: get_employer(stack, STEEL))
+
+    async def enrol(who: str, employer: str, hired: str, schemes: list[str] | None = None) -> None:
+        body = {"citizen_id": who, "employer_credit_code": employer, "hired_on": hired}
+        r = await stack.client.post(
+            "/v1/regions/36/employees",
+            json={**body, "declared_monthly_wage_fen": 800_000, **({"schemes": schemes} if schemes else {})},
+            headers=stack.token(),
+        )
+        assert r.status_code == 201, r.text
+
+    for who, employer, schemes in ((WORKER, STEEL, None), (WORKER, SHOP, ["work_injury"]), (other, SHOP, None)):
+        await enrol(who, employer, f"{late}-01", schemes)
+    for month in (late, current):
+        r = await stack.client.post(
+            "/v1/regions/36/contributions/assessments/batch",
+            json={"month": month, "employer_credit_codes": [STEEL, SHOP]},
+            headers=stack.token(),
+        )
+        assert r.json()["assessed"] == 3, r.text
+    await enrol(newcomer, STEEL, f"{current}-01")  # after the month's assessment: nothing to pay for them yet
+    pool = stack.services[("enrolment", "36")].resources.pool
+
+    async def paid_rows() -> int:
+        return int(await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'ContributionPaid'"))
+
+    url = "/v1/regions/36/contributions/payments/batch"
+    late_paid_on = date.fromisoformat(f"{_month(today, -1)}-15") + timedelta(days=10)
+    lines = [
+        {"employer_credit_code": STEEL, "month": current, "paid_on": today.isoformat()},
+        {"employer_credit_code": SHOP, "month": current, "paid_on": today.isoformat()},
+        {"employer_credit_code": SHOP, "month": late, "paid_on": late_paid_on.isoformat()},
+    ]
+    unknown = "91360102MA35L0XC2" + credit_code_check_character("91360102MA35L0XC2")
+    refused = await stack.client.post(
+        url,
+        json={"payments": [*lines, {"employer_credit_code": unknown, "month": late, "paid_on": today.isoformat()}]},
+        headers=stack.token(),
+    )
+    with monkeypatch.context() as limited:
+        limited.setattr(people, "PEOPLE_PER_BATCH", 2)  # the lines have three people
+        too_large = await stack.client.post(url, json={"payments": lines}, headers=stack.token())
+    rows_after_refusal = await paid_rows()
+    file = {"X-Channel": "mobile_app", "Idempotency-Key": "collection-file-1"}
+    first = await stack.client.post(url, json={"payments": lines}, headers={**stack.token(), **file})
+    retried = await stack.client.post(url, json={"payments": lines}, headers={**stack.token(), **file})
+    again = await stack.client.post(url, json={"payments": lines}, headers=stack.token())
+    twice = await stack.client.post(url, json={"payments": [lines[0], lines[0]]}, headers=stack.token())
+    too_many = await stack.client.post(url, json={"payments": lines[:1] * 101}, headers=stack.token())
+
+    assert (refused.status_code, refused.json()["type"].rsplit("/", 1)[-1]) == (404, "employer-not-found")
+    assert (too_large.status_code, too_large.json()["type"].rsplit("/", 1)[-1]) == (422, "payment-batch-too-large")
+    assert rows_after_refusal == 0
+    assert first.status_code == 200, first.text
+    answer = first.json()
+    assert [(a["employer_credit_code"], a["month"], a["paid"], a["unassessed"]) for a in answer["payments"]] == [
+        (STEEL, current, 1, 1),
+        (SHOP, current, 2, 0),
+        (SHOP, late, 2, 0),
+    ]
+    fees = [a["late_fee_fen"] for a in answer["payments"]]
+    assert fees[:2] == [0, 0] and fees[2] > 0
+    assert (answer["paid"], answer["late_fee_fen"]) == (5, fees[2])
+    assert retried.json() == answer
+    assert [a["paid"] for a in again.json()["payments"]] == [0, 0, 0]
+    assert await paid_rows() == 5
+    assert [(r.status_code, r.json()["errors"][0]["field"]) for r in (twice, too_many)] == [
+        (400, "body.payments"),
+        (400, "body.payments"),
+    ], (twice.text, too_many.text)
+    # The current month's timers are settled for those paid; the newcomer was never assessed (no timer).
+    pending = await pool.fetchval(
+        "SELECT count(*) FROM deadlines WHERE status = 'pending' AND kind LIKE 'contribution_due:%'"
+    )
+    assert pending == 0
+
+    # Ten days late on the late month, each person's fee as the single payment works it out.
+    async def fees_of_late_month() -> list[int] | None:
+        found = []
+        for who in (WORKER, other):
+            r = await stack.client.post("/v1/regions/36/people/lookup", json={"citizen_id": who}, headers=stack.token())
+            paid = [c for c in r.json()["contributions"] if c["month"] == late and c["employer_credit_code"] == SHOP]
+            if not paid or not paid[0]["paid_on"]:
+                return None
+            due = paid[0]["employer_total_fen"] + paid[0]["worker_total_fen"]
+            assert paid[0]["late_fee_fen"] == round(due * 0.0005 * 10)
+            found.append(paid[0]["late_fee_fen"])
+        return found
+
+    assert sum(await eventually(fees_of_late_month)) == fees[2]
+
+    # Every payment counted as a handled service of the file's channel; each employer's month leaves as one message.
+    async def handled() -> int | None:
+        n = await pool.fetchval(
+            "SELECT sum(handled) FROM handled_services WHERE event_type = 'ContributionPaid' AND channel = 'mobile_app'"
+        )
+        return int(n) if n == 5 else None
+
+    assert await eventually(handled) == 5
+
+    async def messages() -> dict[tuple[str, str], int] | None:
+        found = await published_events(stack, "contribution_paid", ContributionPaidV2)
+        return (
+            {(p.data.employer_credit_code, p.data.month): len(p.data.lines) for p in found} if len(found) == 3 else None
+        )
+
+    assert await eventually(messages) == {(STEEL, current): 1, (SHOP, current): 2, (SHOP, late): 2}
+
+
 async def test_an_employers_month_leaves_as_one_message_however_its_peoples_refs_sort(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A batch's people go a chunk per transaction with each employer's together, so an employer's
-    month leaves in one message of lines (or one per chunk it spans), not one per few people: here
-    two employers whose people alternate by ref, two people a chunk."""
+    month (assessed, or paid in a collection file) leaves in one message of lines (or one per chunk
+    it spans), not one per few people: here two employers whose people alternate by ref, two people
+    a chunk."""
     month = _month(local_date(stack.clock.now()), 0)
     salt = RuntimeSettings().pseudonym_salt.encode()
     people_by_ref = sorted((citizen(f"36010219900101{n:03d}") for n in range(4)), key=lambda c: pseudonym(c, salt=salt))
@@ -468,7 +591,11 @@ async def test_an_employers_month_leaves_as_one_message_however_its_peoples_refs
         json={"month": month, "employer_credit_codes": [STEEL, SHOP]},
         headers=stack.token(),
     )
-    assert assessed.json()["assessed"] == 4, assessed.text
+    lines = [{"employer_credit_code": e, "month": month, "paid_on": f"{month}-01"} for e in (STEEL, SHOP)]
+    paid = await stack.client.post(
+        "/v1/regions/36/contributions/payments/batch", json={"payments": lines}, headers=stack.token()
+    )
+    assert (assessed.json()["assessed"], paid.json()["paid"]) == (4, 4), (assessed.text, paid.text)
 
     def messages_of(name: str, model: Any) -> Callable[[], Awaitable[list[tuple[str, list[str]]] | None]]:
         """(employer, its people's refs) of each message, once all four lines have left."""
@@ -487,6 +614,7 @@ async def test_an_employers_month_leaves_as_one_message_however_its_peoples_refs
         (e, sorted(pseudonym(who, salt=salt) for who in employers if employers[who] == e)) for e in (STEEL, SHOP)
     )
     assert await eventually(messages_of("contribution_assessed", ContributionAssessedV2)) == wanted
+    assert await eventually(messages_of("contribution_paid", ContributionPaidV2)) == wanted
 
 
 async def published_events(stack: Stack, name: str, model: Any = ContributionAssessedV2, version: int = 2) -> list[Any]:

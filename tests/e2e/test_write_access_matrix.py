@@ -71,6 +71,9 @@ def bodies(day: date) -> dict[str, Any]:
         R + "/contributions/assessments": {"employer_credit_code": NANCHANG, "month": month},
         R + "/contributions/assessments/batch": {"employer_credit_codes": [NANCHANG], "month": month},
         R + "/contributions/payments": {"employer_credit_code": NANCHANG, "month": month, "paid_on": on(0)},
+        R + "/contributions/payments/batch": {
+            "payments": [{"employer_credit_code": NANCHANG, "month": month, "paid_on": on(0)}]
+        },
         R + "/people/lookup": {"citizen_id": YOUNG},
         R + "/transfers": {"citizen_id": YOUNG, "from_region": "44"},
         R + "/arrears/complaints": complaint(day, ZHANG),

@@ -35,6 +35,7 @@ COMMANDS: dict[str, type[BaseModel]] = (
             "assess_contributions": ec.AssessContributions,
             "assess_employers": ec.AssessEmployers,
             "record_payment": ec.RecordPayment,
+            "record_payments": ec.RecordPayments,
         },
     )
     | _named("transfer", {"apply_for_transfer": tc.ApplyForTransfer})

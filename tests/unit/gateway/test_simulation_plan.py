@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.enrolment.commands import ASSESSED_TOGETHER
+from contracts.enrolment.commands import ASSESSED_TOGETHER, PAID_TOGETHER
 from contracts.identifiers import check_citizen_id, check_credit_code
 from gateway.simulation import Plan, PlanError, Profile, build_plan, month_first, month_last, months_up_to
 
@@ -66,13 +66,15 @@ def replay(plan: Plan) -> Counter[str]:
                 assert len(set(employers)) == len(employers) <= ASSESSED_TOGETHER
                 assert call.expect["assessed"] == sum(len(on_payroll(region, e, body["month"])) for e in employers)
                 assessed.update((region, e, body["month"]) for e in employers)
-            elif call.path == "/contributions/payments":
-                assert (region, body["employer_credit_code"], body["month"]) in assessed
-                people = on_payroll(region, body["employer_credit_code"], body["month"])
+            elif call.path == "/contributions/payments/batch":
+                lines = [(line["employer_credit_code"], line["month"]) for line in body["payments"]]
+                assert len(set(lines)) == len(lines) <= PAID_TOGETHER
+                assert all((region, employer, month) in assessed for employer, month in lines)
+                people = [(p, month) for employer, month in lines for p in on_payroll(region, employer, month)]
                 assert call.expect["paid"] == len(people)
                 assert call.counted == (len(people) if region == here else 0)
-                for person in people:
-                    paid.setdefault((region, person), set()).add(body["month"])
+                for person, month in people:
+                    paid.setdefault((region, person), set()).add(month)
             elif call.path == "/transfers":
                 person, old = body["citizen_id"], body["from_region"]
                 assert jobs[(region, person)].ended_on is None and paid[(region, person)]

@@ -141,6 +141,29 @@ class RecordPayment(_Command):
     paid_on: date
 
 
+# Payments a batch records: a day's collection file (the tax bureau's, which collects the
+# contributions) of ordinary employers, answered within the gateway's timeout.
+PAID_TOGETHER = 100
+
+
+class RecordPayments(_Command):
+    """Record a batch of employers' payments (the day's collection file, a line per employer and
+    month): every employee assessed for a line's month is paid, late fees worked out, as
+    `RecordPayment` pays them. Nothing is recorded if an employer is not registered here or if the
+    lines have more people than one request pays (5,000); someone on a line's payroll whom that
+    month's assessment did not reach is counted in the line's `unassessed`, not paid, and does not
+    stop the rest."""
+
+    payments: list[RecordPayment] = Field(min_length=1, max_length=PAID_TOGETHER)
+
+    @field_validator("payments")
+    @classmethod
+    def _each_once(cls, payments: list[RecordPayment]) -> list[RecordPayment]:
+        if len({(p.employer_credit_code, p.month) for p in payments}) != len(payments):
+            raise ValueError("an employer's month is listed more than once")
+        return payments
+
+
 class GetEmployer(_Command):
     credit_code: str = Field(min_length=18, max_length=18)
 

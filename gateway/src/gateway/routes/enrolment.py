@@ -240,6 +240,25 @@ async def record_payment(
     return result
 
 
+@router.post("/contributions/payments/batch")
+async def record_payments(
+    region: Region,
+    body: c.RecordPayments,
+    request: Request,
+    actor: Caller,
+    channel: ChannelHeader = Channel.WEB_HALL,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Record up to 100 employers' payments at once (operators; a day's collection file, a line per
+    employer and month, all through the channel named in `X-Channel`): each line answers what it paid,
+    its late fees, and the people on its payroll whom the month's assessment did not reach (not paid).
+    Refused whole before anything is paid: 404 `employer-not-found`, 422 `payment-batch-too-large`
+    (more than 5,000 people: send fewer lines at a time)."""
+    require_operator_of(region, actor)
+    result: dict[str, Any] = await _send(request, region, "record_payments", body, actor, channel, idempotency_key)
+    return result
+
+
 @router.post("/people/lookup")
 async def look_up_person(region: Region, body: c.GetPerson, request: Request, actor: Caller) -> dict[str, Any]:
     """A person's enrolments and contribution history (operators; the ID number goes in the body)."""

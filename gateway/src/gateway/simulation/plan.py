@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from contracts.enrolment.commands import ASSESSED_TOGETHER
+from contracts.enrolment.commands import ASSESSED_TOGETHER, PAID_TOGETHER
 from contracts.identifiers import citizen_id_check_character, credit_code_check_character
 from gateway.simulation.profile import PlanError, Profile
 
@@ -33,6 +33,7 @@ DEFAULT_ONLINE_CHANNELS = frozenset({"web_hall", "mobile_app", "kiosk", "partner
 INDUSTRIES = ("C3110", "I6510", "F5211", "E4710", "G5410", "C1810", "M7320", "H6110", "K7010", "C3911")
 CREDIT_SYMBOLS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 FEED_BATCH = 500
+PAYMENT = "/contributions/payments"
 MONTHS = 12
 # Last month an in-mover works in the old region (then one month here, then the application);
 # last month an out-mover works here (then two months in the new region, then the application there).
@@ -170,6 +171,7 @@ def build_plan(
         steps += _contributions_assessed_and_paid(year, jobs, m)
         steps += _transfers_applied(year, applications[m], m)
     _allocate(year.counted, targets, year.rng)
+    steps = [_paid_together(step) for step in steps]
     by_channel = _handled_here_by_channel(steps, year.here)
     if sum(by_channel.values()) != counts.total:
         raise PlanError(f"internal: the plan counts {sum(by_channel.values())} handled services, not {counts.total}")
@@ -437,7 +439,8 @@ def _employees_enrolled(year: _Year, jobs: list[_Job], m: int) -> Step:
 
 def _contributions_assessed_and_paid(year: _Year, jobs: list[_Job], m: int) -> list[Step]:
     """Every employer with anyone on its payroll is assessed, as the agency's monthly run assesses
-    them (a batch of employers per request), then pays: one handled service per employee."""
+    them (a batch of employers per request), then pays: one handled service per employee, through a
+    channel of its own (each payment is sent in a collection file of its channel, `_paid_together`)."""
     month = year.months[m]
     payroll = sorted(Counter((j.region, j.employer) for j in jobs if j.active_in(m)).items())
     assessed = tuple(
@@ -454,7 +457,7 @@ def _contributions_assessed_and_paid(year: _Year, jobs: list[_Job], m: int) -> l
     paid = tuple(
         year.call(
             r,
-            "/contributions/payments",
+            PAYMENT,
             {"employer_credit_code": e, "month": month, "paid_on": paid_on},
             counted=n if r == year.here else 0,
             expect={"paid": n},
@@ -462,6 +465,31 @@ def _contributions_assessed_and_paid(year: _Year, jobs: list[_Job], m: int) -> l
         for (r, e), n in payroll
     )
     return [Step(f"{month} contributions assessed", assessed), Step(f"{month} contributions paid", paid)]
+
+
+def _paid_together(step: Step) -> Step:
+    """A month's payments, each employer's given its channel, sent as the day's collection files: a
+    batch of up to `PAID_TOGETHER` lines per region and channel (the batch's key is its first line's).
+    Other steps as they are."""
+    if not step.calls or step.calls[0].path != PAYMENT:
+        return step
+    by_file: defaultdict[tuple[str, str | None], list[Call]] = defaultdict(list)
+    for call in step.calls:
+        by_file[(call.region, call.channel)].append(call)
+    files = tuple(
+        Call(
+            lines[0].key,
+            region,
+            f"{PAYMENT}/batch",
+            {"payments": [line.body for line in lines]},
+            channel=channel,
+            counted=sum(line.counted for line in lines),
+            expect={"paid": sum(line.expect["paid"] for line in lines)},
+        )
+        for (region, channel), calls in sorted(by_file.items(), key=lambda item: (item[0][0], item[0][1] or ""))
+        for lines in _batches(calls, PAID_TOGETHER)
+    )
+    return Step(step.label, files)
 
 
 def _batches(items: list[Any], size: int) -> list[list[Any]]:

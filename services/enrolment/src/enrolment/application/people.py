@@ -16,9 +16,16 @@ from contracts.enrolment.commands import (
     EndEmployment,
     EnrolEmployee,
     RecordPayment,
+    RecordPayments,
 )
 from enrolment.application.ports import Deadlines, PensionRegistry, People, RateBook, Recorder
-from enrolment.domain.errors import AssessmentBatchTooLargeError, EmployerNotFoundError, InjuryRatePendingError
+from enrolment.domain.errors import (
+    AssessmentBatchTooLargeError,
+    EmployerNotFoundError,
+    InjuryRatePendingError,
+    NothingAssessedError,
+    PaymentBatchTooLargeError,
+)
 from enrolment.domain.events import (
     ContributionAssessed,
     ContributionBaseDeclared,
@@ -356,10 +363,81 @@ async def record_payment(
 ) -> dict[str, Any]:
     """Record an employer's payment for a month: every assessed employee is paid, late fees worked out."""
     employees = await people.employees_of(command.employer_credit_code, command.month)
+    done = await _pay(
+        store, ctx, [command], [(ref, 0) for ref, _ in employees], persons=persons, deadlines=deadlines, strict=True
+    )
+    return {"month": command.month, "paid": done[_line("paid", 0)], "late_fee_fen": done[_line("late_fee_fen", 0)]}
+
+
+async def record_payments(
+    store: EventStore,
+    command: RecordPayments,
+    ctx: CommandContext,
+    *,
+    recorder: Recorder,
+    people: People,
+    persons: FoldedStreams[Person],
+    deadlines: Deadlines,
+) -> dict[str, Any]:
+    """Record a batch of employers' payments (a day's collection file): their people a chunk per
+    transaction whoever employs them, each line's month paid for everyone its assessment reached.
+    Refused whole, before anything is written, if an employer is not registered here or if the lines
+    have more people than one request pays (`PEOPLE_PER_BATCH`). Someone on a line's payroll the
+    month's assessment did not reach is counted in the line's `unassessed` and paid nothing."""
+    lines = command.payments
+    await _registered(store, recorder, sorted({line.employer_credit_code for line in lines}))
+    numbered = {(line.employer_credit_code, line.month): n for n, line in enumerate(lines)}
+    payroll: list[tuple[str, int]] = []
+    for month in sorted({line.month for line in lines}):
+        employers = [line.employer_credit_code for line in lines if line.month == month]
+        payroll += [(ref, numbered[employer, month]) for ref, employer, _ in await people.payroll_of(employers, month)]
+    if (count := len({ref for ref, _ in payroll})) > PEOPLE_PER_BATCH:
+        raise PaymentBatchTooLargeError(count, PEOPLE_PER_BATCH)
+    done = await _pay(store, ctx, lines, payroll, persons=persons, deadlines=deadlines, strict=False)
+    answers = [
+        {
+            "employer_credit_code": line.employer_credit_code,
+            "month": line.month,
+            "paid": done[_line("paid", n)],
+            "late_fee_fen": done[_line("late_fee_fen", n)],
+            "unassessed": done[_line("unassessed", n)],
+        }
+        for n, line in enumerate(lines)
+    ]
+    return {
+        "payments": answers,
+        "paid": sum(a["paid"] for a in answers),
+        "late_fee_fen": sum(a["late_fee_fen"] for a in answers),
+    }
+
+
+def _line(figure: str, n: int) -> str:
+    """A chunk's stored count of `figure` for payment line `n`; line 0's keep the names a single
+    payment's chunks stored before batches (a retry of one reads them)."""
+    return figure if n == 0 else f"{figure}:{n}"
+
+
+async def _pay(
+    store: EventStore,
+    ctx: CommandContext,
+    lines: Sequence[RecordPayment],
+    payroll: Sequence[tuple[str, int]],
+    *,
+    persons: FoldedStreams[Person],
+    deadlines: Deadlines,
+    strict: bool,
+) -> Counter[str]:
+    """Pay each (person_ref, line) of the payroll, the line's employer and month for that person, a
+    chunk of people per transaction, each chunk once per command. Someone the line's assessment did
+    not reach refuses the payment with `strict` (NothingAssessedError), else is counted unassessed."""
+    owed: dict[str, list[int]] = {}
+    for ref, n in payroll:
+        owed.setdefault(ref, []).append(n)
 
     async def pay(tx: Transaction, chunk: list[str]) -> dict[str, int]:
         """The chunk's people in two round trips: their streams read, then their events appended
-        with the reply and their deadlines cancelled, in one statement.
+        with the reply and their deadlines cancelled, in one statement. Someone on two lines is
+        paid for each, the second decided on the state the first left.
 
         A deadline the deadline worker is firing at that moment is passed over by the cancel
         (see `runtime.eventstore`): had the worker appended the overdue mark first, the append
@@ -368,25 +446,40 @@ async def record_payment(
         either way (it counts the days from the due date to `paid_on`)."""
         streams = [person_stream(ref) for ref in chunk]
         folded, _ = await persons.load_many(tx, streams)
-        appends = []
-        for stream in streams:
-            events = decide_record_payment(
-                folded[stream].state,
-                employer_credit_code=command.employer_credit_code,
-                month=command.month,
-                paid_on=command.paid_on,
-                now=ctx.now,
-            )
+        appends: list[tuple[str, Folded[Person], list[Event]]] = []
+        settled: defaultdict[str, list[str]] = defaultdict(list)
+        done: Counter[str] = Counter()
+        for ref, stream in zip(chunk, streams, strict=True):
+            state, events = folded[stream].state, list[Event]()
+            for n in sorted(owed[ref]):
+                line = lines[n]
+                try:
+                    decided = decide_record_payment(
+                        state,
+                        employer_credit_code=line.employer_credit_code,
+                        month=line.month,
+                        paid_on=line.paid_on,
+                        now=ctx.now,
+                    )
+                except NothingAssessedError:
+                    if strict:
+                        raise
+                    done[_line("unassessed", n)] += 1
+                    continue
+                settled[contribution_deadline(line.employer_credit_code, line.month)].append(stream)
+                for paid in decided:
+                    if isinstance(paid, ContributionPaid):
+                        done[_line("paid", n)] += 1
+                        done[_line("late_fee_fen", n)] += paid.late_fee_fen
+                state, events = fold_person_on(state, decided), events + decided
             appends.append((stream, folded[stream], events))
         await persons.record_many(tx, appends, ctx)
-        await deadlines.cancel_each(
-            tx, stream_ids=streams, kind=contribution_deadline(command.employer_credit_code, command.month)
-        )
-        paid = [e for _, _, events in appends for e in events if isinstance(e, ContributionPaid)]
-        return {"paid": sum(len(events) for _, _, events in appends), "late_fee_fen": sum(e.late_fee_fen for e in paid)}
+        for kind, paid_streams in settled.items():
+            await deadlines.cancel_each(tx, stream_ids=paid_streams, kind=kind)
+        return dict(done)
 
-    done = await _in_chunks(store, ctx, sorted(ref for ref, _ in employees), pay)
-    return {"month": command.month, "paid": done["paid"], "late_fee_fen": done["late_fee_fen"]}
+    # Each line's people together (someone on two lines with the first), a chunk's order by ref.
+    return await _in_chunks(store, ctx, sorted(owed, key=lambda ref: (min(owed[ref]), ref)), pay)
 
 
 async def contribution_deadline_passed(

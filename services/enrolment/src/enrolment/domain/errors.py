@@ -131,6 +131,14 @@ class AssessmentBatchTooLargeError(EnrolmentError):
         )
 
 
+class PaymentBatchTooLargeError(EnrolmentError):
+    def __init__(self, people: int, limit: int) -> None:
+        super().__init__(
+            f"the batch's lines have {people} people on their payrolls, more than the {limit} one request pays: "
+            "send fewer lines at a time"
+        )
+
+
 class NothingAssessedError(EnrolmentError):
     def __init__(self, person_ref: str, employer_credit_code: str, month: str) -> None:
         super().__init__(

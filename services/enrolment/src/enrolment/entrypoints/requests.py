@@ -38,6 +38,7 @@ ERRORS: ErrorTable = {
     errors.InvalidDateError: (422, "invalid-date"),
     errors.NothingAssessedError: (404, "nothing-assessed"),
     errors.AssessmentBatchTooLargeError: (422, "assessment-batch-too-large"),
+    errors.PaymentBatchTooLargeError: (422, "payment-batch-too-large"),
     errors.EmployerNotHeldError: (404, "employer-not-held"),
     errors.InjuryRatePendingError: (409, "injury-rate-pending"),
     errors.EnrolmentError: (422, "enrolment-rule"),
@@ -122,6 +123,9 @@ def request_table(
         "assess_contributions": across(c.AssessContributions, people.assess_contributions, **on_assessments),
         "assess_employers": across(c.AssessEmployers, people.assess_employers, **on_assessments),
         "record_payment": across(c.RecordPayment, people.record_payment, deadlines=deadlines, **on_people),
+        "record_payments": across(
+            c.RecordPayments, people.record_payments, recorder=recorder, deadlines=deadlines, **on_people
+        ),
         "get_employer": query(c.GetEmployer, get_employer, ERRORS),
         "get_person": query(c.GetPerson, get_person, ERRORS),
         "list_review_queue": query(c.ListReviewQueue, review_queue, ERRORS),
