@@ -58,3 +58,21 @@ async def test_the_same_call_has_the_same_caller_in_another_run() -> None:
         first = _Driver(plan, client, tokens, concurrency=1).caller(call)
         again = _Driver(plan, client, tokens, concurrency=1).caller(call)
     assert first == again and first["Authorization"].startswith("Bearer operator/simulator-")
+
+
+async def test_an_answer_other_than_planned_is_a_problem_naming_the_refusals_reason() -> None:
+    plan = build_plan(Profile.load(SMALL), scale=1, seed=2021, today=date(2026, 12, 3))
+    call = Call("transfer:0001", "36", "/transfers", {}, status=201, expect={"status": "contact_letter_sent"})
+    refused = {"status": "refused", "reason_code": "not_enrolled_here", "reason": "you are not yet contributing in 36"}
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(201, json=refused)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(gateway), base_url="http://gateway") as client:
+        driver = _Driver(plan, client, tokens, concurrency=1)
+        await driver.call(call)
+
+    assert driver.problems == [
+        "transfer:0001 /transfers in 36: status 'refused' != 'contact_letter_sent' "
+        "(not_enrolled_here: you are not yet contributing in 36)"
+    ]

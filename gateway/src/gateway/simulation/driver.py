@@ -170,6 +170,7 @@ class _Driver:
             if answer.get(name) != wanted:
                 self.problems.append(
                     f"{call.key} {call.path} in {call.region}: {name} {answer.get(name)!r} != {wanted!r}"
+                    + _reason(answer)
                 )
 
     async def figures(self, first: date, last: date) -> _Figures:
@@ -265,6 +266,13 @@ def bearer_tokens(secret: str) -> TokenFactory:
         return {"Authorization": f"Bearer {issue_token(secret, kind=kind, subject=subject, region=region)}"}
 
     return tokens
+
+
+def _reason(answer: dict[str, Any]) -> str:
+    """A refusal's code and reason, when the answer gives them (a transfer refused, say): what an
+    operator needs to tell a bug from a rule."""
+    code = answer.get("reason_code")
+    return f" ({code}: {answer.get('reason')})" if code else ""
 
 
 async def run_against(url: str, plan: Plan, secret: str, **options: Any) -> Report:
