@@ -124,6 +124,7 @@ SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
     ec.ActivePensions: lambda: ec.ActivePensions(
         asked=[ec.ActivePension(person_ref="0123456789abcdef", month="2025-03")]
     ),
+    ec.PersonStanding: lambda: ec.PersonStanding(person_ref="0123456789abcdef"),
     ec.EnrolmentFigures: lambda: ec.EnrolmentFigures(first=date(2025, 1, 1), last=date(2025, 12, 31)),
     ee.InjuryClassSetV1: lambda: ee.InjuryClassSetV1(
         credit_code=CREDIT_CODE, risk_class=6, tier=Decimal("1.0"), rate=Decimal("0.013"), how="matched"

@@ -161,6 +161,34 @@ async def test_an_application_made_while_the_new_enrolment_is_on_its_way_to_the_
     assert applied["status"] == "contact_letter_sent", applied
 
 
+async def test_an_application_the_copy_would_refuse_is_not_decided_while_the_enrolment_record_says_yes(
+    stack: Stack,
+) -> None:
+    """What the enrolment service has committed and not yet published is not in the copy, however
+    caught up with the stream: before a refusal the enrolment service's own record is asked, and
+    where it says the person is enrolled and contributing nothing is decided (503, retried later
+    with the same key: accepted). Here the copy is put behind by taking the person's months out."""
+    await register(stack, "36", NANCHANG, "360102")
+    await work(stack, "36", NANCHANG, YOUNG, "2026-10-01", ["2026-10"], ended=None)
+    await eventually(lambda: history_in_transfer_service(stack, "36", 1))
+    transfer = stack.services[("transfer", "36")].resources.pool
+    behind = await transfer.fetch("DELETE FROM history RETURNING *")
+    application = {
+        "json": {"citizen_id": YOUNG, "from_region": "44"},
+        "headers": {**stack.token(), "Idempotency-Key": "apply-behind-1"},
+    }
+
+    refused_for_now = await stack.client.post("/v1/regions/36/transfers", **application)
+    decided = await transfer.fetchval("SELECT count(*) FROM events WHERE event_type = 'TransferApplied'")
+    await transfer.copy_records_to_table("history", records=[tuple(r) for r in behind], columns=list(behind[0].keys()))
+    applied = await ok(await stack.client.post("/v1/regions/36/transfers", **application), 201)
+
+    assert refused_for_now.status_code == 503, refused_for_now.text
+    assert refused_for_now.json()["type"].rsplit("/", 1)[-1] == "history-copy-behind"
+    assert decided == 0
+    assert applied["status"] == "contact_letter_sent", applied
+
+
 async def test_more_applications_waiting_for_the_copy_than_the_service_has_connections_are_all_accepted(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

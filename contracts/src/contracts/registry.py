@@ -88,6 +88,7 @@ QUERIES: dict[str, type[BaseModel]] = {
             "list_review_queue": ec.ListReviewQueue,
             "active_pension": ec.ActivePension,
             "active_pensions": ec.ActivePensions,
+            "person_standing": ec.PersonStanding,
             "enrolment_figures": ec.EnrolmentFigures,
         },
     ),

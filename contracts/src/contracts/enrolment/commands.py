@@ -196,6 +196,14 @@ class ActivePensions(_Command):
     asked: list[ActivePension] = Field(min_length=1, max_length=MOST_ASKED)
 
 
+class PersonStanding(_Command):
+    """Is this person (by pseudonym) enrolled here with a pension now, and how many months were
+    assessed for them here, by the person's own record (not a view): what the region's transfer
+    service asks before it refuses an application on its copy of the history, which may be behind."""
+
+    person_ref: str = Field(min_length=8, max_length=64)
+
+
 class EnrolmentFigures(_Command):
     first: date
     last: date

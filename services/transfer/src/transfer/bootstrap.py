@@ -18,7 +18,7 @@ from transfer.application import cases
 from transfer.domain import events
 from transfer.entrypoints.inbox import inbox_consumer
 from transfer.entrypoints.requests import request_table
-from transfer.history import HistoryFeed, history_consumer, history_durable
+from transfer.history import EnrolmentRecord, HistoryFeed, history_consumer, history_durable
 from transfer.projections import TransfersProjection
 from transfer.translation import to_public
 
@@ -90,6 +90,7 @@ def build(resources: Resources) -> ServiceParts:
             deadlines=timers,
             salt=settings.pseudonym_salt.encode(),
             feed=HistoryFeed(resources.js, enrolment_events.name, history_durable(region)),
+            record=EnrolmentRecord(resources.nc, subjects, resources.clock, region),
         ),
         events_stream=events_stream,
         streams=[inbox, enrolment_events],

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
 import asyncpg
+import nats.errors
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 
-from contracts.codec import decode
+from contracts.codec import decode, encode
+from contracts.enrolment.commands import PersonStanding
 from contracts.enrolment.events import (
     AssessedLineV2,
     ContributionAssessedV1,
@@ -21,11 +26,16 @@ from contracts.enrolment.events import (
     EmployeeEnrolledV1,
     EmploymentEndedV1,
 )
+from contracts.envelope import SYSTEM_ACTOR, Channel, envelope_for
+from contracts.replies import Reply
 from contracts.subjects import Subjects
 from runtime.batching import json_rows
+from runtime.clock import Clock
 from runtime.eventstore import PostgresTransaction, Transaction
-from runtime.messaging import ConsumerSpec, Delivery, PoisonMessageError, consumer_caught_up
+from runtime.messaging import ConsumerSpec, Delivery, PoisonMessageError, consumer_caught_up, request
 from transfer.domain.values import Period, PeriodKind
+
+log = logging.getLogger(__name__)
 
 OnPaid = Callable[[PostgresTransaction, list[str], "PostgresHistory"], Awaitable[None]]
 
@@ -138,6 +148,38 @@ class HistoryFeed:
         """Whether the copy holds every enrolment event the stream held at the call (waiting
         `patience` seconds at most); False if not, or if JetStream could not say."""
         return await consumer_caught_up(self.js, self.stream, self.durable, patience=self.patience)
+
+
+class EnrolmentRecord:
+    """The enrolment service of this region, asked over NATS about one person by their own record
+    (`person_standing`): the word a refusal waits for when the copy says no."""
+
+    def __init__(self, nc: NatsClient, subjects: Subjects, clock: Clock, region: str, *, timeout: float = 2.0) -> None:
+        self.nc, self.subjects, self.clock, self.region, self.timeout = nc, subjects, clock, region, timeout
+
+    async def contributing(self, person_ref: str) -> bool | None:
+        """Enrolled with a pension now and at least one month assessed, by the enrolment service's
+        record; None if it cannot say (not running, not answering, or not knowing the question), and
+        the copy decides, as it did before the question existed."""
+        envelope = envelope_for(
+            PersonStanding(person_ref=person_ref),
+            service="enrolment",
+            message="person_standing",
+            region=self.region,
+            actor=SYSTEM_ACTOR,
+            channel=Channel.SYSTEM,
+            time=self.clock.now(),
+            correlationid=uuid4(),
+        )
+        subject = self.subjects.query(self.region, "enrolment", "person_standing")
+        try:
+            reply = Reply.model_validate_json(await request(self.nc, subject, encode(envelope), timeout=self.timeout))
+        except (nats.errors.Error, TimeoutError, ValidationError) as error:
+            log.warning("enrolment record not asked", extra={"error": repr(error)})
+            return None
+        if not reply.ok or not isinstance(reply.result, dict):
+            return None
+        return bool(reply.result.get("enrolled")) and int(reply.result.get("months", 0)) > 0
 
 
 def history_consumer(subjects: Subjects, region: str, on_paid: OnPaid) -> ConsumerSpec:

@@ -13,7 +13,8 @@ from enrolment import queries
 from enrolment.application import employers, people
 from enrolment.application.ports import Deadlines, PensionRegistry, People, RateBook, Recorder
 from enrolment.domain import errors
-from enrolment.domain.person_state import Person
+from enrolment.domain.person_state import Person, person_stream
+from enrolment.domain.values import Scheme
 from enrolment.entrypoints.peers import PensionCheckUnavailableError
 from runtime.clock import Clock
 from runtime.eventstore import EventStore
@@ -98,6 +99,13 @@ def request_table(
     async def active_pensions(q: c.ActivePensions, _: Envelope[c.ActivePensions]) -> dict[str, Any]:
         return {"active": await people_port.active_pensions([(a.person_ref, a.month) for a in q.asked])}
 
+    async def person_standing(q: c.PersonStanding, _: Envelope[c.PersonStanding]) -> dict[str, Any]:
+        """By the person's stream, not a view: the transfer service asks when its copy says no."""
+        async with store.transaction() as tx:
+            person = (await persons.load(tx, person_stream(q.person_ref))).state
+        enrolled = any(Scheme.PENSION.value in e.schemes and e.ended_on is None for e in person.enrolments.values())
+        return {"enrolled": enrolled, "months": len({month for _, month in person.assessments})}
+
     async def figures(q: c.EnrolmentFigures, _: Envelope[c.EnrolmentFigures]) -> dict[str, Any]:
         return await queries.figures(pool, q.first, q.last)
 
@@ -131,5 +139,6 @@ def request_table(
         "list_review_queue": query(c.ListReviewQueue, review_queue, ERRORS),
         "active_pension": query(c.ActivePension, active_pension, ERRORS),
         "active_pensions": query(c.ActivePensions, active_pensions, ERRORS),
+        "person_standing": query(c.PersonStanding, person_standing, ERRORS),
         "enrolment_figures": query(c.EnrolmentFigures, figures, ERRORS),
     }

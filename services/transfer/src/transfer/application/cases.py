@@ -21,6 +21,7 @@ from runtime.eventstore import Transaction
 from runtime.recording import CommandContext, Published
 from transfer.domain import events as ev
 from transfer.domain import transfer_in, transfer_out
+from transfer.domain.errors import HistoryCopyBehindError
 from transfer.domain.transfer_in_state import TransferIn, transfer_stream
 from transfer.domain.transfer_in_state import fold as fold_in
 from transfer.domain.values import Period, PeriodKind, Sex, Stage
@@ -37,16 +38,25 @@ class Recorder(runtime_recording.Recorder, Protocol):
 Standing = tuple[bool, list[Period]]  # (enrolled here with a pension now, every period recorded here)
 
 
-async def standing_here(read: Callable[[], Awaitable[Standing]], catch_up: Callable[[], Awaitable[bool]]) -> Standing:
+async def standing_here(
+    read: Callable[[], Awaitable[Standing]],
+    catch_up: Callable[[], Awaitable[bool]],
+    on_record: Callable[[], Awaitable[bool | None]] | None = None,
+) -> Standing:
     """The applicant's standing by this region's copy of the enrolment history. Not enrolled or
     contributing here by the copy, the copy may lack an enrolment or payment still on its way: it is
     read again once it holds what the enrolment service had published (`catch_up`, a few seconds at
-    most), so that an application is refused only on a copy that is up to date. Asked before the
-    application's transaction opens: the copy's consumer needs a connection to catch up, and
-    applications waiting with theirs held could leave it none."""
+    most), so that an application is refused only on a copy that is up to date. What the enrolment
+    service has committed and not yet published is not in the copy even then: before a refusal, its
+    own record is asked (`on_record`: enrolled with a pension and contributing there, or None if it
+    cannot say), and where it says yes nothing is decided (HistoryCopyBehindError, a retry later
+    finds the copy caught up). Asked before the application's transaction opens: the copy's consumer
+    needs a connection to catch up, and applications waiting with theirs held could leave it none."""
     enrolled, periods = await read()
     if not (enrolled and periods) and await catch_up():
         enrolled, periods = await read()
+    if not (enrolled and periods) and on_record is not None and await on_record():
+        raise HistoryCopyBehindError
     return enrolled, periods
 
 

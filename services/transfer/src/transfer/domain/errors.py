@@ -38,6 +38,16 @@ class MissingValueError(TransferError):
         super().__init__(f"{what} is required and was empty")
 
 
+class HistoryCopyBehindError(Exception):
+    """The copy of the history says no where the enrolment service's record says yes: not decided."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this region's copy of your contribution history has not caught up with your latest enrolment "
+            "or payment: nothing was decided; try again in a moment"
+        )
+
+
 class CaseNotFoundError(TransferError):
     def __init__(self) -> None:
         super().__init__(

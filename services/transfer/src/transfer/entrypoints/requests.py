@@ -17,9 +17,10 @@ from runtime.requests import ErrorTable, command, query
 from transfer import queries
 from transfer.application import cases
 from transfer.domain import errors
-from transfer.history import HistoryFeed, PostgresHistory
+from transfer.history import EnrolmentRecord, HistoryFeed, PostgresHistory
 
 ERRORS: ErrorTable = {
+    errors.HistoryCopyBehindError: (503, "history-copy-behind"),
     errors.CaseNotFoundError: (404, "transfer-not-found"),
     errors.TransferError: (422, "transfer-rule"),
 }
@@ -34,6 +35,7 @@ def request_table(
     deadlines: Any,
     salt: bytes,
     feed: HistoryFeed | None = None,
+    record: EnrolmentRecord | None = None,
 ) -> dict[str, RequestHandler]:
     async def standing(cmd: c.ApplyForTransfer, ctx: CommandContext) -> dict[str, Any]:
         """Read before the application's transaction, each read in a short one of its own."""
@@ -48,7 +50,10 @@ def request_table(
         async def caught_up() -> bool:
             return feed is not None and await feed.applied_up_to_now()
 
-        return {"standing": await cases.standing_here(read, caught_up), "person_ref": person_ref}
+        async def on_record() -> bool | None:
+            return None if record is None else await record.contributing(person_ref)
+
+        return {"standing": await cases.standing_here(read, caught_up, on_record), "person_ref": person_ref}
 
     async def apply(
         tx: Transaction, cmd: c.ApplyForTransfer, ctx: CommandContext, *, standing: cases.Standing, person_ref: str
