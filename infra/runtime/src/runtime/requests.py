@@ -6,18 +6,22 @@ status the service's error table gives it; nothing is stored for either.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
+from uuid import uuid4
 
+from nats.aio.client import Client as NatsClient
+from opentelemetry.trace import Link
 from pydantic import BaseModel, ValidationError
 
-from contracts.codec import decode, invalid, reply_bytes
-from contracts.envelope import Envelope
+from contracts.codec import decode, encode, invalid, reply_bytes
+from contracts.envelope import SYSTEM_ACTOR, Channel, Envelope, envelope_for
 from contracts.replies import Problem, Reply, ok, problem, refused
+from contracts.subjects import Subjects
 from runtime.clock import Clock
 from runtime.commands import execute_once
 from runtime.eventstore import EventStore, Transaction
-from runtime.messaging import Request, RequestHandler
+from runtime.messaging import Request, RequestHandler, request
 from runtime.recording import CommandContext
 from runtime.tracing import current_traceparent
 
@@ -161,3 +165,32 @@ def query(
             return reply_bytes(refused(known))
 
     return handle
+
+
+async def ask_service(
+    nc: NatsClient,
+    subjects: Subjects,
+    clock: Clock,
+    *,
+    region: str,
+    service: str,
+    name: str,
+    data: BaseModel,
+    timeout: float,  # noqa: ASYNC109 - passed to nats-py, which enforces it
+    links: Sequence[Link] = (),
+) -> Reply:
+    """A query of one service to another (`name` of `service` in `region`), asked by the system: its
+    reply, read. Raises what `request` raises (no responder, no answer in time) and a ValidationError
+    for a reply that is not one."""
+    envelope = envelope_for(
+        data,
+        service=service,
+        message=name,
+        region=region,
+        actor=SYSTEM_ACTOR,
+        channel=Channel.SYSTEM,
+        time=clock.now(),
+        correlationid=uuid4(),
+    )
+    raw = await request(nc, subjects.query(region, service, name), encode(envelope), timeout=timeout, links=links)
+    return Reply.model_validate_json(raw)

@@ -7,7 +7,6 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4
 
 import asyncpg
 import nats.errors
@@ -15,7 +14,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 
-from contracts.codec import decode, encode
+from contracts.codec import decode
 from contracts.enrolment.commands import PersonStanding
 from contracts.enrolment.events import (
     AssessedLineV2,
@@ -26,13 +25,12 @@ from contracts.enrolment.events import (
     EmployeeEnrolledV1,
     EmploymentEndedV1,
 )
-from contracts.envelope import SYSTEM_ACTOR, Channel, envelope_for
-from contracts.replies import Reply
 from contracts.subjects import Subjects
 from runtime.batching import json_rows
 from runtime.clock import Clock
 from runtime.eventstore import PostgresTransaction, Transaction
-from runtime.messaging import ConsumerSpec, Delivery, PoisonMessageError, consumer_caught_up, request
+from runtime.messaging import ConsumerSpec, Delivery, PoisonMessageError, consumer_caught_up
+from runtime.requests import ask_service
 from transfer.domain.values import Period, PeriodKind
 
 log = logging.getLogger(__name__)
@@ -161,19 +159,17 @@ class EnrolmentRecord:
         """Enrolled with a pension now and at least one month assessed, by the enrolment service's
         record; None if it cannot say (not running, not answering, or not knowing the question), and
         the copy decides, as it did before the question existed."""
-        envelope = envelope_for(
-            PersonStanding(person_ref=person_ref),
-            service="enrolment",
-            message="person_standing",
-            region=self.region,
-            actor=SYSTEM_ACTOR,
-            channel=Channel.SYSTEM,
-            time=self.clock.now(),
-            correlationid=uuid4(),
-        )
-        subject = self.subjects.query(self.region, "enrolment", "person_standing")
         try:
-            reply = Reply.model_validate_json(await request(self.nc, subject, encode(envelope), timeout=self.timeout))
+            reply = await ask_service(
+                self.nc,
+                self.subjects,
+                self.clock,
+                region=self.region,
+                service="enrolment",
+                name="person_standing",
+                data=PersonStanding(person_ref=person_ref),
+                timeout=self.timeout,
+            )
         except (nats.errors.Error, TimeoutError, ValidationError) as error:
             log.warning("enrolment record not asked", extra={"error": repr(error)})
             return None

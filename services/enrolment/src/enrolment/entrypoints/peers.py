@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from uuid import uuid4
 
 import nats.errors
 from nats.aio.client import Client as NatsClient
@@ -14,13 +13,11 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, SpanContext
 from pydantic import BaseModel
 
-from contracts.codec import encode
 from contracts.enrolment.commands import MOST_ASKED, ActivePension, ActivePensions
-from contracts.envelope import SYSTEM_ACTOR, Channel, envelope_for
-from contracts.replies import Reply
 from contracts.subjects import Subjects
 from runtime.clock import Clock
-from runtime.messaging import UNKNOWN_REQUEST, request
+from runtime.messaging import UNKNOWN_REQUEST
+from runtime.requests import ask_service
 
 
 class PensionCheckUnavailableError(Exception):
@@ -121,22 +118,20 @@ class NatsPensionRegistry:
 
     async def _query(self, peer: str, name: str, data: BaseModel, links: list[Link]) -> dict[str, Any] | None:
         """The reply's result; None if the region does not know the question; raises if unanswered."""
-        envelope = envelope_for(
-            data,
-            service="enrolment",
-            message=name,
-            region=peer,
-            actor=SYSTEM_ACTOR,
-            channel=Channel.SYSTEM,
-            time=self.clock.now(),
-            correlationid=uuid4(),
-        )
-        subject = self.subjects.query(peer, "enrolment", name)
         try:
-            raw = await request(self.nc, subject, encode(envelope), timeout=self.timeout, links=links)
+            reply = await ask_service(
+                self.nc,
+                self.subjects,
+                self.clock,
+                region=peer,
+                service="enrolment",
+                name=name,
+                data=data,
+                timeout=self.timeout,
+                links=links,
+            )
         except (nats.errors.NoRespondersError, nats.errors.TimeoutError, TimeoutError) as error:
             raise PensionCheckUnavailableError(peer) from error
-        reply = Reply.model_validate_json(raw)
         if not reply.ok and reply.problem is not None and reply.problem.title == UNKNOWN_REQUEST:
             return None
         if not reply.ok or not isinstance(reply.result, dict):
