@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -50,9 +51,7 @@ def request_table(
         async def caught_up() -> bool:
             return feed is not None and await feed.applied_up_to_now()
 
-        async def on_record() -> bool | None:
-            return None if record is None else await record.contributing(person_ref)
-
+        on_record = None if record is None else partial(record.contributing, person_ref)
         return {"standing": await cases.standing_here(read, caught_up, on_record), "person_ref": person_ref}
 
     async def apply(
