@@ -104,6 +104,16 @@ SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
         hired_on=date(2025, 1, 2),
         declared_monthly_wage_fen=800_000,
     ),
+    ec.EnrolEmployees: lambda: ec.EnrolEmployees(
+        enrolments=[
+            ec.EnrolEmployee(
+                citizen_id=CITIZEN,
+                employer_credit_code=CREDIT_CODE,
+                hired_on=date(2025, 1, 2),
+                declared_monthly_wage_fen=800_000,
+            )
+        ]
+    ),
     ec.EndEmployment: lambda: ec.EndEmployment(
         citizen_id=CITIZEN, employer_credit_code=CREDIT_CODE, ended_on=date(2025, 6, 30)
     ),

@@ -229,6 +229,133 @@ async def test_two_regions_enrolling_at_once_each_asking_the_other_are_answered_
     assert [a.status_code for a in answers] == [201] * 32, [a.text for a in answers if a.status_code != 201][:2]
 
 
+async def test_an_enrolment_file_decides_each_line_on_its_own_and_a_retry_enrols_no_one_twice(
+    servers: Servers, subject_root: str
+) -> None:
+    """A file of enrolments (批量增员): each line decided as one enrolment is, in the order sent, on
+    what the lines before left (someone on two lines), a refused line answered with its problem and
+    the others enrolled; the pension question to the other region asked for the file's people; the
+    file's channel counted for each; a retry with the same key answers the first outcome and a second
+    file enrols no one twice. An employer sends only its own lines."""
+    foshan = "91440604MA4W0XC02" + credit_code_check_character("91440604MA4W0XC02")
+    other, newcomer, third = citizen("36010219850611242"), citizen("36010219920101331"), citizen("36010219880202113")
+    async with running_stack(servers, subject_root, services=("enrolment",), regions=("36", "44")) as stack:
+        today = local_date(stack.clock.now())
+        hired = (today - timedelta(days=3)).isoformat()
+        await feed(stack, record(STEEL, "r-21"), record(SHOP, "r-22"))
+        registered = await stack.client.post(
+            "/v1/regions/44/employers",
+            json={
+                "credit_code": foshan,
+                "name": "Foshan Ceramics",
+                "division_code": "440604",
+                "industry_code": "C3071",
+                "established_on": "2026-01-02",
+            },
+            headers=stack.token(region="44"),
+        )
+        assert registered.status_code == 201, registered.text
+        for region, code in (("36", STEEL), ("36", SHOP), ("44", foshan)):
+            await eventually(lambda region=region, code=code: _employer_in(stack, region, code))
+        there = await stack.client.post(
+            "/v1/regions/44/employees",
+            json={
+                "citizen_id": WORKER,
+                "employer_credit_code": foshan,
+                "hired_on": hired,
+                "declared_monthly_wage_fen": 500_000,
+            },
+            headers=stack.token(region="44"),
+        )
+        assert there.status_code == 201, there.text
+
+        def line(who: str, employer: str, **extra: Any) -> dict[str, Any]:
+            return {
+                "citizen_id": who,
+                "employer_credit_code": employer,
+                "hired_on": hired,
+                "declared_monthly_wage_fen": 500_000,
+                **extra,
+            }
+
+        unknown = "91360102MA35L0XC2" + credit_code_check_character("91360102MA35L0XC2")
+        lines = [
+            line(other, STEEL),
+            line(other, SHOP, schemes=["work_injury"]),  # a second job, without a pension: enrolled
+            line(newcomer, SHOP),
+            line(WORKER, STEEL),  # holds a pension in region 44 this month
+            line(third, unknown),
+            line(third, STEEL, hired_on=(today + timedelta(days=5)).isoformat()),
+            line(newcomer, STEEL),  # a second pension, after the line above enrolled one
+        ]
+        url = "/v1/regions/36/employees/batch"
+        file = {"X-Channel": "mobile_app", "Idempotency-Key": "enrolment-file-1"}
+        first = await stack.client.post(url, json={"enrolments": lines}, headers={**stack.token(), **file})
+        retried = await stack.client.post(url, json={"enrolments": lines}, headers={**stack.token(), **file})
+        again = await stack.client.post(url, json={"enrolments": lines}, headers=stack.token())
+        twice = await stack.client.post(url, json={"enrolments": [lines[0], lines[0]]}, headers=stack.token())
+        too_many = await stack.client.post(
+            url,
+            json={"enrolments": [line(citizen(f"36010219900101{n:03d}"), STEEL) for n in range(101)]},
+            headers=stack.token(),
+        )
+        steel = stack.token(kind="employer", subject=STEEL)
+        not_its_own = await stack.client.post(url, json={"enrolments": lines[:2]}, headers=steel)
+        its_own = await stack.client.post(
+            url, json={"enrolments": [line(third, STEEL)]}, headers={**steel, "X-Channel": "web_hall"}
+        )
+        pool = stack.services[("enrolment", "36")].resources.pool
+        payroll = await pool.fetch("SELECT employer_credit_code, person_ref, schemes FROM payroll ORDER BY 1, 2")
+
+        async def handled() -> dict[str, int] | None:
+            rows = await pool.fetch(
+                "SELECT channel, sum(handled)::int AS n FROM handled_services "
+                "WHERE event_type = 'EmployeeEnrolled' GROUP BY channel"
+            )
+            found = {r["channel"]: r["n"] for r in rows}
+            return found if sum(found.values()) == 4 else None
+
+        counted = await eventually(handled)
+
+    salt = RuntimeSettings().pseudonym_salt.encode()
+    ref = {who: pseudonym(who, salt=salt) for who in (WORKER, other, newcomer, third)}
+    assert first.status_code == 200, first.text
+    answer = first.json()
+    outcomes = [
+        (a["person_ref"], a.get("schemes"), a.get("problem", {}).get("type", "").rsplit("/", 1)[-1])
+        for a in answer["enrolments"]
+    ]
+    assert outcomes == [
+        (ref[other], ["pension", "work_injury", "unemployment"], ""),
+        (ref[other], ["work_injury"], ""),
+        (ref[newcomer], ["pension", "work_injury", "unemployment"], ""),
+        (ref[WORKER], None, "double-pension-enrolment"),
+        (ref[third], None, "employer-not-found"),
+        (ref[third], None, "hired-in-future"),
+        (ref[newcomer], None, "double-pension-enrolment"),
+    ]
+    assert [a["problem"]["status"] for a in answer["enrolments"] if "problem" in a] == [409, 404, 422, 409]
+    assert (answer["enrolled"], answer["refused"]) == (3, 4)
+    assert retried.json() == answer
+    again_types = [a.get("problem", {}).get("type", "").rsplit("/", 1)[-1] for a in again.json()["enrolments"]]
+    assert again_types[:3] == ["already-enrolled"] * 3 and again.json()["enrolled"] == 0, again.text
+    assert [(r.status_code, r.json()["errors"][0]["field"]) for r in (twice, too_many)] == [
+        (400, "body.enrolments"),
+        (400, "body.enrolments"),
+    ], (twice.text, too_many.text)
+    assert not_its_own.status_code == 403, not_its_own.text
+    assert (its_own.status_code, its_own.json()["enrolled"]) == (200, 1), its_own.text
+    assert [(r["employer_credit_code"], r["person_ref"], list(r["schemes"])) for r in payroll] == sorted(
+        [
+            (SHOP, ref[other], ["work_injury"]),
+            (SHOP, ref[newcomer], ["pension", "work_injury", "unemployment"]),
+            (STEEL, ref[other], ["pension", "work_injury", "unemployment"]),
+            (STEEL, ref[third], ["pension", "work_injury", "unemployment"]),
+        ]
+    )
+    assert counted == {"mobile_app": 3, "web_hall": 1}
+
+
 async def _enrolled(stack: Stack, region: str) -> bool:
     r = await stack.client.post(
         f"/v1/regions/{region}/people/lookup", json={"citizen_id": WORKER}, headers=stack.token(region=region)

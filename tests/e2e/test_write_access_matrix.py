@@ -66,6 +66,9 @@ def bodies(day: date) -> dict[str, Any]:
         R + "/employers/{credit_code}/injury-class": {"credit_code": NANCHANG, "risk_class": 2, "tier": "1.0"},
         R + "/review-queue/{credit_code}/approve": None,
         R + "/employees": {**employee, "citizen_id": ZHANG, "hired_on": on(-5), "declared_monthly_wage_fen": 800_000},
+        R + "/employees/batch": {
+            "enrolments": [{**employee, "citizen_id": ZHANG, "hired_on": on(-5), "declared_monthly_wage_fen": 800_000}]
+        },
         R + "/employments/end": {**employee, "ended_on": on(0)},
         R + "/bases": {**employee, "year": day.year, "declared_monthly_wage_fen": 900_000},
         R + "/contributions/assessments": {"employer_credit_code": NANCHANG, "month": month},
@@ -214,6 +217,7 @@ async def stored_events(stack: Stack) -> dict[tuple[str, str], int]:
 ALLOWED = {
     # An employer enrols, ends and declares bases for its own employees (require_operator_or(employer=...)).
     ("the employer itself", R + "/employees"),
+    ("the employer itself", R + "/employees/batch"),
     ("the employer itself", R + "/employments/end"),
     ("the employer itself", R + "/bases"),
 }
@@ -270,6 +274,7 @@ async def test_no_caller_changes_what_is_not_theirs(stack: Stack) -> None:
 SERVER_OWNED = {
     R + "/transfers": ("status", "case_id", "person_ref", "to_region", "completed_at"),
     R + "/employees": ("status", "person_ref", "contribution_base_fen", "enrolled_at", "region"),
+    R + "/employees/batch": ("enrolled", "refused", "enrolments.0.person_ref", "enrolments.0.problem"),
     R + "/employers": ("status", "route", "risk_class", "injury_rate", "province_code", "registered_at"),
     R + "/arrears/complaints": ("lead_id", "case_id", "status", "district", "channel", "workers.0.paid_fen"),
     R + "/arrears/cases/{case_id}/payments": ("case_id", "paid_fen", "payments.0.case_id"),

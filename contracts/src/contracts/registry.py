@@ -30,6 +30,7 @@ COMMANDS: dict[str, type[BaseModel]] = (
             "approve_held_registration": ec.ApproveHeldRegistration,
             "assign_injury_class": ec.AssignInjuryClass,
             "enrol_employee": ec.EnrolEmployee,
+            "enrol_employees": ec.EnrolEmployees,
             "end_employment": ec.EndEmployment,
             "declare_base": ec.DeclareBase,
             "assess_contributions": ec.AssessContributions,

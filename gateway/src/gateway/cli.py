@@ -366,7 +366,7 @@ def simulate(
         Path, typer.Argument(exists=True, dir_okay=False, help="A city's year, e.g. docs/scenarios/nanchang-2021.json.")
     ],
     scale: Annotated[
-        float, typer.Option(help="Share of the year's traffic to send (0.001: about 450 requests).")
+        float, typer.Option(help="Share of the year's traffic to send (0.001: about 200 requests).")
     ] = 0.001,
     gateway: Annotated[str, typer.Option(help="the gateway's base URL")] = "http://127.0.0.1:8000",
     seed: Annotated[int | None, typer.Option(help="Same seed, same people (default: a new one, printed).")] = None,

@@ -93,14 +93,14 @@ async def test_an_employer_s_people_of_a_month_and_a_pension_held_here_are_read_
     people = PostgresPeople(pool, b"salt")
     store = PostgresEventStore(pool)
     async with store.transaction() as tx:
-        await people.hired(tx, hired("p-1", STEEL, date(2026, 1, 5)))
-        await people.hired(tx, hired("p-2", STEEL, date(2026, 2, 10), ("work_injury",)))
-        await people.hired(tx, hired("p-3", STEEL, date(2026, 4, 1)))
+        await people.hired(tx, [hired("p-1", STEEL, date(2026, 1, 5))])
+        await people.hired(tx, [hired("p-2", STEEL, date(2026, 2, 10), ("work_injury",))])
+        await people.hired(tx, [hired("p-3", STEEL, date(2026, 4, 1))])
         await people.ended(tx, ended("p-1", STEEL, date(2026, 2, 27)))
     rolled_back = False
     try:
         async with store.transaction() as tx:
-            await people.hired(tx, hired("p-4", STEEL, date(2026, 1, 5)))
+            await people.hired(tx, [hired("p-4", STEEL, date(2026, 1, 5))])
             raise RuntimeError("the decision failed")
     except RuntimeError:
         rolled_back = True
@@ -116,11 +116,11 @@ async def test_an_employer_s_people_of_a_month_and_a_pension_held_here_are_read_
     assert await people.active_pensions([("p-3", "2026-04"), ("p-1", "2026-02")]) == [True, True]
     # Enrolled again after the end: on the payroll from the new date, the end forgotten.
     async with store.transaction() as tx:
-        await people.hired(tx, hired("p-1", STEEL, date(2026, 5, 4)))
+        await people.hired(tx, [hired("p-1", STEEL, date(2026, 5, 4))])
     assert await people.active_pensions([("p-1", "2026-05"), ("p-1", "2026-04")]) == [True, False]
     # Several employers' people at once (a batch of the month's assessment): a line per person and job.
     async with store.transaction() as tx:
-        await people.hired(tx, hired("p-3", SHOP, date(2026, 1, 5), ("work_injury",)))
+        await people.hired(tx, [hired("p-3", SHOP, date(2026, 1, 5), ("work_injury",))])
     assert await people.payroll_of([SHOP, STEEL], "2026-02") == [
         ("p-2", STEEL, young_citizen(2)),
         ("p-3", SHOP, young_citizen(3)),

@@ -57,7 +57,7 @@ async def region_44(pool: asyncpg.Pool) -> PostgresPeople:
     async with PostgresEventStore(pool).transaction() as tx:
         for n in range(1, PEOPLE + 1):
             schemes = ("work_injury",) if n % 2 else ("pension", "work_injury")
-            await people.hired(tx, hired(ref(n), STEEL, date(2026, 1, 5), schemes))
+            await people.hired(tx, [hired(ref(n), STEEL, date(2026, 1, 5), schemes)])
     return people
 
 

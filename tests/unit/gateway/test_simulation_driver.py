@@ -76,3 +76,21 @@ async def test_an_answer_other_than_planned_is_a_problem_naming_the_refusals_rea
         "transfer:0001 /transfers in 36: status 'refused' != 'contact_letter_sent' "
         "(not_enrolled_here: you are not yet contributing in 36)"
     ]
+
+
+async def test_a_file_answered_other_than_planned_names_its_first_refused_line() -> None:
+    plan = build_plan(Profile.load(SMALL), scale=1, seed=2021, today=date(2026, 12, 3))
+    call = Call("enrol:0002", "36", "/employees/batch", {}, expect={"enrolled": 3})
+    refused = {"type": "https://yiwang.example/problems/already-enrolled", "status": 409, "detail": "already enrolled"}
+    answer = {"enrolments": [{"person_ref": "a"}, {"person_ref": "b", "problem": refused}, {"person_ref": "c"}]}
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={**answer, "enrolled": 2, "refused": 1})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(gateway), base_url="http://gateway") as client:
+        driver = _Driver(plan, client, tokens, concurrency=1)
+        await driver.call(call)
+
+    assert driver.problems == [
+        "enrol:0002 /employees/batch in 36: enrolled 2 != 3 (line 1 already-enrolled: already enrolled; 1 lines refused)"
+    ]

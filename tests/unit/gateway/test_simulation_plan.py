@@ -7,10 +7,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from contracts.enrolment.commands import ASSESSED_TOGETHER, PAID_TOGETHER
+from contracts.enrolment.commands import ASSESSED_TOGETHER, ENROLLED_TOGETHER, PAID_TOGETHER
 from contracts.identifiers import check_citizen_id, check_credit_code
 from gateway.simulation import Plan, PlanError, Profile, build_plan, month_first, month_last, months_up_to
 
@@ -32,6 +33,11 @@ class Enrolment:
         return self.hired_on <= last and (self.ended_on is None or self.ended_on >= first)
 
 
+def enrolments(plan: Plan) -> list[dict[str, Any]]:
+    """Every enrolment the plan sends, each file's lines in order."""
+    return [line for s in plan.steps for c in s.calls if c.path == "/employees/batch" for line in c.body["enrolments"]]
+
+
 def replay(plan: Plan) -> Counter[str]:
     """Play the plan against a model of the services' rules; returns handled services here by channel."""
     here, today_first = plan.profile.region, month_first(plan.months[-1])
@@ -50,13 +56,17 @@ def replay(plan: Plan) -> Counter[str]:
             if call.path == "/feeds/market-registrations":
                 assert len(body["records"]) == call.expect["registered"]
                 assert call.counted == (len(body["records"]) if region == here else 0)
-            elif call.path == "/employees":
-                person, hired_on = body["citizen_id"], date.fromisoformat(body["hired_on"])
-                assert hired_on <= plan.today
-                assert (region, person) not in jobs
-                # The other region's pension enrolment no longer covers today's month.
-                assert all(e.ended_on and e.ended_on < today_first for (r, p), e in jobs.items() if p == person)
-                jobs[(region, person)] = Enrolment(body["employer_credit_code"], hired_on)
+            elif call.path == "/employees/batch":
+                lines = body["enrolments"]
+                assert 0 < len(lines) <= ENROLLED_TOGETHER and call.expect == {"enrolled": len(lines)}
+                assert call.counted == (len(lines) if region == here else 0)
+                for line in lines:
+                    person, hired_on = line["citizen_id"], date.fromisoformat(line["hired_on"])
+                    assert hired_on <= plan.today
+                    assert (region, person) not in jobs
+                    # The other region's pension enrolment no longer covers today's month.
+                    assert all(e.ended_on and e.ended_on < today_first for (r, p), e in jobs.items() if p == person)
+                    jobs[(region, person)] = Enrolment(line["employer_credit_code"], hired_on)
             elif call.path == "/employments/end":
                 job = jobs[(region, body["citizen_id"])]
                 assert job.ended_on is None and job.hired_on <= date.fromisoformat(body["ended_on"])
@@ -120,7 +130,7 @@ def test_the_same_seed_gives_the_same_plan_and_another_seed_other_people() -> No
     one, again, other = (build_plan(small, seed=s, today=TODAY) for s in (1, 1, 2))
 
     def people(plan: Plan) -> set[str]:
-        return {c.body["citizen_id"] for s in plan.steps for c in s.calls if c.path == "/employees"}
+        return {e["citizen_id"] for e in enrolments(plan)}
 
     assert one == again
     assert people(one).isdisjoint(people(other))
@@ -129,14 +139,14 @@ def test_the_same_seed_gives_the_same_plan_and_another_seed_other_people() -> No
 def test_people_and_employers_have_valid_distinct_identifiers() -> None:
     plan = build_plan(profile(), scale=0.001, seed=3, today=TODAY)
     calls = [c for s in plan.steps for c in s.calls]
-    enrolments = [c.body for c in calls if c.path == "/employees"]
+    enrolled = enrolments(plan)
     codes = [r["credit_code"] for c in calls if c.path == "/feeds/market-registrations" for r in c.body["records"]]
     keys = [c.key for c in calls]
 
-    assert all(check_citizen_id(e["citizen_id"]) == e["citizen_id"] for e in enrolments)
+    assert all(check_citizen_id(e["citizen_id"]) == e["citizen_id"] for e in enrolled)
     assert all(check_credit_code(code) == code for code in codes)
     assert len(set(codes)) == len(codes) == 17 + 2  # and two employers in 44 for the 40 movers
-    movers = Counter(e["citizen_id"] for e in enrolments)
+    movers = Counter(e["citizen_id"] for e in enrolled)
     assert sorted(Counter(movers.values()).items()) == [(1, len(movers) - 40), (2, 40)]
     assert len(set(keys)) == len(keys)
 
@@ -144,7 +154,7 @@ def test_people_and_employers_have_valid_distinct_identifiers() -> None:
 def test_early_in_a_month_nobody_is_hired_after_today() -> None:
     plan = build_plan(profile("nanchang-2021-small"), seed=5, today=date(2026, 3, 1))
 
-    hired = [date.fromisoformat(c.body["hired_on"]) for s in plan.steps for c in s.calls if c.path == "/employees"]
+    hired = [date.fromisoformat(e["hired_on"]) for e in enrolments(plan)]
     assert plan.months[0] == "2025-04" and plan.months[-1] == "2026-03"
     assert max(hired) == date(2026, 3, 1)
     assert replay(plan) == plan.by_channel

@@ -89,6 +89,27 @@ class EnrolEmployee(_Command):
     declared_monthly_wage_fen: Fen
 
 
+# Enrolments a file carries: an employer's hires of the month (批量增员), or a service platform's
+# day of them for many employers, answered within the gateway's timeout.
+ENROLLED_TOGETHER = 100
+
+
+class EnrolEmployees(_Command):
+    """Enrol many employees at once (a file, a line per person and employer): each line is decided
+    as `EnrolEmployee` decides one, on its own. A line the rules refuse (the employer not
+    registered, someone already enrolled, a pension held in another pooling area) is answered with
+    its problem and does not stop the others."""
+
+    enrolments: list[EnrolEmployee] = Field(min_length=1, max_length=ENROLLED_TOGETHER)
+
+    @field_validator("enrolments")
+    @classmethod
+    def _each_once(cls, enrolments: list[EnrolEmployee]) -> list[EnrolEmployee]:
+        if len({(e.citizen_id, e.employer_credit_code) for e in enrolments}) != len(enrolments):
+            raise ValueError("a person is listed more than once with the same employer")
+        return enrolments
+
+
 class EndEmployment(_Command):
     citizen_id: CitizenId
     employer_credit_code: CreditCode

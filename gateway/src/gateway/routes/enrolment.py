@@ -167,6 +167,26 @@ async def enrol_employee(
     return result
 
 
+@router.post("/employees/batch")
+async def enrol_employees(
+    region: Region,
+    body: c.EnrolEmployees,
+    request: Request,
+    actor: Caller,
+    channel: ChannelHeader = Channel.WEB_HALL,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Enrol up to 100 employees at once (批量增员: an employer's hires, or a service platform's
+    file of many employers'; an employer may send only its own), all through the channel named in
+    `X-Channel`. Each line is decided as `POST .../employees` decides one and answered in the
+    order sent: what it enrolled, or the `problem` that refused it (the same status and type as
+    alone), which does not stop the other lines. `enrolled` and `refused` count them."""
+    for employer in sorted({line.employer_credit_code for line in body.enrolments}):
+        _employer_command(region, actor, employer)
+    result: dict[str, Any] = await _send(request, region, "enrol_employees", body, actor, channel, idempotency_key)
+    return result
+
+
 @router.post("/employments/end")
 async def end_employment(
     region: Region,

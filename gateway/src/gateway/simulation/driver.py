@@ -269,10 +269,17 @@ def bearer_tokens(secret: str) -> TokenFactory:
 
 
 def _reason(answer: dict[str, Any]) -> str:
-    """A refusal's code and reason, when the answer gives them (a transfer refused, say): what an
-    operator needs to tell a bug from a rule."""
+    """A refusal's code and reason, when the answer gives them (a transfer refused, say; a file's
+    first refused line and how many were): what an operator needs to tell a bug from a rule."""
     code = answer.get("reason_code")
-    return f" ({code}: {answer.get('reason')})" if code else ""
+    if code:
+        return f" ({code}: {answer.get('reason')})"
+    refused = [(n, line["problem"]) for n, line in enumerate(answer.get("enrolments", ())) if "problem" in line]
+    if refused:
+        n, problem = refused[0]
+        kind = str(problem.get("type", "")).rsplit("/", 1)[-1]
+        return f" (line {n} {kind}: {problem.get('detail')}; {len(refused)} lines refused)"
+    return ""
 
 
 async def run_against(url: str, plan: Plan, secret: str, **options: Any) -> Report:

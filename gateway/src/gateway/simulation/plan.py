@@ -13,13 +13,13 @@ import itertools
 import math
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from contracts.enrolment.commands import ASSESSED_TOGETHER, PAID_TOGETHER
+from contracts.enrolment.commands import ASSESSED_TOGETHER, ENROLLED_TOGETHER, PAID_TOGETHER
 from contracts.identifiers import citizen_id_check_character, credit_code_check_character
 from gateway.simulation.profile import PlanError, Profile
 
@@ -33,6 +33,7 @@ DEFAULT_ONLINE_CHANNELS = frozenset({"web_hall", "mobile_app", "kiosk", "partner
 INDUSTRIES = ("C3110", "I6510", "F5211", "E4710", "G5410", "C1810", "M7320", "H6110", "K7010", "C3911")
 CREDIT_SYMBOLS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 FEED_BATCH = 500
+ENROLMENT = "/employees"
 PAYMENT = "/contributions/payments"
 MONTHS = 12
 # Last month an in-mover works in the old region (then one month here, then the application);
@@ -171,7 +172,7 @@ def build_plan(
         steps += _contributions_assessed_and_paid(year, jobs, m)
         steps += _transfers_applied(year, applications[m], m)
     _allocate(year.counted, targets, year.rng)
-    steps = [_paid_together(step) for step in steps]
+    steps = [_filed(step) for step in steps]
     by_channel = _handled_here_by_channel(steps, year.here)
     if sum(by_channel.values()) != counts.total:
         raise PlanError(f"internal: the plan counts {sum(by_channel.values())} handled services, not {counts.total}")
@@ -420,7 +421,7 @@ def _employees_enrolled(year: _Year, jobs: list[_Job], m: int) -> Step:
     calls = tuple(
         year.call(
             j.region,
-            "/employees",
+            ENROLMENT,
             {
                 "citizen_id": j.person,
                 "employer_credit_code": j.employer,
@@ -440,7 +441,7 @@ def _employees_enrolled(year: _Year, jobs: list[_Job], m: int) -> Step:
 def _contributions_assessed_and_paid(year: _Year, jobs: list[_Job], m: int) -> list[Step]:
     """Every employer with anyone on its payroll is assessed, as the agency's monthly run assesses
     them (a batch of employers per request), then pays: one handled service per employee, through a
-    channel of its own (each payment is sent in a collection file of its channel, `_paid_together`)."""
+    channel of its own (each payment is sent in a collection file of its channel, `_filed`)."""
     month = year.months[m]
     payroll = sorted(Counter((j.region, j.employer) for j in jobs if j.active_in(m)).items())
     assessed = tuple(
@@ -467,12 +468,29 @@ def _contributions_assessed_and_paid(year: _Year, jobs: list[_Job], m: int) -> l
     return [Step(f"{month} contributions assessed", assessed), Step(f"{month} contributions paid", paid)]
 
 
-def _paid_together(step: Step) -> Step:
-    """A month's payments, each employer's given its channel, sent as the day's collection files: a
-    batch of up to `PAID_TOGETHER` lines per region and channel (the batch's key is its first line's).
-    Other steps as they are."""
-    if not step.calls or step.calls[0].path != PAYMENT:
+@dataclass(frozen=True)
+class _File:
+    """How a kind of request goes as files: lines per file, the body's list, the answer expected."""
+
+    most: int
+    lines: str
+    expect: Callable[[list[Call]], dict[str, Any]]
+
+
+FILES = {
+    ENROLMENT: _File(ENROLLED_TOGETHER, "enrolments", lambda lines: {"enrolled": len(lines)}),
+    PAYMENT: _File(PAID_TOGETHER, "payments", lambda lines: {"paid": sum(line.expect["paid"] for line in lines)}),
+}
+
+
+def _filed(step: Step) -> Step:
+    """A month's enrolments and payments, each given its channel, sent as files (an employer's or a
+    platform's enrolments, the day's collection file): up to the file's most lines per region and
+    channel, the file's key its first line's. Other steps as they are."""
+    if not step.calls or step.calls[0].path not in FILES:
         return step
+    path = step.calls[0].path
+    kind = FILES[path]
     by_file: defaultdict[tuple[str, str | None], list[Call]] = defaultdict(list)
     for call in step.calls:
         by_file[(call.region, call.channel)].append(call)
@@ -480,14 +498,14 @@ def _paid_together(step: Step) -> Step:
         Call(
             lines[0].key,
             region,
-            f"{PAYMENT}/batch",
-            {"payments": [line.body for line in lines]},
+            f"{path}/batch",
+            {kind.lines: [line.body for line in lines]},
             channel=channel,
             counted=sum(line.counted for line in lines),
-            expect={"paid": sum(line.expect["paid"] for line in lines)},
+            expect=kind.expect(lines),
         )
         for (region, channel), calls in sorted(by_file.items(), key=lambda item: (item[0][0], item[0][1] or ""))
-        for lines in _batches(calls, PAID_TOGETHER)
+        for lines in _batches(calls, kind.most)
     )
     return Step(step.label, files)
 

@@ -18,9 +18,11 @@ from enrolment.domain.values import month_bounds
 from runtime.eventstore import PostgresTransaction, Transaction
 
 # Written in the statement of the enrolment's (or the end's) own events (`PostgresTransaction.ride`).
+# Many at once, a column an array (a person's schemes joined by commas): one statement text however many.
 _HIRE = (
     "INSERT INTO payroll (employer_credit_code, person_ref, citizen_id, schemes, hired_on) "
-    "SELECT $1, $2, $3, $4::text[], $5::date FROM guard "
+    "SELECT h.employer, h.ref, h.citizen, string_to_array(h.schemes, ','), h.hired_on FROM guard, "
+    "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[]) AS h(employer, ref, citizen, schemes, hired_on) "
     "ON CONFLICT (employer_credit_code, person_ref) DO UPDATE SET citizen_id = EXCLUDED.citizen_id, "
     "schemes = EXCLUDED.schemes, hired_on = EXCLUDED.hired_on, ended_on = NULL"
 )
@@ -60,15 +62,15 @@ class PostgresPeople:
     def ref(self, citizen_id: str) -> str:
         return pseudonym(citizen_id, salt=self.salt)
 
-    async def hired(self, tx: Transaction, enrolled: EmployeeEnrolled) -> None:
-        """After the enrolment's events are recorded: the row goes in their statement."""
+    async def hired(self, tx: Transaction, enrolled: Sequence[EmployeeEnrolled]) -> None:
+        """After the enrolments' events are recorded: their rows go in their statement."""
         await _postgres(tx).ride(
             _HIRE,
-            enrolled.employer_credit_code,
-            enrolled.person_ref,
-            enrolled.citizen_id,
-            list(enrolled.schemes),
-            enrolled.hired_on,
+            [e.employer_credit_code for e in enrolled],
+            [e.person_ref for e in enrolled],
+            [e.citizen_id for e in enrolled],
+            [",".join(e.schemes) for e in enrolled],
+            [e.hired_on for e in enrolled],
         )
 
     async def ended(self, tx: Transaction, ended: EmploymentEnded) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -15,6 +16,7 @@ from contracts.enrolment.commands import (
     DeclareBase,
     EndEmployment,
     EnrolEmployee,
+    EnrolEmployees,
     RecordPayment,
     RecordPayments,
 )
@@ -22,6 +24,7 @@ from enrolment.application.ports import Deadlines, PensionRegistry, People, Rate
 from enrolment.domain.errors import (
     AssessmentBatchTooLargeError,
     EmployerNotFoundError,
+    EnrolmentError,
     InjuryRatePendingError,
     NothingAssessedError,
     PaymentBatchTooLargeError,
@@ -82,6 +85,55 @@ async def pension_elsewhere(
     return {"elsewhere": await pensions.active_elsewhere(people.ref(command.citizen_id), month_key(ctx.today))}
 
 
+async def pensions_elsewhere(
+    command: EnrolEmployees, ctx: CommandContext, *, people: People, pensions: PensionRegistry
+) -> dict[str, frozenset[str]]:
+    """`pension_elsewhere` for a file: the refs of its people enrolled in a pension whom another
+    pooling area holds this month. Asked at once, their questions to each region go together."""
+    month = month_key(ctx.today)
+    asked = sorted({people.ref(e.citizen_id) for e in command.enrolments if Scheme.PENSION in _schemes(e)})
+    answers = await asyncio.gather(*(pensions.active_elsewhere(ref, month) for ref in asked))
+    return {"elsewhere": frozenset(ref for ref, active in zip(asked, answers, strict=True) if active)}
+
+
+def _enrolment(
+    state: Person,
+    command: EnrolEmployee,
+    ref: str,
+    ctx: CommandContext,
+    *,
+    registered: bool,
+    elsewhere: bool,
+    rates: RateBook,
+) -> tuple[list[Event], EmployeeEnrolled]:
+    """One enrolment's events (on the person's state), and the enrolment among them."""
+    events = decide_enrol_employee(
+        state,
+        person_ref=ref,
+        citizen_id=command.citizen_id,
+        employer_credit_code=command.employer_credit_code,
+        employer_registered=registered,
+        schemes=_schemes(command),
+        hired_on=command.hired_on,
+        declared_monthly_wage_fen=command.declared_monthly_wage_fen,
+        rates=rates.for_year(command.hired_on.year),
+        today=ctx.today,
+        now=ctx.now,
+        active_pension_elsewhere=elsewhere,
+    )
+    return events, next(e for e in events if isinstance(e, EmployeeEnrolled))
+
+
+def _enrolled(enrolled: EmployeeEnrolled) -> dict[str, Any]:
+    return {
+        "person_ref": enrolled.person_ref,
+        "schemes": list(enrolled.schemes),
+        "base_fen": enrolled.base_fen,
+        "clamped": enrolled.clamped,
+        "late": enrolled.late,
+    }
+
+
 async def enrol_employee(
     tx: Transaction,
     command: EnrolEmployee,
@@ -98,31 +150,62 @@ async def enrol_employee(
     stream, employer_id = person_stream(ref), employer_stream(command.employer_credit_code)
     folded, whole = await persons.load_many(tx, [stream], whole=[employer_id])  # one round trip
     person, (employer, _) = folded[stream], whole[employer_id]
-    schemes = _schemes(command)
-    events = decide_enrol_employee(
-        person.state,
-        person_ref=ref,
-        citizen_id=command.citizen_id,
-        employer_credit_code=command.employer_credit_code,
-        employer_registered=fold_employer(employer).registered,
-        schemes=schemes,
-        hired_on=command.hired_on,
-        declared_monthly_wage_fen=command.declared_monthly_wage_fen,
-        rates=rates.for_year(command.hired_on.year),
-        today=ctx.today,
-        now=ctx.now,
-        active_pension_elsewhere=elsewhere,
+    events, enrolled = _enrolment(
+        person.state, command, ref, ctx, registered=fold_employer(employer).registered, elsewhere=elsewhere, rates=rates
     )
-    enrolled = next(e for e in events if isinstance(e, EmployeeEnrolled))
     await persons.record(tx, stream, person, events, ctx)
-    await people.hired(tx, enrolled)  # with the events and the reply, in one statement at the commit
-    return {
-        "person_ref": ref,
-        "schemes": list(enrolled.schemes),
-        "base_fen": enrolled.base_fen,
-        "clamped": enrolled.clamped,
-        "late": enrolled.late,
-    }
+    await people.hired(tx, [enrolled])  # with the events and the reply, in one statement at the commit
+    return _enrolled(enrolled)
+
+
+async def enrol_employees(
+    tx: Transaction,
+    command: EnrolEmployees,
+    ctx: CommandContext,
+    *,
+    elsewhere: frozenset[str],
+    refused: Callable[[Exception], dict[str, Any]],
+    rates: RateBook,
+    people: People,
+    persons: FoldedStreams[Person],
+) -> dict[str, Any]:
+    """Enrol a file's people, each line as `enrol_employee` decides one, in one transaction: their
+    streams and employers read in one round trip, their events, payroll rows and the reply written
+    in one statement. A line the rules refuse is answered with its problem (`refused` gives it) and
+    the others go on; someone on two lines is decided the second time on what the first left.
+    `elsewhere`: the refs another pooling area holds a pension of (`pensions_elsewhere`)."""
+    lines = command.enrolments
+    refs = [people.ref(line.citizen_id) for line in lines]
+    streams = sorted({person_stream(ref) for ref in refs})  # appended in this order, as every batch's chunk
+    employers = sorted({employer_stream(line.employer_credit_code) for line in lines})
+    folded, whole = await persons.load_many(tx, streams, whole=employers)
+    registered = {stream: fold_employer(whole[stream][0]).registered for stream in employers}
+    states = {stream: folded[stream].state for stream in streams}
+    decided: defaultdict[str, list[Event]] = defaultdict(list)
+    answers: list[dict[str, Any]] = []
+    for line, ref in zip(lines, refs, strict=True):
+        stream = person_stream(ref)
+        try:
+            events, enrolled = _enrolment(
+                states[stream],
+                line,
+                ref,
+                ctx,
+                registered=registered[employer_stream(line.employer_credit_code)],
+                elsewhere=ref in elsewhere,
+                rates=rates,
+            )
+        except EnrolmentError as error:
+            answers.append({"person_ref": ref, "problem": refused(error)})
+            continue
+        states[stream], decided[stream] = fold_person_on(states[stream], events), decided[stream] + events
+        answers.append(_enrolled(enrolled))
+    appends = [(stream, folded[stream], decided[stream]) for stream in streams if decided[stream]]
+    await persons.record_many(tx, appends, ctx)
+    hired = [e for _, _, events in appends for e in events if isinstance(e, EmployeeEnrolled)]
+    if hired:
+        await people.hired(tx, hired)
+    return {"enrolments": answers, "enrolled": len(hired), "refused": len(answers) - len(hired)}
 
 
 async def end_employment(

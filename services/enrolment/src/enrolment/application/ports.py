@@ -29,8 +29,9 @@ class People(Protocol):
         """The person's pseudonymous reference (the same in every region)."""
         ...
 
-    async def hired(self, tx: Transaction, enrolled: EmployeeEnrolled) -> None:
-        """Put the enrolment on the employer's payroll, in the transaction that records it."""
+    async def hired(self, tx: Transaction, enrolled: Sequence[EmployeeEnrolled]) -> None:
+        """Put the enrolments on their employers' payrolls, in the transaction that records them
+        (one person once per employer)."""
         ...
 
     async def ended(self, tx: Transaction, ended: EmploymentEnded) -> None:

@@ -20,7 +20,7 @@ from runtime.clock import Clock
 from runtime.eventstore import EventStore
 from runtime.messaging import RequestHandler
 from runtime.recording import FoldedStreams
-from runtime.requests import ErrorTable, command, command_across, query
+from runtime.requests import ErrorTable, command, command_across, query, refusal
 
 ERRORS: ErrorTable = {
     errors.EmployerAlreadyRegisteredError: (409, "employer-already-registered"),
@@ -50,6 +50,14 @@ ERRORS: ErrorTable = {
 class PersonNotFoundError(errors.EnrolmentError):
     def __init__(self) -> None:
         super().__init__("no enrolment found for this person")
+
+
+def line_problem(error: Exception) -> dict[str, Any]:
+    """A line of a file the rules refused: its problem, as the line sent alone would be answered."""
+    known = refusal(error, ERRORS)
+    if known is None:
+        raise error
+    return known.model_dump(mode="json", exclude_none=True)
 
 
 def request_table(
@@ -125,6 +133,14 @@ def request_table(
             partial(people.enrol_employee, rates=rates, **on_people),
             ERRORS,
             ask=partial(people.pension_elsewhere, people=people_port, pensions=pensions),
+        ),
+        "enrol_employees": command(
+            store,
+            clock,
+            c.EnrolEmployees,
+            partial(people.enrol_employees, refused=line_problem, rates=rates, **on_people),
+            ERRORS,
+            ask=partial(people.pensions_elsewhere, people=people_port, pensions=pensions),
         ),
         "end_employment": cmd(c.EndEmployment, people.end_employment, **on_people),
         "declare_base": cmd(c.DeclareBase, people.declare_base, rates=rates, **on_people),
