@@ -117,6 +117,9 @@ SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
     ec.EndEmployment: lambda: ec.EndEmployment(
         citizen_id=CITIZEN, employer_credit_code=CREDIT_CODE, ended_on=date(2025, 6, 30)
     ),
+    ec.EndEmployments: lambda: ec.EndEmployments(
+        ends=[ec.EndEmployment(citizen_id=CITIZEN, employer_credit_code=CREDIT_CODE, ended_on=date(2025, 6, 30))]
+    ),
     ec.DeclareBase: lambda: ec.DeclareBase(
         citizen_id=CITIZEN, employer_credit_code=CREDIT_CODE, year=2025, declared_monthly_wage_fen=700_000
     ),

@@ -356,6 +356,99 @@ async def test_an_enrolment_file_decides_each_line_on_its_own_and_a_retry_enrols
     assert counted == {"mobile_app": 3, "web_hall": 1}
 
 
+async def test_an_end_of_employment_file_ends_each_line_on_its_own_and_closes_the_payroll_with_them(
+    stack: Stack,
+) -> None:
+    """A file of ends of employment (批量减员): each line decided as one end is, in the order sent, a
+    refused line answered with its problem and the others ended, their payroll rows closed in the
+    same transaction; the file's channel counted for each; a retry with the same key answers the
+    first outcome; an employer sends only its own lines."""
+    today = local_date(stack.clock.now())
+    hired_on = f"{_month(today, -2)}-01"
+    other = citizen("36010219850611242")
+    await feed(stack, record(STEEL, "r-31"), record(SHOP, "r-32"))
+    await eventually(lambda: get_employer(stack, STEEL))
+    await eventually(lambda: get_employer(stack, SHOP))
+    hires = [(WORKER, STEEL, None), (WORKER, SHOP, ["work_injury"]), (other, STEEL, None)]
+    enrolled = await stack.client.post(
+        "/v1/regions/36/employees/batch",
+        json={
+            "enrolments": [
+                {
+                    "citizen_id": who,
+                    "employer_credit_code": employer,
+                    "hired_on": hired_on,
+                    "declared_monthly_wage_fen": 600_000,
+                    **({"schemes": schemes} if schemes else {}),
+                }
+                for who, employer, schemes in hires
+            ]
+        },
+        headers=stack.token(),
+    )
+    assert enrolled.json()["enrolled"] == 3, enrolled.text
+    last_month_end = (date.fromisoformat(f"{_month(today, 0)}-01") - timedelta(days=1)).isoformat()
+    lines = [
+        {"citizen_id": WORKER, "employer_credit_code": STEEL, "ended_on": last_month_end},
+        {"citizen_id": WORKER, "employer_credit_code": SHOP, "ended_on": today.isoformat()},
+        {"citizen_id": other, "employer_credit_code": SHOP, "ended_on": today.isoformat()},
+        {"citizen_id": other, "employer_credit_code": STEEL, "ended_on": f"{_month(today, -3)}-01"},
+    ]
+    url = "/v1/regions/36/employments/end/batch"
+    file = {"X-Channel": "kiosk", "Idempotency-Key": "end-file-1"}
+    first = await stack.client.post(url, json={"ends": lines}, headers={**stack.token(), **file})
+    retried = await stack.client.post(url, json={"ends": lines}, headers={**stack.token(), **file})
+    again = await stack.client.post(url, json={"ends": lines[:2]}, headers=stack.token())
+    twice = await stack.client.post(url, json={"ends": [lines[0], lines[0]]}, headers=stack.token())
+    not_its_own = await stack.client.post(
+        url, json={"ends": lines[:2]}, headers=stack.token(kind="employer", subject=SHOP)
+    )
+    pool = stack.services[("enrolment", "36")].resources.pool
+    payroll = await pool.fetch("SELECT person_ref, employer_credit_code, ended_on FROM payroll")
+
+    async def handled() -> dict[str, int] | None:
+        rows = await pool.fetch(
+            "SELECT channel, sum(handled)::int AS n FROM handled_services "
+            "WHERE event_type = 'EmploymentEnded' GROUP BY channel"
+        )
+        found = {r["channel"]: r["n"] for r in rows}
+        return found if sum(found.values()) == 2 else None
+
+    counted = await eventually(handled)
+
+    salt = RuntimeSettings().pseudonym_salt.encode()
+    ref = {who: pseudonym(who, salt=salt) for who in (WORKER, other)}
+    assert first.status_code == 200, first.text
+    answer = first.json()
+    assert [
+        (
+            a["person_ref"],
+            a.get("ended_on"),
+            a.get("problem", {}).get("type", "").rsplit("/", 1)[-1],
+            a.get("problem", {}).get("status"),
+        )
+        for a in answer["ends"]
+    ] == [
+        (ref[WORKER], last_month_end, "", None),
+        (ref[WORKER], today.isoformat(), "", None),
+        (ref[other], None, "not-enrolled", 404),
+        (ref[other], None, "invalid-date", 422),
+    ]
+    assert (answer["ended"], answer["refused"]) == (2, 2)
+    assert retried.json() == answer
+    assert (again.json()["ended"], again.json()["refused"]) == (0, 2), again.text
+    assert (twice.status_code, twice.json()["errors"][0]["field"]) == (400, "body.ends"), twice.text
+    assert not_its_own.status_code == 403, not_its_own.text
+    assert sorted((r["person_ref"], r["employer_credit_code"], r["ended_on"]) for r in payroll) == sorted(
+        [
+            (ref[WORKER], STEEL, date.fromisoformat(last_month_end)),
+            (ref[WORKER], SHOP, today),
+            (ref[other], STEEL, None),
+        ]
+    )
+    assert counted == {"kiosk": 2}
+
+
 async def _enrolled(stack: Stack, region: str) -> bool:
     r = await stack.client.post(
         f"/v1/regions/{region}/people/lookup", json={"citizen_id": WORKER}, headers=stack.token(region=region)

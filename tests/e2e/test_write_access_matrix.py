@@ -70,6 +70,7 @@ def bodies(day: date) -> dict[str, Any]:
             "enrolments": [{**employee, "citizen_id": ZHANG, "hired_on": on(-5), "declared_monthly_wage_fen": 800_000}]
         },
         R + "/employments/end": {**employee, "ended_on": on(0)},
+        R + "/employments/end/batch": {"ends": [{**employee, "ended_on": on(0)}]},
         R + "/bases": {**employee, "year": day.year, "declared_monthly_wage_fen": 900_000},
         R + "/contributions/assessments": {"employer_credit_code": NANCHANG, "month": month},
         R + "/contributions/assessments/batch": {"employer_credit_codes": [NANCHANG], "month": month},
@@ -219,6 +220,7 @@ ALLOWED = {
     ("the employer itself", R + "/employees"),
     ("the employer itself", R + "/employees/batch"),
     ("the employer itself", R + "/employments/end"),
+    ("the employer itself", R + "/employments/end/batch"),
     ("the employer itself", R + "/bases"),
 }
 

@@ -32,6 +32,7 @@ COMMANDS: dict[str, type[BaseModel]] = (
             "enrol_employee": ec.EnrolEmployee,
             "enrol_employees": ec.EnrolEmployees,
             "end_employment": ec.EndEmployment,
+            "end_employments": ec.EndEmployments,
             "declare_base": ec.DeclareBase,
             "assess_contributions": ec.AssessContributions,
             "assess_employers": ec.AssessEmployers,

@@ -96,7 +96,7 @@ async def test_an_employer_s_people_of_a_month_and_a_pension_held_here_are_read_
         await people.hired(tx, [hired("p-1", STEEL, date(2026, 1, 5))])
         await people.hired(tx, [hired("p-2", STEEL, date(2026, 2, 10), ("work_injury",))])
         await people.hired(tx, [hired("p-3", STEEL, date(2026, 4, 1))])
-        await people.ended(tx, ended("p-1", STEEL, date(2026, 2, 27)))
+        await people.ended(tx, [ended("p-1", STEEL, date(2026, 2, 27))])
     rolled_back = False
     try:
         async with store.transaction() as tx:

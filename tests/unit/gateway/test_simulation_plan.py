@@ -67,10 +67,15 @@ def replay(plan: Plan) -> Counter[str]:
                     # The other region's pension enrolment no longer covers today's month.
                     assert all(e.ended_on and e.ended_on < today_first for (r, p), e in jobs.items() if p == person)
                     jobs[(region, person)] = Enrolment(line["employer_credit_code"], hired_on)
-            elif call.path == "/employments/end":
-                job = jobs[(region, body["citizen_id"])]
-                assert job.ended_on is None and job.hired_on <= date.fromisoformat(body["ended_on"])
-                job.ended_on = date.fromisoformat(body["ended_on"])
+            elif call.path == "/employments/end/batch":
+                lines = body["ends"]
+                assert 0 < len(lines) <= ENROLLED_TOGETHER and call.expect == {"ended": len(lines)}
+                assert call.counted == (len(lines) if region == here else 0)
+                for line in lines:
+                    job = jobs[(region, line["citizen_id"])]
+                    assert job.employer == line["employer_credit_code"]
+                    assert job.ended_on is None and job.hired_on <= date.fromisoformat(line["ended_on"])
+                    job.ended_on = date.fromisoformat(line["ended_on"])
             elif call.path == "/contributions/assessments/batch":
                 employers = body["employer_credit_codes"]
                 assert len(set(employers)) == len(employers) <= ASSESSED_TOGETHER

@@ -89,8 +89,8 @@ class EnrolEmployee(_Command):
     declared_monthly_wage_fen: Fen
 
 
-# Enrolments a file carries: an employer's hires of the month (批量增员), or a service platform's
-# day of them for many employers, answered within the gateway's timeout.
+# Enrolments (or ends of employment) a file carries: an employer's hires of the month (批量增员), or a
+# service platform's day of them for many employers, answered within the gateway's timeout.
 ENROLLED_TOGETHER = 100
 
 
@@ -114,6 +114,21 @@ class EndEmployment(_Command):
     citizen_id: CitizenId
     employer_credit_code: CreditCode
     ended_on: date
+
+
+class EndEmployments(_Command):
+    """End many employments at once (a file, a line per person and employer: 批量减员): each line
+    is decided as `EndEmployment` decides one, on its own; a line the rules refuse (no such
+    employment, an end before the start) is answered with its problem and does not stop the others."""
+
+    ends: list[EndEmployment] = Field(min_length=1, max_length=ENROLLED_TOGETHER)
+
+    @field_validator("ends")
+    @classmethod
+    def _each_once(cls, ends: list[EndEmployment]) -> list[EndEmployment]:
+        if len({(e.citizen_id, e.employer_credit_code) for e in ends}) != len(ends):
+            raise ValueError("a person is listed more than once with the same employer")
+        return ends
 
 
 class DeclareBase(_Command):

@@ -202,6 +202,25 @@ async def end_employment(
     return result
 
 
+@router.post("/employments/end/batch")
+async def end_employments(
+    region: Region,
+    body: c.EndEmployments,
+    request: Request,
+    actor: Caller,
+    channel: ChannelHeader = Channel.WEB_HALL,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """End up to 100 employments at once (批量减员; an employer may send only its own), all through
+    the channel named in `X-Channel`. Each line is decided as `POST .../employments/end` decides
+    one and answered in the order sent: the day it ended, or the `problem` that refused it, which
+    does not stop the other lines. `ended` and `refused` count them."""
+    for employer in sorted({line.employer_credit_code for line in body.ends}):
+        _employer_command(region, actor, employer)
+    result: dict[str, Any] = await _send(request, region, "end_employments", body, actor, channel, idempotency_key)
+    return result
+
+
 @router.post("/bases")
 async def declare_base(
     region: Region,

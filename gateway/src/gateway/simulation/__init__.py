@@ -10,8 +10,8 @@ What is counted: the events each service names in its `HANDLED` set (enrolment: 
 registered, employee enrolled, employment ended, contribution paid, one per employee; transfer:
 transfer applied), in the region where they happen. Employers come through the zero-touch feed
 (channel `system`, the profile's `employers_registered_via_one_network`); employees are enrolled
-(a month's as files, up to 100 a request), each month assessed (a batch of employers a request)
-and paid (collection files); workers move in from and out to the second region (the profile's
+and leave (a month's as files, up to 100 a request), each month assessed (a batch of employers a
+request) and paid (collection files); workers move in from and out to the second region (the profile's
 transfers in and out). Every other counted request gets a channel so that the online share of
 the region's handled services is the profile's, to the nearest count (a file's lines all go
 through its channel): offline work at the counter, online work split over web hall, mobile app and kiosk by `ONLINE_MIX` (the profile does

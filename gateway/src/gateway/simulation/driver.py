@@ -274,7 +274,8 @@ def _reason(answer: dict[str, Any]) -> str:
     code = answer.get("reason_code")
     if code:
         return f" ({code}: {answer.get('reason')})"
-    refused = [(n, line["problem"]) for n, line in enumerate(answer.get("enrolments", ())) if "problem" in line]
+    lines = next((v for v in answer.values() if isinstance(v, list) and v and isinstance(v[0], dict)), [])
+    refused = [(n, line["problem"]) for n, line in enumerate(lines) if "problem" in line]
     if refused:
         n, problem = refused[0]
         kind = str(problem.get("type", "")).rsplit("/", 1)[-1]

@@ -34,6 +34,7 @@ INDUSTRIES = ("C3110", "I6510", "F5211", "E4710", "G5410", "C1810", "M7320", "H6
 CREDIT_SYMBOLS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 FEED_BATCH = 500
 ENROLMENT = "/employees"
+END = "/employments/end"
 PAYMENT = "/contributions/payments"
 MONTHS = 12
 # Last month an in-mover works in the old region (then one month here, then the application);
@@ -404,7 +405,7 @@ def _employments_ended(year: _Year, jobs: list[_Job], m: int) -> list[Step]:
     calls = tuple(
         year.call(
             j.region,
-            "/employments/end",
+            END,
             {"citizen_id": j.person, "employer_credit_code": j.employer, "ended_on": ended_on},
             counted=1 if j.region == year.here else 0,
         )
@@ -479,14 +480,16 @@ class _File:
 
 FILES = {
     ENROLMENT: _File(ENROLLED_TOGETHER, "enrolments", lambda lines: {"enrolled": len(lines)}),
+    END: _File(ENROLLED_TOGETHER, "ends", lambda lines: {"ended": len(lines)}),
     PAYMENT: _File(PAID_TOGETHER, "payments", lambda lines: {"paid": sum(line.expect["paid"] for line in lines)}),
 }
 
 
 def _filed(step: Step) -> Step:
-    """A month's enrolments and payments, each given its channel, sent as files (an employer's or a
-    platform's enrolments, the day's collection file): up to the file's most lines per region and
-    channel, the file's key its first line's. Other steps as they are."""
+    """A month's enrolments, ends of employment and payments, each given its channel, sent as files
+    (an employer's or a platform's enrolments and ends, the day's collection file): up to the
+    file's most lines per region and channel, the file's key its first line's. Other steps as they
+    are."""
     if not step.calls or step.calls[0].path not in FILES:
         return step
     path = step.calls[0].path

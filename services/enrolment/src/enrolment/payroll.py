@@ -26,7 +26,11 @@ _HIRE = (
     "ON CONFLICT (employer_credit_code, person_ref) DO UPDATE SET citizen_id = EXCLUDED.citizen_id, "
     "schemes = EXCLUDED.schemes, hired_on = EXCLUDED.hired_on, ended_on = NULL"
 )
-_END = "UPDATE payroll SET ended_on = $3::date FROM guard WHERE employer_credit_code = $1 AND person_ref = $2"
+_END = (
+    "UPDATE payroll SET ended_on = e.ended_on FROM guard, "
+    "unnest($1::text[], $2::text[], $3::date[]) AS e(employer, ref, ended_on) "
+    "WHERE payroll.employer_credit_code = e.employer AND payroll.person_ref = e.ref"
+)
 # On the payroll on some day of the month ($2 its first day, $3 its last): one employer's ($1), and
 # several employers' ($1 an array; a statement of its own, so the one employer's keeps its plan).
 _IN_MONTH = "hired_on <= $3 AND (ended_on IS NULL OR ended_on >= $2)"
@@ -73,9 +77,14 @@ class PostgresPeople:
             [e.hired_on for e in enrolled],
         )
 
-    async def ended(self, tx: Transaction, ended: EmploymentEnded) -> None:
-        """After the end's events are recorded: the row goes in their statement."""
-        await _postgres(tx).ride(_END, ended.employer_credit_code, ended.person_ref, ended.ended_on)
+    async def ended(self, tx: Transaction, ended: Sequence[EmploymentEnded]) -> None:
+        """After the ends' events are recorded: their rows are closed in their statement."""
+        await _postgres(tx).ride(
+            _END,
+            [e.employer_credit_code for e in ended],
+            [e.person_ref for e in ended],
+            [e.ended_on for e in ended],
+        )
 
     async def employees_of(self, employer_credit_code: str, month: str) -> list[tuple[str, str]]:
         rows = await self.pool.fetch(_EMPLOYEES_OF, employer_credit_code, *month_bounds(month))

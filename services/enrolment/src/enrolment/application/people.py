@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 from uuid import NAMESPACE_OID, uuid5
@@ -15,6 +15,7 @@ from contracts.enrolment.commands import (
     AssessEmployers,
     DeclareBase,
     EndEmployment,
+    EndEmployments,
     EnrolEmployee,
     EnrolEmployees,
     RecordPayment,
@@ -57,6 +58,7 @@ from runtime.eventstore import EventStore, Transaction
 from runtime.recording import CommandContext, Folded, FoldedStreams
 
 CONTRIBUTION_DEADLINE = "contribution_due"
+Loaded = Mapping[str, tuple[list[Event], int]]  # streams read whole: their events and versions
 DEFAULT_SCHEMES = (Scheme.PENSION, Scheme.WORK_INJURY, Scheme.UNEMPLOYMENT)
 
 
@@ -169,43 +171,68 @@ async def enrol_employees(
     people: People,
     persons: FoldedStreams[Person],
 ) -> dict[str, Any]:
-    """Enrol a file's people, each line as `enrol_employee` decides one, in one transaction: their
-    streams and employers read in one round trip, their events, payroll rows and the reply written
-    in one statement. A line the rules refuse is answered with its problem (`refused` gives it) and
-    the others go on; someone on two lines is decided the second time on what the first left.
-    `elsewhere`: the refs another pooling area holds a pension of (`pensions_elsewhere`)."""
-    lines = command.enrolments
+    """Enrol a file's people, each line as `enrol_employee` decides one (`_file`), the employers
+    read with their streams. `elsewhere`: the refs another pooling area holds a pension of
+    (`pensions_elsewhere`)."""
+    employers = sorted({employer_stream(line.employer_credit_code) for line in command.enrolments})
+
+    def enrol(state: Person, line: EnrolEmployee, ref: str, whole: Loaded) -> tuple[list[Event], dict[str, Any]]:
+        employer, _ = whole[employer_stream(line.employer_credit_code)]
+        events, enrolled = _enrolment(
+            state,
+            line,
+            ref,
+            ctx,
+            registered=fold_employer(employer).registered,
+            elsewhere=ref in elsewhere,
+            rates=rates,
+        )
+        return events, _enrolled(enrolled)
+
+    answers, recorded = await _file(
+        tx, ctx, command.enrolments, enrol, refused, people=people, persons=persons, whole=employers
+    )
+    hired = [e for e in recorded if isinstance(e, EmployeeEnrolled)]
+    if hired:
+        await people.hired(tx, hired)
+    return {"enrolments": answers, "enrolled": len(hired), "refused": len(answers) - len(hired)}
+
+
+async def _file(
+    tx: Transaction,
+    ctx: CommandContext,
+    lines: Sequence[EnrolEmployee | EndEmployment],
+    decide: Callable[[Person, Any, str, Loaded], tuple[list[Event], dict[str, Any]]],
+    refused: Callable[[Exception], dict[str, Any]],
+    *,
+    people: People,
+    persons: FoldedStreams[Person],
+    whole: Sequence[str] = (),
+) -> tuple[list[dict[str, Any]], list[Event]]:
+    """A file's lines, each a person's, decided in one transaction: the people's streams and the
+    `whole` streams (an employer's) read in one round trip, each line decided by `decide` (its
+    events and its answer; it is given the `whole` streams read) in the order sent, someone on two lines the second time on what the
+    first left; a line the rules refuse is answered with its problem (`refused` gives it) and the
+    others go on. The events and the reply are written in one statement, the streams in the order
+    of their ids, as every batch's chunk writes them. Returns the answers, in order, and the events."""
     refs = [people.ref(line.citizen_id) for line in lines]
-    streams = sorted({person_stream(ref) for ref in refs})  # appended in this order, as every batch's chunk
-    employers = sorted({employer_stream(line.employer_credit_code) for line in lines})
-    folded, whole = await persons.load_many(tx, streams, whole=employers)
-    registered = {stream: fold_employer(whole[stream][0]).registered for stream in employers}
+    streams = sorted({person_stream(ref) for ref in refs})
+    folded, loaded = await persons.load_many(tx, streams, whole=whole)
     states = {stream: folded[stream].state for stream in streams}
     decided: defaultdict[str, list[Event]] = defaultdict(list)
     answers: list[dict[str, Any]] = []
     for line, ref in zip(lines, refs, strict=True):
         stream = person_stream(ref)
         try:
-            events, enrolled = _enrolment(
-                states[stream],
-                line,
-                ref,
-                ctx,
-                registered=registered[employer_stream(line.employer_credit_code)],
-                elsewhere=ref in elsewhere,
-                rates=rates,
-            )
+            events, answer = decide(states[stream], line, ref, loaded)
         except EnrolmentError as error:
             answers.append({"person_ref": ref, "problem": refused(error)})
             continue
         states[stream], decided[stream] = fold_person_on(states[stream], events), decided[stream] + events
-        answers.append(_enrolled(enrolled))
+        answers.append(answer)
     appends = [(stream, folded[stream], decided[stream]) for stream in streams if decided[stream]]
     await persons.record_many(tx, appends, ctx)
-    hired = [e for _, _, events in appends for e in events if isinstance(e, EmployeeEnrolled)]
-    if hired:
-        await people.hired(tx, hired)
-    return {"enrolments": answers, "enrolled": len(hired), "refused": len(answers) - len(hired)}
+    return answers, [e for _, _, events in appends for e in events]
 
 
 async def end_employment(
@@ -219,14 +246,37 @@ async def end_employment(
     """End an employee's enrolment with one employer."""
     stream = person_stream(people.ref(command.citizen_id))
     person = await persons.load(tx, stream)
-    events = decide_end_employment(
-        person.state, employer_credit_code=command.employer_credit_code, ended_on=command.ended_on, now=ctx.now
-    )
+    events = _end(person.state, command, ctx)
     await persons.record(tx, stream, person, events, ctx)
-    for ended in events:
-        if isinstance(ended, EmploymentEnded):
-            await people.ended(tx, ended)
+    await people.ended(tx, [e for e in events if isinstance(e, EmploymentEnded)])
     return {"ended_on": command.ended_on.isoformat()}
+
+
+async def end_employments(
+    tx: Transaction,
+    command: EndEmployments,
+    ctx: CommandContext,
+    *,
+    refused: Callable[[Exception], dict[str, Any]],
+    people: People,
+    persons: FoldedStreams[Person],
+) -> dict[str, Any]:
+    """End a file's employments, each line as `end_employment` ends one (`_file`)."""
+
+    def end(state: Person, line: EndEmployment, ref: str, _: Loaded) -> tuple[list[Event], dict[str, Any]]:
+        return _end(state, line, ctx), {"person_ref": ref, "ended_on": line.ended_on.isoformat()}
+
+    answers, recorded = await _file(tx, ctx, command.ends, end, refused, people=people, persons=persons)
+    ended = [e for e in recorded if isinstance(e, EmploymentEnded)]
+    if ended:
+        await people.ended(tx, ended)
+    return {"ends": answers, "ended": len(ended), "refused": len(answers) - len(ended)}
+
+
+def _end(state: Person, command: EndEmployment, ctx: CommandContext) -> list[Event]:
+    return decide_end_employment(
+        state, employer_credit_code=command.employer_credit_code, ended_on=command.ended_on, now=ctx.now
+    )
 
 
 async def declare_base(

@@ -34,8 +34,8 @@ class People(Protocol):
         (one person once per employer)."""
         ...
 
-    async def ended(self, tx: Transaction, ended: EmploymentEnded) -> None:
-        """Close the employment on the payroll, in the transaction that records its end."""
+    async def ended(self, tx: Transaction, ended: Sequence[EmploymentEnded]) -> None:
+        """Close the employments on the payroll, in the transaction that records their ends."""
         ...
 
     async def employees_of(self, employer_credit_code: str, month: str) -> list[tuple[str, str]]:

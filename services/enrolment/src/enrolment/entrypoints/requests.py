@@ -143,6 +143,7 @@ def request_table(
             ask=partial(people.pensions_elsewhere, people=people_port, pensions=pensions),
         ),
         "end_employment": cmd(c.EndEmployment, people.end_employment, **on_people),
+        "end_employments": cmd(c.EndEmployments, people.end_employments, refused=line_problem, **on_people),
         "declare_base": cmd(c.DeclareBase, people.declare_base, rates=rates, **on_people),
         "assess_contributions": across(c.AssessContributions, people.assess_contributions, **on_assessments),
         "assess_employers": across(c.AssessEmployers, people.assess_employers, **on_assessments),
