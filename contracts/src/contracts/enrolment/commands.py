@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -29,6 +30,16 @@ class Scheme(StrEnum):
 
 class _Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+
+Line = TypeVar("Line")
+
+
+def _listed_once(lines: list[Line], key: Callable[[Line], object], what: str) -> list[Line]:
+    """A batch's lines, refused when two of them name the same `what` (their `key`)."""
+    if len({key(line) for line in lines}) != len(lines):
+        raise ValueError(f"{what} is listed more than once")
+    return lines
 
 
 class MarketRegistrationRecord(_Command):
@@ -105,9 +116,7 @@ class EnrolEmployees(_Command):
     @field_validator("enrolments")
     @classmethod
     def _each_once(cls, enrolments: list[EnrolEmployee]) -> list[EnrolEmployee]:
-        if len({(e.citizen_id, e.employer_credit_code) for e in enrolments}) != len(enrolments):
-            raise ValueError("a person is listed more than once with the same employer")
-        return enrolments
+        return _listed_once(enrolments, lambda e: (e.citizen_id, e.employer_credit_code), "a person with an employer")
 
 
 class EndEmployment(_Command):
@@ -126,9 +135,7 @@ class EndEmployments(_Command):
     @field_validator("ends")
     @classmethod
     def _each_once(cls, ends: list[EndEmployment]) -> list[EndEmployment]:
-        if len({(e.citizen_id, e.employer_credit_code) for e in ends}) != len(ends):
-            raise ValueError("a person is listed more than once with the same employer")
-        return ends
+        return _listed_once(ends, lambda e: (e.citizen_id, e.employer_credit_code), "a person with an employer")
 
 
 class DeclareBase(_Command):
@@ -195,9 +202,7 @@ class RecordPayments(_Command):
     @field_validator("payments")
     @classmethod
     def _each_once(cls, payments: list[RecordPayment]) -> list[RecordPayment]:
-        if len({(p.employer_credit_code, p.month) for p in payments}) != len(payments):
-            raise ValueError("an employer's month is listed more than once")
-        return payments
+        return _listed_once(payments, lambda p: (p.employer_credit_code, p.month), "an employer's month")
 
 
 class GetEmployer(_Command):
