@@ -307,15 +307,7 @@ async def test_an_enrolment_file_decides_each_line_on_its_own_and_a_retry_enrols
         pool = stack.services[("enrolment", "36")].resources.pool
         payroll = await pool.fetch("SELECT employer_credit_code, person_ref, schemes FROM payroll ORDER BY 1, 2")
 
-        async def handled() -> dict[str, int] | None:
-            rows = await pool.fetch(
-                "SELECT channel, sum(handled)::int AS n FROM handled_services "
-                "WHERE event_type = 'EmployeeEnrolled' GROUP BY channel"
-            )
-            found = {r["channel"]: r["n"] for r in rows}
-            return found if sum(found.values()) == 4 else None
-
-        counted = await eventually(handled)
+        counted = await eventually(handled_by_channel(pool, "EmployeeEnrolled", 4))
 
     salt = RuntimeSettings().pseudonym_salt.encode()
     ref = {who: pseudonym(who, salt=salt) for who in (WORKER, other, newcomer, third)}
@@ -406,15 +398,7 @@ async def test_an_end_of_employment_file_ends_each_line_on_its_own_and_closes_th
     pool = stack.services[("enrolment", "36")].resources.pool
     payroll = await pool.fetch("SELECT person_ref, employer_credit_code, ended_on FROM payroll")
 
-    async def handled() -> dict[str, int] | None:
-        rows = await pool.fetch(
-            "SELECT channel, sum(handled)::int AS n FROM handled_services "
-            "WHERE event_type = 'EmploymentEnded' GROUP BY channel"
-        )
-        found = {r["channel"]: r["n"] for r in rows}
-        return found if sum(found.values()) == 2 else None
-
-    counted = await eventually(handled)
+    counted = await eventually(handled_by_channel(pool, "EmploymentEnded", 2))
 
     salt = RuntimeSettings().pseudonym_salt.encode()
     ref = {who: pseudonym(who, salt=salt) for who in (WORKER, other)}
@@ -447,6 +431,20 @@ async def test_an_end_of_employment_file_ends_each_line_on_its_own_and_closes_th
         ]
     )
     assert counted == {"kiosk": 2}
+
+
+def handled_by_channel(pool: Any, event_type: str, total: int) -> Callable[[], Awaitable[dict[str, int] | None]]:
+    """The handled services of an event type by channel, once `total` of them are counted."""
+
+    async def counted() -> dict[str, int] | None:
+        rows = await pool.fetch(
+            "SELECT channel, sum(handled)::int AS n FROM handled_services WHERE event_type = $1 GROUP BY channel",
+            event_type,
+        )
+        found = {r["channel"]: r["n"] for r in rows}
+        return found if sum(found.values()) == total else None
+
+    return counted
 
 
 async def _enrolled(stack: Stack, region: str) -> bool:
@@ -768,13 +766,7 @@ async def test_a_collection_file_pays_many_employers_months_at_once_and_a_retry_
     assert sum(await eventually(fees_of_late_month)) == fees[2]
 
     # Every payment counted as a handled service of the file's channel; each employer's month leaves as one message.
-    async def handled() -> int | None:
-        n = await pool.fetchval(
-            "SELECT sum(handled) FROM handled_services WHERE event_type = 'ContributionPaid' AND channel = 'mobile_app'"
-        )
-        return int(n) if n == 5 else None
-
-    assert await eventually(handled) == 5
+    assert await eventually(handled_by_channel(pool, "ContributionPaid", 5)) == {"mobile_app": 5}
 
     async def messages() -> dict[tuple[str, str], int] | None:
         found = await published_events(stack, "contribution_paid", ContributionPaidV2)
