@@ -209,12 +209,14 @@ async def _file(
     persons: FoldedStreams[Person],
     whole: Sequence[str] = (),
 ) -> tuple[list[dict[str, Any]], list[Event]]:
-    """A file's lines, each a person's, decided in one transaction: the people's streams and the
-    `whole` streams (an employer's) read in one round trip, each line decided by `decide` (its
-    events and its answer; it is given the `whole` streams read) in the order sent, someone on two lines the second time on what the
-    first left; a line the rules refuse is answered with its problem (`refused` gives it) and the
-    others go on. The events and the reply are written in one statement, the streams in the order
-    of their ids, as every batch's chunk writes them. Returns the answers, in order, and the events."""
+    """A file's lines, each a person's, decided in one transaction.
+
+    The people's streams and the `whole` streams (employers') are read in one round trip. Each line
+    is decided by `decide` (given the `whole` streams read; it returns the line's events and answer)
+    in the order sent, someone on two lines the second time on what the first left. A line the rules
+    refuse is answered with its problem (`refused` gives it) and the others go on. The events and the
+    reply are written in one statement, the streams in the order of their ids, as every batch's
+    chunk writes them. Returns the answers, in order, and the events recorded."""
     refs = [people.ref(line.citizen_id) for line in lines]
     streams = sorted({person_stream(ref) for ref in refs})
     folded, loaded = await persons.load_many(tx, streams, whole=whole)
