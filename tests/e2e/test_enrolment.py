@@ -661,6 +661,43 @@ async def test_a_month_is_assessed_for_a_batch_of_employers_at_once_each_person_
     assert await eventually(messages) == {SHOP: sorted([WORKER, other]), STEEL: [WORKER]}
 
 
+async def test_a_batch_retried_with_its_key_answers_as_first_whatever_changed_since(stack: Stack) -> None:
+    """A batch that ran to the end keeps its answer: retried with the same Idempotency-Key after
+    someone joined the payroll it covers, it answers what it answered first (not a second run over
+    the new payroll: nobody paid, the newcomer unassessed); the key with another batch is refused."""
+    today = local_date(stack.clock.now())
+    month = _month(today, 0)
+    newcomer = citizen("36010219920101331")
+    await feed(stack, record(STEEL, "r-41"))
+    await eventually(lambda: get_employer(stack, STEEL))
+
+    async def enrol(who: str) -> None:
+        body = {"citizen_id": who, "employer_credit_code": STEEL, "hired_on": f"{month}-01"}
+        r = await stack.client.post(
+            "/v1/regions/36/employees", json={**body, "declared_monthly_wage_fen": 700_000}, headers=stack.token()
+        )
+        assert r.status_code == 201, r.text
+
+    await enrol(WORKER)
+    assess = {"month": month, "employer_credit_codes": [STEEL]}
+    assessed = await stack.client.post(
+        "/v1/regions/36/contributions/assessments/batch", json=assess, headers=stack.token()
+    )
+    assert assessed.json()["assessed"] == 1, assessed.text
+    url, key = "/v1/regions/36/contributions/payments/batch", {"Idempotency-Key": "collection-file-41"}
+    lines = [{"employer_credit_code": STEEL, "month": month, "paid_on": today.isoformat()}]
+    first = await stack.client.post(url, json={"payments": lines}, headers={**stack.token(), **key})
+    await enrol(newcomer)  # on the payroll now, after the month's assessment
+    retried = await stack.client.post(url, json={"payments": lines}, headers={**stack.token(), **key})
+    other = [{**lines[0], "paid_on": (today - timedelta(days=1)).isoformat()}]
+    reused = await stack.client.post(url, json={"payments": other}, headers={**stack.token(), **key})
+
+    assert first.status_code == 200, first.text
+    assert [(a["paid"], a["unassessed"]) for a in first.json()["payments"]] == [(1, 0)]
+    assert (retried.status_code, retried.json()) == (200, first.json())
+    assert (reused.status_code, reused.json()["type"].rsplit("/", 1)[-1]) == (422, "idempotency-key-reused")
+
+
 async def test_a_collection_file_pays_many_employers_months_at_once_and_a_retry_pays_nothing_twice(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

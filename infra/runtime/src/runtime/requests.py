@@ -107,12 +107,18 @@ def command(
                 reply = refused(known).model_dump(mode="json", exclude_none=True)
             return {**reply, FINGERPRINT: envelope.fingerprint}
 
-        stored = dict(await execute_once(store, envelope.id, decide))
-        if stored.pop(FINGERPRINT, None) != envelope.fingerprint:
-            return reply_bytes(refused(KEY_REUSED))
-        return reply_bytes(Reply.model_validate(stored))
+        return _answered(await execute_once(store, envelope.id, decide), envelope)
 
     return handle
+
+
+def _answered(stored: Mapping[str, Any], envelope: Envelope[Any]) -> bytes:
+    """A command's stored reply, as the answer to this request: refused if the command id (the
+    caller's Idempotency-Key) first came with another request."""
+    reply = dict(stored)
+    if reply.pop(FINGERPRINT, None) != envelope.fingerprint:
+        return reply_bytes(refused(KEY_REUSED))
+    return reply_bytes(Reply.model_validate(reply))
 
 
 def command_across(
@@ -125,21 +131,34 @@ def command_across(
     """A command that touches many aggregates, each in its own transaction.
 
     `run` makes every step idempotent itself (e.g. `execute_once` with ids derived from the
-    command id), so a retried command redoes nothing that was done.
-    """
+    command id), so a retried command redoes nothing that was done. Its reply is stored once it
+    has run to the end: a retry then gets that reply, whatever changed since (someone joined a
+    payroll a batch covers), and the same command id with another request is refused, as for
+    `command`. A refusal is not stored; a retry of it, or of a command stopped midway, runs again
+    and finds the steps that were done."""
 
     async def handle(request: Request) -> bytes:
         try:
             envelope = decode(request.data, model)
         except ValidationError as error:
             return reply_bytes(refused(invalid(error)))
+        async with store.transaction() as tx:
+            earlier = await tx.reply_for(envelope.id)
+        if earlier is not None:
+            return _answered(earlier, envelope)
         try:
-            return reply_bytes(ok(await run(store, envelope.data, context_of(envelope, clock))))
+            result = await run(store, envelope.data, context_of(envelope, clock))
         except Exception as error:
             known = refusal(error, errors)
             if known is None:
                 raise
             return reply_bytes(refused(known))
+        reply = {**ok(result).model_dump(mode="json", exclude_none=True), FINGERPRINT: envelope.fingerprint}
+
+        async def keep(_: Transaction) -> dict[str, Any]:
+            return reply
+
+        return _answered(await execute_once(store, envelope.id, keep), envelope)  # or the one a retry kept first
 
     return handle
 
