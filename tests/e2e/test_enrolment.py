@@ -23,6 +23,7 @@ from tests.waiting import eventually
 STEEL = "91360102MA35L0XC0" + credit_code_check_character("91360102MA35L0XC0")
 SHOP = "91360102MA35L0XC1" + credit_code_check_character("91360102MA35L0XC1")
 BAD_CHECK = "91350211M0000XUF46"
+FOSHAN = "91440604MA4W0XC02" + credit_code_check_character("91440604MA4W0XC02")  # an employer of region 44
 
 
 def citizen(body17: str) -> str:
@@ -157,22 +158,10 @@ async def test_employees_are_enrolled_with_a_clamped_base_and_never_twice_in_two
         }
         first = await stack.client.post("/v1/regions/36/employees", json=enrol, headers=stack.token())
         await eventually(lambda: _enrolled(stack, "36"))
-        foshan = "91440604MA4W0XC02" + credit_code_check_character("91440604MA4W0XC02")
-        await stack.client.post(
-            "/v1/regions/44/employers",
-            json={
-                "credit_code": foshan,
-                "name": "Foshan Ceramics",
-                "division_code": "440604",
-                "industry_code": "C3071",
-                "established_on": "2026-01-02",
-            },
-            headers=stack.token(region="44"),
-        )
-        await eventually(lambda: _employer_in(stack, "44", foshan))
+        await register_foshan(stack)
         elsewhere = await stack.client.post(
             "/v1/regions/44/employees",
-            json={**enrol, "employer_credit_code": foshan},
+            json={**enrol, "employer_credit_code": FOSHAN},
             headers=stack.token(region="44"),
         )
         twice = await stack.client.post("/v1/regions/36/employees", json=enrol, headers=stack.token())
@@ -192,8 +181,7 @@ async def test_two_regions_enrolling_at_once_each_asking_the_other_are_answered_
     database connection held, two busy regions each hold every connection of their pool while
     waiting for the other, whose answer needs one of its own: both wait until the question times out
     (503, pension-check-unavailable). The services here have four connections each."""
-    foshan = "91440604MA4W0XC02" + credit_code_check_character("91440604MA4W0XC02")
-    employers = {"36": STEEL, "44": foshan}
+    employers = {"36": STEEL, "44": FOSHAN}
     async with running_stack(servers, subject_root, services=("enrolment",), regions=("36", "44")) as stack:
         for region, code in employers.items():
             registered = await stack.client.post(
@@ -237,31 +225,19 @@ async def test_an_enrolment_file_decides_each_line_on_its_own_and_a_retry_enrols
     the others enrolled; the pension question to the other region asked for the file's people; the
     file's channel counted for each; a retry with the same key answers the first outcome and a second
     file enrols no one twice. An employer sends only its own lines."""
-    foshan = "91440604MA4W0XC02" + credit_code_check_character("91440604MA4W0XC02")
     other, newcomer, third = citizen("36010219850611242"), citizen("36010219920101331"), citizen("36010219880202113")
     async with running_stack(servers, subject_root, services=("enrolment",), regions=("36", "44")) as stack:
         today = local_date(stack.clock.now())
         hired = (today - timedelta(days=3)).isoformat()
         await feed(stack, record(STEEL, "r-21"), record(SHOP, "r-22"))
-        registered = await stack.client.post(
-            "/v1/regions/44/employers",
-            json={
-                "credit_code": foshan,
-                "name": "Foshan Ceramics",
-                "division_code": "440604",
-                "industry_code": "C3071",
-                "established_on": "2026-01-02",
-            },
-            headers=stack.token(region="44"),
-        )
-        assert registered.status_code == 201, registered.text
-        for region, code in (("36", STEEL), ("36", SHOP), ("44", foshan)):
-            await eventually(lambda region=region, code=code: _employer_in(stack, region, code))
+        await register_foshan(stack)
+        for code in (STEEL, SHOP):
+            await eventually(lambda code=code: _employer_in(stack, "36", code))
         there = await stack.client.post(
             "/v1/regions/44/employees",
             json={
                 "citizen_id": WORKER,
-                "employer_credit_code": foshan,
+                "employer_credit_code": FOSHAN,
                 "hired_on": hired,
                 "declared_monthly_wage_fen": 500_000,
             },
@@ -452,6 +428,23 @@ async def _enrolled(stack: Stack, region: str) -> bool:
         f"/v1/regions/{region}/people/lookup", json={"citizen_id": WORKER}, headers=stack.token(region=region)
     )
     return r.status_code == 200
+
+
+async def register_foshan(stack: Stack) -> None:
+    """Foshan Ceramics, an employer of region 44, registered at a counter there and readable."""
+    r = await stack.client.post(
+        "/v1/regions/44/employers",
+        json={
+            "credit_code": FOSHAN,
+            "name": "Foshan Ceramics",
+            "division_code": "440604",
+            "industry_code": "C3071",
+            "established_on": "2026-01-02",
+        },
+        headers=stack.token(region="44"),
+    )
+    assert r.status_code == 201, r.text
+    await eventually(lambda: _employer_in(stack, "44", FOSHAN))
 
 
 async def _employer_in(stack: Stack, region: str, code: str) -> bool:
