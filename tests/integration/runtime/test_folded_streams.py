@@ -166,3 +166,26 @@ async def test_one_stream_loaded_and_recorded_on_its_own_is_kept_alike(store: An
     assert folded == Folded(Total(1, 1), 1)
     assert after == {"a": Folded(Total(6, 3), 3)}
     assert rows == [0]
+
+
+async def test_a_decision_that_folded_its_events_on_already_has_its_states_kept_as_they_are(store: Any) -> None:
+    """A chunk's people are decided one after another, each on what the one before left: the
+    states the decision folded are kept, not folded again from the events."""
+    folds: list[int] = []
+
+    def counted(state: Total, events: Sequence[Added]) -> Total:
+        folds.append(len(events))
+        return add_all(state, events)
+
+    kept, rows = FoldedStreams(RECORDER, Total(), counted, capacity=100), []
+    async with store.transaction() as tx:
+        folded, _ = await kept.load_many(tx, ["a", "b"])
+        decided = {"a": add_all(folded["a"].state, [Added(5), Added(6)]), "b": add_all(folded["b"].state, [Added(1)])}
+        folds.clear()
+        appends = [("a", folded["a"], [Added(5), Added(6)]), ("b", folded["b"], [Added(1)])]
+        await kept.record_many(tx, appends, CTX, states=decided)
+    after = await load(store, kept, "a", "b", rows=rows)
+
+    assert after == {"a": Folded(Total(11, 2), 2), "b": Folded(Total(1, 1), 1)}
+    assert rows == [0]  # kept at the versions appended
+    assert folds == []  # the append folded nothing again, the reads after had nothing new to fold on

@@ -375,15 +375,24 @@ class FoldedStreams(Generic[S]):
             self._keep_once_committed(tx, {stream_id: self._on(folded.state, events, folded.version + len(events))})
 
     async def record_many(
-        self, tx: Transaction, appends: Sequence[tuple[str, Folded[S], Sequence[Any]]], ctx: CommandContext
+        self,
+        tx: Transaction,
+        appends: Sequence[tuple[str, Folded[S], Sequence[Any]]],
+        ctx: CommandContext,
+        *,
+        states: Mapping[str, S] | None = None,
     ) -> None:
         """`EventRecorder.record_many` for streams loaded here: each at its folded version, and kept
-        with its new events folded on once the transaction commits."""
+        with its new events folded on once the transaction commits. `states`: each appended
+        stream's state with its new events on, where the decision folded them already (a chunk's
+        people, each decided on what the one before left): kept as they are, not folded again."""
         await self.recorder.record_many(tx, [(stream_id, f.version, events) for stream_id, f, events in appends], ctx)
         self._keep_once_committed(
             tx,
             {
-                stream_id: self._on(f.state, events, f.version + len(events))
+                stream_id: Folded(states[stream_id], f.version + len(events))
+                if states is not None
+                else self._on(f.state, events, f.version + len(events))
                 for stream_id, f, events in appends
                 if events
             },

@@ -233,7 +233,7 @@ async def _file(
         states[stream], decided[stream] = fold_person_on(states[stream], events), decided[stream] + events
         answers.append(answer)
     appends = [(stream, folded[stream], decided[stream]) for stream in streams if decided[stream]]
-    await persons.record_many(tx, appends, ctx)
+    await persons.record_many(tx, appends, ctx, states=states)
     return answers, [e for _, _, events in appends for e in events]
 
 
@@ -443,6 +443,7 @@ async def _assess(
             if not states[employer].registered:
                 raise EmployerNotFoundError(employer)
         appends: list[tuple[str, Folded[Person], list[Event]]] = []
+        after: dict[str, Person] = {}  # each person's state with the chunk's events on, as decided
         due: defaultdict[str, list[str]] = defaultdict(list)
         for ref in chunk:
             stream, state = person_stream(ref), folded[person_stream(ref)].state
@@ -464,7 +465,8 @@ async def _assess(
                 state, events = fold_person_on(state, decided), events + decided
             if events:
                 appends.append((stream, folded[stream], events))
-        await persons.record_many(tx, appends, ctx)
+                after[stream] = state
+        await persons.record_many(tx, appends, ctx, states=after)
         for employer, streams in due.items():
             await deadlines.schedule_each(
                 tx,
@@ -582,6 +584,7 @@ async def _pay(
         streams = [person_stream(ref) for ref in chunk]
         folded, _ = await persons.load_many(tx, streams)
         appends: list[tuple[str, Folded[Person], list[Event]]] = []
+        after: dict[str, Person] = {}  # each person's state with the chunk's events on, as decided
         settled: defaultdict[str, list[str]] = defaultdict(list)
         done: Counter[str] = Counter()
         for ref, stream in zip(chunk, streams, strict=True):
@@ -608,7 +611,8 @@ async def _pay(
                         done[_line("late_fee_fen", n)] += paid.late_fee_fen
                 state, events = fold_person_on(state, decided), events + decided
             appends.append((stream, folded[stream], events))
-        await persons.record_many(tx, appends, ctx)
+            after[stream] = state
+        await persons.record_many(tx, appends, ctx, states=after)
         for kind, paid_streams in settled.items():
             await deadlines.cancel_each(tx, stream_ids=paid_streams, kind=kind)
         return dict(done)
