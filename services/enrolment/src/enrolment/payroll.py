@@ -67,7 +67,9 @@ class PostgresPeople:
         return pseudonym(citizen_id, salt=self.salt)
 
     async def hired(self, tx: Transaction, enrolled: Sequence[EmployeeEnrolled]) -> None:
-        """After the enrolments' events are recorded: their rows go in their statement."""
+        """After the enrolments' events are recorded: their rows go in their statement (none, no write)."""
+        if not enrolled:
+            return
         await _postgres(tx).ride(
             _HIRE,
             [e.employer_credit_code for e in enrolled],
@@ -78,7 +80,9 @@ class PostgresPeople:
         )
 
     async def ended(self, tx: Transaction, ended: Sequence[EmploymentEnded]) -> None:
-        """After the ends' events are recorded: their rows are closed in their statement."""
+        """After the ends' events are recorded: their rows are closed in their statement (none, no write)."""
+        if not ended:
+            return
         await _postgres(tx).ride(
             _END,
             [e.employer_credit_code for e in ended],

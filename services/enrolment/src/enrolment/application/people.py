@@ -193,8 +193,7 @@ async def enrol_employees(
         tx, ctx, command.enrolments, enrol, refused, people=people, persons=persons, whole=employers
     )
     hired = [e for e in recorded if isinstance(e, EmployeeEnrolled)]
-    if hired:
-        await people.hired(tx, hired)
+    await people.hired(tx, hired)
     return {"enrolments": answers, "enrolled": len(hired), "refused": len(answers) - len(hired)}
 
 
@@ -270,8 +269,7 @@ async def end_employments(
 
     answers, recorded = await _file(tx, ctx, command.ends, end, refused, people=people, persons=persons)
     ended = [e for e in recorded if isinstance(e, EmploymentEnded)]
-    if ended:
-        await people.ended(tx, ended)
+    await people.ended(tx, ended)
     return {"ends": answers, "ended": len(ended), "refused": len(answers) - len(ended)}
 
 

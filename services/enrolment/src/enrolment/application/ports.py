@@ -31,11 +31,12 @@ class People(Protocol):
 
     async def hired(self, tx: Transaction, enrolled: Sequence[EmployeeEnrolled]) -> None:
         """Put the enrolments on their employers' payrolls, in the transaction that records them
-        (one person once per employer)."""
+        (one person once per employer; none writes nothing)."""
         ...
 
     async def ended(self, tx: Transaction, ended: Sequence[EmploymentEnded]) -> None:
-        """Close the employments on the payroll, in the transaction that records their ends."""
+        """Close the employments on the payroll, in the transaction that records their ends (none
+        writes nothing)."""
         ...
 
     async def employees_of(self, employer_credit_code: str, month: str) -> list[tuple[str, str]]:
