@@ -6,6 +6,7 @@ Citizen ID numbers travel only in request bodies, never in paths (paths are logg
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
@@ -148,6 +149,12 @@ def _employer_command(region: str, actor: Any, employer: str) -> None:
     require_operator_or(region, actor, employer=employer)
 
 
+def _employers_lines(region: str, actor: Any, lines: Sequence[c.EnrolEmployee | c.EndEmployment]) -> None:
+    """A file's lines: an operator's, or an employer's when every line is its own."""
+    for employer in sorted({line.employer_credit_code for line in lines}):
+        _employer_command(region, actor, employer)
+
+
 @router.post("/employees", status_code=201)
 async def enrol_employee(
     region: Region,
@@ -181,8 +188,7 @@ async def enrol_employees(
     `X-Channel`. Each line is decided as `POST .../employees` decides one and answered in the
     order sent: what it enrolled, or the `problem` that refused it (the same status and type as
     alone), which does not stop the other lines. `enrolled` and `refused` count them."""
-    for employer in sorted({line.employer_credit_code for line in body.enrolments}):
-        _employer_command(region, actor, employer)
+    _employers_lines(region, actor, body.enrolments)
     result: dict[str, Any] = await _send(request, region, "enrol_employees", body, actor, channel, idempotency_key)
     return result
 
@@ -215,8 +221,7 @@ async def end_employments(
     the channel named in `X-Channel`. Each line is decided as `POST .../employments/end` decides
     one and answered in the order sent: the day it ended, or the `problem` that refused it, which
     does not stop the other lines. `ended` and `refused` count them."""
-    for employer in sorted({line.employer_credit_code for line in body.ends}):
-        _employer_command(region, actor, employer)
+    _employers_lines(region, actor, body.ends)
     result: dict[str, Any] = await _send(request, region, "end_employments", body, actor, channel, idempotency_key)
     return result
 
