@@ -175,17 +175,14 @@ async def enrol_employees(
     read with their streams. `elsewhere`: the refs another pooling area holds a pension of
     (`pensions_elsewhere`)."""
     employers = sorted({employer_stream(line.employer_credit_code) for line in command.enrolments})
+    registered: dict[str, bool] = {}  # each employer folded once, however many of its lines
 
     def enrol(state: Person, line: EnrolEmployee, ref: str, whole: Loaded) -> tuple[list[Event], dict[str, Any]]:
-        employer, _ = whole[employer_stream(line.employer_credit_code)]
+        employer = employer_stream(line.employer_credit_code)
+        if employer not in registered:
+            registered[employer] = fold_employer(whole[employer][0]).registered
         events, enrolled = _enrolment(
-            state,
-            line,
-            ref,
-            ctx,
-            registered=fold_employer(employer).registered,
-            elsewhere=ref in elsewhere,
-            rates=rates,
+            state, line, ref, ctx, registered=registered[employer], elsewhere=ref in elsewhere, rates=rates
         )
         return events, _enrolled(enrolled)
 
