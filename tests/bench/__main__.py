@@ -78,7 +78,7 @@ async def run_all(
         ("raw NATS", lambda: limits_nats.measure(nats_server.url, _pid(nats_server.process), children)),
         ("raw HTTP", lambda: limits_http.measure(children, load)),
         ("peer", lambda: peer.measure(pg.port, _created(pg, "bench_peer"))),
-        ("stack append", lambda: stack_append.measure(pg.create_database("bench_stack"), children)),
+        ("stack append", lambda: stack_append.measure(pg.create_database("bench_stack"), children, _pid(pg.process))),
         ("stack growth", lambda: stack_growth.measure(pg)),
         (  # the factor from the raw limits measured before it in this run
             "stack outbox lag",

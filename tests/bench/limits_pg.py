@@ -36,7 +36,7 @@ INSERT INTO events (stream_id, version, event_id, event_type, data, metadata)
 VALUES ($1, 1, $2, 'EmployerRegistered', $3::jsonb, $4::jsonb)
 """
 
-_INSERT_EVENT_AND_OUTBOX = """
+INSERT_EVENT_AND_OUTBOX = """
 WITH appended AS (
     INSERT INTO events (stream_id, version, event_id, event_type, data, metadata)
     VALUES ($1, 1, $2, 'EmployerRegistered', $3::jsonb, $4::jsonb)
@@ -54,7 +54,7 @@ async def migrated_pool(dsn: str, size: int = CONNECTIONS) -> Any:
     return pool
 
 
-async def _raw_rate(
+async def raw_rate(
     dsn: str, sql: str, *, with_outbox: bool, duration: float, server: int
 ) -> tuple[float, float, float, dict[str, Any]]:
     """(transactions a second, p50 ms, p99 ms, the run's CPU per transaction by process)."""
@@ -84,7 +84,7 @@ async def measure(dsn: str, server: int) -> list[Figure]:
     figures: list[Figure] = []
     duration = seconds(4.0)
     say("raw: asyncpg single-event transactions, 16 connections")
-    rate, p50, p99, _ = await _raw_rate(dsn, _INSERT_EVENT, with_outbox=False, duration=duration, server=server)
+    rate, p50, p99, _ = await raw_rate(dsn, _INSERT_EVENT, with_outbox=False, duration=duration, server=server)
     figures.append(
         Figure(
             "limit.pg_event_tx",
@@ -98,8 +98,8 @@ async def measure(dsn: str, server: int) -> list[Figure]:
         )
     )
     say("raw: asyncpg event + outbox row in one statement, 16 connections")
-    rate, p50, p99, run = await _raw_rate(
-        dsn, _INSERT_EVENT_AND_OUTBOX, with_outbox=True, duration=duration, server=server
+    rate, p50, p99, run = await raw_rate(
+        dsn, INSERT_EVENT_AND_OUTBOX, with_outbox=True, duration=duration, server=server
     )
     figures.append(
         Figure(

@@ -16,6 +16,7 @@ from tests.bench.common import REPO, Figure
 SHORT = {
     "limit.pg_event_tx": "pg 1-event tx",
     "limit.pg_event_outbox_tx": "pg event+outbox tx",
+    "limit.pg_event_outbox_tx_beside": "pg event+outbox tx, beside",
     "limit.js_publish": "JS publish_async",
     "limit.js_publish_seq": "JS publish seq",
     "limit.js_consume": "JS pull consume",
