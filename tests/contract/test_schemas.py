@@ -145,6 +145,18 @@ SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
     ee.EmployeeEnrolledV1: lambda: ee.EmployeeEnrolledV1(
         **PERSON, citizen_id=CITIZEN, schemes=["pension"], hired_on=date(2025, 1, 2), base_fen=600_000, late=False
     ),
+    ee.EmployeeEnrolledV2: lambda: ee.EmployeeEnrolledV2(
+        lines=[
+            ee.EnrolledLineV2(
+                **PERSON,
+                citizen_id=CITIZEN,
+                schemes=["pension"],
+                hired_on=date(2025, 1, 2),
+                base_fen=600_000,
+                late=False,
+            )
+        ]
+    ),
     ee.EmploymentEndedV1: lambda: ee.EmploymentEndedV1(**PERSON, ended_on=date(2025, 6, 30)),
     ee.ContributionAssessedV1: lambda: ee.ContributionAssessedV1(
         **PERSON,

@@ -101,8 +101,8 @@ async def test_the_write_path_is_one_trace_from_http_through_nats_postgres_outbo
     sent = {s.name.removeprefix("send ") for s in traced if s.name.startswith("send ")} | {
         template for s in traced if s.name == "send" for template in (s.attributes or {}).get(BATCH_TEMPLATES, ())
     }  # the enrolment's messages leave together, under one send span naming where each went
-    assert f"{root}.36.enrolment.evt.employee_enrolled.v1" in sent
-    assert f"process {root}.36.enrolment.evt.employee_enrolled.v1" in found
+    assert f"{root}.36.enrolment.evt.employee_enrolled.v2" in sent
+    assert f"process {root}.36.enrolment.evt.employee_enrolled.v2" in found
     assert "transaction" in found
     spans = [s for s in stack.spans.get_finished_spans() if s.context.trace_id == trace_id]
     consumer = next(s for s in spans if s.name.startswith("process") and "evt" in s.name)

@@ -139,6 +139,7 @@ EVENTS: dict[str, type[BaseModel]] = (
     | _named(
         "enrolment",
         {
+            "employee_enrolled": ee.EmployeeEnrolledV2,
             "contribution_assessed": ee.ContributionAssessedV2,
             "contribution_paid": ee.ContributionPaidV2,
             "deadline_breached": ee.DeadlineBreachedV2,

@@ -19,7 +19,9 @@ from contracts.enrolment.events import (
     ContributionPaidV1,
     ContributionPaidV2,
     EmployeeEnrolledV1,
+    EmployeeEnrolledV2,
     EmploymentEndedV1,
+    EnrolledLineV2,
     PaidLineV2,
 )
 from contracts.envelope import SYSTEM_ACTOR, Channel, envelope_for
@@ -217,8 +219,15 @@ HIRED = EmployeeEnrolledV1(
 ENDED = EmploymentEndedV1(person_ref="p-1", employer_credit_code=NANCHANG, ended_on=date(2026, 10, 31))
 REHIRED = HIRED.model_copy(update={"hired_on": date(2026, 11, 2)})
 
-# The same facts as the stream holds them: a person's month per message (version 1, the history
-# before version 2), a payroll's month per message (version 2), and the first kind then the second.
+
+def _enrolled_file(*hired: EmployeeEnrolledV1) -> EmployeeEnrolledV2:
+    """The people one decision enrolled, as version 2 publishes them: one message, a line each."""
+    return EmployeeEnrolledV2(lines=[EnrolledLineV2(**one.model_dump()) for one in hired])
+
+
+# The same facts as the stream holds them: a person's month or enrolment per message (version 1, the
+# history before version 2), a payroll's month or a decision's enrolments per message (version 2),
+# and the first kind then the second.
 FACTS: dict[str, list[tuple[str, int, Any]]] = {
     "v1": [
         ("employee_enrolled", 1, HIRED),
@@ -233,12 +242,12 @@ FACTS: dict[str, list[tuple[str, int, Any]]] = {
         ("contribution_assessed", 1, _assessed("p-1", ONE, "2026-11")),
     ],
     "v2": [
-        ("employee_enrolled", 1, HIRED),
+        ("employee_enrolled", 2, _enrolled_file(HIRED)),
         ("contribution_assessed", 2, _assessed_month(("p-1", ONE), ("p-2", TWO), month="2026-09")),
         ("contribution_paid", 2, _paid_month("p-1", "p-2", month="2026-09")),
         ("contribution_assessed", 2, _assessed_month(("p-1", ONE), month="2026-10")),
         ("employment_ended", 1, ENDED),
-        ("employee_enrolled", 1, REHIRED),
+        ("employee_enrolled", 2, _enrolled_file(REHIRED)),
         ("contribution_paid", 2, _paid_month("p-1", month="2026-10")),
         ("contribution_assessed", 2, _assessed_month(("p-1", ONE), month="2026-11")),
     ],
@@ -249,7 +258,7 @@ FACTS: dict[str, list[tuple[str, int, Any]]] = {
         ("contribution_paid", 2, _paid_month("p-1", "p-2", month="2026-09")),
         ("contribution_assessed", 2, _assessed_month(("p-1", ONE), month="2026-10")),
         ("employment_ended", 1, ENDED),
-        ("employee_enrolled", 1, REHIRED),
+        ("employee_enrolled", 2, _enrolled_file(REHIRED)),
         ("contribution_paid", 1, _paid("p-1", "2026-10")),
         ("contribution_assessed", 2, _assessed_month(("p-1", ONE), month="2026-11")),
     ],
@@ -291,6 +300,15 @@ async def test_a_fetch_of_enrolment_facts_is_kept_in_stream_order_in_a_few_state
     employment = await pool.fetchrow("SELECT hired_on, ended_on FROM employments WHERE person_ref = 'p-1'")
     assert (employment["hired_on"], employment["ended_on"]) == (date(2026, 11, 2), None)  # enrolled again after the end
     assert paid_by == [["p-1", "p-2"]]
+
+
+async def test_a_files_enrolments_are_each_an_employment_whatever_their_employers(pool: asyncpg.Pool) -> None:
+    other = HIRED.model_copy(update={"person_ref": "p-2", "citizen_id": TWO, "employer_credit_code": JIUJIANG})
+
+    await _fed(pool, [("employee_enrolled", 2, _enrolled_file(HIRED, other))])
+
+    rows = await pool.fetch("SELECT person_ref, employer_credit_code, hired_on FROM employments ORDER BY person_ref")
+    assert [tuple(r) for r in rows] == [("p-1", NANCHANG, date(2026, 9, 1)), ("p-2", JIUJIANG, date(2026, 9, 1))]
 
 
 async def test_a_month_of_no_lines_changes_nothing(pool: asyncpg.Pool) -> None:

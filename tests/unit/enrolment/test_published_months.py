@@ -1,4 +1,5 @@
-"""A payroll's month leaves the enrolment service as one message per kind, a line per person."""
+"""A payroll's month leaves the enrolment service as one message per kind, a line per person; the
+people one decision enrolled, as one message."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from contracts.enrolment.events import (
     ContributionAssessedV2,
     ContributionPaidV2,
     DeadlineBreachedV2,
-    EmployeeEnrolledV1,
+    EmployeeEnrolledV2,
 )
 from contracts.subjects import Subjects
 from enrolment.domain import events as e
@@ -70,11 +71,11 @@ def paid(person: str, late_fee_fen: int) -> e.ContributionPaid:
     )
 
 
-def enrolled(person: str) -> e.EmployeeEnrolled:
+def enrolled(person: str, employer: str = EMPLOYER) -> e.EmployeeEnrolled:
     return e.EmployeeEnrolled(
         person_ref=person,
         citizen_id=f"citizen-of-{person}",
-        employer_credit_code=EMPLOYER,
+        employer_credit_code=employer,
         schemes=("pension",),
         hired_on=date(2026, 9, 1),
         declared_wage_fen=500_000,
@@ -126,27 +127,28 @@ async def test_a_payment_is_one_message_with_each_persons_amount_and_late_fee() 
     assert payment.data.paid_on == date(2026, 11, 4)
 
 
-async def test_only_lines_of_the_same_month_and_employer_are_joined_and_other_messages_stay_one_each() -> None:
+async def test_only_lines_of_the_same_month_and_employer_are_joined_and_a_decisions_enrolments_all() -> None:
     store = await record_many(
         [
             (person_stream("p-1"), 0, [enrolled("p-1"), assessed("p-1")]),
-            (person_stream("p-2"), 0, [enrolled("p-2"), assessed("p-2", month="2026-10")]),
+            (person_stream("p-2"), 0, [enrolled("p-2", employer=OTHER), assessed("p-2", month="2026-10")]),
             (person_stream("p-3"), 0, [assessed("p-3", employer=OTHER)]),
             (person_stream("p-4"), 0, [assessed("p-4")]),
         ]
     )
 
     assert kinds(store.outbox) == [
-        "employee_enrolled.v1",
+        "employee_enrolled.v2",
         "contribution_assessed.v2",
-        "employee_enrolled.v1",
         "contribution_assessed.v2",
         "contribution_assessed.v2",
     ]
-    enrolments = [
-        decode(m.payload, EmployeeEnrolledV1).data.person_ref for m in store.outbox if "enrolled" in m.subject
+    [enrolments] = [decode(m.payload, EmployeeEnrolledV2) for m in store.outbox if "enrolled" in m.subject]
+    assert [(line.person_ref, line.employer_credit_code) for line in enrolments.data.lines] == [
+        ("p-1", EMPLOYER),
+        ("p-2", OTHER),
     ]
-    assert enrolments == ["p-1", "p-2"]
+    assert enrolments.subject == person_stream("p-1")  # where the first would have gone
     months = [decode(m.payload, ContributionAssessedV2).data for m in store.outbox if "assessed" in m.subject]
     assert [(m.employer_credit_code, m.month, [line.person_ref for line in m.lines]) for m in months] == [
         (EMPLOYER, "2026-09", ["p-1", "p-4"]),

@@ -44,6 +44,8 @@ class InjuryClassSetV1(_Event):
 
 
 class EmployeeEnrolledV1(_Event):
+    """One person enrolled with an employer. No longer published (see `EmployeeEnrolledV2`)."""
+
     person_ref: str
     citizen_id: str
     employer_credit_code: str
@@ -146,3 +148,23 @@ class DeadlineBreachedV2(_Lines):
     kind: str
     due_on: date
     stream_ids: list[str]
+
+
+class EnrolledLineV2(_Event):
+    """One person enrolled with an employer: the schemes, the hiring date, the contribution base, and
+    whether the enrolment came after its 30 days."""
+
+    person_ref: str
+    citizen_id: str
+    employer_credit_code: str
+    schemes: list[str]
+    hired_on: date
+    base_fen: int
+    late: bool
+
+
+class EmployeeEnrolledV2(LinesMessage):
+    """The people one decision enrolled, a line each: an enrolment, or a file of them (批量增员),
+    whatever their employers."""
+
+    lines: list[EnrolledLineV2]

@@ -1,8 +1,9 @@
 """Private enrolment events -> public contracts (one small case per event).
 
-Contributions and breaches leave in version 2, a line per person: the recorder joins a chunk's
-lines of one employer's month into one message (addressed, as its envelope's subject, to the
-employer), so a payroll of a hundred people's month is three messages, not three hundred."""
+Enrolments, contributions and breaches leave in version 2, a line per person: the recorder joins a
+chunk's lines of one employer's month into one message (addressed, as its envelope's subject, to the
+employer), so a payroll of a hundred people's month is three messages, not three hundred; and the
+people one decision enrolled (a file of them, whatever their employers) into one."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from contracts.enrolment.events import (
     ContributionAssessedV2,
     ContributionPaidV2,
     DeadlineBreachedV2,
-    EmployeeEnrolledV1,
+    EmployeeEnrolledV2,
     EmployerRegisteredV1,
     EmploymentEndedV1,
+    EnrolledLineV2,
     InjuryClassSetV1,
     PaidLineV2,
 )
@@ -66,20 +68,16 @@ def to_public(event: e.Event, stream_id: str, *, region: str) -> Sequence[Publis
                 )
             ]
         case e.EmployeeEnrolled():
-            enrolled = [
-                Published(
-                    "employee_enrolled",
-                    EmployeeEnrolledV1(
-                        person_ref=event.person_ref,
-                        citizen_id=event.citizen_id,
-                        employer_credit_code=event.employer_credit_code,
-                        schemes=list(event.schemes),
-                        hired_on=event.hired_on,
-                        base_fen=event.base_fen,
-                        late=event.late,
-                    ),
-                )
-            ]
+            line = EnrolledLineV2(
+                person_ref=event.person_ref,
+                citizen_id=event.citizen_id,
+                employer_credit_code=event.employer_credit_code,
+                schemes=list(event.schemes),
+                hired_on=event.hired_on,
+                base_fen=event.base_fen,
+                late=event.late,
+            )
+            enrolled = [Published("employee_enrolled", EmployeeEnrolledV2(lines=[line]), 2)]
             if event.late:
                 due_on = event.hired_on + timedelta(days=30)
                 enrolled.append(_breach("employee_registration", stream_id, due_on))

@@ -23,7 +23,9 @@ from contracts.enrolment.events import (
     ContributionPaidV1,
     ContributionPaidV2,
     EmployeeEnrolledV1,
+    EmployeeEnrolledV2,
     EmploymentEndedV1,
+    EnrolledLineV2,
 )
 from contracts.subjects import Subjects
 from runtime.batching import json_rows
@@ -37,10 +39,12 @@ log = logging.getLogger(__name__)
 
 OnPaid = Callable[[PostgresTransaction, list[str], "PostgresHistory"], Awaitable[None]]
 
-# (message, version): contributions come a payroll's month per message in version 2; version 1
-# (a person's month per message) is what the stream's history before it holds.
+# (message, version): contributions come a payroll's month per message in version 2, enrolments a
+# decision's people per message; version 1 (a person's month, a person's enrolment) is what the
+# stream's history before it holds.
 SOURCES = (
     ("employee_enrolled", 1),
+    ("employee_enrolled", 2),
     ("employment_ended", 1),
     ("contribution_assessed", 1),
     ("contribution_paid", 1),
@@ -49,8 +53,8 @@ SOURCES = (
 )
 
 
-# The enrolment service publishes an enrolment at a time: waiting this long after a short fetch lets a
-# few share one transaction (an application checks the copy is up to date first: see `catch_up`).
+# The enrolment service publishes an enrolment (or a file's) at a time: waiting this long after a short
+# fetch lets a few share one transaction (an application checks the copy is up to date first: see `catch_up`).
 HISTORY_LINGER = 0.025
 
 _ASSESSED = (
@@ -92,6 +96,12 @@ def _assessed_rows(version: int, raw: bytes) -> list[tuple[Any, ...]]:
     return [_assessed(line, month.employer_credit_code, month.month) for line in month.lines]
 
 
+def _enrolled_lines(version: int, raw: bytes) -> list[EmployeeEnrolledV1 | EnrolledLineV2]:
+    if version == 1:
+        return [decode(raw, EmployeeEnrolledV1).data]
+    return list(decode(raw, EmployeeEnrolledV2).data.lines)
+
+
 def _paid_rows(version: int, raw: bytes) -> list[tuple[str, str, str]]:
     if version == 1:
         one = decode(raw, ContributionPaidV1).data
@@ -116,7 +126,7 @@ async def _apply_run(conn: asyncpg.Connection, name: str, version: int, run: lis
             await conn.execute(_PAID, paid)
         return [person_ref for person_ref, _, _ in paid]
     elif name == "employee_enrolled":
-        enrolled = [decode(raw, EmployeeEnrolledV1).data for raw in run]
+        enrolled = [line for raw in run for line in _enrolled_lines(version, raw)]
         await conn.executemany(
             _ENROLLED, [(e.person_ref, e.employer_credit_code, e.schemes, e.hired_on) for e in enrolled]
         )
