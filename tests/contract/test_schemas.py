@@ -202,6 +202,32 @@ SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
     ee.DeadlineBreachedV2: lambda: ee.DeadlineBreachedV2(
         kind="contribution_due", due_on=date(2025, 4, 15), stream_ids=["person-x", "person-y"]
     ),
+    ee.ContributionAssessedV3: lambda: ee.ContributionAssessedV3(
+        region="36",
+        month="2025-03",
+        due_on=date(2025, 4, 15),
+        lines=[
+            ee.AssessedLineV3(
+                **PERSON,
+                citizen_id=CITIZEN,
+                base_fen=600_000,
+                employer_total_fen=100_000,
+                worker_total_fen=60_000,
+                pension_employer_fen=96_000,
+                account_fen=48_000,
+            )
+        ],
+    ),
+    ee.ContributionPaidV3: lambda: ee.ContributionPaidV3(
+        month="2025-03", paid_on=date(2025, 4, 10), lines=[ee.PaidLineV3(**PERSON, amount_fen=160_000, late_fee_fen=0)]
+    ),
+    ee.DeadlineBreachedV3: lambda: ee.DeadlineBreachedV3(
+        kind="contribution_due",
+        lines=[
+            ee.BreachLineV3(stream_id="person-x", due_on=date(2025, 4, 15), employer_credit_code=CREDIT_CODE),
+            ee.BreachLineV3(stream_id="employer-y", due_on=date(2025, 4, 2)),
+        ],
+    ),
     tc.ApplyForTransfer: lambda: tc.ApplyForTransfer(citizen_id=CITIZEN, from_region="44"),
     tc.GetTransfer: lambda: tc.GetTransfer(case_id="0b8f6c1e-case"),
     tc.ListTransfers: lambda: tc.ListTransfers(),

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from contracts.codec import decode
-from contracts.enrolment.events import ContributionAssessedV2, ContributionPaidV2, DeadlineBreachedV2
+from contracts.enrolment.events import ContributionAssessedV3, ContributionPaidV3, DeadlineBreachedV3
 from contracts.identifiers import citizen_id_check_character, credit_code_check_character, pseudonym
 from enrolment.application import people
 from runtime.settings import RuntimeSettings
@@ -553,8 +553,8 @@ async def test_contributions_are_assessed_paid_late_with_a_fee_and_flagged_overd
     assert person["account_total_fen"] == paid_late["account_fen"]
 
     async def breached() -> list[date] | None:
-        found = await published_events(stack, "deadline_breached", DeadlineBreachedV2)
-        due = sorted(b.data.due_on for b in found if b.data.kind == "contribution_due" for _ in b.data.stream_ids)
+        found = await published_events(stack, "deadline_breached", DeadlineBreachedV3)
+        due = sorted(line.due_on for b in found if b.data.kind == "contribution_due" for line in b.data.lines)
         return due if len(due) == 2 else None
 
     # The same breach leaves the service either way, at the assessment or when the timer fires.
@@ -639,19 +639,20 @@ async def test_a_month_is_assessed_for_a_batch_of_employers_at_once_each_person_
         (400, "body.employer_credit_codes"),
         (400, "body.employer_credit_codes"),
     ], (twice.text, too_many.text)
-    # A timer per person and job, under each employer's month; each employer's lines leave as one message.
+    # A timer per person and job, under each employer's month; the batch's lines leave as one message
+    # (one chunk), each with its employer.
     timers = await pool.fetch("SELECT kind, count(*) AS n FROM deadlines GROUP BY kind ORDER BY kind")
     assert {r["kind"]: r["n"] for r in timers} == {
         f"contribution_due:{SHOP}:{month}": 2,
         f"contribution_due:{STEEL}:{month}": 1,
     }
 
-    async def messages() -> dict[str, list[str]] | None:
+    async def messages() -> list[list[tuple[str, str]]] | None:
         found = await published_events(stack, "contribution_assessed")
-        lines = {p.data.employer_credit_code: sorted(line.citizen_id for line in p.data.lines) for p in found}
-        return lines if len(found) == 2 else None
+        lines = [sorted((line.employer_credit_code, line.citizen_id) for line in p.data.lines) for p in found]
+        return lines if found else None
 
-    assert await eventually(messages) == {SHOP: sorted([WORKER, other]), STEEL: [WORKER]}
+    assert await eventually(messages) == [sorted([(SHOP, WORKER), (SHOP, other), (STEEL, WORKER)])]
 
 
 async def test_a_batch_retried_with_its_key_answers_as_first_whatever_changed_since(stack: Stack) -> None:
@@ -795,25 +796,28 @@ async def test_a_collection_file_pays_many_employers_months_at_once_and_a_retry_
 
     assert sum(await eventually(fees_of_late_month)) == fees[2]
 
-    # Every payment counted as a handled service of the file's channel; each employer's month leaves as one message.
+    # Every payment counted as a handled service of the file's channel; each month of the file (one
+    # chunk) leaves as one message, whatever its employers.
     assert await eventually(handled_by_channel(pool, "ContributionPaid", 5)) == {"mobile_app": 5}
 
-    async def messages() -> dict[tuple[str, str], int] | None:
-        found = await published_events(stack, "contribution_paid", ContributionPaidV2)
+    async def messages() -> dict[str, list[str]] | None:
+        found = await published_events(stack, "contribution_paid", ContributionPaidV3)
         return (
-            {(p.data.employer_credit_code, p.data.month): len(p.data.lines) for p in found} if len(found) == 3 else None
+            {p.data.month: sorted(line.employer_credit_code for line in p.data.lines) for p in found}
+            if len(found) == 2
+            else None
         )
 
-    assert await eventually(messages) == {(STEEL, current): 1, (SHOP, current): 2, (SHOP, late): 2}
+    assert await eventually(messages) == {current: sorted([SHOP, SHOP, STEEL]), late: [SHOP, SHOP]}
 
 
-async def test_an_employers_month_leaves_as_one_message_however_its_peoples_refs_sort(
+async def test_a_chunk_of_a_month_leaves_as_one_message_with_each_line_s_employer(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A batch's people go a chunk per transaction with each employer's together, so an employer's
-    month (assessed, or paid in a collection file) leaves in one message of lines (or one per chunk
-    it spans), not one per few people: here two employers whose people alternate by ref, two people
-    a chunk."""
+    """A batch's people go a chunk per transaction, each employer's together (a chunk reads few
+    employers), and a chunk's month (assessed, or paid in a collection file) leaves in one message
+    of lines, each with its employer, not one per person: here two employers whose people alternate
+    by ref, two people a chunk, so two messages of one employer's two people each."""
     month = _month(local_date(stack.clock.now()), 0)
     salt = RuntimeSettings().pseudonym_salt.encode()
     people_by_ref = sorted((citizen(f"36010219900101{n:03d}") for n in range(4)), key=lambda c: pseudonym(c, salt=salt))
@@ -839,27 +843,27 @@ async def test_an_employers_month_leaves_as_one_message_however_its_peoples_refs
     )
     assert (assessed.json()["assessed"], paid.json()["paid"]) == (4, 4), (assessed.text, paid.text)
 
-    def messages_of(name: str, model: Any) -> Callable[[], Awaitable[list[tuple[str, list[str]]] | None]]:
-        """(employer, its people's refs) of each message, once all four lines have left."""
+    def messages_of(name: str, model: Any) -> Callable[[], Awaitable[list[list[tuple[str, str]]] | None]]:
+        """Each message's lines as (employer, person's ref), once all four lines have left."""
 
-        async def found() -> list[tuple[str, list[str]]] | None:
+        async def found() -> list[list[tuple[str, str]]] | None:
             messages = await published_events(stack, name, model)
             if sum(len(m.data.lines) for m in messages) < 4:
                 return None
             return sorted(
-                (m.data.employer_credit_code, sorted(line.person_ref for line in m.data.lines)) for m in messages
+                sorted((line.employer_credit_code, line.person_ref) for line in m.data.lines) for m in messages
             )
 
         return found
 
     wanted = sorted(
-        (e, sorted(pseudonym(who, salt=salt) for who in employers if employers[who] == e)) for e in (STEEL, SHOP)
+        sorted((e, pseudonym(who, salt=salt)) for who in employers if employers[who] == e) for e in (STEEL, SHOP)
     )
-    assert await eventually(messages_of("contribution_assessed", ContributionAssessedV2)) == wanted
-    assert await eventually(messages_of("contribution_paid", ContributionPaidV2)) == wanted
+    assert await eventually(messages_of("contribution_assessed", ContributionAssessedV3)) == wanted
+    assert await eventually(messages_of("contribution_paid", ContributionPaidV3)) == wanted
 
 
-async def published_events(stack: Stack, name: str, model: Any = ContributionAssessedV2, version: int = 2) -> list[Any]:
+async def published_events(stack: Stack, name: str, model: Any = ContributionAssessedV3, version: int = 3) -> list[Any]:
     root = stack.settings.subject_root
     js = stack.services[("enrolment", "36")].resources.js
     stream = f"{root.upper()}_ENROLMENT_36"
@@ -906,8 +910,8 @@ async def test_the_figures_count_routes_schemes_and_classes(stack: Stack) -> Non
     # Both were registered long after the 30 days from their establishment (June, March): breach
     # events, published when the deadline worker has fired and the relay sent them, maybe after the view.
     async def breaches() -> list[tuple[str, str]] | None:
-        published = await published_events(stack, "deadline_breached", DeadlineBreachedV2)
-        found = sorted((b.data.kind, stream_id) for b in published for stream_id in b.data.stream_ids)
+        published = await published_events(stack, "deadline_breached", DeadlineBreachedV3)
+        found = sorted((b.data.kind, line.stream_id) for b in published for line in b.data.lines)
         return found if len(found) >= 2 else None
 
     assert await eventually(breaches) == [

@@ -147,6 +147,15 @@ EVENTS: dict[str, type[BaseModel]] = (
         version=2,
     )
     | _named(
+        "enrolment",
+        {
+            "contribution_assessed": ee.ContributionAssessedV3,
+            "contribution_paid": ee.ContributionPaidV3,
+            "deadline_breached": ee.DeadlineBreachedV3,
+        },
+        version=3,
+    )
+    | _named(
         "transfer",
         {
             "contact_letter": tm.ContactLetterV1,

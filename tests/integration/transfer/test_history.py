@@ -14,15 +14,19 @@ import pytest
 from contracts.codec import encode
 from contracts.enrolment.events import (
     AssessedLineV2,
+    AssessedLineV3,
     ContributionAssessedV1,
     ContributionAssessedV2,
+    ContributionAssessedV3,
     ContributionPaidV1,
     ContributionPaidV2,
+    ContributionPaidV3,
     EmployeeEnrolledV1,
     EmployeeEnrolledV2,
     EmploymentEndedV1,
     EnrolledLineV2,
     PaidLineV2,
+    PaidLineV3,
 )
 from contracts.envelope import SYSTEM_ACTOR, Channel, envelope_for
 from contracts.subjects import Subjects
@@ -207,6 +211,40 @@ def _paid_month(*people: str, month: str) -> ContributionPaidV2:
     )
 
 
+def _assessed_lines(*people: tuple[str, str, str], month: str) -> ContributionAssessedV3:
+    """Version 3: a chunk of a month, a line per person (person, citizen, employer), whatever their
+    employers (as the enrolment service publishes it)."""
+    return ContributionAssessedV3(
+        region="36",
+        month=month,
+        due_on=date(2026, 11, 15),
+        lines=[
+            AssessedLineV3(
+                person_ref=person,
+                citizen_id=citizen,
+                employer_credit_code=employer,
+                base_fen=500_000,
+                employer_total_fen=90_000,
+                worker_total_fen=50_000,
+                pension_employer_fen=80_000,
+                account_fen=40_000,
+            )
+            for person, citizen, employer in people
+        ],
+    )
+
+
+def _paid_lines(*people: tuple[str, str], month: str) -> ContributionPaidV3:
+    return ContributionPaidV3(
+        month=month,
+        paid_on=date(2026, 11, 10),
+        lines=[
+            PaidLineV3(person_ref=person, employer_credit_code=employer, amount_fen=140_000, late_fee_fen=0)
+            for person, employer in people
+        ],
+    )
+
+
 HIRED = EmployeeEnrolledV1(
     person_ref="p-1",
     citizen_id=ONE,
@@ -225,9 +263,10 @@ def _enrolled_file(*hired: EmployeeEnrolledV1) -> EmployeeEnrolledV2:
     return EmployeeEnrolledV2(lines=[EnrolledLineV2(**one.model_dump()) for one in hired])
 
 
-# The same facts as the stream holds them: a person's month or enrolment per message (version 1, the
-# history before version 2), a payroll's month or a decision's enrolments per message (version 2),
-# and the first kind then the second.
+# The same facts as the stream holds them: a person's month or enrolment per message (version 1), an
+# employer's month per message (version 2), a chunk of a month whatever its employers, or a decision's
+# enrolments, per message (version 3 of the contributions, 2 of the enrolments, as published now),
+# and one version after another.
 FACTS: dict[str, list[tuple[str, int, Any]]] = {
     "v1": [
         ("employee_enrolled", 1, HIRED),
@@ -250,6 +289,26 @@ FACTS: dict[str, list[tuple[str, int, Any]]] = {
         ("employee_enrolled", 2, _enrolled_file(REHIRED)),
         ("contribution_paid", 2, _paid_month("p-1", month="2026-10")),
         ("contribution_assessed", 2, _assessed_month(("p-1", ONE), month="2026-11")),
+    ],
+    "v3": [
+        ("employee_enrolled", 2, _enrolled_file(HIRED)),
+        ("contribution_assessed", 3, _assessed_lines(("p-1", ONE, NANCHANG), ("p-2", TWO, JIUJIANG), month="2026-09")),
+        ("contribution_paid", 3, _paid_lines(("p-1", NANCHANG), ("p-2", JIUJIANG), month="2026-09")),
+        ("contribution_assessed", 3, _assessed_lines(("p-1", ONE, NANCHANG), month="2026-10")),
+        ("employment_ended", 1, ENDED),
+        ("employee_enrolled", 2, _enrolled_file(REHIRED)),
+        ("contribution_paid", 3, _paid_lines(("p-1", NANCHANG), month="2026-10")),
+        ("contribution_assessed", 3, _assessed_lines(("p-1", ONE, NANCHANG), month="2026-11")),
+    ],
+    "v2 then v3": [
+        ("employee_enrolled", 1, HIRED),
+        ("contribution_assessed", 2, _assessed_month(("p-1", ONE), ("p-2", TWO), month="2026-09")),
+        ("contribution_paid", 3, _paid_lines(("p-1", NANCHANG), ("p-2", NANCHANG), month="2026-09")),
+        ("contribution_assessed", 3, _assessed_lines(("p-1", ONE, NANCHANG), month="2026-10")),
+        ("employment_ended", 1, ENDED),
+        ("employee_enrolled", 2, _enrolled_file(REHIRED)),
+        ("contribution_paid", 2, _paid_month("p-1", month="2026-10")),
+        ("contribution_assessed", 3, _assessed_lines(("p-1", ONE, NANCHANG), month="2026-11")),
     ],
     "v1 then v2": [
         ("employee_enrolled", 1, HIRED),

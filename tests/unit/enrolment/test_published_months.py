@@ -1,5 +1,5 @@
-"""A payroll's month leaves the enrolment service as one message per kind, a line per person; the
-people one decision enrolled, as one message."""
+"""A chunk of a month leaves the enrolment service as one message per kind, a line per person and
+employer; the people one decision enrolled, as one message."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from typing import Any
 
 from contracts.codec import decode
 from contracts.enrolment.events import (
-    ContributionAssessedV2,
-    ContributionPaidV2,
-    DeadlineBreachedV2,
+    ContributionAssessedV3,
+    ContributionPaidV3,
+    DeadlineBreachedV3,
     EmployeeEnrolledV2,
 )
 from contracts.subjects import Subjects
 from enrolment.domain import events as e
-from enrolment.domain.model import employer_stream
 from enrolment.domain.person_state import person_stream
 from enrolment.translation import to_public
 from runtime.eventstore import OutboxMessage
@@ -53,16 +52,16 @@ def assessed(person: str, employer: str = EMPLOYER, month: str = "2026-09") -> e
     )
 
 
-def overdue(person: str) -> e.ContributionOverdue:
+def overdue(person: str, employer: str = EMPLOYER) -> e.ContributionOverdue:
     return e.ContributionOverdue(
-        person_ref=person, employer_credit_code=EMPLOYER, month="2026-09", due_on=date(2026, 10, 15), at=NOW
+        person_ref=person, employer_credit_code=employer, month="2026-09", due_on=date(2026, 10, 15), at=NOW
     )
 
 
-def paid(person: str, late_fee_fen: int) -> e.ContributionPaid:
+def paid(person: str, late_fee_fen: int, employer: str = EMPLOYER) -> e.ContributionPaid:
     return e.ContributionPaid(
         person_ref=person,
-        employer_credit_code=EMPLOYER,
+        employer_credit_code=employer,
         month="2026-09",
         amount_fen=120_000,
         late_fee_fen=late_fee_fen,
@@ -98,36 +97,42 @@ async def record_many(appends: list[tuple[str, int, list[Any]]]) -> InMemoryEven
 
 
 async def test_a_chunks_month_assessed_late_is_one_assessment_and_one_breach_with_a_line_each() -> None:
-    people = ["p-1", "p-2", "p-3"]
-    store = await record_many([(person_stream(p), 0, [assessed(p), overdue(p)]) for p in people])
+    people = [("p-1", EMPLOYER), ("p-2", OTHER), ("p-3", EMPLOYER)]
+    store = await record_many([(person_stream(p), 0, [assessed(p, e), overdue(p, e)]) for p, e in people])
 
-    assert kinds(store.outbox) == ["contribution_assessed.v2", "deadline_breached.v2"]
-    month = decode(store.outbox[0].payload, ContributionAssessedV2)
-    breach = decode(store.outbox[1].payload, DeadlineBreachedV2)
-    assert [line.person_ref for line in month.data.lines] == people
-    assert (month.data.employer_credit_code, month.data.month, month.data.region) == (EMPLOYER, "2026-09", "36")
-    assert [line.citizen_id for line in month.data.lines] == [f"citizen-of-{p}" for p in people]
-    assert breach.data.stream_ids == [person_stream(p) for p in people]
-    assert (breach.data.kind, breach.data.due_on) == ("contribution_due", date(2026, 10, 15))
-    assert month.subject == breach.subject == employer_stream(EMPLOYER)
+    assert kinds(store.outbox) == ["contribution_assessed.v3", "deadline_breached.v3"]
+    month = decode(store.outbox[0].payload, ContributionAssessedV3)
+    breach = decode(store.outbox[1].payload, DeadlineBreachedV3)
+    assert [(line.person_ref, line.employer_credit_code) for line in month.data.lines] == people
+    assert (month.data.month, month.data.region, month.data.due_on) == ("2026-09", "36", date(2026, 10, 15))
+    assert [line.citizen_id for line in month.data.lines] == [f"citizen-of-{p}" for p, _ in people]
+    assert [(line.stream_id, line.employer_credit_code) for line in breach.data.lines] == [
+        (person_stream(p), e) for p, e in people
+    ]
+    assert breach.data.kind == "contribution_due"
+    assert {line.due_on for line in breach.data.lines} == {date(2026, 10, 15)}
+    assert month.subject == breach.subject == person_stream("p-1")  # where the first would have gone
     # Each message keeps the id of the first event it carries: a relay's retry is deduplicated.
     first_events = store.state.streams[person_stream("p-1")]
     assert [m.message_id for m in store.outbox] == [first_events[0].event_id, first_events[1].event_id]
     assert sum(len(events) for events in store.state.streams.values()) == 6  # every person's own events
 
 
-async def test_a_payment_is_one_message_with_each_persons_amount_and_late_fee() -> None:
+async def test_a_payment_is_one_message_with_each_persons_employer_amount_and_late_fee() -> None:
     store = await record_many(
-        [(person_stream("p-1"), 0, [paid("p-1", 0)]), (person_stream("p-2"), 0, [paid("p-2", 600)])]
+        [(person_stream("p-1"), 0, [paid("p-1", 0)]), (person_stream("p-2"), 0, [paid("p-2", 600, OTHER)])]
     )
 
     [message] = store.outbox
-    payment = decode(message.payload, ContributionPaidV2)
-    assert [(line.person_ref, line.late_fee_fen) for line in payment.data.lines] == [("p-1", 0), ("p-2", 600)]
-    assert payment.data.paid_on == date(2026, 11, 4)
+    payment = decode(message.payload, ContributionPaidV3)
+    assert [(line.person_ref, line.employer_credit_code, line.late_fee_fen) for line in payment.data.lines] == [
+        ("p-1", EMPLOYER, 0),
+        ("p-2", OTHER, 600),
+    ]
+    assert (payment.data.month, payment.data.paid_on) == ("2026-09", date(2026, 11, 4))
 
 
-async def test_only_lines_of_the_same_month_and_employer_are_joined_and_a_decisions_enrolments_all() -> None:
+async def test_only_lines_of_the_same_month_are_joined_and_a_decisions_enrolments_all() -> None:
     store = await record_many(
         [
             (person_stream("p-1"), 0, [enrolled("p-1"), assessed("p-1")]),
@@ -137,23 +142,17 @@ async def test_only_lines_of_the_same_month_and_employer_are_joined_and_a_decisi
         ]
     )
 
-    assert kinds(store.outbox) == [
-        "employee_enrolled.v2",
-        "contribution_assessed.v2",
-        "contribution_assessed.v2",
-        "contribution_assessed.v2",
-    ]
+    assert kinds(store.outbox) == ["employee_enrolled.v2", "contribution_assessed.v3", "contribution_assessed.v3"]
     [enrolments] = [decode(m.payload, EmployeeEnrolledV2) for m in store.outbox if "enrolled" in m.subject]
     assert [(line.person_ref, line.employer_credit_code) for line in enrolments.data.lines] == [
         ("p-1", EMPLOYER),
         ("p-2", OTHER),
     ]
     assert enrolments.subject == person_stream("p-1")  # where the first would have gone
-    months = [decode(m.payload, ContributionAssessedV2).data for m in store.outbox if "assessed" in m.subject]
-    assert [(m.employer_credit_code, m.month, [line.person_ref for line in m.lines]) for m in months] == [
-        (EMPLOYER, "2026-09", ["p-1", "p-4"]),
-        (EMPLOYER, "2026-10", ["p-2"]),
-        (OTHER, "2026-09", ["p-3"]),
+    months = [decode(m.payload, ContributionAssessedV3).data for m in store.outbox if "assessed" in m.subject]
+    assert [(m.month, [(line.person_ref, line.employer_credit_code) for line in m.lines]) for m in months] == [
+        ("2026-09", [("p-1", EMPLOYER), ("p-3", OTHER), ("p-4", EMPLOYER)]),
+        ("2026-10", [("p-2", EMPLOYER)]),
     ]
 
 
@@ -163,6 +162,8 @@ async def test_one_persons_record_publishes_a_month_of_one_line() -> None:
         await RECORDER.record(tx, person_stream("p-1"), 0, [overdue("p-1")], context())
 
     [message] = store.outbox
-    breach = decode(message.payload, DeadlineBreachedV2)
-    assert breach.data.stream_ids == [person_stream("p-1")]
-    assert breach.subject == employer_stream(EMPLOYER)
+    breach = decode(message.payload, DeadlineBreachedV3)
+    assert [(line.stream_id, line.employer_credit_code) for line in breach.data.lines] == [
+        (person_stream("p-1"), EMPLOYER)
+    ]
+    assert breach.subject == person_stream("p-1")

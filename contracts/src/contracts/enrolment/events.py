@@ -115,7 +115,8 @@ class AssessedLineV2(_Event):
 
 
 class ContributionAssessedV2(_Lines):
-    """A month of contributions assessed for an employer's people, due on `due_on`: a line each."""
+    """A month of contributions assessed for an employer's people, due on `due_on`: a line each.
+    No longer published (see `ContributionAssessedV3`)."""
 
     employer_credit_code: str
     region: str
@@ -131,7 +132,8 @@ class PaidLineV2(_Event):
 
 
 class ContributionPaidV2(_Lines):
-    """An employer's payment of a month for its people, a line each (with any late fee)."""
+    """An employer's payment of a month for its people, a line each (with any late fee). No longer
+    published (see `ContributionPaidV3`)."""
 
     employer_credit_code: str
     month: str
@@ -141,7 +143,7 @@ class ContributionPaidV2(_Lines):
 
 class DeadlineBreachedV2(_Lines):
     """A legal limit passed for each stream of `stream_ids`: registration overdue, contribution
-    overdue (supervision and SLA figures)."""
+    overdue (supervision and SLA figures). No longer published (see `DeadlineBreachedV3`)."""
 
     LINES: ClassVar[str] = "stream_ids"
 
@@ -168,3 +170,52 @@ class EmployeeEnrolledV2(LinesMessage):
     whatever their employers."""
 
     lines: list[EnrolledLineV2]
+
+
+class AssessedLineV3(AssessedLineV2):
+    """One person's month with one employer."""
+
+    employer_credit_code: str
+
+
+class ContributionAssessedV3(LinesMessage):
+    """A month of contributions assessed, due on `due_on`: a line per person and employer, the lines
+    of one decision (a chunk of up to 100 people of a month's assessment), whatever their employers."""
+
+    region: str
+    month: str
+    due_on: date
+    lines: list[AssessedLineV3]
+
+
+class PaidLineV3(PaidLineV2):
+    """One person's month paid by one employer, with any late fee."""
+
+    employer_credit_code: str
+
+
+class ContributionPaidV3(LinesMessage):
+    """A month's contributions paid on `paid_on`: a line per person and employer, the lines of one
+    decision (a payment, or a chunk of a collection file), whatever their employers."""
+
+    month: str
+    paid_on: date
+    lines: list[PaidLineV3]
+
+
+class BreachLineV3(_Event):
+    """A legal limit passed for a stream (an employer, or a person), due on `due_on`; the employer
+    whose obligation it was, when it is a person's."""
+
+    stream_id: str
+    due_on: date
+    employer_credit_code: str | None = None
+
+
+class DeadlineBreachedV3(LinesMessage):
+    """A legal limit of one kind passed, a line per stream: registration overdue (the employer's,
+    or an employee's), contribution overdue (a person's month); supervision and SLA figures. The
+    lines of one decision, whatever their due dates and employers."""
+
+    kind: str
+    lines: list[BreachLineV3]

@@ -1,31 +1,30 @@
 """Private enrolment events -> public contracts (one small case per event).
 
-Enrolments, contributions and breaches leave in version 2, a line per person: the recorder joins a
-chunk's lines of one employer's month into one message (addressed, as its envelope's subject, to the
-employer), so a payroll of a hundred people's month is three messages, not three hundred; and the
-people one decision enrolled (a file of them, whatever their employers) into one."""
+Enrolments, contributions and breaches leave with a line per person (enrolments in version 2, the
+others in version 3): the recorder joins one decision's lines of a kind into one message, whatever
+their employers, so a chunk of a hundred people's month is three messages, not three hundred, and
+a file of enrolments one."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from pydantic import BaseModel
-
 from contracts.enrolment.events import (
-    AssessedLineV2,
-    ContributionAssessedV2,
-    ContributionPaidV2,
-    DeadlineBreachedV2,
+    AssessedLineV3,
+    BreachLineV3,
+    ContributionAssessedV3,
+    ContributionPaidV3,
+    DeadlineBreachedV3,
     EmployeeEnrolledV2,
     EmployerRegisteredV1,
     EmploymentEndedV1,
     EnrolledLineV2,
     InjuryClassSetV1,
-    PaidLineV2,
+    PaidLineV3,
 )
 from enrolment.domain import events as e
-from enrolment.domain.model import employer_stream, registration_due
+from enrolment.domain.model import registration_due
 from enrolment.domain.values import Scheme
 from runtime.recording import Published
 from runtime.workdays import local_date
@@ -51,7 +50,7 @@ def to_public(event: e.Event, stream_id: str, *, region: str) -> Sequence[Publis
             ]
             due_on = registration_due(event.established_on)
             if local_date(event.registered_at) > due_on:
-                registered.append(_breach("employer_registration", stream_id, due_on))
+                registered.append(_breach("employer_registration", stream_id, due_on, None))
             return registered
         case e.InjuryClassMatched() | e.InjuryClassAssigned():
             how = "matched" if isinstance(event, e.InjuryClassMatched) else "assigned"
@@ -80,7 +79,7 @@ def to_public(event: e.Event, stream_id: str, *, region: str) -> Sequence[Publis
             enrolled = [Published("employee_enrolled", EmployeeEnrolledV2(lines=[line]), 2)]
             if event.late:
                 due_on = event.hired_on + timedelta(days=30)
-                enrolled.append(_breach("employee_registration", stream_id, due_on))
+                enrolled.append(_breach("employee_registration", stream_id, due_on, event.employer_credit_code))
             return enrolled
         case e.EmploymentEnded():
             return [
@@ -97,15 +96,15 @@ def to_public(event: e.Event, stream_id: str, *, region: str) -> Sequence[Publis
             pension = next(
                 (line for line in event.lines if line[0] == Scheme.PENSION.value), (Scheme.PENSION.value, 0, 0)
             )
-            assessed = ContributionAssessedV2(
-                employer_credit_code=event.employer_credit_code,
+            assessed = ContributionAssessedV3(
                 region=region,
                 month=event.month,
                 due_on=event.due_on,
                 lines=[
-                    AssessedLineV2(
+                    AssessedLineV3(
                         person_ref=event.person_ref,
                         citizen_id=event.citizen_id,
+                        employer_credit_code=event.employer_credit_code,
                         base_fen=event.base_fen,
                         employer_total_fen=event.employer_total_fen,
                         worker_total_fen=event.worker_total_fen,
@@ -114,32 +113,29 @@ def to_public(event: e.Event, stream_id: str, *, region: str) -> Sequence[Publis
                     )
                 ],
             )
-            return [_payroll("contribution_assessed", assessed, event.employer_credit_code)]
+            return [Published("contribution_assessed", assessed, 3)]
         case e.ContributionPaid():
-            paid = ContributionPaidV2(
-                employer_credit_code=event.employer_credit_code,
+            paid = ContributionPaidV3(
                 month=event.month,
                 paid_on=event.paid_on,
                 lines=[
-                    PaidLineV2(
-                        person_ref=event.person_ref, amount_fen=event.amount_fen, late_fee_fen=event.late_fee_fen
+                    PaidLineV3(
+                        person_ref=event.person_ref,
+                        employer_credit_code=event.employer_credit_code,
+                        amount_fen=event.amount_fen,
+                        late_fee_fen=event.late_fee_fen,
                     )
                 ],
             )
-            return [_payroll("contribution_paid", paid, event.employer_credit_code)]
+            return [Published("contribution_paid", paid, 3)]
         case e.EmployerRegistrationOverdue():
-            return [_breach("employer_registration", stream_id, event.due_on)]
+            return [_breach("employer_registration", stream_id, event.due_on, None)]
         case e.ContributionOverdue():
-            breach = DeadlineBreachedV2(kind="contribution_due", due_on=event.due_on, stream_ids=[stream_id])
-            return [_payroll("deadline_breached", breach, event.employer_credit_code)]
+            return [_breach("contribution_due", stream_id, event.due_on, event.employer_credit_code)]
         case _:
             return []
 
 
-def _breach(kind: str, stream_id: str, due_on: date) -> Published:
-    return Published("deadline_breached", DeadlineBreachedV2(kind=kind, due_on=due_on, stream_ids=[stream_id]), 2)
-
-
-def _payroll(message: str, data: BaseModel, employer_credit_code: str) -> Published:
-    """A line of an employer's month: joined with the other lines of the same decision."""
-    return Published(message, data, 2, subject=employer_stream(employer_credit_code))
+def _breach(kind: str, stream_id: str, due_on: date, employer_credit_code: str | None) -> Published:
+    line = BreachLineV3(stream_id=stream_id, due_on=due_on, employer_credit_code=employer_credit_code)
+    return Published("deadline_breached", DeadlineBreachedV3(kind=kind, lines=[line]), 3)

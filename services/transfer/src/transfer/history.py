@@ -20,8 +20,10 @@ from contracts.enrolment.events import (
     AssessedLineV2,
     ContributionAssessedV1,
     ContributionAssessedV2,
+    ContributionAssessedV3,
     ContributionPaidV1,
     ContributionPaidV2,
+    ContributionPaidV3,
     EmployeeEnrolledV1,
     EmployeeEnrolledV2,
     EmploymentEndedV1,
@@ -39,9 +41,10 @@ log = logging.getLogger(__name__)
 
 OnPaid = Callable[[PostgresTransaction, list[str], "PostgresHistory"], Awaitable[None]]
 
-# (message, version): contributions come a payroll's month per message in version 2, enrolments a
-# decision's people per message; version 1 (a person's month, a person's enrolment) is what the
-# stream's history before it holds.
+# (message, version): contributions come a decision's lines per message in version 3 (a chunk of a
+# month, whatever the employers), enrolments in version 2; the stream's history before holds version
+# 2 of the contributions (an employer's month per message) and version 1 of both (a person's month,
+# a person's enrolment).
 SOURCES = (
     ("employee_enrolled", 1),
     ("employee_enrolled", 2),
@@ -50,6 +53,8 @@ SOURCES = (
     ("contribution_paid", 1),
     ("contribution_assessed", 2),
     ("contribution_paid", 2),
+    ("contribution_assessed", 3),
+    ("contribution_paid", 3),
 )
 
 
@@ -92,8 +97,11 @@ def _assessed_rows(version: int, raw: bytes) -> list[tuple[Any, ...]]:
     if version == 1:
         one = decode(raw, ContributionAssessedV1).data
         return [_assessed(one, one.employer_credit_code, one.month)]
-    month = decode(raw, ContributionAssessedV2).data
-    return [_assessed(line, month.employer_credit_code, month.month) for line in month.lines]
+    if version == 2:
+        month = decode(raw, ContributionAssessedV2).data
+        return [_assessed(line, month.employer_credit_code, month.month) for line in month.lines]
+    lines = decode(raw, ContributionAssessedV3).data
+    return [_assessed(line, line.employer_credit_code, lines.month) for line in lines.lines]
 
 
 def _enrolled_lines(version: int, raw: bytes) -> list[EmployeeEnrolledV1 | EnrolledLineV2]:
@@ -106,8 +114,11 @@ def _paid_rows(version: int, raw: bytes) -> list[tuple[str, str, str]]:
     if version == 1:
         one = decode(raw, ContributionPaidV1).data
         return [(one.person_ref, one.employer_credit_code, one.month)]
-    month = decode(raw, ContributionPaidV2).data
-    return [(line.person_ref, month.employer_credit_code, month.month) for line in month.lines]
+    if version == 2:
+        month = decode(raw, ContributionPaidV2).data
+        return [(line.person_ref, month.employer_credit_code, month.month) for line in month.lines]
+    lines = decode(raw, ContributionPaidV3).data
+    return [(line.person_ref, line.employer_credit_code, lines.month) for line in lines.lines]
 
 
 async def _apply_run(conn: asyncpg.Connection, name: str, version: int, run: list[bytes]) -> list[str]:

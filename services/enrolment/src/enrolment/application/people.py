@@ -318,7 +318,7 @@ async def _in_chunks(
     """Apply `each` to the people `CHUNK` at a time, one transaction per chunk, each chunk once per command.
 
     `refs` come in the order that makes the chunks: an employer's people next to each other, so
-    that a chunk's lines of an employer's month leave as one message, not one per few people. Each
+    that a chunk reads few employers and sets their people's deadlines an employer at a time. Each
     chunk is decided in the order of its people's refs, as every chunk is, so that two chunks
     holding the same two people (someone on two payrolls) write their streams in the same order and
     never wait for each other the wrong way round.
