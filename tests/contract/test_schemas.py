@@ -158,6 +158,7 @@ SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
         ]
     ),
     ee.EmploymentEndedV1: lambda: ee.EmploymentEndedV1(**PERSON, ended_on=date(2025, 6, 30)),
+    ee.EmploymentEndedV2: lambda: ee.EmploymentEndedV2(lines=[ee.EndedLineV2(**PERSON, ended_on=date(2025, 6, 30))]),
     ee.ContributionAssessedV1: lambda: ee.ContributionAssessedV1(
         **PERSON,
         citizen_id=CITIZEN,

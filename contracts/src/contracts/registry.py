@@ -140,6 +140,7 @@ EVENTS: dict[str, type[BaseModel]] = (
         "enrolment",
         {
             "employee_enrolled": ee.EmployeeEnrolledV2,
+            "employment_ended": ee.EmploymentEndedV2,
             "contribution_assessed": ee.ContributionAssessedV2,
             "contribution_paid": ee.ContributionPaidV2,
             "deadline_breached": ee.DeadlineBreachedV2,

@@ -24,6 +24,8 @@ from contracts.enrolment.events import (
     EmployeeEnrolledV1,
     EmployeeEnrolledV2,
     EmploymentEndedV1,
+    EmploymentEndedV2,
+    EndedLineV2,
     EnrolledLineV2,
     PaidLineV2,
     PaidLineV3,
@@ -263,6 +265,11 @@ def _enrolled_file(*hired: EmployeeEnrolledV1) -> EmployeeEnrolledV2:
     return EmployeeEnrolledV2(lines=[EnrolledLineV2(**one.model_dump()) for one in hired])
 
 
+def _ended_file(*ended: EmploymentEndedV1) -> EmploymentEndedV2:
+    """The employments one decision ended, as version 2 publishes them: one message, a line each."""
+    return EmploymentEndedV2(lines=[EndedLineV2(**one.model_dump()) for one in ended])
+
+
 # The same facts as the stream holds them: a person's month or enrolment per message (version 1), an
 # employer's month per message (version 2), a chunk of a month whatever its employers, or a decision's
 # enrolments, per message (version 3 of the contributions, 2 of the enrolments, as published now),
@@ -295,7 +302,7 @@ FACTS: dict[str, list[tuple[str, int, Any]]] = {
         ("contribution_assessed", 3, _assessed_lines(("p-1", ONE, NANCHANG), ("p-2", TWO, JIUJIANG), month="2026-09")),
         ("contribution_paid", 3, _paid_lines(("p-1", NANCHANG), ("p-2", JIUJIANG), month="2026-09")),
         ("contribution_assessed", 3, _assessed_lines(("p-1", ONE, NANCHANG), month="2026-10")),
-        ("employment_ended", 1, ENDED),
+        ("employment_ended", 2, _ended_file(ENDED)),
         ("employee_enrolled", 2, _enrolled_file(REHIRED)),
         ("contribution_paid", 3, _paid_lines(("p-1", NANCHANG), month="2026-10")),
         ("contribution_assessed", 3, _assessed_lines(("p-1", ONE, NANCHANG), month="2026-11")),
@@ -368,6 +375,22 @@ async def test_a_files_enrolments_are_each_an_employment_whatever_their_employer
 
     rows = await pool.fetch("SELECT person_ref, employer_credit_code, hired_on FROM employments ORDER BY person_ref")
     assert [tuple(r) for r in rows] == [("p-1", NANCHANG, date(2026, 9, 1)), ("p-2", JIUJIANG, date(2026, 9, 1))]
+
+
+async def test_a_files_ends_each_end_an_employment_whatever_their_employers(pool: asyncpg.Pool) -> None:
+    other = HIRED.model_copy(update={"person_ref": "p-2", "citizen_id": TWO, "employer_credit_code": JIUJIANG})
+    other_ended = ENDED.model_copy(update={"person_ref": "p-2", "employer_credit_code": JIUJIANG})
+
+    await _fed(
+        pool,
+        [
+            ("employee_enrolled", 2, _enrolled_file(HIRED, other)),
+            ("employment_ended", 2, _ended_file(ENDED, other_ended)),
+        ],
+    )
+
+    rows = await pool.fetch("SELECT person_ref, employer_credit_code, ended_on FROM employments ORDER BY person_ref")
+    assert [tuple(r) for r in rows] == [("p-1", NANCHANG, date(2026, 10, 31)), ("p-2", JIUJIANG, date(2026, 10, 31))]
 
 
 async def test_a_month_of_no_lines_changes_nothing(pool: asyncpg.Pool) -> None:

@@ -1,5 +1,5 @@
 """A chunk of a month leaves the enrolment service as one message per kind, a line per person and
-employer; the people one decision enrolled, as one message."""
+employer; the people one decision enrolled, or the employments it ended, as one message."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from contracts.enrolment.events import (
     ContributionPaidV3,
     DeadlineBreachedV3,
     EmployeeEnrolledV2,
+    EmploymentEndedV2,
 )
 from contracts.subjects import Subjects
 from enrolment.domain import events as e
@@ -27,7 +28,7 @@ EMPLOYER, OTHER = "91360102MA35L0XC0", "91360111MA35L0XC1"
 RECORDER: EventRecorder[Any] = EventRecorder(
     "enrolment",
     Subjects("t"),
-    [e.ContributionAssessed, e.ContributionOverdue, e.ContributionPaid, e.EmployeeEnrolled],
+    [e.ContributionAssessed, e.ContributionOverdue, e.ContributionPaid, e.EmployeeEnrolled, e.EmploymentEnded],
     partial(to_public, region="36"),
 )
 
@@ -153,6 +154,26 @@ async def test_only_lines_of_the_same_month_are_joined_and_a_decisions_enrolment
     assert [(m.month, [(line.person_ref, line.employer_credit_code) for line in m.lines]) for m in months] == [
         ("2026-09", [("p-1", EMPLOYER), ("p-3", OTHER), ("p-4", EMPLOYER)]),
         ("2026-10", [("p-2", EMPLOYER)]),
+    ]
+
+
+async def test_a_decisions_ends_are_one_message_whatever_their_employers() -> None:
+    ended = [("p-1", EMPLOYER), ("p-2", OTHER)]
+    store = await record_many(
+        [
+            (
+                person_stream(p),
+                0,
+                [e.EmploymentEnded(person_ref=p, employer_credit_code=c, ended_on=date(2026, 9, 30), at=NOW)],
+            )
+            for p, c in ended
+        ]
+    )
+
+    [message] = store.outbox
+    ends = decode(message.payload, EmploymentEndedV2)
+    assert [(line.person_ref, line.employer_credit_code, line.ended_on) for line in ends.data.lines] == [
+        (p, c, date(2026, 9, 30)) for p, c in ended
     ]
 
 

@@ -56,6 +56,8 @@ class EmployeeEnrolledV1(_Event):
 
 
 class EmploymentEndedV1(_Event):
+    """One person's employment ended. No longer published (see `EmploymentEndedV2`)."""
+
     person_ref: str
     employer_credit_code: str
     ended_on: date
@@ -170,6 +172,17 @@ class EmployeeEnrolledV2(LinesMessage):
     whatever their employers."""
 
     lines: list[EnrolledLineV2]
+
+
+class EndedLineV2(EmploymentEndedV1):
+    """One person's employment with one employer ended on `ended_on`."""
+
+
+class EmploymentEndedV2(LinesMessage):
+    """The employments one decision ended, a line each: an end, or a file of them (批量减员),
+    whatever their employers."""
+
+    lines: list[EndedLineV2]
 
 
 class AssessedLineV3(AssessedLineV2):

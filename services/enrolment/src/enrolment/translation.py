@@ -1,9 +1,9 @@
 """Private enrolment events -> public contracts (one small case per event).
 
-Enrolments, contributions and breaches leave with a line per person (enrolments in version 2, the
-others in version 3): the recorder joins one decision's lines of a kind into one message, whatever
-their employers, so a chunk of a hundred people's month is three messages, not three hundred, and
-a file of enrolments one."""
+Enrolments, their ends, contributions and breaches leave with a line per person (enrolments and
+ends in version 2, the others in version 3): the recorder joins one decision's lines of a kind into
+one message, whatever their employers, so a chunk of a hundred people's month is three messages,
+not three hundred, and a file of enrolments or ends one."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from contracts.enrolment.events import (
     DeadlineBreachedV3,
     EmployeeEnrolledV2,
     EmployerRegisteredV1,
-    EmploymentEndedV1,
+    EmploymentEndedV2,
+    EndedLineV2,
     EnrolledLineV2,
     InjuryClassSetV1,
     PaidLineV3,
@@ -82,16 +83,10 @@ def to_public(event: e.Event, stream_id: str, *, region: str) -> Sequence[Publis
                 enrolled.append(_breach("employee_registration", stream_id, due_on, event.employer_credit_code))
             return enrolled
         case e.EmploymentEnded():
-            return [
-                Published(
-                    "employment_ended",
-                    EmploymentEndedV1(
-                        person_ref=event.person_ref,
-                        employer_credit_code=event.employer_credit_code,
-                        ended_on=event.ended_on,
-                    ),
-                )
-            ]
+            ended = EndedLineV2(
+                person_ref=event.person_ref, employer_credit_code=event.employer_credit_code, ended_on=event.ended_on
+            )
+            return [Published("employment_ended", EmploymentEndedV2(lines=[ended]), 2)]
         case e.ContributionAssessed():
             pension = next(
                 (line for line in event.lines if line[0] == Scheme.PENSION.value), (Scheme.PENSION.value, 0, 0)

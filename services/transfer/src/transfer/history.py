@@ -27,6 +27,7 @@ from contracts.enrolment.events import (
     EmployeeEnrolledV1,
     EmployeeEnrolledV2,
     EmploymentEndedV1,
+    EmploymentEndedV2,
     EnrolledLineV2,
 )
 from contracts.subjects import Subjects
@@ -42,13 +43,14 @@ log = logging.getLogger(__name__)
 OnPaid = Callable[[PostgresTransaction, list[str], "PostgresHistory"], Awaitable[None]]
 
 # (message, version): contributions come a decision's lines per message in version 3 (a chunk of a
-# month, whatever the employers), enrolments in version 2; the stream's history before holds version
-# 2 of the contributions (an employer's month per message) and version 1 of both (a person's month,
-# a person's enrolment).
+# month, whatever the employers), enrolments and their ends in version 2; the stream's history before
+# holds version 2 of the contributions (an employer's month per message) and version 1 of all (a
+# person's month, enrolment or end).
 SOURCES = (
     ("employee_enrolled", 1),
     ("employee_enrolled", 2),
     ("employment_ended", 1),
+    ("employment_ended", 2),
     ("contribution_assessed", 1),
     ("contribution_paid", 1),
     ("contribution_assessed", 2),
@@ -110,6 +112,12 @@ def _enrolled_lines(version: int, raw: bytes) -> list[EmployeeEnrolledV1 | Enrol
     return list(decode(raw, EmployeeEnrolledV2).data.lines)
 
 
+def _ended_lines(version: int, raw: bytes) -> Sequence[EmploymentEndedV1]:
+    if version == 1:
+        return [decode(raw, EmploymentEndedV1).data]
+    return decode(raw, EmploymentEndedV2).data.lines
+
+
 def _paid_rows(version: int, raw: bytes) -> list[tuple[str, str, str]]:
     if version == 1:
         one = decode(raw, ContributionPaidV1).data
@@ -142,7 +150,7 @@ async def _apply_run(conn: asyncpg.Connection, name: str, version: int, run: lis
             _ENROLLED, [(e.person_ref, e.employer_credit_code, e.schemes, e.hired_on) for e in enrolled]
         )
     elif name == "employment_ended":
-        ended = [decode(raw, EmploymentEndedV1).data for raw in run]
+        ended = [line for raw in run for line in _ended_lines(version, raw)]
         await conn.executemany(_ENDED, [(x.person_ref, x.employer_credit_code, x.ended_on) for x in ended])
     return []
 
