@@ -154,17 +154,9 @@ class DeadlineBreachedV2(_Lines):
     stream_ids: list[str]
 
 
-class EnrolledLineV2(_Event):
+class EnrolledLineV2(EmployeeEnrolledV1):
     """One person enrolled with an employer: the schemes, the hiring date, the contribution base, and
     whether the enrolment came after its 30 days."""
-
-    person_ref: str
-    citizen_id: str
-    employer_credit_code: str
-    schemes: list[str]
-    hired_on: date
-    base_fen: int
-    late: bool
 
 
 class EmployeeEnrolledV2(LinesMessage):

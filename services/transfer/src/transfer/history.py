@@ -28,7 +28,6 @@ from contracts.enrolment.events import (
     EmployeeEnrolledV2,
     EmploymentEndedV1,
     EmploymentEndedV2,
-    EnrolledLineV2,
 )
 from contracts.subjects import Subjects
 from runtime.batching import json_rows
@@ -102,14 +101,14 @@ def _assessed_rows(version: int, raw: bytes) -> list[tuple[Any, ...]]:
     if version == 2:
         month = decode(raw, ContributionAssessedV2).data
         return [_assessed(line, month.employer_credit_code, month.month) for line in month.lines]
-    lines = decode(raw, ContributionAssessedV3).data
-    return [_assessed(line, line.employer_credit_code, lines.month) for line in lines.lines]
+    chunk = decode(raw, ContributionAssessedV3).data
+    return [_assessed(line, line.employer_credit_code, chunk.month) for line in chunk.lines]
 
 
-def _enrolled_lines(version: int, raw: bytes) -> list[EmployeeEnrolledV1 | EnrolledLineV2]:
+def _enrolled_lines(version: int, raw: bytes) -> Sequence[EmployeeEnrolledV1]:
     if version == 1:
         return [decode(raw, EmployeeEnrolledV1).data]
-    return list(decode(raw, EmployeeEnrolledV2).data.lines)
+    return decode(raw, EmployeeEnrolledV2).data.lines
 
 
 def _ended_lines(version: int, raw: bytes) -> Sequence[EmploymentEndedV1]:
@@ -125,8 +124,8 @@ def _paid_rows(version: int, raw: bytes) -> list[tuple[str, str, str]]:
     if version == 2:
         month = decode(raw, ContributionPaidV2).data
         return [(line.person_ref, month.employer_credit_code, month.month) for line in month.lines]
-    lines = decode(raw, ContributionPaidV3).data
-    return [(line.person_ref, line.employer_credit_code, lines.month) for line in lines.lines]
+    chunk = decode(raw, ContributionPaidV3).data
+    return [(line.person_ref, line.employer_credit_code, chunk.month) for line in chunk.lines]
 
 
 async def _apply_run(conn: asyncpg.Connection, name: str, version: int, run: list[bytes]) -> list[str]:
