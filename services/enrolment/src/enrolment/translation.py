@@ -51,7 +51,7 @@ def to_public(event: e.Event, stream_id: str, *, region: str) -> Sequence[Publis
             ]
             due_on = registration_due(event.established_on)
             if local_date(event.registered_at) > due_on:
-                registered.append(_breach("employer_registration", stream_id, due_on, None))
+                registered.append(_breach("employer_registration", stream_id, due_on))
             return registered
         case e.InjuryClassMatched() | e.InjuryClassAssigned():
             how = "matched" if isinstance(event, e.InjuryClassMatched) else "assigned"
@@ -124,13 +124,15 @@ def to_public(event: e.Event, stream_id: str, *, region: str) -> Sequence[Publis
             )
             return [Published("contribution_paid", paid, 3)]
         case e.EmployerRegistrationOverdue():
-            return [_breach("employer_registration", stream_id, event.due_on, None)]
+            return [_breach("employer_registration", stream_id, event.due_on)]
         case e.ContributionOverdue():
             return [_breach("contribution_due", stream_id, event.due_on, event.employer_credit_code)]
         case _:
             return []
 
 
-def _breach(kind: str, stream_id: str, due_on: date, employer_credit_code: str | None) -> Published:
+def _breach(kind: str, stream_id: str, due_on: date, employer_credit_code: str | None = None) -> Published:
+    """A breach line of a stream (an employer's own, or a person's with the employer whose it was),
+    joined with the decision's other breaches of its kind."""
     line = BreachLineV3(stream_id=stream_id, due_on=due_on, employer_credit_code=employer_credit_code)
     return Published("deadline_breached", DeadlineBreachedV3(kind=kind, lines=[line]), 3)
