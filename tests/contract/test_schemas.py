@@ -92,6 +92,13 @@ RECORD = {
     "market_registered_at": NOW,
 }
 PERSON = {"person_ref": "0123456789abcdef", "employer_credit_code": CREDIT_CODE}
+MONTH_FEN = {  # a person's month as every version of the assessment writes it
+    "base_fen": 600_000,
+    "employer_total_fen": 100_000,
+    "worker_total_fen": 60_000,
+    "pension_employer_fen": 96_000,
+    "account_fen": 48_000,
+}
 
 SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
     ec.ImportMarketRegistration: lambda: ec.ImportMarketRegistration(**RECORD),
@@ -164,11 +171,7 @@ SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
         citizen_id=CITIZEN,
         region="36",
         month="2025-03",
-        base_fen=600_000,
-        employer_total_fen=100_000,
-        worker_total_fen=60_000,
-        pension_employer_fen=96_000,
-        account_fen=48_000,
+        **MONTH_FEN,
         due_on=date(2025, 4, 15),
     ),
     ee.ContributionPaidV1: lambda: ee.ContributionPaidV1(
@@ -186,11 +189,7 @@ SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
             ee.AssessedLineV2(
                 person_ref=PERSON["person_ref"],
                 citizen_id=CITIZEN,
-                base_fen=600_000,
-                employer_total_fen=100_000,
-                worker_total_fen=60_000,
-                pension_employer_fen=96_000,
-                account_fen=48_000,
+                **MONTH_FEN,
             )
         ],
     ),
@@ -211,11 +210,7 @@ SAMPLES: dict[type[BaseModel], Callable[[], BaseModel]] = {
             ee.AssessedLineV3(
                 **PERSON,
                 citizen_id=CITIZEN,
-                base_fen=600_000,
-                employer_total_fen=100_000,
-                worker_total_fen=60_000,
-                pension_employer_fen=96_000,
-                account_fen=48_000,
+                **MONTH_FEN,
             )
         ],
     ),

@@ -155,6 +155,17 @@ def _delivery(subjects: Subjects, name: str, data: Any, version: int = 1) -> Del
     return Delivery(subjects.event("36", "enrolment", name, version), encode(envelope), {}, uuid4(), 1)
 
 
+# A person's month as every version writes it: the base, what employer and worker owe, the pension
+# part and the individual account.
+MONTH_FEN = {
+    "base_fen": 500_000,
+    "employer_total_fen": 90_000,
+    "worker_total_fen": 50_000,
+    "pension_employer_fen": 80_000,
+    "account_fen": 40_000,
+}
+
+
 def _assessed(person: str, citizen: str, month: str) -> ContributionAssessedV1:
     return ContributionAssessedV1(
         person_ref=person,
@@ -162,11 +173,7 @@ def _assessed(person: str, citizen: str, month: str) -> ContributionAssessedV1:
         employer_credit_code=NANCHANG,
         region="36",
         month=month,
-        base_fen=500_000,
-        employer_total_fen=90_000,
-        worker_total_fen=50_000,
-        pension_employer_fen=80_000,
-        account_fen=40_000,
+        **MONTH_FEN,
         due_on=date(2026, 11, 15),
     )
 
@@ -193,11 +200,7 @@ def _assessed_month(*people: tuple[str, str], month: str) -> ContributionAssesse
             AssessedLineV2(
                 person_ref=person,
                 citizen_id=citizen,
-                base_fen=500_000,
-                employer_total_fen=90_000,
-                worker_total_fen=50_000,
-                pension_employer_fen=80_000,
-                account_fen=40_000,
+                **MONTH_FEN,
             )
             for person, citizen in people
         ],
@@ -225,11 +228,7 @@ def _assessed_lines(*people: tuple[str, str, str], month: str) -> ContributionAs
                 person_ref=person,
                 citizen_id=citizen,
                 employer_credit_code=employer,
-                base_fen=500_000,
-                employer_total_fen=90_000,
-                worker_total_fen=50_000,
-                pension_employer_fen=80_000,
-                account_fen=40_000,
+                **MONTH_FEN,
             )
             for person, citizen, employer in people
         ],
