@@ -6,8 +6,9 @@ with 8 tasks each (the same 16 connections in all), each on uvloop as `runtime.h
 The target is a ratio to the raw single statement, so the raw statement is measured again beside
 them: each round runs the raw statement, then one process, then two, for as long each, on the same
 database, and the ratio is taken to the raw rounds' median. This machine's speed drifts by 10-40%
-from one minute to the next; the raw section at the start of the run is minutes away (its ratio is
-kept in each figure's `extra`).
+from one minute to the next, and the raw section at the start of the run is minutes away (its figure
+stays in the summary as `limit.pg_event_outbox_tx`); each round's own ratio is kept in the figure's
+`extra` (`ratio_by_round`).
 """
 
 from __future__ import annotations
