@@ -43,7 +43,10 @@ TASKS = 16
 RUNS = 3
 
 
-async def append_loop(store: PostgresEventStore, tasks: int, duration: float) -> dict[str, float]:
+async def appends(store: PostgresEventStore, tasks: int, duration: float) -> tuple[int, float, list[float]]:
+    """`tasks` tasks appending an event with its outbox row to a new stream each, for `duration`:
+    (appends, seconds, latencies in ms)."""
+
     async def step(_: int) -> None:
         event_id = uuid.uuid4()
         async with store.transaction() as tx:
@@ -54,7 +57,11 @@ async def append_loop(store: PostgresEventStore, tasks: int, duration: float) ->
                 [OutboxMessage(event_id, OUTBOX_SUBJECT, OUTBOX_PAYLOAD, OUTBOX_HEADERS)],
             )
 
-    count, elapsed, latencies = await closed_loop(tasks, duration, step)
+    return await closed_loop(tasks, duration, step)
+
+
+async def append_loop(store: PostgresEventStore, tasks: int, duration: float) -> dict[str, float]:
+    count, elapsed, latencies = await appends(store, tasks, duration)
     return {
         "count": count,
         "seconds": elapsed,

@@ -3,17 +3,18 @@
 The log is filled inside PostgreSQL (`INSERT ... SELECT generate_series`, 100,000 events per
 transaction, 10 events per stream, the bench's registered-employer payload), then VACUUM ANALYZE
 and CHECKPOINT: one database with 1M events, and a copy of it (`CREATE DATABASE ... TEMPLATE`)
-filled to 2M. Both sizes are then measured in turns, the first one first and then the other: this
-machine's speed drifts by 10-25% within minutes, which one size measured after the other took for
-growth (-10.8% / +9.3% in one run, -7.7% / -24.9% and -7.9% / +16.9% in two others).
-At each size: appends with outbox (16 tasks, new stream each, as `stack.append`) and stream loads
-(16 tasks, `tx.load` of a random 10-event stream of the log), median of 6 runs of 2.5 s each, the
-sizes alternating: 3 runs of 5 s moved by +-10% between runs of the same code (loads +8.9%,
--9.3%, -10.8% in three runs one after the other), 6 shorter ones by +-5% (-4.7%, -2.5%, +0.8%;
-appends -1.9%, -3.9%, +4.5%), in the same 30 s of each. What keeps
-them flat is written in docs/performance.md: every statement on the hot path reaches its rows by
-an index whose depth grows with log(n) (`(stream_id, version)`, `event_id`,
-`(transaction_id, position)`); nothing scans the log.
+filled to 2M. At each size: appends with outbox (16 tasks, new stream each, as `stack.append`) and
+stream loads (16 tasks, `tx.load` of a random 10-event stream of the log).
+
+The sizes are measured in short slices, one size's slice right after the other's (`SLICES` pairs of
+0.6 s each, the order turned each pair: 1M 2M, 2M 1M, ...), and the change is the median of the
+pairs' own ratios. This machine's speed drifts by 10-40% within seconds to minutes, and a slower
+phase caught by one size's runs read as growth: with 6 runs of 2.5 s a size, medians taken apart,
+the full runs of one day gave the loads +9.4%, +25.0%, +14.5%, -9.6%, -15.2%, -11.8% and +0.7% for
+the same code and log. Two slices 0.6 s apart see the same phase. What keeps the cost flat is written
+in docs/performance.md: every statement on the hot path reaches its rows by an index whose depth
+grows with log(n) (`(stream_id, version)`, `event_id`, `(transaction_id, position)`); nothing scans
+the log.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ from tests.bench.common import (
     seconds,
 )
 from tests.bench.limits_pg import migrated_pool
-from tests.bench.stack_append import append_loop
+from tests.bench.stack_append import append_loop, appends
 
 TASKS = 16
-RUNS = 6
+SLICES = 20  # pairs of slices, a slice of each size
 PER_STREAM = 10
 CHUNK = 100_000
 
@@ -63,7 +64,7 @@ async def _fill(pool: Any, start: int, end: int) -> float:
     return time.perf_counter() - began
 
 
-async def _loads(store: PostgresEventStore, streams: int, duration: float) -> dict[str, float]:
+async def _loads(store: PostgresEventStore, streams: int, duration: float) -> dict[str, Any]:
     rng = random.Random(7)  # noqa: S311 - which stream to load, not a secret
 
     async def step(_: int) -> None:
@@ -73,27 +74,50 @@ async def _loads(store: PostgresEventStore, streams: int, duration: float) -> di
             raise AssertionError(f"a grown stream holds {len(loaded)} events")
 
     count, elapsed, latencies = await closed_loop(TASKS, duration, step)
-    return {"value": count / elapsed, "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99)}
+    return {"count": count, "seconds": elapsed, "latencies": latencies}
+
+
+async def _appends(store: PostgresEventStore, _streams: int, duration: float) -> dict[str, Any]:
+    count, elapsed, latencies = await appends(store, TASKS, duration)
+    return {"count": count, "seconds": elapsed, "latencies": latencies}
+
+
+def compared(slices: list[tuple[dict[str, Any], dict[str, Any]]]) -> tuple[dict[str, float], dict[str, float], float]:
+    """Each size's rate over all its slices with its p50/p99, and the change from the first size to
+    the second: the median of each pair's own ratio, so that a phase of the machine that both slices
+    of a pair share cancels out."""
+
+    def pooled(size: int) -> dict[str, float]:
+        latencies = [ms for pair in slices for ms in pair[size]["latencies"]]
+        count = sum(pair[size]["count"] for pair in slices)
+        elapsed = sum(pair[size]["seconds"] for pair in slices)
+        return {
+            "value": count / elapsed if elapsed else 0.0,
+            "p50_ms": percentile(latencies, 50),
+            "p99_ms": percentile(latencies, 99),
+        }
+
+    ratios = [(b["count"] / b["seconds"]) / (a["count"] / a["seconds"]) for a, b in slices if a["count"] and b["count"]]
+    return pooled(0), pooled(1), (median(ratios) - 1) if ratios else 0.0
 
 
 async def _in_turns(
     stores: tuple[PostgresEventStore, PostgresEventStore], sizes: tuple[int, int], duration: float
-) -> list[dict[str, dict[str, float]]]:
-    """Appends, then loads, at both sizes in turns (which size goes first alternates), `RUNS` each."""
+) -> dict[str, tuple[dict[str, float], dict[str, float], float]]:
+    """Appends, then loads: `SLICES` pairs of slices each, a slice of each size (which goes first
+    turns each pair)."""
     for store in stores:
         await append_loop(store, TASKS, 0.5)  # warm-up
-    runs: list[list[dict[str, dict[str, float]]]] = [[], []]
-    for turn in range(RUNS):
-        for which in (0, 1) if turn % 2 == 0 else (1, 0):
-            runs[which].append({"append": await append_loop(stores[which], TASKS, duration)})
-    for turn in range(RUNS):
-        for which in (0, 1) if turn % 2 == 0 else (1, 0):
-            runs[which][turn]["load"] = await _loads(stores[which], sizes[which] // PER_STREAM, duration)
-
-    def middle(size: list[dict[str, dict[str, float]]], what: str) -> dict[str, float]:
-        return {k: median([r[what][k] for r in size]) for k in ("value", "p50_ms", "p99_ms")}
-
-    return [{what: middle(size, what) for what in ("append", "load")} for size in runs]
+    results = {}
+    for what, measure in (("append", _appends), ("load", _loads)):
+        slices = []
+        for turn in range(SLICES):
+            pair: list[dict[str, Any]] = [{}, {}]
+            for which in (0, 1) if turn % 2 == 0 else (1, 0):
+                pair[which] = await measure(stores[which], sizes[which] // PER_STREAM, duration)
+            slices.append((pair[0], pair[1]))
+        results[what] = compared(slices)
+    return results
 
 
 async def _copied(admin_dsn: str, template: str, name: str) -> None:
@@ -121,7 +145,7 @@ async def _dropped(admin_dsn: str, *names: str) -> None:
 
 async def measure(pg: EmbeddedPostgres) -> list[Figure]:
     first = max(20_000, round(1_000_000 * scale() / CHUNK) * CHUNK or CHUNK)
-    duration = seconds(2.5, minimum=1.0)
+    duration = seconds(0.6, minimum=0.25)
     small_name, large_name = "bench_growth", "bench_growth_doubled"
     small_dsn, large_dsn = pg.create_database(small_name), pg.database_url(large_name)
     pool = await migrated_pool(small_dsn, size=TASKS)
@@ -137,7 +161,7 @@ async def measure(pg: EmbeddedPostgres) -> list[Figure]:
     try:
         filled += time.perf_counter() - began + await _fill(pools[1], first, 2 * first)
         say(f"stack: growth, {first:,} and {2 * first:,} events measured in turns")
-        small, large = await _in_turns(
+        results = await _in_turns(
             (PostgresEventStore(pools[0]), PostgresEventStore(pools[1])), (first, 2 * first), duration
         )
         size = await pools[1].fetchval("SELECT pg_size_pretty(pg_total_relation_size('events'))")
@@ -147,8 +171,7 @@ async def measure(pg: EmbeddedPostgres) -> list[Figure]:
     await _dropped(pg.url, small_name, large_name)
     figures = []
     for what, label, unit in (("append", "appends with outbox", "events/s"), ("load", "stream loads", "loads/s")):
-        before, after = small[what], large[what]
-        change = after["value"] / before["value"] - 1 if before["value"] else 0.0
+        before, after, change = results[what]
         figures.append(
             Figure(
                 f"stack.growth_{what}",
