@@ -252,6 +252,21 @@ class TestEventStoreContract:
         }
         assert await outbox_size(store) == 1
 
+    async def test_several_streams_events_keep_their_own_data_and_a_shared_metadata(self, store: Any) -> None:
+        shared = {"correlation_id": "c-1", "actor": {"kind": "operator", "id": "op-1"}}
+        events = [NewEvent(uuid4(), "Happened", {"n": n, "text": "参保"}, shared) for n in range(3)]
+        own = NewEvent(uuid4(), "Happened", {"n": 3, "none": None}, {"correlation_id": "c-2"})
+        async with store.transaction() as tx:
+            await tx.append_many([StreamAppend("j-1", 0, events[:2]), StreamAppend("j-2", 0, [events[2], own])])
+
+        page = await store.read_all(Position(), 100)
+        assert [(e.stream_id, e.data, e.metadata) for e in page if e.stream_id.startswith("j-")] == [
+            ("j-1", {"n": 0, "text": "参保"}, shared),
+            ("j-1", {"n": 1, "text": "参保"}, shared),
+            ("j-2", {"n": 2, "text": "参保"}, shared),
+            ("j-2", {"n": 3, "none": None}, {"correlation_id": "c-2"}),
+        ]
+
     @pytest.mark.parametrize("stale_version", [0, 2])
     async def test_several_streams_one_of_them_stale_append_nothing(self, store: Any, stale_version: int) -> None:
         async with store.transaction() as tx:
