@@ -17,6 +17,7 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import pytest
 
 from contracts.envelope import Actor, ActorKind, Channel
 from contracts.identifiers import citizen_id_check_character
@@ -25,10 +26,12 @@ from contracts.subjects import Subjects
 from injury.application import agreements, determinations, settlements
 from injury.application import catalogues as catalogue_use_cases
 from injury.bootstrap import sample_catalogue
+from injury.domain.errors import AgreementNotActiveError
 from injury.domain.events import EVENT_TYPES
 from injury.lookups import PostgresCatalogues, PostgresSettlementIndex, PseudonymousPeople
 from injury.translation import to_public
 from runtime import db
+from runtime.commands import execute_once
 from runtime.deadlines import CalendarBook, Timers
 from runtime.eventstore import PostgresEventStore, Transaction
 from runtime.recording import CommandContext, EventRecorder
@@ -138,3 +141,77 @@ async def test_a_posting_through_the_network_takes_no_lock_and_a_hold_takes_one(
     assert counting.locks == 1  # the hold only
     rows = await pool.fetch("SELECT stream_id FROM settlement_index ORDER BY stream_id")
     assert [r["stream_id"] for r in rows] == ["settlement-H36001-JS-2", "settlement-H36001-JS-3"]
+
+
+async def _posted_once(injury: Injury, number: str, catalogues: PostgresCatalogues) -> dict[str, Any]:
+    """A posting as the service runs it: once per command id, decided again on a conflict."""
+    command = c.PostSettlement(
+        hospital_id=HOSPITAL, hospital_settlement_no=number, citizen_id=WORKER, determination_ref="RD-1",
+        service_date=SERVICE_DAY, lines=LINES, declared_total_fen=18600,
+    )  # fmt: skip
+    deps = {"catalogues": catalogues, "index": PostgresSettlementIndex(), "people": injury.people}
+
+    async def decide(tx: Transaction) -> dict[str, Any]:
+        result: dict[str, Any] = await settlements.post_settlement(tx, command, ctx(), recorder=injury.recorder, **deps)
+        return result
+
+    return await execute_once(injury.store, uuid4(), decide)
+
+
+async def test_a_posting_on_the_agreement_and_determination_kept_from_the_last_reads_nothing(
+    pool: asyncpg.Pool, database_url: str
+) -> None:
+    await db.migrate(pool, db.sql_files(("injury", files("injury") / "migrations")))
+    one = await db.create_pool(database_url, size=1)  # the statements of one connection, counted
+    try:
+        injury = Injury(one)
+        await injury.prepare("RD-1")
+        await injury.recognise("RD-1")
+        catalogues = PostgresCatalogues(injury.recorder, "36")
+        first = await _posted_once(injury, "JS-10", catalogues)  # reads them, and keeps them
+        sent: list[str] = []
+        async with one.acquire() as conn:
+            conn.add_query_logger(lambda record: sent.append(record.query.split()[0]))
+
+        second = await _posted_once(injury, "JS-11", catalogues)
+
+        assert sent == ["WITH"]  # its events, outbox row, index row and reply, checking what it took unread
+        assert first["status"] == second["status"] == "settled"
+        assert second["fund_fen"] == first["fund_fen"] == 1500
+    finally:
+        await one.close()
+
+
+async def test_a_posting_on_a_kept_agreement_suspended_since_elsewhere_is_decided_again_and_refused(
+    pool: asyncpg.Pool,
+) -> None:
+    await db.migrate(pool, db.sql_files(("injury", files("injury") / "migrations")))
+    injury = Injury(pool)
+    await injury.prepare("RD-1")
+    await injury.recognise("RD-1")
+    catalogues = PostgresCatalogues(injury.recorder, "36")
+    assert (await _posted_once(injury, "JS-20", catalogues))["status"] == "settled"
+    suspend = c.SuspendAgreement(hospital_id=HOSPITAL, effective_from=SERVICE_DAY, reason="breach of the agreement")
+    await injury.run(agreements.suspend_agreement, suspend)  # another replica: this one's kept agreement is old
+
+    with pytest.raises(AgreementNotActiveError):
+        await _posted_once(injury, "JS-21", catalogues)
+
+    async with injury.store.transaction() as tx:
+        assert await tx.load("settlement-H36001-JS-21") == []  # nothing settled on the old agreement
+
+
+async def test_a_retried_posting_on_kept_streams_gets_the_first_answer_and_pays_once(pool: asyncpg.Pool) -> None:
+    await db.migrate(pool, db.sql_files(("injury", files("injury") / "migrations")))
+    injury = Injury(pool)
+    await injury.prepare("RD-1")
+    await injury.recognise("RD-1")
+    catalogues = PostgresCatalogues(injury.recorder, "36")
+    await _posted_once(injury, "JS-30", catalogues)
+
+    first = await _posted_once(injury, "JS-31", catalogues)  # decided unread: taken as a new number
+    again = await _posted_once(injury, "JS-31", catalogues)  # the hospital's retry: the number exists
+
+    assert again == first
+    async with injury.store.transaction() as tx:
+        assert [e.event_type for e in await tx.load("settlement-H36001-JS-31")] == ["SettlementPosted"]

@@ -285,6 +285,49 @@ class TestEventStoreContract:
             assert await tx.reply_for(command) is None
         assert await outbox_size(store) == 0
 
+    async def test_a_decision_on_streams_it_did_not_read_commits_while_they_stay_where_it_took_them(
+        self, store: Any
+    ) -> None:
+        async with store.transaction() as tx:
+            await tx.append("rule", 0, [event(n=1)])
+        command = uuid4()
+        async with store.transaction() as tx:
+            tx.expect_unchanged("rule", 1)
+            tx.expect_unchanged("no-such-stream", 0)
+            await tx.append("case", 0, [event(n=2)], [message()])
+            await tx.record_reply(command, {"decided": True})
+
+        async with store.transaction() as tx:
+            assert [e.data["n"] for e in await tx.load("case")] == [2]
+            assert await tx.reply_for(command) == {"decided": True}
+        assert await outbox_size(store) == 1
+
+    @pytest.mark.parametrize("how", ["one stream", "several streams", "no append"])
+    async def test_a_decision_on_a_stream_that_moved_meanwhile_writes_nothing(self, store: Any, how: str) -> None:
+        async with store.transaction() as tx:
+            await tx.append("rule", 0, [event(n=1)])
+        taken_at = 1
+        async with store.transaction() as tx:
+            await tx.append("rule", 1, [event(n=2)])  # another replica changed the rule since
+        command = uuid4()
+
+        with pytest.raises(ConcurrencyError) as raised:
+            async with store.transaction() as tx:
+                tx.expect_unchanged("rule", taken_at)
+                if how == "one stream":
+                    await tx.append("case", 0, [event()], [message()])
+                elif how == "several streams":
+                    await tx.append_many(
+                        [StreamAppend("case", 0, [event()], [message()]), StreamAppend("x", 0, [event()])]
+                    )
+                await tx.record_reply(command, {"decided": True})
+
+        assert raised.value.stream_id == "rule"
+        async with store.transaction() as tx:
+            assert {k: len(v) for k, v in (await tx.load_many(["case", "x"])).items()} == {"case": 0, "x": 0}
+            assert await tx.reply_for(command) is None
+        assert await outbox_size(store) == 0
+
     async def test_read_all_returns_every_event_once_in_commit_order(self, store: Any) -> None:
         for i in range(5):
             async with store.transaction() as tx:

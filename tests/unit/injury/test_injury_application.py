@@ -82,9 +82,15 @@ class SampleCatalogue:
         self.recorder = recorder
 
     async def read_with(
-        self, tx: Transaction, streams: Sequence[str]
+        self, tx: Transaction, streams: Sequence[str], *, keep: Sequence[str] = ()
     ) -> tuple[Catalogue, dict[str, tuple[list[Any], int]]]:
         return CATALOGUE, await self.recorder.load_many(tx, streams)
+
+    def keeps(self, streams: Sequence[str]) -> bool:
+        return False
+
+    def kept_with(self, tx: Transaction, streams: Sequence[str]) -> None:
+        return None
 
 
 class People:

@@ -163,6 +163,12 @@ class Transaction(Protocol):
         ConcurrencyError (one round trip)."""
         ...
 
+    def expect_unchanged(self, stream_id: str, version: int) -> None:
+        """The decision was taken on `stream_id` at `version` without reading it (a state kept in
+        the process): the transaction commits only if the stream is still at that version, else a
+        ConcurrencyError and nothing written (the decision then runs again, reading)."""
+        ...
+
     async def claim(self, consumer: str, message_id: UUID) -> bool: ...
 
     async def claim_all(self, consumer: str, message_ids: Sequence[UUID]) -> set[UUID]:
@@ -199,10 +205,11 @@ class EventStore(Protocol):
 # whatever rides with them, all behind the guard: the command's reply, deadlines cancelled and
 # deadlines scheduled. Sub-statements of one statement see the same snapshot, so a cancel sees only
 # the deadlines that were there before it, as when it runs first on its own.
-_GUARD = """
+_GUARD_WHERE = "WHERE $2::int = 0 OR EXISTS (SELECT 1 FROM events WHERE stream_id = $1 AND version = $2)"
+_GUARD = f"""
 WITH guard AS (
     SELECT 1 AS ok
-    WHERE $2::int = 0 OR EXISTS (SELECT 1 FROM events WHERE stream_id = $1 AND version = $2)
+    {_GUARD_WHERE}
 )"""
 _APPENDED = """, appended AS (
     INSERT INTO events (stream_id, version, event_id, event_type, data, metadata)
@@ -338,11 +345,29 @@ def _append_statement(
     cancels: bool,
     schedules: bool,
     rides: tuple[tuple[str, int], ...] = (),
+    unchanged: int = 0,
 ) -> str:
     head, counted, taken = _append_head(listed)
     sql = _with_riders(head, taken, reply, cancels, schedules)
-    sql = _with_rides(sql, taken + _taken(reply, cancels, schedules), rides)
+    taken += _taken(reply, cancels, schedules)
+    sql = _with_rides(sql, taken, rides)
+    if unchanged:
+        sql, counted = _with_unchanged(sql, counted, taken + sum(width for _, width in rides), unchanged)
     return sql + counted
+
+
+def _with_unchanged(sql: str, counted: str, taken: int, unchanged: int) -> tuple[str, str]:
+    """The guard also asks that none of `unchanged` streams, a (stream, version) pair each in the
+    parameters after `taken`, has moved past its version; the closing SELECT names one that has."""
+    pairs = _rows(unchanged, taken + 1, ("text", "int"), ordinal=False)
+    moved = (
+        f"WITH moved AS (\n    SELECT u.stream_id FROM {pairs} AS u(stream_id, version)\n"
+        "    JOIN events e ON e.stream_id = u.stream_id AND e.version = u.version + 1\n), guard AS ("
+    )
+    guarded = sql.replace("WITH guard AS (", moved, 1).replace(
+        _GUARD_WHERE, f"WHERE ({_GUARD_WHERE.removeprefix('WHERE ')}) AND NOT EXISTS (SELECT 1 FROM moved)", 1
+    )
+    return guarded, counted.rstrip("\n") + ", (SELECT min(stream_id) FROM moved) AS moved\n"
 
 
 def deadline_columns(rows: Sequence[DeadlineRow]) -> list[list[Any]]:
@@ -479,6 +504,7 @@ class PostgresTransaction:
         self._cancels: list[tuple[str, str | None]] = []  # held only behind a held append, and
         self._schedules: list[DeadlineRow] = []  # cancels only before any schedule (their order)
         self._locked: set[tuple[str, int]] = set()  # advisory locks this transaction holds
+        self._unchanged: list[tuple[str, int]] = []  # streams decided on unread (`expect_unchanged`)
         self.queued_messages = 0
         self.wrote_events = False  # an append of events was sent or held: the projector has work
         self._after_commit: list[Callable[[], None]] = []
@@ -486,6 +512,23 @@ class PostgresTransaction:
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
+
+    def expect_unchanged(self, stream_id: str, version: int) -> None:
+        """Checked in the held append's statement, behind its guard, when one stream's append is
+        held: no round trip of its own. Otherwise by a read of the streams before the commit (under
+        READ COMMITTED as good as the read the decision did not make)."""
+        self._unchanged.append((stream_id, version))
+
+    async def _check_unchanged(self) -> None:
+        """The streams decided on unread, read for a version past the one expected."""
+        pairs, self._unchanged = self._unchanged, []
+        moved = await self._conn.fetchrow(
+            f"SELECT u.stream_id, u.version FROM {_rows(len(pairs), 1, ('text', 'int'), ordinal=False)} "
+            "AS u(stream_id, version) JOIN events e ON e.stream_id = u.stream_id AND e.version = u.version + 1 LIMIT 1",
+            *[value for pair in pairs for value in pair],
+        )
+        if moved is not None:
+            raise ConcurrencyError(moved["stream_id"], moved["version"])
 
     async def ride(self, sql: str, *args: Any) -> None:
         """A write of the caller's own that goes in the held append's statement, behind its guard:
@@ -588,6 +631,12 @@ class PostgresTransaction:
             await self._send_reply(*reply)
 
     async def commit(self) -> None:
+        if self._unchanged and (self._append is None or self._append.many):
+            try:
+                await self._check_unchanged()
+            except BaseException:
+                await self.rollback()
+                raise
         if self._open:
             try:
                 await self._send_held()
@@ -610,6 +659,7 @@ class PostgresTransaction:
 
     async def rollback(self) -> None:
         self._take_held()
+        self._unchanged = []
         self._after_commit.clear()
         self._locked.clear()
         if self._open:
@@ -731,11 +781,15 @@ class PostgresTransaction:
             arguments += cancel_columns(cancels)
         if schedules:
             arguments += deadline_columns(schedules)
+        unchanged, self._unchanged = self._unchanged, []
         try:
             row = await self._conn.fetchrow(
-                _append_statement(listed, reply is not None, bool(cancels), bool(schedules), held.ride_statements()),
+                _append_statement(
+                    listed, reply is not None, bool(cancels), bool(schedules), held.ride_statements(), len(unchanged)
+                ),
                 *arguments,
                 *held.ride_arguments(),
+                *[value for pair in unchanged for value in pair],
             )
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name == "events_pkey":
@@ -745,6 +799,8 @@ class PostgresTransaction:
             raise
         if row is None:
             raise RuntimeError("append returned no row")
+        if unchanged and row["moved"] is not None:
+            raise ConcurrencyError(row["moved"], dict(unchanged)[row["moved"]])
         if append.events and row["appended"] == 0:
             raise ConcurrencyError(append.stream_id, append.expected_version)
         self.queued_messages += row["queued"]

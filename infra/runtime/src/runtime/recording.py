@@ -344,6 +344,11 @@ class FoldedStreams(Generic[S]):
     def __len__(self) -> int:
         return len(self._kept)
 
+    def kept(self, stream_id: str) -> Folded[S] | None:
+        """The state kept for `stream_id`, if any: a decision taking it without a read asks the
+        transaction to check it is still at its version (`Transaction.expect_unchanged`)."""
+        return self._kept.get(stream_id)
+
     async def load_many(
         self, tx: Transaction, stream_ids: Sequence[str], *, whole: Sequence[str] = ()
     ) -> tuple[dict[str, Folded[S]], dict[str, tuple[list[Any], int]]]:

@@ -41,9 +41,13 @@ class InMemoryTransaction:
         self.appended: dict[str, int] = {}
         self.committed: list[Callable[[], None]] = []
         self.memo: dict[Any, Any] = {}
+        self.unchanged: list[tuple[str, int]] = []
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self.committed.append(callback)
+
+    def expect_unchanged(self, stream_id: str, version: int) -> None:
+        self.unchanged.append((stream_id, version))
 
     async def load(self, stream_id: str) -> list[StreamEvent]:
         return [StreamEvent(e.version, e.event_type, e.data) for e in self.state.streams.get(stream_id, [])]
@@ -132,7 +136,7 @@ class InMemoryEventStore:
         tx = InMemoryTransaction(draft, draft.commits)
         yield tx
         # Another transaction may have committed to the same streams meanwhile, as in PostgreSQL.
-        for stream_id, version in tx.appended.items():
+        for stream_id, version in [*tx.appended.items(), *tx.unchanged]:
             if len(self.state.streams.get(stream_id, [])) != version:
                 raise ConcurrencyError(stream_id, version)
         if replace(draft, commits=base.commits) != base:  # one that only read changes nothing

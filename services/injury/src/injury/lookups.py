@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -96,17 +97,50 @@ class PostgresReconciliations:
 class PostgresCatalogues:
     """The region's catalogue, kept folded at its version (`FoldedStreams`, any replica's
     publications caught up): a decision reads the versions published since with its own streams,
-    so an unchanged catalogue costs no round trip of its own."""
+    so an unchanged catalogue costs no round trip of its own. Streams a decision asks to keep (a
+    hospital's agreement, a worker's determination) are kept whole, as read, up to `capacity`, the
+    least recently used dropped first: a settlement on kept ones reads nothing (`kept_with`)."""
 
-    def __init__(self, recorder: Recorder, region: str) -> None:
+    def __init__(self, recorder: Recorder, region: str, *, capacity: int = 10_000) -> None:
         self.stream = cat.catalogue_stream(region)
         self._kept = FoldedStreams(recorder, cat.Catalogue(), cat.fold_on, capacity=1)
+        self._whole: OrderedDict[str, tuple[list[Any], int]] = OrderedDict()
+        self._capacity = capacity
 
     async def read_with(
-        self, tx: Transaction, streams: Sequence[str]
+        self, tx: Transaction, streams: Sequence[str], *, keep: Sequence[str] = ()
     ) -> tuple[cat.Catalogue, dict[str, tuple[list[Any], int]]]:
         folded, whole = await self._kept.load_many(tx, [self.stream], whole=streams)
+        if keep:
+            read = {stream: whole[stream] for stream in keep}
+            tx.after_commit(lambda: self._keep(read))
         return folded[self.stream].state, whole
+
+    def keeps(self, streams: Sequence[str]) -> bool:
+        return self._kept.kept(self.stream) is not None and all(stream in self._whole for stream in streams)
+
+    def kept_with(
+        self, tx: Transaction, streams: Sequence[str]
+    ) -> tuple[cat.Catalogue, dict[str, tuple[list[Any], int]]] | None:
+        catalogue = self._kept.kept(self.stream)
+        if catalogue is None or not self.keeps(streams):
+            return None
+        tx.expect_unchanged(self.stream, catalogue.version)
+        taken = {}
+        for stream in streams:
+            self._whole.move_to_end(stream)
+            taken[stream] = self._whole[stream]
+            tx.expect_unchanged(stream, taken[stream][1])
+        return catalogue.state, taken
+
+    def _keep(self, read: dict[str, tuple[list[Any], int]]) -> None:
+        for stream, (events, version) in read.items():
+            known = self._whole.get(stream)
+            if known is None or known[1] <= version:
+                self._whole[stream] = (events, version)
+            self._whole.move_to_end(stream)
+        while len(self._whole) > self._capacity:
+            self._whole.popitem(last=False)
 
 
 @dataclass(frozen=True)

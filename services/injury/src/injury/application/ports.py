@@ -24,9 +24,21 @@ class Catalogues(Protocol):
     kept with its own streams, in the same round trip."""
 
     async def read_with(
-        self, tx: Transaction, streams: Sequence[str]
+        self, tx: Transaction, streams: Sequence[str], *, keep: Sequence[str] = ()
     ) -> tuple[Catalogue, dict[str, tuple[list[Any], int]]]:
-        """The catalogue with every version published so far, and `streams`' events and versions."""
+        """The catalogue with every version published so far, and `streams`' events and versions;
+        those of `keep` are kept in memory once the transaction commits (`kept_with`)."""
+        ...
+
+    def keeps(self, streams: Sequence[str]) -> bool:
+        """Whether the catalogue and all of `streams` are kept in memory."""
+        ...
+
+    def kept_with(
+        self, tx: Transaction, streams: Sequence[str]
+    ) -> tuple[Catalogue, dict[str, tuple[list[Any], int]]] | None:
+        """The catalogue and `streams` as kept in memory, with no read, or None unless all are kept.
+        The transaction then commits only if none of them moved since (`expect_unchanged`)."""
         ...
 
 

@@ -26,6 +26,7 @@ from injury.domain.errors import (
 )
 from injury.domain.events import Event, SettlementHeldAsSelfPay, SettlementPosted
 from injury.domain.values import PostedLine, Posting, SettlementStatus
+from runtime.commands import presume_new
 from runtime.eventstore import Transaction
 from runtime.recording import CommandContext
 
@@ -120,13 +121,19 @@ async def post_settlement(
     stream = s.settlement_stream(posting.hospital_id, posting.hospital_settlement_no)
     hospital_stream = agreement.agreement_stream(posting.hospital_id)
     recognised = determination.determination_stream(posting.determination_ref) if posting.determination_ref else None
+    others = [hospital_stream, *([recognised] if recognised else [])]
     locked = False
     while True:
-        # The settlement, the hospital's agreement, the worker's determination and what the catalogue
-        # published since the version kept, in one round trip.
-        catalogue, loaded = await catalogues.read_with(
-            tx, [stream, hospital_stream, *([recognised] if recognised else [])]
-        )
+        # Usually no read at all: a new number, on the agreement, determination and catalogue kept
+        # from earlier settlements, the append's statement checking that none of them moved since.
+        # Else the settlement, the agreement, the determination and what the catalogue published
+        # since the version kept, in one round trip.
+        kept = not locked and catalogues.keeps(others) and presume_new(stream)  # the first attempt only
+        taken = catalogues.kept_with(tx, others) if kept else None
+        if taken is not None:
+            catalogue, loaded = taken[0], {**taken[1], stream: ([], 0)}
+        else:
+            catalogue, loaded = await catalogues.read_with(tx, [stream, *others], keep=others)
         past, version = loaded[stream]
         state = s.fold(past)
         recognition, _ = loaded[recognised] if recognised else ([], 0)
