@@ -363,7 +363,7 @@ class FoldedStreams(Generic[S]):
             events, version = loaded[stream_id]
             known = kept.get(stream_id)
             folded[stream_id] = self._on(known.state if known else self.start, events, version)
-        self._keep_once_committed(tx, folded)
+        self.keep_once_committed(tx, folded)
         return folded, {stream_id: loaded[stream_id] for stream_id in whole}
 
     async def load(self, tx: Transaction, stream_id: str) -> Folded[S]:
@@ -377,7 +377,7 @@ class FoldedStreams(Generic[S]):
         new events folded on once the transaction commits."""
         await self.recorder.record(tx, stream_id, folded.version, list(events), ctx)
         if events:
-            self._keep_once_committed(tx, {stream_id: self._on(folded.state, events, folded.version + len(events))})
+            self.keep_once_committed(tx, {stream_id: self._on(folded.state, events, folded.version + len(events))})
 
     async def record_many(
         self,
@@ -392,7 +392,7 @@ class FoldedStreams(Generic[S]):
         stream's state with its new events on, where the decision folded them already (a chunk's
         people, each decided on what the one before left): kept as they are, not folded again."""
         await self.recorder.record_many(tx, [(stream_id, f.version, events) for stream_id, f, events in appends], ctx)
-        self._keep_once_committed(
+        self.keep_once_committed(
             tx,
             {
                 stream_id: Folded(states[stream_id], f.version + len(events))
@@ -406,7 +406,8 @@ class FoldedStreams(Generic[S]):
     def _on(self, state: S, events: Sequence[Any], version: int) -> Folded[S]:
         return Folded(self.fold_on(state, events) if events else state, version)
 
-    def _keep_once_committed(self, tx: Transaction, folded: Mapping[str, Folded[S]]) -> None:
+    def keep_once_committed(self, tx: Transaction, folded: Mapping[str, Folded[S]]) -> None:
+        """Keep these states once `tx` has committed (streams read or written by it)."""
         if self.capacity > 0 and folded:
             tx.after_commit(lambda: self._keep(folded))
 

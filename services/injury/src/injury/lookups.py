@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,7 +14,7 @@ from injury.application.ports import Recorder
 from injury.domain import catalogue as cat
 from injury.domain.reconciliation import Reconciliation
 from runtime.eventstore import PostgresTransaction, Transaction
-from runtime.recording import FoldedStreams
+from runtime.recording import Folded, FoldedStreams
 
 
 def _postgres(tx: Transaction) -> PostgresTransaction:
@@ -99,48 +98,47 @@ class PostgresCatalogues:
     publications caught up): a decision reads the versions published since with its own streams,
     so an unchanged catalogue costs no round trip of its own. Streams a decision asks to keep (a
     hospital's agreement, a worker's determination) are kept whole, as read, up to `capacity`, the
-    least recently used dropped first: a settlement on kept ones reads nothing (`kept_with`)."""
+    least recently kept dropped first: a settlement on kept ones reads nothing (`kept_with`)."""
 
     def __init__(self, recorder: Recorder, region: str, *, capacity: int = 10_000) -> None:
         self.stream = cat.catalogue_stream(region)
         self._kept = FoldedStreams(recorder, cat.Catalogue(), cat.fold_on, capacity=1)
-        self._whole: OrderedDict[str, tuple[list[Any], int]] = OrderedDict()
-        self._capacity = capacity
+        self._whole: FoldedStreams[tuple[Any, ...]] = FoldedStreams(recorder, (), _followed, capacity=capacity)
 
     async def read_with(
         self, tx: Transaction, streams: Sequence[str], *, keep: Sequence[str] = ()
     ) -> tuple[cat.Catalogue, dict[str, tuple[list[Any], int]]]:
         folded, whole = await self._kept.load_many(tx, [self.stream], whole=streams)
-        if keep:
-            read = {stream: whole[stream] for stream in keep}
-            tx.after_commit(lambda: self._keep(read))
+        self._whole.keep_once_committed(
+            tx, {stream: Folded(tuple(whole[stream][0]), whole[stream][1]) for stream in keep}
+        )
         return folded[self.stream].state, whole
 
     def keeps(self, streams: Sequence[str]) -> bool:
-        return self._kept.kept(self.stream) is not None and all(stream in self._whole for stream in streams)
+        return self._kept.kept(self.stream) is not None and all(
+            self._whole.kept(stream) is not None for stream in streams
+        )
 
     def kept_with(
         self, tx: Transaction, streams: Sequence[str]
     ) -> tuple[cat.Catalogue, dict[str, tuple[list[Any], int]]] | None:
         catalogue = self._kept.kept(self.stream)
-        if catalogue is None or not self.keeps(streams):
+        if catalogue is None:
             return None
-        tx.expect_unchanged(self.stream, catalogue.version)
-        taken = {}
+        kept = {}
         for stream in streams:
-            self._whole.move_to_end(stream)
-            taken[stream] = self._whole[stream]
-            tx.expect_unchanged(stream, taken[stream][1])
-        return catalogue.state, taken
+            each = self._whole.kept(stream)
+            if each is None:
+                return None
+            kept[stream] = each
+        tx.expect_unchanged(self.stream, catalogue.version)
+        for stream, each in kept.items():
+            tx.expect_unchanged(stream, each.version)
+        return catalogue.state, {stream: (list(each.state), each.version) for stream, each in kept.items()}
 
-    def _keep(self, read: dict[str, tuple[list[Any], int]]) -> None:
-        for stream, (events, version) in read.items():
-            known = self._whole.get(stream)
-            if known is None or known[1] <= version:
-                self._whole[stream] = (events, version)
-            self._whole.move_to_end(stream)
-        while len(self._whole) > self._capacity:
-            self._whole.popitem(last=False)
+
+def _followed(events: tuple[Any, ...], more: Sequence[Any]) -> tuple[Any, ...]:
+    return (*events, *more)
 
 
 @dataclass(frozen=True)
