@@ -143,6 +143,15 @@ async def test_a_posting_through_the_network_takes_no_lock_and_a_hold_takes_one(
     assert [r["stream_id"] for r in rows] == ["settlement-H36001-JS-2", "settlement-H36001-JS-3"]
 
 
+async def _recognised(pool: asyncpg.Pool) -> Injury:
+    """The injury service's tables, an agreement, the catalogue and RD-1 recognised for the worker."""
+    await db.migrate(pool, db.sql_files(("injury", files("injury") / "migrations")))
+    injury = Injury(pool)
+    await injury.prepare("RD-1")
+    await injury.recognise("RD-1")
+    return injury
+
+
 async def _posted_once(injury: Injury, number: str, catalogues: PostgresCatalogues) -> dict[str, Any]:
     """A posting as the service runs it: once per command id, decided again on a conflict."""
     command = c.PostSettlement(
@@ -161,12 +170,10 @@ async def _posted_once(injury: Injury, number: str, catalogues: PostgresCatalogu
 async def test_a_posting_on_the_agreement_and_determination_kept_from_the_last_reads_nothing(
     pool: asyncpg.Pool, database_url: str
 ) -> None:
-    await db.migrate(pool, db.sql_files(("injury", files("injury") / "migrations")))
+    await _recognised(pool)
     one = await db.create_pool(database_url, size=1)  # the statements of one connection, counted
     try:
         injury = Injury(one)
-        await injury.prepare("RD-1")
-        await injury.recognise("RD-1")
         catalogues = PostgresCatalogues(injury.recorder, "36")
         first = await _posted_once(injury, "JS-10", catalogues)  # reads them, and keeps them
         sent: list[str] = []
@@ -185,10 +192,7 @@ async def test_a_posting_on_the_agreement_and_determination_kept_from_the_last_r
 async def test_a_posting_on_a_kept_agreement_suspended_since_elsewhere_is_decided_again_and_refused(
     pool: asyncpg.Pool,
 ) -> None:
-    await db.migrate(pool, db.sql_files(("injury", files("injury") / "migrations")))
-    injury = Injury(pool)
-    await injury.prepare("RD-1")
-    await injury.recognise("RD-1")
+    injury = await _recognised(pool)
     catalogues = PostgresCatalogues(injury.recorder, "36")
     assert (await _posted_once(injury, "JS-20", catalogues))["status"] == "settled"
     suspend = c.SuspendAgreement(hospital_id=HOSPITAL, effective_from=SERVICE_DAY, reason="breach of the agreement")
@@ -202,10 +206,7 @@ async def test_a_posting_on_a_kept_agreement_suspended_since_elsewhere_is_decide
 
 
 async def test_a_retried_posting_on_kept_streams_gets_the_first_answer_and_pays_once(pool: asyncpg.Pool) -> None:
-    await db.migrate(pool, db.sql_files(("injury", files("injury") / "migrations")))
-    injury = Injury(pool)
-    await injury.prepare("RD-1")
-    await injury.recognise("RD-1")
+    injury = await _recognised(pool)
     catalogues = PostgresCatalogues(injury.recorder, "36")
     await _posted_once(injury, "JS-30", catalogues)
 
