@@ -359,15 +359,19 @@ def _append_statement(
 def _with_unchanged(sql: str, counted: str, taken: int, unchanged: int) -> tuple[str, str]:
     """The guard also asks that none of `unchanged` streams, a (stream, version) pair each in the
     parameters after `taken`, has moved past its version; the closing SELECT names one that has."""
-    pairs = _rows(unchanged, taken + 1, ("text", "int"), ordinal=False)
-    moved = (
-        f"WITH moved AS (\n    SELECT u.stream_id FROM {pairs} AS u(stream_id, version)\n"
-        "    JOIN events e ON e.stream_id = u.stream_id AND e.version = u.version + 1\n), guard AS ("
-    )
-    guarded = sql.replace("WITH guard AS (", moved, 1).replace(
+    guarded = sql.replace("WITH guard AS (", f"WITH moved AS ({_moved(unchanged, taken + 1)}), guard AS (", 1).replace(
         _GUARD_WHERE, f"WHERE ({_GUARD_WHERE.removeprefix('WHERE ')}) AND NOT EXISTS (SELECT 1 FROM moved)", 1
     )
     return guarded, counted.rstrip("\n") + ", (SELECT min(stream_id) FROM moved) AS moved\n"
+
+
+def _moved(pairs: int, first: int) -> str:
+    """Those of `pairs` (stream, version) parameters from `$first` whose stream has an event past
+    that version (`expect_unchanged`)."""
+    return (
+        f"SELECT u.stream_id, u.version FROM {_rows(pairs, first, ('text', 'int'), ordinal=False)} AS u(stream_id, version) "
+        "JOIN events e ON e.stream_id = u.stream_id AND e.version = u.version + 1"
+    )
 
 
 def deadline_columns(rows: Sequence[DeadlineRow]) -> list[list[Any]]:
@@ -523,9 +527,7 @@ class PostgresTransaction:
         """The streams decided on unread, read for a version past the one expected."""
         pairs, self._unchanged = self._unchanged, []
         moved = await self._conn.fetchrow(
-            f"SELECT u.stream_id, u.version FROM {_rows(len(pairs), 1, ('text', 'int'), ordinal=False)} "
-            "AS u(stream_id, version) JOIN events e ON e.stream_id = u.stream_id AND e.version = u.version + 1 LIMIT 1",
-            *[value for pair in pairs for value in pair],
+            f"{_moved(len(pairs), 1)} LIMIT 1", *[value for pair in pairs for value in pair]
         )
         if moved is not None:
             raise ConcurrencyError(moved["stream_id"], moved["version"])
