@@ -64,7 +64,11 @@ async def _fill(pool: Any, start: int, end: int) -> float:
     return time.perf_counter() - began
 
 
-async def _loads(store: PostgresEventStore, streams: int, duration: float) -> dict[str, Any]:
+Slice = tuple[int, float, list[float]]
+"""One size's slice, as `closed_loop` gives it: (operations, seconds, latencies in ms)."""
+
+
+async def _loads(store: PostgresEventStore, streams: int, duration: float) -> Slice:
     rng = random.Random(7)  # noqa: S311 - which stream to load, not a secret
 
     async def step(_: int) -> None:
@@ -73,31 +77,29 @@ async def _loads(store: PostgresEventStore, streams: int, duration: float) -> di
         if len(loaded) != PER_STREAM:
             raise AssertionError(f"a grown stream holds {len(loaded)} events")
 
-    count, elapsed, latencies = await closed_loop(TASKS, duration, step)
-    return {"count": count, "seconds": elapsed, "latencies": latencies}
+    return await closed_loop(TASKS, duration, step)
 
 
-async def _appends(store: PostgresEventStore, _streams: int, duration: float) -> dict[str, Any]:
-    count, elapsed, latencies = await appends(store, TASKS, duration)
-    return {"count": count, "seconds": elapsed, "latencies": latencies}
+async def _appends(store: PostgresEventStore, _streams: int, duration: float) -> Slice:
+    return await appends(store, TASKS, duration)
 
 
-def compared(slices: list[tuple[dict[str, Any], dict[str, Any]]]) -> tuple[dict[str, float], dict[str, float], float]:
+def compared(slices: list[tuple[Slice, Slice]]) -> tuple[dict[str, float], dict[str, float], float]:
     """Each size's rate over all its slices with its p50/p99, and the change from the first size to
     the second: the median of each pair's own ratio, so that a phase of the machine that both slices
     of a pair share cancels out."""
 
     def pooled(size: int) -> dict[str, float]:
-        latencies = [ms for pair in slices for ms in pair[size]["latencies"]]
-        count = sum(pair[size]["count"] for pair in slices)
-        elapsed = sum(pair[size]["seconds"] for pair in slices)
+        latencies = [ms for pair in slices for ms in pair[size][2]]
+        count = sum(pair[size][0] for pair in slices)
+        elapsed = sum(pair[size][1] for pair in slices)
         return {
             "value": count / elapsed if elapsed else 0.0,
             "p50_ms": percentile(latencies, 50),
             "p99_ms": percentile(latencies, 99),
         }
 
-    ratios = [(b["count"] / b["seconds"]) / (a["count"] / a["seconds"]) for a, b in slices if a["count"] and b["count"]]
+    ratios = [(b[0] / b[1]) / (a[0] / a[1]) for a, b in slices if a[0] and b[0]]
     return pooled(0), pooled(1), (median(ratios) - 1) if ratios else 0.0
 
 
@@ -112,7 +114,7 @@ async def _in_turns(
     for what, measure in (("append", _appends), ("load", _loads)):
         slices = []
         for turn in range(SLICES):
-            pair: list[dict[str, Any]] = [{}, {}]
+            pair: dict[int, Slice] = {}
             for which in (0, 1) if turn % 2 == 0 else (1, 0):
                 pair[which] = await measure(stores[which], sizes[which] // PER_STREAM, duration)
             slices.append((pair[0], pair[1]))

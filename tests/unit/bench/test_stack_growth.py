@@ -7,8 +7,8 @@ import pytest
 from tests.bench.stack_growth import compared
 
 
-def _slice(count: int, seconds: float, *latencies: float) -> dict[str, object]:
-    return {"count": count, "seconds": seconds, "latencies": list(latencies)}
+def _slice(count: int, seconds: float, *latencies: float) -> tuple[int, float, list[float]]:
+    return count, seconds, list(latencies)
 
 
 def test_a_phase_both_slices_of_a_pair_share_cancels_out() -> None:
