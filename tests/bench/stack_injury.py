@@ -6,9 +6,9 @@ recognises one determination per worker (a determination belongs to one citizen)
 posts encounters of 2-4 lines from the shipped sample catalogue, each signed (HMAC, fresh message id),
 16 in flight: gateway signature check + replay guard (JetStream KV) -> NATS -> injury (pricing,
 events, outbox) -> reply. The postings are signed beforehand and sent by wrk (`settle.lua`), each
-once, as fast as 16 connections go for the run's duration: a Python client signing and posting
-them took nearly half a core of this 2-core machine from the stack it measured (httpx when wrk is
-missing). Then the same at about half that rate (fewer connections), for its latency; then retries
+once, as fast as 16 connections go, in RUNS runs (the figure: their median): a Python client
+signing and posting them took nearly half a core of this 2-core machine from the stack it measured
+(httpx when wrk is missing). Then the same at about half that rate (fewer connections), for its latency; then retries
 of settled numbers (new message id, same number and content) must get the first answer, and the
 injury database must show every number paid exactly once.
 """
@@ -22,6 +22,7 @@ import random
 import subprocess
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -36,13 +37,11 @@ from gateway.auth import issue_token
 from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from runtime.workdays import local_date
 from tests.bench import cpu
-from tests.bench.common import Figure, percentile, say, scale, whole_seconds
+from tests.bench.common import Figure, percentile, say, scale, stack_figure, whole_seconds
 from tests.bench.loadgen import find_wrk, half_load_connections
 from tests.bench.procs import (
     POLL_SECONDS,
     Children,
-    Published,
-    Traffic,
     contract_messages,
     nats_traffic,
     run_tool,
@@ -53,6 +52,7 @@ from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
 from tests.seeding import young_citizen
 
 IN_FLIGHT = 16
+RUNS = 3  # full-rate wrk runs; the figure is their median
 WORKERS = 32
 RETRIES = 50
 HOSPITAL = "HBENCH01"
@@ -234,11 +234,45 @@ async def _funds_posted(url: str) -> dict[str, int]:
     return {r["stream_id"].removeprefix(f"settlement-{HOSPITAL}-"): int(r["fund"]) for r in rows}
 
 
+async def _measured(
+    load: Callable[[int, int], Awaitable[dict[str, Any]]],
+    pids: dict[str, int],
+    nats_server: EmbeddedNats,
+    database: str,
+    seconds: int,
+) -> dict[str, Any]:
+    """One full-rate wrk run: its rate and latency, with the CPU and messages of each settlement."""
+    stored = await contract_messages(nats_server.url, database)
+    before, traffic = cpu.snapshot(pids), nats_traffic(nats_server.monitor_url)
+    sent = await load(IN_FLIGHT, seconds)
+    settled = int(sent["settled"])
+    cpu_us, cpu_system_us = cpu.per_operation_us(before, cpu.snapshot(pids), settled)
+    moved = nats_traffic(nats_server.monitor_url) - traffic
+    published = await contract_messages(nats_server.url, database) - stored
+    each = settled or 1
+    return {
+        "value": sent["rate"],
+        "p50_ms": sent["p50_us"] / 1000,
+        "p99_ms": sent["p99_us"] / 1000,
+        "settled": settled,
+        "other": int(sent["other"]),
+        "seconds": sent["duration_us"] / 1e6,
+        "cpu_us": cpu_us,
+        "cpu_system_us": cpu_system_us,
+        "events_per_op": published.events / each,
+        "letters_per_op": published.inbox / each,
+        "nats_in_per_op": moved.into / each,
+        "nats_out_per_op": moved.out / each,
+    }
+
+
 async def measure(children: Children, pg: EmbeddedPostgres, nats_server: EmbeddedNats) -> list[Figure]:
     wrk = find_wrk()
-    seconds = whole_seconds(10)
-    # Signed for: the full run, three probes for half load and the run there.
-    count = PRESIGNED_PER_SECOND * (2 * seconds + 3 * whole_seconds(2)) if wrk else max(200, int(2_000 * scale()))
+    seconds = whole_seconds(6)
+    # Signed for: the full runs, three probes for half load and the run there.
+    count = (
+        PRESIGNED_PER_SECOND * ((RUNS + 1) * seconds + 3 * whole_seconds(2)) if wrk else max(200, int(2_000 * scale()))
+    )
     common = {
         "YIWANG_NATS_URL": nats_server.url,
         "YIWANG_NATS_MONITOR_URL": nats_server.monitor_url,
@@ -307,10 +341,7 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
             answers = dict(zip(warm, await asyncio.gather(*(post(n, timed=False) for n in warm)), strict=True))
             runs: list[tuple[list[str], int, int]] = []  # wrk's: postings signed for it, settled answers, connections
             half: dict[str, Any] | None = None
-            cpu_us: dict[str, float] = {}  # per settled answer, of the full-rate wrk run
-            cpu_system_us: dict[str, float] = {}  # the part of it in the kernel
-            published = Published(0, 0, 0)  # event and inbox messages stored by that run
-            moved = Traffic(0, 0)  # messages into and out of the NATS server during it
+            full: list[dict[str, Any]] = []  # the full-rate runs: rate, latency, CPU and messages per settlement
             if wrk is not None:
                 queue = iter(measured)
 
@@ -325,16 +356,15 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                     runs.append((batch, int(sent["settled"]), connections))
                     return sent
 
-                say(f"stack: signed settlements through the gateway by wrk, {IN_FLIGHT} connections for {seconds} s")
-                stored = await contract_messages(nats_server.url, database)
-                before, traffic = cpu.snapshot(pids), nats_traffic(nats_server.monitor_url)
-                sent = await load(IN_FLIGHT, seconds)
-                cpu_us, cpu_system_us = cpu.per_operation_us(before, cpu.snapshot(pids), int(sent["settled"]))
-                moved = nats_traffic(nats_server.monitor_url) - traffic
-                published = await contract_messages(nats_server.url, database) - stored
-                took, settled_count = sent["duration_us"] / 1e6, int(sent["settled"])
-                p50, p99 = sent["p50_us"] / 1000, sent["p99_us"] / 1000
-                outcomes = {"settled": settled_count, "other": int(sent["other"])}
+                say(
+                    f"stack: signed settlements through the gateway by wrk, {IN_FLIGHT} connections, "
+                    f"{RUNS} runs of {seconds} s"
+                )
+                for _ in range(RUNS):
+                    full.append(await _measured(load, pids, nats_server, database, seconds))
+                settled_count = sum(int(r["settled"]) for r in full)
+                took = sum(float(r["seconds"]) for r in full)
+                outcomes = {"settled": settled_count, "other": sum(int(r["other"]) for r in full)}
                 paid_by_wrk = await _funds_posted(database)
                 candidates = [n for n in runs[0][0] if n in paid_by_wrk]
                 say("stack: signed settlements at about half that rate (fewer connections)")
@@ -343,7 +373,8 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                     rate: float = (await load(connections, whole_seconds(2)))["rate"]
                     return rate
 
-                half_connections = await half_load_connections(rate_at, sent["rate"], IN_FLIGHT)
+                middle = sorted(r["value"] for r in full)[len(full) // 2]
+                half_connections = await half_load_connections(rate_at, middle, IN_FLIGHT)
                 half = await load(half_connections, seconds)
             else:
                 say(f"stack: {count} signed settlements through the gateway, {IN_FLIGHT} in flight (httpx: no wrk)")
@@ -352,7 +383,13 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                 took = time.perf_counter() - started
                 answers.update(zip(measured, results, strict=True))
                 settled_count = sum(1 for n in measured if _settled(answers[n]))
-                p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+                full = [
+                    {
+                        "value": settled_count / took if took else 0.0,
+                        "p50_ms": percentile(latencies, 50),
+                        "p99_ms": percentile(latencies, 99),
+                    }
+                ]
                 candidates = [n for n in measured if _settled(answers[n])]
             if not settled_count:
                 raise RuntimeError(f"no settlement went through: {outcomes}")
@@ -405,14 +442,12 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
         f"{paid['projected_settled']}; {WORKERS} workers, 2-4 lines, HMAC-signed, client latency"
     )
     figures = [
-        Figure(
+        stack_figure(
             "stack.injury",
-            f"stack: signed settlements through the gateway, {IN_FLIGHT} conns",
-            settled_count / took if took else 0.0,
+            f"stack: signed settlements through the gateway, {IN_FLIGHT} conns"
+            + (f", {len(full)} runs of {seconds} s" if wrk else ""),
             "settlements/s",
-            "stack",
-            p50_ms=p50,
-            p99_ms=p99,
+            full,
             target="retries never pay twice",
             notes=notes,
             extra={
@@ -422,19 +457,6 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                 "expected_settled": expected,
                 "load": "wrk" if wrk else "httpx",
                 **paid,
-                **(
-                    {
-                        "value": settled_count / took,
-                        "cpu_us": cpu_us,
-                        "cpu_system_us": cpu_system_us,
-                        "events_per_op": published.events / settled_count,
-                        "letters_per_op": published.inbox / settled_count,
-                        "nats_in_per_op": moved.into / settled_count,
-                        "nats_out_per_op": moved.out / settled_count,
-                    }
-                    if cpu_us
-                    else {}
-                ),
             },
         )
     ]
