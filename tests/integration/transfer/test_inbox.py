@@ -18,10 +18,12 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
+from contracts.codec import decode
 from contracts.envelope import Actor, Channel
 from contracts.identifiers import pseudonym
 from contracts.subjects import Subjects
 from contracts.transfer.commands import ApplyForTransfer
+from contracts.transfer.messages import TransferStagesV2
 from runtime import db
 from runtime.clock import FixedClock
 from runtime.deadlines import CalendarBook, Timers
@@ -87,6 +89,22 @@ class Region:
         for delivery in deliveries:
             async with self.store.transaction() as tx:
                 await self.inbox.handler(tx, delivery)
+
+    async def stages(self, case_id: str) -> list[list[str]]:
+        """The steps of each `transfer_stage` message this region's outbox holds for the case, in order."""
+        rows = await self.pool.fetch(
+            "SELECT payload FROM outbox WHERE subject LIKE '%.transfer.evt.transfer_stage.v2' ORDER BY id"
+        )
+        messages = [decode(bytes(r["payload"]), TransferStagesV2).data for r in rows]
+        return [[step.step for step in m.steps] for m in messages if m.case_id == case_id]
+
+    async def causes(self, case_id: str) -> dict[str, str]:
+        """Each event of the case's stream: the message it was decided on."""
+        rows = await self.pool.fetch(
+            "SELECT event_type, metadata->>'causation_id' AS cause FROM events WHERE stream_id = $1",
+            f"transfer-{case_id}",
+        )
+        return {r["event_type"]: r["cause"] for r in rows}
 
     async def steps(self, prefix: str, case_id: str) -> list[str]:
         rows = await self.pool.fetch(
@@ -171,4 +189,23 @@ async def test_a_fetch_of_letters_is_read_at_once_and_answered_as_each_letter_al
             "TransferCompleted",
         ]
     assert len(await old.letters_to("36", alone)) == 6
+    # A case's sheet and funds in one fetch: decided each on its own message, recorded as one append,
+    # their steps one public message; each alone, a message each.
+    letter_sent = ["contact_letter_sent"]
+    for case_id in together:
+        assert await new.stages(case_id) == [letter_sent, ["information_sheet_received", "funds_received", "completed"]]
+    for case_id in alone:
+        assert await new.stages(case_id) == [
+            letter_sent,
+            ["information_sheet_received"],
+            ["funds_received", "completed"],
+        ]
+    sheet, funds = await old.letters_to("36", together[:1])
+    assert await new.causes(together[0]) == {
+        "TransferApplied": None,
+        "ContactLetterSent": None,
+        "InformationSheetReceived": str(sheet.message_id),
+        "FundsReceived": str(funds.message_id),
+        "TransferCompleted": str(funds.message_id),
+    }
     assert await new.pool.fetchval("SELECT count(*) FROM deadlines WHERE status = 'pending'") == 0

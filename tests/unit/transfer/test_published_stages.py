@@ -9,7 +9,7 @@ from typing import Any
 from contracts.codec import decode
 from contracts.subjects import Subjects
 from contracts.transfer.messages import TransferStagesV2, TransferStageV1
-from runtime.eventstore import OutboxMessage
+from runtime.eventstore import OutboxMessage, Position
 from runtime.recording import CommandContext, EventRecorder
 from runtime.testing import InMemoryEventStore
 from transfer.bootstrap import EVENT_TYPES
@@ -88,4 +88,35 @@ async def test_the_application_stays_its_own_message_and_each_decision_sends_its
     assert [[(s.step, s.detail) for s in each.steps] for each in later] == [
         [("contact_letter_sent", None)],
         [("stage_deadline_breached", "old_agency")],
+    ]
+
+
+async def test_a_cases_sheet_and_funds_recorded_together_send_their_steps_as_one_message() -> None:
+    on_sheet = CommandContext.of_system("36", NOW)
+    on_funds = CommandContext.of_system("36", NOW + timedelta(seconds=1))
+    sheet = ev.InformationSheetReceived(
+        case_id=CASE, periods=(), individual_fen=1, pooled_fen=2, returned_periods=(), at=NOW
+    )
+    funds = ev.FundsReceived(case_id=CASE, amount_fen=3, reference="44-case-1", at=on_funds.now)
+    completed = ev.TransferCompleted(case_id=CASE, individual_fen=1, pooled_fen=2, months_restored=0, at=on_funds.now)
+    store = InMemoryEventStore()
+    async with store.transaction() as tx:
+        appended = await recorder("36").record_together(
+            tx, f"transfer-{CASE}", 0, [([sheet], on_sheet), ([funds, completed], on_funds)]
+        )
+
+    assert appended == 3
+    assert kinds(store.outbox) == ["transfer_stage.v2"]
+    message = decode(store.outbox[0].payload, TransferStagesV2)
+    assert [(s.step, s.at) for s in message.data.steps] == [
+        ("information_sheet_received", NOW),
+        ("funds_received", on_funds.now),
+        ("completed", on_funds.now),
+    ]
+    assert message.causationid == on_sheet.command_id  # sent where its first line's decision would have
+    # Each event keeps the metadata of the decision that took it.
+    assert [(e.event_type, e.metadata["command_id"]) for e in await store.read_all(Position())] == [
+        ("InformationSheetReceived", str(on_sheet.command_id)),
+        ("FundsReceived", str(on_funds.command_id)),
+        ("TransferCompleted", str(on_funds.command_id)),
     ]

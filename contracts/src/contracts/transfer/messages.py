@@ -80,8 +80,10 @@ class StageStepV2(_Message):
 
 
 class TransferStagesV2(LinesMessage):
-    """The steps of a transfer's path one decision took here, in order (version 1 sent a message per
-    step: an old agency's straight-through answer, letter received to relationship ended, was four)."""
+    """The steps of a transfer's path one decision took here, in order, or the decisions recorded
+    together on one case (a new region's sheet and funds arriving in one fetch: received, received,
+    completed). Version 1 sent a message per step: an old agency's straight-through answer, letter
+    received to relationship ended, was four."""
 
     LINES: ClassVar[str] = "steps"
 

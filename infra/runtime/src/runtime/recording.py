@@ -102,6 +102,7 @@ class _Sending:
     index: int
     public: Published
     append: int = 0  # which of a decision's appends carries it
+    decision: int = 0  # which of the decisions recorded together took it (`record_together`)
 
 
 def _joined(sending: list[_Sending]) -> list[_Sending]:
@@ -147,6 +148,10 @@ class Recorder(Protocol):
         events: list[Any],
         ctx: CommandContext,
         messages: Sequence[OutboxMessage] = (),
+    ) -> int: ...
+
+    async def record_together(
+        self, tx: Transaction, stream_id: str, version: int, decisions: Sequence[tuple[Sequence[Any], CommandContext]]
     ) -> int: ...
 
     async def record_many(
@@ -220,12 +225,32 @@ class EventRecorder(Generic[E]):
     ) -> int:
         """Append the events with their public messages, and `messages` besides (e.g. a letter to
         another region), in one statement."""
-        stored, sending = self._stored(stream_id, events, ctx.metadata())
-        if version == 0 and events:
+        return await self.record_together(tx, stream_id, version, [(events, ctx)], messages)
+
+    async def record_together(
+        self,
+        tx: Transaction,
+        stream_id: str,
+        version: int,
+        decisions: Sequence[tuple[Sequence[E], CommandContext]],
+        messages: Sequence[OutboxMessage] = (),
+    ) -> int:
+        """Several decisions taken one after the other on one stream in this transaction (each on
+        the state the one before left: a case's sheet and funds arriving in one fetch), as one
+        append: each event with its own decision's metadata, their public messages joined as one
+        decision's are (a message with lines: one for all of them, in the envelope of the decision
+        that sent its first line)."""
+        stored: list[NewEvent] = []
+        sending: list[_Sending] = []
+        for decision, (events, ctx) in enumerate(decisions):
+            each_stored, each_sending = self._stored(stream_id, events, ctx.metadata(), decision=decision)
+            stored += each_stored
+            sending += each_sending
+        if version == 0 and stored:
             started(stream_id)
-        published = [self._outbox_message(each, ctx) for each in _joined(sending)]
+        published = [self._outbox_message(each, decisions[each.decision][1]) for each in _joined(sending)]
         appended = await tx.append(stream_id, version, stored, [*published, *messages])
-        self._known_after(tx, stream_id, version, events)
+        self._known_after(tx, stream_id, version, [event for events, _ in decisions for event in events])
         return appended
 
     async def record_many(
@@ -267,7 +292,7 @@ class EventRecorder(Generic[E]):
             del known[stream_id]
 
     def _stored(
-        self, stream_id: str, events: Sequence[E], metadata: dict[str, Any], *, append: int = 0
+        self, stream_id: str, events: Sequence[E], metadata: dict[str, Any], *, append: int = 0, decision: int = 0
     ) -> tuple[list[NewEvent], list[_Sending]]:
         stored: list[NewEvent] = []
         sending: list[_Sending] = []
@@ -275,7 +300,7 @@ class EventRecorder(Generic[E]):
             event_id = uuid4()
             stored.append(NewEvent(event_id, type(event).__name__, event, metadata))
             for index, public in enumerate(self.translate(event, stream_id)):
-                sending.append(_Sending(stream_id, event_id, index, public, append))
+                sending.append(_Sending(stream_id, event_id, index, public, append, decision))
         return stored, sending
 
     def _outbox_message(self, sending: _Sending, ctx: CommandContext) -> OutboxMessage:

@@ -1,7 +1,8 @@
 """Private transfer events -> public events on this region's stream (the path, the outcome).
 
 The steps one decision takes leave as one `transfer_stage` message (version 2, a line per step;
-the recorder joins them). Messages to the other region (letter, sheet, funds) are addressed by the
+the recorder joins them), as do those of decisions recorded together (a case's sheet and funds
+taken in one fetch: `EventRecorder.record_together`). Messages to the other region (letter, sheet, funds) are addressed by the
 saga handlers themselves.
 """
 

@@ -8,6 +8,7 @@ Where every rule passes with no person involved the whole path runs straight thr
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 from uuid import NAMESPACE_URL, uuid5
@@ -23,6 +24,7 @@ from transfer.domain import events as ev
 from transfer.domain import transfer_in, transfer_out
 from transfer.domain.errors import HistoryCopyBehindError
 from transfer.domain.transfer_in_state import TransferIn, transfer_stream
+from transfer.domain.transfer_in_state import evolve as evolve_in
 from transfer.domain.transfer_in_state import fold as fold_in
 from transfer.domain.values import Period, PeriodKind, Sex, Stage
 
@@ -309,6 +311,9 @@ async def _settle(tx: Transaction, events: list[Any], stream: str, deadlines: De
         await _start_stage(tx, deadlines, stream, Stage.NEW_AGENCY, ctx)
 
 
+Half = InformationSheetV1 | FundsTransferredV1  # what the old region sends the new one: its two halves
+
+
 async def receive_sheet(
     tx: Transaction,
     sheet: InformationSheetV1,
@@ -319,26 +324,7 @@ async def receive_sheet(
     deadlines: Deadlines,
 ) -> None:
     """New region: record the information sheet; with the funds in, check them to the fen and complete."""
-    stream = transfer_stream(sheet.case_id)
-    past, version = await recorder.load(tx, stream)
-    state = fold_in(past)
-    events = transfer_in.decide_receive_sheet(
-        state,
-        periods=periods_of(sheet),
-        individual_fen=sheet.individual_fen,
-        pooled_fen=sheet.pooled_fen,
-        returned_periods=sheet.returned_periods,
-        now=ctx.now,
-        new_periods=await _periods_to_settle(history, state, settles=state.funds_received_at is not None),
-    )
-    await recorder.record(tx, stream, version, events, ctx)
-    await _settle(tx, events, stream, deadlines, ctx)
-
-
-async def _periods_to_settle(history: History, state: TransferIn, *, settles: bool) -> Sequence[Period]:
-    """The periods recorded here, which the check of the funds needs; read only when this message
-    brings the second half (sheet or funds), else the decision only records it."""
-    return await history.periods(state.person_ref) if settles else ()
+    await receive_halves(tx, [(sheet, ctx)], recorder=recorder, history=history, deadlines=deadlines)
 
 
 async def receive_funds(
@@ -351,18 +337,58 @@ async def receive_funds(
     deadlines: Deadlines,
 ) -> None:
     """New region: record the funds; with the sheet in, check them to the fen and complete."""
-    stream = transfer_stream(funds.case_id)
+    await receive_halves(tx, [(funds, ctx)], recorder=recorder, history=history, deadlines=deadlines)
+
+
+async def receive_halves(
+    tx: Transaction,
+    arrived: Sequence[tuple[Half, CommandContext]],
+    *,
+    recorder: Recorder,
+    history: History,
+    deadlines: Deadlines,
+) -> None:
+    """New region: the sheet, the funds, or both, of one case, each decided in the order they came
+    on what the one before left; once both are in, the funds are checked to the fen and the case
+    completes. Both in one fetch (as the old region sends them) are recorded as one append, whose
+    steps leave as one public message."""
+    stream = transfer_stream(arrived[0][0].case_id)
     past, version = await recorder.load(tx, stream)
     state = fold_in(past)
-    events = transfer_in.decide_receive_funds(
+    decisions: list[tuple[list[Any], CommandContext]] = []
+    for half, ctx in arrived:
+        events = await _decide_half(history, state, half, ctx.now)
+        for event in events:
+            state = evolve_in(state, event)
+        decisions.append((events, ctx))
+    await recorder.record_together(tx, stream, version, decisions)
+    await _settle(tx, [event for events, _ in decisions for event in events], stream, deadlines, arrived[-1][1])
+
+
+async def _decide_half(history: History, state: TransferIn, half: Half, now: datetime) -> list[Any]:
+    if isinstance(half, InformationSheetV1):
+        return transfer_in.decide_receive_sheet(
+            state,
+            periods=periods_of(half),
+            individual_fen=half.individual_fen,
+            pooled_fen=half.pooled_fen,
+            returned_periods=half.returned_periods,
+            now=now,
+            new_periods=await _periods_to_settle(history, state, settles=state.funds_received_at is not None),
+        )
+    return transfer_in.decide_receive_funds(
         state,
-        amount_fen=funds.amount_fen,
-        reference=funds.reference,
-        now=ctx.now,
+        amount_fen=half.amount_fen,
+        reference=half.reference,
+        now=now,
         new_periods=await _periods_to_settle(history, state, settles=state.sheet_received_at is not None),
     )
-    await recorder.record(tx, stream, version, events, ctx)
-    await _settle(tx, events, stream, deadlines, ctx)
+
+
+async def _periods_to_settle(history: History, state: TransferIn, *, settles: bool) -> Sequence[Period]:
+    """The periods recorded here, which the check of the funds needs; read only when this message
+    brings the second half (sheet or funds), else the decision only records it."""
+    return await history.periods(state.person_ref) if settles else ()
 
 
 async def stage_deadline_passed(

@@ -26,8 +26,12 @@ HANDLERS: dict[str, tuple[type[BaseModel], Any]] = {
     "information_sheet": (InformationSheetV1, cases.receive_sheet),
     "funds_transferred": (FundsTransferredV1, cases.receive_funds),
 }
+_BOTH = sorted(("information_sheet", "funds_transferred"))
 # A transaction's envelopes decoded by `read_ahead`, by message id: its memo's key.
 _DECODED = "transfer.inbox.decoded"
+# The cases whose sheet and funds this fetch brings, one of each, new: the halves handled so far
+# (the first waits for the second, and both are decided and recorded together).
+_PAIRED = "transfer.inbox.paired"
 
 
 def _name(delivery: Delivery) -> str:
@@ -58,7 +62,17 @@ def inbox_consumer(subjects: Subjects, region: str, clock: Clock, *, recorder: A
             now=clock.now(),
             traceparent=current_traceparent(),
         )
-        await handler(tx, envelope.data, ctx, recorder=recorder, history=PostgresHistory(tx), deadlines=deadlines)
+        history = PostgresHistory(tx)
+        pairs: dict[str, list[tuple[cases.Half, CommandContext]]] = tx.memo.get(_PAIRED, {})
+        data = envelope.data
+        if isinstance(data, InformationSheetV1 | FundsTransferredV1) and data.case_id in pairs:
+            halves = pairs[data.case_id]
+            halves.append((data, ctx))
+            if len(halves) == 2:  # the first waited for this one: one decision each, one append
+                del pairs[data.case_id]
+                await cases.receive_halves(tx, halves, recorder=recorder, history=history, deadlines=deadlines)
+            return
+        await handler(tx, data, ctx, recorder=recorder, history=history, deadlines=deadlines)
 
     async def read_ahead(tx: Transaction, deliveries: Sequence[Delivery]) -> None:
         """A fetch of letters read at once: the cases they decide on, then the people's periods the
@@ -69,7 +83,7 @@ def inbox_consumer(subjects: Subjects, region: str, clock: Clock, *, recorder: A
             return
         decoded: dict[Any, Any] = tx.memo.setdefault(_DECODED, {})
         letters: list[ContactLetterV1] = []
-        arrivals: dict[str, set[str]] = {}  # new region: case -> the halves (sheet, funds) this fetch brings
+        arrivals: dict[str, list[str]] = {}  # new region: case -> the halves (sheet, funds) this fetch brings
         for delivery in deliveries:
             model, _ = HANDLERS.get(_name(delivery), (None, None))
             if model is None:
@@ -83,7 +97,7 @@ def inbox_consumer(subjects: Subjects, region: str, clock: Clock, *, recorder: A
                 case ContactLetterV1():
                     letters.append(envelope.data)
                 case InformationSheetV1() | FundsTransferredV1():
-                    arrivals.setdefault(envelope.data.case_id, set()).add(_name(delivery))
+                    arrivals.setdefault(envelope.data.case_id, []).append(_name(delivery))
         history = PostgresHistory(tx)
         if letters:
             await history.lock(*(letter.person_ref for letter in letters))
@@ -93,6 +107,7 @@ def inbox_consumer(subjects: Subjects, region: str, clock: Clock, *, recorder: A
             streams = {case_id: transfer_stream(case_id) for case_id in arrivals}
             await recorder.preload(tx, streams.values())
             settling = []
+            tx.memo[_PAIRED] = {case_id: [] for case_id, halves in arrivals.items() if sorted(halves) == _BOTH}
             for case_id, halves in arrivals.items():
                 state = fold_in((await recorder.load(tx, streams[case_id]))[0])
                 sheet = "information_sheet" in halves or state.sheet_received_at is not None
