@@ -50,8 +50,18 @@ async def test_a_batch_of_two_cases_lands_as_if_applied_one_event_at_a_time(pool
         recorded(6, "TransferCompleted", **incoming, individual_fen=80_800, pooled_fen=1_010_000, at=AT),
     ]
 
+    sent: list[str] = []
+
+    def log(query: Any) -> None:
+        sent.append(query.query)
+
     async with pool.acquire() as conn, conn.transaction():
+        conn.add_query_logger(log)
         await TransfersProjection().apply(conn, events)
+        conn.remove_query_logger(log)
+
+    # Each case's statements in its order, in waves; the steps, read by nothing here, all at once.
+    assert sum(1 for sql in sent if sql.startswith("INSERT INTO transfer_steps")) == 1
 
     cases = {r["case_id"]: dict(r) for r in await pool.fetch("SELECT * FROM transfers_view")}
     assert cases["in-1"]["direction"] == "in" and cases["in-1"]["person_ref"] == "p-1"

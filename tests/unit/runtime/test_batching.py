@@ -102,3 +102,23 @@ async def test_a_statement_of_many_rows_lets_the_planner_count_them_as_many() ->
 )
 def test_array_literal_quotes_every_element(items: list[Any] | None, literal: str | None) -> None:
     assert array_literal(items) == literal
+
+
+async def test_unordered_rows_are_one_statement_before_the_waves_however_many_a_stream_has() -> None:
+    batch = StreamBatch()
+    for stream in ("a", "b"):
+        batch.add_unordered("INSERT step", (stream, 1))
+        await batch.of(stream).execute("UPDATE", stream)
+        batch.add_unordered("INSERT step", (stream, 2))
+    await batch.of("a").execute("DELETE", "a")
+    conn = Recording()
+    assert batch.statements == 7
+
+    await batch.run(conn)  # type: ignore[arg-type]
+
+    assert conn.calls == [
+        ("INSERT step", ([("a", 1), ("a", 2), ("b", 1), ("b", 2)],)),
+        ("UPDATE", ([("a",), ("b",)],)),
+        ("DELETE", ([("a",)],)),
+    ]
+    assert batch.statements == 0

@@ -91,6 +91,7 @@ class StreamBatch:
     def __init__(self) -> None:
         self._waves: list[dict[str, list[tuple[Any, ...]]]] = []
         self._next: defaultdict[str, int] = defaultdict(int)  # stream -> its next statement's wave
+        self._unordered: defaultdict[str, list[tuple[Any, ...]]] = defaultdict(list)
 
     def of(self, stream_id: str) -> Writes:
         """Where the statements of an event of `stream_id` go."""
@@ -103,16 +104,25 @@ class StreamBatch:
             self._waves.append(defaultdict(list))
         self._waves[wave][sql].append(args)
 
+    def add_unordered(self, sql: str, args: tuple[Any, ...]) -> None:
+        """A row of a statement that commutes with every other statement of the batch, its own
+        stream's too: it writes a row of its own that nothing else in the batch reads or writes (a
+        step of a case's path, `ON CONFLICT DO NOTHING`). All its rows go in one statement, run
+        before the waves, however many a stream has: a case's five steps in a batch were five waves
+        of their own."""
+        self._unordered[sql].append(args)
+
     @property
     def statements(self) -> int:
         """How many rows are queued (what one statement per row would have been)."""
-        return sum(len(rows) for wave in self._waves for rows in wave.values())
+        return sum(len(rows) for wave in [self._unordered, *self._waves] for rows in wave.values())
 
     async def run(self, conn: asyncpg.Connection) -> None:
-        for wave in self._waves:
+        for wave in [self._unordered, *self._waves]:
             for sql, rows in wave.items():
                 if len(set(map(len, rows))) > 1:
                     raise ValueError(f"rows of one statement with different numbers of columns: {sql}")
                 await conn.execute(sql if len(rows) <= MANY_ROWS else many_rows(sql), rows)
+        self._unordered.clear()
         self._waves.clear()
         self._next.clear()

@@ -81,7 +81,9 @@ _RESTORED = (
 
 class TransfersProjection:
     """Every statement touches rows of the event's own case only (its steps, its view row, its
-    restored periods), so a batch runs in waves, set-based (`runtime.batching.StreamBatch`)."""
+    restored periods), so a batch runs in waves, set-based (`runtime.batching.StreamBatch`); a
+    step's row is written by its event alone and read by nothing here, so all the batch's steps
+    are one statement, whatever the waves."""
 
     name = "transfers"
     event_types = frozenset(STEP_NAMES)
@@ -95,13 +97,15 @@ class TransfersProjection:
                 continue
             case = batch.of(d["case_id"])
             region = e.metadata.get("region")
-            await case.execute(
+            batch.add_unordered(
                 _STEP,
-                d["case_id"],
-                step if step != "stage_deadline_breached" else f"breached:{d['stage']}",
-                region,
-                d.get("at") or d.get("applied_at"),
-                d.get("reason"),
+                (
+                    d["case_id"],
+                    step if step != "stage_deadline_breached" else f"breached:{d['stage']}",
+                    region,
+                    d.get("at") or d.get("applied_at"),
+                    d.get("reason"),
+                ),
             )
             if e.event_type == "TransferApplied":
                 await case.execute(
