@@ -2,8 +2,8 @@
 
 The steps one decision takes leave as one `transfer_stage` message (version 2, a line per step;
 the recorder joins them), as do those of decisions recorded together (a case's sheet and funds
-taken in one fetch: `EventRecorder.record_together`). Messages to the other region (letter, sheet, funds) are addressed by the
-saga handlers themselves.
+taken in one fetch: `EventRecorder.record_together`). Messages to the other region (letter,
+sheet, funds) are addressed by the saga handlers themselves.
 """
 
 from __future__ import annotations
