@@ -151,7 +151,12 @@ class Recorder(Protocol):
     ) -> int: ...
 
     async def record_together(
-        self, tx: Transaction, stream_id: str, version: int, decisions: Sequence[tuple[Sequence[Any], CommandContext]]
+        self,
+        tx: Transaction,
+        stream_id: str,
+        version: int,
+        decisions: Sequence[tuple[Sequence[Any], CommandContext]],
+        messages: Sequence[OutboxMessage] = (),
     ) -> int: ...
 
     async def record_many(
