@@ -65,7 +65,7 @@ def inbox_consumer(subjects: Subjects, region: str, clock: Clock, *, recorder: A
         history = PostgresHistory(tx)
         pairs: dict[str, list[tuple[cases.Half, CommandContext]]] = tx.memo.get(_PAIRED, {})
         data = envelope.data
-        if isinstance(data, InformationSheetV1 | FundsTransferredV1) and data.case_id in pairs:
+        if isinstance(data, cases.Half) and data.case_id in pairs:
             halves = pairs[data.case_id]
             halves.append((data, ctx))
             if len(halves) == 2:  # the first waited for this one: one decision each, one append
