@@ -9,9 +9,9 @@ fen and completion. Latency is each case's own application-to-completion time (i
 Runs: RUNS times as fast as IN_FLIGHT connections apply, each run its own people (the rate: the
 runs' median, each run's CPU and messages per transfer beside it; applications queue behind it),
 then open loop at PACED_RATE (the target's p99), at half that median rate and, when the raw limits
-were measured before, at PACED_RATE times the machine factor (the target's scaled verdict). The rate is printed
-beside JetStream's raw publish rate over the fsync'd messages each transfer stores, a ceiling no
-transfer path that publishes them can pass on this machine.
+were measured before, at PACED_RATE times the machine factor (the target's scaled verdict). The
+rate is printed beside JetStream's raw publish rate over the fsync'd messages each transfer stores,
+a ceiling no transfer path that publishes them can pass on this machine.
 """
 
 from __future__ import annotations
