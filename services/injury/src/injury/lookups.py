@@ -115,26 +115,29 @@ class PostgresCatalogues:
         return folded[self.stream].state, whole
 
     def keeps(self, streams: Sequence[str]) -> bool:
-        return self._kept.kept(self.stream) is not None and all(
-            self._whole.kept(stream) is not None for stream in streams
-        )
+        return self._all_kept(streams) is not None
 
     def kept_with(
         self, tx: Transaction, streams: Sequence[str]
     ) -> tuple[cat.Catalogue, dict[str, tuple[list[Any], int]]] | None:
-        catalogue = self._kept.kept(self.stream)
-        if catalogue is None:
+        found = self._all_kept(streams)
+        if found is None:
             return None
-        kept = {}
-        for stream in streams:
-            each = self._whole.kept(stream)
-            if each is None:
-                return None
-            kept[stream] = each
+        catalogue, kept = found
         tx.expect_unchanged(self.stream, catalogue.version)
         for stream, each in kept.items():
             tx.expect_unchanged(stream, each.version)
         return catalogue.state, {stream: (list(each.state), each.version) for stream, each in kept.items()}
+
+    def _all_kept(
+        self, streams: Sequence[str]
+    ) -> tuple[Folded[cat.Catalogue], dict[str, Folded[tuple[Any, ...]]]] | None:
+        """The catalogue and `streams` as kept, or None unless every one of them is."""
+        catalogue = self._kept.kept(self.stream)
+        kept = {stream: self._whole.kept(stream) for stream in streams}
+        if catalogue is None or any(each is None for each in kept.values()):
+            return None
+        return catalogue, {stream: each for stream, each in kept.items() if each is not None}
 
 
 def _followed(events: tuple[Any, ...], more: Sequence[Any]) -> tuple[Any, ...]:
