@@ -235,6 +235,8 @@ class OutboxRelay:
             # Less than a full batch, and no commit since it was read (a commit wakes the relay):
             # everything queued has left, and reading again now would come back empty.
             if await self.relay_once(conn) < self.batch and await self._wake.wait(self.poll_interval):
+                if stop.is_set():  # woken by the stop, not a commit: nothing to gather
+                    return
                 await self._gather()
 
     async def _gather(self) -> None:
