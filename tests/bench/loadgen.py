@@ -48,11 +48,14 @@ class LoadResult:
     letters_per_op: float | None = None  # and in their inbox streams (letters to another region)
     nats_in_per_op: float | None = None  # messages into the NATS server per 201, every client's
     nats_out_per_op: float | None = None  # and out of it (deliveries, replies, acks)
+    outbox_left: int | None = None  # messages still in the service's outbox when the load stopped
+    drain_seconds: float = 0.0  # until they had left: part of the run
 
     @property
     def rate(self) -> float:
-        """201s per second: only those count."""
-        return self.ok / self.seconds if self.seconds else 0.0
+        """201s per second, only those counting, over the load and the relay's drain after it."""
+        seconds = self.seconds + self.drain_seconds
+        return self.ok / seconds if seconds else 0.0
 
     def as_run(self) -> dict[str, Any]:
         return {"value": self.rate, "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, **asdict(self)}

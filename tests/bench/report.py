@@ -99,6 +99,11 @@ def cpu_lines(figures: list[Figure]) -> list[str]:
             parts += f"; NATS messages per request: in {run['nats_in_per_op']:.1f}, out {run['nats_out_per_op']:.1f}"
             if moved and run["cpu_us"].get("nats"):
                 parts += f" ({run['cpu_us']['nats'] / moved:.0f} us of the server's CPU a message)"
+        if run.get("outbox_left") is not None:
+            parts += (
+                f"; outbox at the load's end {run['outbox_left']:,} messages, relayed in "
+                f"{run['drain_seconds']:.2f} s (in the rate and the CPU)"
+            )
         lines.append(f"  {figure.label}: {parts}")
     return lines
 

@@ -21,6 +21,7 @@ from tests.bench import cpu
 from tests.bench.common import Figure, say, stack_figure, whole_seconds
 from tests.bench.limits_nats import wait_responder
 from tests.bench.loadgen import Load, LoadResult, half_load_connections, settle
+from tests.bench.outboxes import outboxes_drained
 from tests.bench.procs import Children, contract_messages, nats_traffic, wait_http, wait_service
 
 SECRET = "bench-secret-at-least-32-bytes-long-0123456789"  # HS256 warns per token below 32
@@ -97,10 +98,12 @@ async def _measured(
     commits, stored = await _commits(stack.database), await contract_messages(stack.nats_url, stack.database)
     before, traffic = cpu.snapshot(pids), nats_traffic(stack.monitor_url)
     result = await load.run(stack.url, connections=connections, seconds=secs, token=token)
+    # The run lasts until its commands' events have left: their time and CPU count too.
+    result.outbox_left, result.drain_seconds = await outboxes_drained([stack.database])
     after, moved = cpu.snapshot(pids), nats_traffic(stack.monitor_url) - traffic
     result.sample_other = result.sample_other[:300]
     result.cpu_us, result.cpu_system_us = cpu.per_operation_us(before, after, result.ok)
-    await settle()  # the service's projector and relay finish this run's work; statistics reach the view
+    await settle()  # the service's projector finishes this run's work; statistics reach the view
     if result.ok:
         result.pg_transactions_per_op = (await _commits(stack.database) - commits) / result.ok
         published = await contract_messages(stack.nats_url, stack.database) - stored
