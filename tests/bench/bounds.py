@@ -38,6 +38,7 @@ from tests.bench.common import Figure
 ONE_CORE = 0.9
 CORES_BUSY = 0.75
 BEHIND = 200  # messages a consumer was behind its stream at its peak: two fetches
+DRAIN_SHARE = 0.1  # of a run spent emptying the outboxes after its load: named beside the bound
 SERVERS = {"postgres": "PostgreSQL", "nats": "NATS"}
 
 
@@ -60,6 +61,7 @@ class Bound:
     cpu_us: dict[str, float]  # per operation, by process
     system_us: dict[str, float]  # the part of it in the kernel
     backlog: dict[str, int] = field(default_factory=dict)  # by consumer: most messages behind its stream
+    drain: tuple[int, float, float] | None = None  # outbox messages at the load's end, seconds to empty, of the run's
 
     @property
     def total_us(self) -> float:
@@ -78,6 +80,25 @@ class Bound:
             return ""
         name, most = self.behind
         return f"; and {name} fell behind its stream by up to {most:,} messages: the run ends on its drain"
+
+    @property
+    def drained(self) -> tuple[int, float, float] | None:
+        """(messages, seconds, share of the run) when the outboxes' drain after the load took
+        `DRAIN_SHARE` of the run or more."""
+        if self.drain is None:
+            return None
+        left, seconds, run_seconds = self.drain
+        share = seconds / run_seconds if run_seconds else 0.0
+        return (left, seconds, share) if share >= DRAIN_SHARE else None
+
+    def _drain_clause(self) -> str:
+        if self.drained is None:
+            return ""
+        left, seconds, share = self.drained
+        return (
+            f"; and the outboxes held {left:,} messages when the load stopped, {seconds:.2f} s ({share:.0%} of the "
+            "run) to empty: the relays and JetStream's fsync'd acknowledgements fell behind the load"
+        )
 
     @property
     def ceiling(self) -> float:
@@ -123,7 +144,7 @@ class Bound:
             f"  {self.label}: {self.rate:,.0f} {self.unit} at {self.total_us / 1000:.2f} ms CPU each; "
             f"CPU ceiling {self.ceiling:,.0f}, {self.cores_busy:.0%} of {self.cores} cores busy: "
         )
-        return head + self._verdict() + self._behind_clause()
+        return head + self._verdict() + self._behind_clause() + self._drain_clause()
 
     def _verdict(self) -> str:
         if self.kind == "one core":
@@ -150,6 +171,7 @@ class Bound:
             "bound": self.kind,
             "parts_us": {name: round(us, 1) for name, us in self.parts_us().items()},
             "backlog": dict(self.backlog),
+            "drain": None if self.drain is None else {"messages": self.drain[0], "seconds": round(self.drain[1], 3)},
         }
 
 
@@ -163,8 +185,12 @@ def bounds(figures: list[Figure], cores: int) -> list[Bound]:
         cpu_us = {p: us for p, us in run["cpu_us"].items() if p != "bench"}  # this process: not the stack
         system_us = {p: us for p, us in run["cpu_system_us"].items() if p in cpu_us}
         backlog = dict(run.get("backlog") or {})
+        drain = None
+        if run.get("outbox_left") is not None and run.get("seconds") is not None:
+            drained = float(run["drain_seconds"])
+            drain = (int(run["outbox_left"]), drained, float(run["seconds"]) + drained)
         found.append(
-            Bound(figure.key, figure.label, float(run["value"]), figure.unit, cores, cpu_us, system_us, backlog)
+            Bound(figure.key, figure.label, float(run["value"]), figure.unit, cores, cpu_us, system_us, backlog, drain)
         )
     return found
 

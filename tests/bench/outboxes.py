@@ -1,8 +1,8 @@
 """What a run leaves in the services' outboxes, and how long their relays take to send it.
 
 A closed-loop load can commit faster than a relay publishes: under the gateway section's 64
-connections the enrolment's outbox grew all through each 6-second run (to 5,000-6,400 messages, the
-oldest 2-2.5 s old) and emptied in about a second once the load stopped. The requests answered in
+connections the enrolment's outbox grew all through each 6-second run (to 2,600-6,400 messages, the
+oldest 1.6-2.5 s old) and emptied in about a second once the load stopped. The requests answered in
 the run are then not yet done: their events still wait. So a run lasts until the outboxes are empty,
 and its rate and CPU count that time and that work too.
 """

@@ -257,7 +257,7 @@ async def _measured(
         "p99_ms": sent["p99_us"] / 1000,
         "settled": settled,
         "other": int(sent["other"]),
-        "seconds": sent["duration_us"] / 1e6 + sent["drain_seconds"],
+        "seconds": sent["duration_us"] / 1e6,  # the load's; the run's is this and the drain after it
         "outbox_left": sent["outbox_left"],
         "drain_seconds": sent["drain_seconds"],
         "cpu_us": cpu_us,
@@ -369,7 +369,7 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                 for _ in range(RUNS):
                     full.append(await _measured(load, pids, nats_server, database, seconds))
                 settled_count = sum(int(r["settled"]) for r in full)
-                took = sum(float(r["seconds"]) for r in full)
+                took = sum(float(r["seconds"]) + float(r["drain_seconds"]) for r in full)
                 outcomes = {"settled": settled_count, "other": sum(int(r["other"]) for r in full)}
                 paid_by_wrk = await _funds_posted(database)
                 candidates = [n for n in runs[0][0] if n in paid_by_wrk]

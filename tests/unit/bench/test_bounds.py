@@ -110,3 +110,20 @@ def test_a_consumer_that_fell_behind_its_stream_is_named_beside_the_bound() -> N
     )
     assert slow.as_json()["backlog"] == {"transfer-36-inbox": 2_494, "transfer-44-inbox": 17}
     assert quick.behind is None and "fell behind" not in quick.line()
+
+
+def test_a_run_that_ended_on_emptying_the_outboxes_says_so_beside_the_bound() -> None:
+    cpu_us = {"gateway": 660, "enrolment": 798, "postgres": 432, "nats": 351}
+    system_us = {"gateway": 60, "enrolment": 80, "postgres": 120, "nats": 250}
+    drained = _run(687, cpu_us, system_us) | {"seconds": 6.0, "outbox_left": 7_361, "drain_seconds": 1.83}
+    kept_up = _run(559, cpu_us, system_us) | {"seconds": 6.0, "outbox_left": 3, "drain_seconds": 0.05}
+    (slow,) = bounds([_figure(drained)], cores=2)
+    (quick,) = bounds([_figure(kept_up)], cores=2)
+
+    assert slow.drained == (7_361, 1.83, pytest.approx(1.83 / 7.83))
+    assert slow.line().endswith(
+        "; and the outboxes held 7,361 messages when the load stopped, 1.83 s (23% of the run) to empty: "
+        "the relays and JetStream's fsync'd acknowledgements fell behind the load"
+    )
+    assert slow.as_json()["drain"] == {"messages": 7_361, "seconds": 1.83}
+    assert quick.drained is None and "outboxes held" not in quick.line()
