@@ -23,6 +23,7 @@ from runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from runtime.workdays import local_date
 from tests.bench import cpu
 from tests.bench.common import REPO, Figure, say, scale
+from tests.bench.outboxes import Drained, outboxes_drained
 from tests.bench.procs import Children, wait_http, wait_service
 from tests.bench.stack_gateway import SECRET, trace_ratio
 from tests.bench.targets import YEAR_MINUTES
@@ -97,6 +98,10 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
         say(f"stack: the city-year at scale {share:g}, seed {SEED}: {plan.calls:,} requests, {plan.handled:,} handled")
         before = cpu.snapshot(pids)
         report = await run_against(url, plan, SECRET)
+        # The year lasts until its last events have left too: their time and CPU count.
+        drained = await outboxes_drained(
+            [pg.database_url(f"year_{service}_{region}") for region in REGIONS for service in SERVICES]
+        )
         cpu_us, cpu_system_us = cpu.per_operation_us(before, cpu.snapshot(pids), plan.calls)
     finally:
         for process in reversed(processes.values()):
@@ -106,11 +111,13 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
     if not report.reproduced:
         problems = "; ".join(report.problems[:5]) or "the measured figures are not the planned ones (above)"
         raise RuntimeError(f"the city-year at scale {share:g} did not reproduce: {problems}")
-    return _figures(report, share, cpu_us, cpu_system_us)
+    return _figures(report, share, cpu_us, cpu_system_us, drained)
 
 
-def _figures(report: Report, share: float, cpu_us: dict[str, float], cpu_system_us: dict[str, float]) -> list[Figure]:
-    plan, seconds = report.plan, report.seconds
+def _figures(
+    report: Report, share: float, cpu_us: dict[str, float], cpu_system_us: dict[str, float], drained: Drained
+) -> list[Figure]:
+    plan, seconds = report.plan, report.seconds + drained.seconds
     minutes = seconds / share / 60
     retried = ", ".join(f"{n} after {status}" for status, n in report.retried.items()) or "none"
     about = f"scale {share:g}, seed {SEED}"
@@ -123,7 +130,9 @@ def _figures(report: Report, share: float, cpu_us: dict[str, float], cpu_system_
             "s",
             "stack",
             notes=f"{report.handled:,} handled services in {plan.profile.region}, reproduced; first request to "
-            f"projections caught up; the gateway's per-caller rate limit in force; sent again: {retried}",
+            f"projections caught up and outboxes empty ({drained.left:,} messages still in them once the "
+            f"projections had caught up, {drained.seconds:.2f} s to empty); the gateway's per-caller rate limit in force; "
+            f"sent again: {retried}",
         ),
         Figure(
             "stack.year_requests",
