@@ -219,7 +219,6 @@ async def _posted_by_wrk(
         raise RuntimeError(f"wrk printed no summary:\n{out}")
     result: dict[str, Any] = json.loads(summary[len("BENCHJSON ") :])
     result["sample_other"] = next((line for line in out.splitlines() if line.startswith("BENCHBODY ")), "")
-    result["rate"] = result["settled"] / (result["duration_us"] / 1e6) if result["duration_us"] else 0.0
     return result
 
 
@@ -354,7 +353,8 @@ async def measure(children: Children, pg: EmbeddedPostgres, nats_server: Embedde
                     sent = await _posted_by_wrk(children, wrk, f"{base_url}{SETTLEMENTS}", to_send, secs, connections)
                     # The run lasts until its settlements' events have left: their time and CPU count too.
                     sent["outbox_left"], sent["drain_seconds"] = await outboxes_drained([database])
-                    sent["rate"] = sent["settled"] / (sent["duration_us"] / 1e6 + sent["drain_seconds"])
+                    run_seconds = sent["duration_us"] / 1e6 + sent["drain_seconds"]
+                    sent["rate"] = sent["settled"] / run_seconds if run_seconds else 0.0
                     if sent["other"]:
                         say(f"  not settled: {sent['other']}, the first {sent['first_other']} {sent['sample_other']}")
                     if sent["exhausted"]:
