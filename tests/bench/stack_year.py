@@ -131,8 +131,8 @@ def _figures(
             "stack",
             notes=f"{report.handled:,} handled services in {plan.profile.region}, reproduced; first request to "
             f"projections caught up and outboxes empty ({drained.left:,} messages still in them once the "
-            f"projections had caught up, {drained.seconds:.2f} s to empty); the gateway's per-caller rate limit in force; "
-            f"sent again: {retried}",
+            f"projections had caught up, {drained.seconds:.2f} s to empty); the gateway's per-caller rate "
+            f"limit in force; sent again: {retried}",
         ),
         Figure(
             "stack.year_requests",
