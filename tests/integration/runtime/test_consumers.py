@@ -194,6 +194,45 @@ async def test_a_dead_letter_replayed_after_the_fix_is_applied_once(
         await dead.replay(letter["sequence"])
 
 
+async def publish_atomic(nc: NatsClient, subject: str, bodies: list[bytes]) -> None:
+    """Messages stored as one JetStream atomic batch, as the outbox relay sends them."""
+    batch = uuid4().hex
+    for place, body in enumerate(bodies, 1):
+        headers = {"Nats-Msg-Id": str(uuid4()), "Nats-Batch-Id": batch, "Nats-Batch-Sequence": str(place)}
+        if place < len(bodies):
+            await nc.publish(subject, body, headers=headers)
+        else:
+            ack = await nc.request(subject, body, headers={**headers, "Nats-Batch-Commit": "1"}, timeout=5)
+            assert b'"count":%d' % len(bodies) in ack.data, ack.data
+
+
+async def test_messages_stored_in_an_atomic_batch_are_dead_lettered_and_replayed_each_on_its_own(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str
+) -> None:
+    """A stored message keeps its batch's headers; its dead letter and its replay are new messages
+    of their own, which JetStream would refuse (or hold as a batch never committed) with them."""
+    js, stream, dead = await setup(pool, nc, subject_root)
+    subject = f"{subject_root}.36.svc.evt.happened.v1"
+    failing = FailingUntilFixed(dead, subject, "bug not fixed")
+    spec = ConsumerSpec("svc-batched", stream, (subject,), failing.handle, max_deliver=2, backoff=(0.05,))
+    failing.consumer = PullConsumer(js, PostgresEventStore(pool), spec, dead)
+    await publish_atomic(nc, subject, [b"first", b"second"])
+
+    stop, task = await run_consumer(failing.consumer)
+    await eventually(lambda: _processed(failing.consumer, 2))
+    letters = await dead.list()
+    assert [letter["data"] for letter in letters] == [b"first", b"second"]
+    failing.fixed = True
+    for letter in letters:
+        await dead.replay(letter["sequence"])
+    await eventually(lambda: count(pool, "SELECT count(*) FROM effects", 2))
+    stop.set()
+    await task
+
+    assert sorted(await pool.fetchval("SELECT array_agg(body) FROM effects")) == ["first", "second"]
+    assert await dead.list() == []
+
+
 async def test_a_fetch_is_handed_to_prepare_whole_before_its_new_messages_are_applied_one_by_one(
     pool: asyncpg.Pool, nc: NatsClient, subject_root: str
 ) -> None:

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 MSG_ID = "Nats-Msg-Id"
 ORIGINAL_MSG_ID = "Yiwang-Original-Msg-Id"
+BATCH_HEADERS = "Nats-Batch-"  # a stored message's atomic batch (id, place, commit): that publish's, never a copy's
 
 
 class UnsafeConfigurationError(RuntimeError):
@@ -84,7 +85,8 @@ async def connect(servers: Sequence[str], *, name: str, wait_seconds: float = 12
 
 
 def verify_server_safety(monitor_url: str | None, *, require_sync_always: bool, replicas: int) -> None:
-    """Refuse to run on JetStream that acknowledges before fsync, or clustered below R3."""
+    """Refuse to run on JetStream that acknowledges before fsync, or clustered below R3, or older than
+    2.12 (no atomic batches)."""
     if not require_sync_always:
         return
     if monitor_url is None:
@@ -93,12 +95,25 @@ def verify_server_safety(monitor_url: str | None, *, require_sync_always: bool, 
         )
     with urllib.request.urlopen(f"{monitor_url.rstrip('/')}/varz", timeout=5) as response:  # noqa: S310
         varz = json.loads(response.read())
+    version = str(varz.get("version", "unknown"))
+    if not takes_atomic_batches(version):
+        raise UnsafeConfigurationError(
+            f"nats-server {version}: 2.12 or later is needed, whose streams take atomic batches (the outbox "
+            "relay's; an older server would store a batch's messages without acknowledging them)"
+        )
     config = varz.get("jetstream", {}).get("config", {})
     if not config.get("sync_always"):
         raise UnsafeConfigurationError("JetStream runs without sync_interval: always; acknowledged data may be lost")
     clustered = bool(varz.get("cluster", {}).get("urls")) or bool(varz.get("cluster", {}).get("name"))
     if clustered and replicas < 3:
         raise UnsafeConfigurationError(f"clustered JetStream with streams at R{replicas}; R3 is the minimum")
+
+
+def takes_atomic_batches(version: str) -> bool:
+    """Whether a nats-server of this version (`2.15.1`, `2.12.0-RC.1`) takes atomic batches (2.12+)."""
+    major, _, rest = version.partition(".")
+    minor = rest.split(".", 1)[0]
+    return major.isdigit() and minor.isdigit() and (int(major), int(minor)) >= (2, 12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +136,8 @@ async def latest_messages(js: JetStreamContext, stream: str, last: int) -> list[
 
 
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, replicas: int, duplicate_window: float) -> None:
+    """Create the stream, or bring its settings to these. Every stream takes atomic batches: the
+    outbox relay sends a batch's messages for one stream as one (runtime.outbox)."""
     config = StreamConfig(
         name=spec.name,
         subjects=list(spec.subjects),
@@ -130,6 +147,7 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, replicas: int
         duplicate_window=duplicate_window,
         max_age=spec.max_age_seconds,
         max_bytes=spec.max_bytes,
+        allow_atomic=True,
     )
     try:
         await js.stream_info(spec.name)
@@ -248,7 +266,7 @@ class DeadLetters:
         return StreamSpec(name=f"{self.root.upper()}_DEADLETTER", subjects=(f"{self.root}.deadletter.>",))
 
     async def put(self, msg: Msg, *, consumer: str, reason: str) -> None:
-        headers = dict(msg.headers or {})
+        headers = _copied(msg.headers)
         metadata = msg.metadata
         headers.update(
             {
@@ -310,7 +328,7 @@ class DeadLetters:
             raw = await self.js.get_msg(self.stream.name, sequence)
         except (NotFoundError, BadRequestError) as error:  # removed (replayed before), or 0: never a sequence
             raise NoSuchDeadLetterError(f"no dead letter {sequence}") from error
-        headers = {k: v for k, v in (raw.headers or {}).items() if not k.startswith("Yiwang-Dead-")}
+        headers = {k: v for k, v in _copied(raw.headers).items() if not k.startswith("Yiwang-Dead-")}
         original = (raw.headers or {}).get("Yiwang-Dead-Subject")
         if original is None:
             raise ValueError(f"dead letter {sequence} has no original subject")
@@ -318,6 +336,12 @@ class DeadLetters:
         await self.js.publish(original, raw.data or b"", headers=headers)
         await self.js.delete_msg(self.stream.name, sequence)
         return str(original)
+
+
+def _copied(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """A stored message's headers for a copy published anew (a dead letter, a replay): without the
+    atomic batch of its first publish, which JetStream would take as a batch the copy belongs to."""
+    return {k: v for k, v in (headers or {}).items() if not k.startswith(BATCH_HEADERS)}
 
 
 class NoSuchDeadLetterError(LookupError):
