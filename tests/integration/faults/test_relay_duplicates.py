@@ -1,8 +1,9 @@
 """R5: the outbox relay publishing every row several times, inside and outside JetStream's duplicate window.
 
-The relay "dies" after JetStream acknowledged a batch and before deleting its rows (the transaction
-rolls back, the rows stay), so the next pass publishes the same rows with the same `Nats-Msg-Id`.
-Inside the duplicate window JetStream drops the copies (PubAck duplicate=true; one stream message
+The relay "dies" after JetStream acknowledged a batch and before deleting its rows (its delete
+never runs, the rows stay), so the next pass publishes the same rows with the same `Nats-Msg-Id`.
+Inside the duplicate window JetStream refuses the atomic batch that holds them, and the relay sends
+them again one by one, which JetStream drops as copies (PubAck duplicate=true; one stream message
 per row); outside it (a stream with a 1 s window, the next pass after it) JetStream stores them
 again and the consumer's inbox drops them: one effect per row.
 """
@@ -10,7 +11,7 @@ again and the consumer's inbox drops them: one effect per row.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 from uuid import uuid4
 
 import asyncpg
@@ -32,11 +33,10 @@ class RelayCrash(Exception):  # noqa: N818 - the process dying, not an error it 
 
 
 class ForgetfulRelay(OutboxRelay):
-    """The real relay; while `crash` is set it dies between JetStream's acks and deleting the rows."""
+    """The real relay, counting JetStream's acknowledgements of its rows (a batch's, each of its rows)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.crash = False
         self.acks = 0
         self.duplicates = 0
 
@@ -45,17 +45,29 @@ class ForgetfulRelay(OutboxRelay):
         acked = [r for r in results if isinstance(r, PubAck)]
         self.acks += len(acked)
         self.duplicates += sum(1 for r in acked if r.duplicate)
-        if self.crash:
-            raise RelayCrash
         return results
+
+
+class DyingConnection:
+    """The relay's connection, its process dying when the relay deletes what JetStream acknowledged."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        if query.startswith("DELETE FROM outbox"):
+            raise RelayCrash
+        return str(await self.conn.execute(query, *args))
 
 
 async def relay_pass(relay: ForgetfulRelay, pool: asyncpg.Pool, *, crash: bool) -> None:
     """One pass over the whole outbox (one batch holds it all); a crashing pass leaves every row behind."""
-    relay.crash = crash
     async with pool.acquire() as conn:
         try:
-            assert await relay.relay_once(conn) == ROWS
+            assert await relay.relay_once(cast(asyncpg.Connection, DyingConnection(conn)) if crash else conn) == ROWS
         except RelayCrash:
             assert crash
         else:

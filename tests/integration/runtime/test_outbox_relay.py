@@ -14,6 +14,7 @@ from uuid import uuid4
 import asyncpg
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.js.api import StreamConfig
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -21,7 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from runtime import db, tracing
 from runtime.eventstore import NewEvent, OutboxMessage, PostgresEventStore
 from runtime.messaging import StreamSpec, ensure_stream
-from runtime.outbox import OutboxRelay, for_other_regions, parked, resend_parked
+from runtime.outbox import ATOMIC_MIN, OutboxRelay, for_other_regions, parked, resend_parked
 from tests.waiting import eventually
 
 
@@ -328,6 +329,98 @@ async def test_messages_for_an_unreachable_region_wait_in_order_while_the_rest_g
     assert await stream_message_ids(js, theirs.name) == letters  # once each, in the order committed
     assert relay.held == {}
     assert await for_other_regions(pool, {"44"}) == []
+
+
+async def stored_batches(js: Any, stream: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    """Each message of a stream, in its order: the body, its atomic batch, its place and commit mark."""
+    info = await js.stream_info(stream)
+    found = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        msg = await js.get_msg(stream, seq)
+        headers = msg.headers or {}
+        found.append(
+            (
+                msg.data.decode(),
+                headers.get("Nats-Batch-Id"),
+                headers.get("Nats-Batch-Sequence"),
+                headers.get("Nats-Batch-Commit"),
+            )
+        )
+    return found
+
+
+async def queue_bodies(store: PostgresEventStore, queued: list[tuple[str, str]]) -> None:
+    """(subject, body) pairs into the outbox, one transaction, in that order."""
+    async with store.transaction() as tx:
+        for subject, body in queued:
+            event_id = uuid4()
+            await tx.append(
+                f"s-{event_id}",
+                0,
+                [NewEvent(event_id, "Happened", {})],
+                [OutboxMessage(event_id, subject, body.encode())],
+            )
+
+
+async def test_a_batch_goes_to_each_stream_as_one_atomic_batch_in_the_order_committed(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str
+) -> None:
+    """Interleaved messages for three streams: each stream's go as one atomic batch (one fsync, one
+    acknowledgement), in their order, when there are ATOMIC_MIN of them or more; fewer go one by one."""
+    js = nc.jetstream()
+    streams = {
+        name: StreamSpec(f"{subject_root.upper()}_{name.upper()}", (f"{subject_root}.36.{name}.>",)) for name in "abc"
+    }
+    for spec in streams.values():
+        await ensure_stream(js, spec, replicas=1, duplicate_window=600)
+    counts = {"a": ATOMIC_MIN + 8, "b": ATOMIC_MIN, "c": ATOMIC_MIN - 1}
+    order = [f"{name}{i}" for i in range(ATOMIC_MIN + 8) for name in "abc" if i < counts[name]]
+    await queue_bodies(
+        PostgresEventStore(pool), [(f"{subject_root}.36.{body[0]}.evt.happened.v1", body) for body in order]
+    )
+
+    relay = OutboxRelay(pool, js)
+    async with pool.acquire() as conn:
+        assert await relay.relay_once(conn) == len(order)
+
+    a, b, c = [await stored_batches(js, streams[name].name) for name in "abc"]
+    for name, stored in (("a", a), ("b", b), ("c", c)):
+        assert [m[0] for m in stored] == [f"{name}{i}" for i in range(counts[name])]  # in the order committed
+    for batch in (a, b):
+        assert [m[2:] for m in batch] == [(str(i), None) for i in range(1, len(batch))] + [(str(len(batch)), "1")]
+        assert len({m[1] for m in batch}) == 1
+    assert a[0][1] != b[0][1]
+    assert {m[1:] for m in c} == {(None, None, None)}
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_stream_that_takes_no_atomic_batches_gets_the_messages_one_by_one(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str
+) -> None:
+    """A stream made elsewhere, without `allow_atomic`: JetStream refuses the batch whole, the relay
+    sends its messages one by one at once and from then on; none is lost or stored twice."""
+    js = nc.jetstream()
+    name = f"{subject_root.upper()}_PLAIN"
+    await js.add_stream(StreamConfig(name=name, subjects=[f"{subject_root}.>"], duplicate_window=600))
+    subject = f"{subject_root}.36.svc.evt.happened.v1"
+    store = PostgresEventStore(pool)
+    relay = OutboxRelay(pool, js)
+    sends: list[int] = []
+    send = relay._send
+
+    async def counted(rows: Any, atomic: Any) -> list[Any]:
+        sends.append(len(atomic))  # how many of the rows went in an atomic batch
+        return await send(rows, atomic)
+
+    relay._send = counted  # type: ignore[method-assign]
+    bodies = [f"p{i}" for i in range(2 * ATOMIC_MIN)]
+    for half in (bodies[:ATOMIC_MIN], bodies[ATOMIC_MIN:]):
+        await queue_bodies(store, [(subject, body) for body in half])
+        async with pool.acquire() as conn:
+            assert await relay.relay_once(conn) == ATOMIC_MIN
+
+    assert await stored_batches(js, name) == [(body, None, None, None) for body in bodies]
+    assert sends == [ATOMIC_MIN, 0, 0]  # refused as a batch, then one by one; then one by one from the start
 
 
 class HeldGathering(OutboxRelay):
