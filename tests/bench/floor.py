@@ -11,8 +11,9 @@ measured kind is priced as the parts its contracts require:
 - one transaction for the request's decision, and one for each letter another region's inbox
   receives (its decision there): an event and its outbox row in one statement, client and server;
 - each message the contracts publish (the events and the letters, counted in the streams by the
-  stack's own run): a JetStream publish with its acknowledgement, after an fsync; and each letter
-  delivered to the inbox's consumer (a pull and an ack).
+  stack's own run): a JetStream publish with its acknowledgement, after an fsync, in an atomic
+  batch as the outbox relay sends them (one acknowledgement and one fsync a batch; one by one when
+  that was not measured); and each letter delivered to the inbox's consumer (a pull and an ack).
 
 The sum is the request's CPU floor with these parts and nothing else: no tracing, audit, read
 models, stored replies for retries, signature checks, timers or history reads. `cores / floor` is
@@ -35,12 +36,14 @@ HTTP = "limit.fastapi"
 REQUEST = "limit.nats_rpc"
 TRANSACTION = "limit.pg_event_outbox_tx"
 PUBLISH = "limit.js_publish"
+PUBLISH_ATOMIC = "limit.js_publish_atomic"
 DELIVERY = "limit.js_consume"
 PART_NAMES = {
     HTTP: "HTTP POST",
     REQUEST: "request/reply",
     TRANSACTION: "event+outbox transaction",
     PUBLISH: "publish",
+    PUBLISH_ATOMIC: "publish in an atomic batch",
     DELIVERY: "delivery to a consumer",
 }
 KINDS = ("Python", *SERVERS.values())
@@ -137,7 +140,7 @@ def floors(figures: list[Figure], cores: int) -> list[Floor]:
             HTTP: 1.0,
             REQUEST: 1.0,
             TRANSACTION: 1.0 + letters,
-            PUBLISH: events + letters,
+            PUBLISH_ATOMIC if PUBLISH_ATOMIC in parts else PUBLISH: events + letters,
             DELIVERY: letters,
         }
         if any(key not in parts for key, count in counts.items() if count):

@@ -1,4 +1,5 @@
-"""Raw NATS limits: JetStream publish-with-ack (fsync always), durable pull consume, core request/reply.
+"""Raw NATS limits: JetStream publish-with-ack (fsync always), one by one and in atomic batches, durable
+pull consume, core request/reply.
 
 The CPU of each pipelined publish, consumed message and request, the server's and the clients'
 (this process on uvloop, and the responder), is one of the parts whose sum is the stack's floor
@@ -8,7 +9,9 @@ The CPU of each pipelined publish, consumed message and request, the server's an
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import uuid
 from typing import Any
 
 import nats
@@ -19,6 +22,7 @@ from tests.bench.common import OUTBOX_PAYLOAD, Figure, closed_loop, percentile, 
 from tests.bench.procs import POLL_SECONDS, Children
 
 WINDOW = 256
+ATOMIC_BATCH = 500  # the outbox relay's largest batch
 REQUESTERS = 64
 STREAM = "BENCH_PUB"
 SUBJECT = "bench.pub.e"
@@ -48,6 +52,25 @@ async def _publish_async(js: Any, duration: float) -> tuple[int, float]:
     if failed:
         say(f"raw: {failed} async publishes failed")
     return acked, elapsed
+
+
+async def _publish_atomic(nc: Any, duration: float) -> tuple[int, float]:
+    """Atomic batches of ATOMIC_BATCH, one at a time as the outbox relay sends them (the messages
+    without a reply, the commit a request); (messages acknowledged, seconds)."""
+    acked = 0
+    started = time.perf_counter()
+    deadline = started + duration
+    while time.perf_counter() < deadline:
+        batch = uuid.uuid4().hex
+        for place in range(1, ATOMIC_BATCH):
+            headers = {"Nats-Batch-Id": batch, "Nats-Batch-Sequence": str(place)}
+            await nc.publish(SUBJECT, OUTBOX_PAYLOAD, headers=headers)
+        commit = {"Nats-Batch-Id": batch, "Nats-Batch-Sequence": str(ATOMIC_BATCH), "Nats-Batch-Commit": "1"}
+        answer = json.loads((await nc.request(SUBJECT, OUTBOX_PAYLOAD, headers=commit, timeout=30)).data)
+        if "error" in answer:
+            raise RuntimeError(f"atomic batch refused: {answer['error']}")
+        acked += int(answer["count"])
+    return acked, time.perf_counter() - started
 
 
 async def _consume(js: Any, total: int, timeout: float) -> tuple[int, float]:
@@ -109,7 +132,9 @@ async def measure(nats_url: str, server: int, children: Children) -> list[Figure
     try:
         js = nc.jetstream(timeout=30, publish_async_max_pending=WINDOW)
         await js.add_stream(
-            StreamConfig(name=STREAM, subjects=["bench.pub.>"], storage=StorageType.FILE, num_replicas=1)
+            StreamConfig(
+                name=STREAM, subjects=["bench.pub.>"], storage=StorageType.FILE, num_replicas=1, allow_atomic=True
+            )
         )
         duration = seconds(4.0)
         say("raw: JetStream sequential publish-with-ack")
@@ -162,6 +187,21 @@ async def measure(nats_url: str, server: int, children: Children) -> list[Figure
                 "limit",
                 notes=f"{consumed} messages, explicit ack each",
                 extra=delivered,
+            )
+        )
+        say(f"raw: JetStream atomic batches of {ATOMIC_BATCH}, one at a time")
+        before = cpu.snapshot({"nats": server})
+        acked, elapsed = await _publish_atomic(nc, duration)
+        batched = cpu.part_run(acked / elapsed, before, cpu.snapshot({"nats": server}), acked)
+        figures.append(
+            Figure(
+                "limit.js_publish_atomic",
+                f"raw: JetStream atomic batches of {ATOMIC_BATCH}",
+                acked / elapsed,
+                "msg/s",
+                "limit",
+                notes="the relay's way under load: one acknowledgement and one fsync a batch",
+                extra=batched,
             )
         )
         say(f"raw: NATS core request/reply, {REQUESTERS} concurrent requesters, responder in its own process")

@@ -19,6 +19,7 @@ SHORT = {
     "limit.pg_event_outbox_tx_beside": "pg event+outbox tx, beside",
     "limit.js_publish": "JS publish_async",
     "limit.js_publish_seq": "JS publish seq",
+    "limit.js_publish_atomic": "JS atomic batches",
     "limit.js_consume": "JS pull consume",
     "limit.nats_rpc": "NATS req/reply",
     "limit.fastapi": "bare FastAPI POST",

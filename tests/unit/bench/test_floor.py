@@ -75,6 +75,18 @@ def test_each_letter_is_also_a_delivery_and_the_decision_it_brings_in_the_other_
     assert floor.floor_us == pytest.approx(125 + 29 + 4 * 131 + 8 * 110 + 3 * 23)
 
 
+def test_publishes_are_priced_in_atomic_batches_where_those_were_measured() -> None:
+    """The outbox relay sends a stream's messages as atomic batches: one acknowledgement and one fsync a batch."""
+    stack = _stack("stack.gateway", 3.0, 0.0, {"gateway": 650.0, "enrolment": 620.0, "postgres": 320.0, "nats": 220.0})
+    atomic = _part("limit.js_publish_atomic", {"nats": 9.0, "bench": 6.0})
+
+    (floor,) = floors([*_parts(), atomic, stack], cores=2)
+
+    assert floor.counts["limit.js_publish_atomic"] == 3.0 and "limit.js_publish" not in floor.counts
+    assert floor.floor_us == pytest.approx(125 + 29 + 131 + 3 * 15)
+    assert "3.00 publish in an atomic batch" in floor.line()
+
+
 def test_no_floor_without_every_part_it_needs_or_without_the_messages_counted() -> None:
     stack = _stack("stack.transfer", 5.0, 3.0, {"transfer-36": 2_700.0})
     without_delivery = [f for f in _parts() if f.key != "limit.js_consume"]
