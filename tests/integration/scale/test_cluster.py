@@ -1,5 +1,6 @@
 """A 3-node JetStream cluster (streams at R3, fsync always): one node killed during a batch of
-transfers loses nothing acknowledged, the work goes on, and the node rejoins."""
+transfers loses nothing acknowledged, the work goes on, and the node rejoins; the outbox relay's
+atomic batches are stored once each, in order."""
 
 from __future__ import annotations
 
@@ -8,14 +9,19 @@ import json
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import asyncpg
 import pytest
 
 from runtime.embedded import EmbeddedNats, nats_cluster
-from runtime.messaging import connect
+from runtime.eventstore import PostgresEventStore
+from runtime.messaging import StreamSpec, connect, ensure_stream
+from runtime.outbox import OutboxRelay
 from runtime.settings import RuntimeSettings
 from tests.conftest import Servers
+from tests.integration.faults.test_relay_duplicates import DyingConnection, RelayCrash
+from tests.integration.runtime.test_outbox_relay import queue_messages, stored_batches
 from tests.seeding import seed_transfer_histories, young_citizen
 from tests.stack import Stack, running_stack
 from tests.waiting import eventually
@@ -122,5 +128,32 @@ async def _stream_replicas(url: str, root: str) -> dict[str, int]:
         js = nc.jetstream()
         names = await js.streams_info()
         return {s.config.name: s.config.num_replicas for s in names if s.config.name.startswith(root.upper())}
+    finally:
+        await nc.close()
+
+
+async def test_the_relays_atomic_batches_are_stored_once_each_in_order_at_r3(
+    cluster: list[EmbeddedNats], pool: asyncpg.Pool, subject_root: str
+) -> None:
+    """A batch stored by the cluster, and the same batch again (its relay died before its delete):
+    JetStream refuses the second whole, the relay sends it one by one, and each copy is dropped."""
+    await eventually(lambda: _meta_leader(cluster), within=30)
+    nc = await connect([n.url for n in cluster], name="relay")
+    try:
+        js = nc.jetstream()
+        stream = StreamSpec(f"{subject_root.upper()}_R3", (f"{subject_root}.>",))
+        await ensure_stream(js, stream, replicas=3, duplicate_window=600)
+        await queue_messages(PostgresEventStore(pool), f"{subject_root}.36.svc.evt.happened.v1", 300)
+        relay = OutboxRelay(pool, js)
+        async with pool.acquire() as conn:
+            with pytest.raises(RelayCrash):
+                await relay.relay_once(cast(asyncpg.Connection, DyingConnection(conn)))
+            assert await relay.relay_once(conn) == 300
+
+        stored = await stored_batches(js, stream.name)
+        assert [json.loads(body)["i"] for body, *_ in stored] == list(range(300))
+        assert len({batch for _, batch, _, _ in stored}) == 1
+        assert [place for _, _, place, _ in stored] == [str(i) for i in range(1, 301)]
+        assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
     finally:
         await nc.close()
