@@ -30,7 +30,8 @@ SUBJECT = "bench.pub.e"
 
 async def _publish_async(js: Any, duration: float) -> tuple[int, float]:
     """Pipelined publishes, at most WINDOW awaiting their ack; (acknowledged, seconds). No
-    `wait_stall`: as the outbox relay publishes (a stall timeout is a task and a timer a message)."""
+    `wait_stall` (a stall timeout is a task and a timer a message): the outbox relay's way, its
+    publishes answered on an inbox of its own."""
     acked = 0
     failed = 0
 

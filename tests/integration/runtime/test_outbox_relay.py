@@ -12,9 +12,10 @@ from typing import Any
 from uuid import uuid4
 
 import asyncpg
+import nats.js.errors
 import pytest
 from nats.aio.client import Client as NatsClient
-from nats.js.api import StreamConfig
+from nats.js.api import DiscardPolicy, StreamConfig
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -421,6 +422,25 @@ async def test_a_stream_that_takes_no_atomic_batches_gets_the_messages_one_by_on
 
     assert await stored_batches(js, name) == [(body, None, None, None) for body in bodies]
     assert sends == [ATOMIC_MIN, 0, 0]  # refused as a batch, then one by one; then one by one from the start
+
+
+async def test_a_message_jetstream_refuses_fails_its_batch_at_once_with_the_reason(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str
+) -> None:
+    """A full stream (its limit reached, new messages refused): the relay hears the refusal, not a
+    silence it would wait out (nats-py's `publish_async` loses a refusal), and keeps the batch."""
+    js = nc.jetstream()
+    name = f"{subject_root.upper()}_FULL"
+    await js.add_stream(StreamConfig(name=name, subjects=[f"{subject_root}.>"], max_msgs=1, discard=DiscardPolicy.NEW))
+    await queue_messages(PostgresEventStore(pool), f"{subject_root}.36.svc.evt.happened.v1", 2)
+    relay = OutboxRelay(pool, js, ack_timeout=300)
+
+    async with pool.acquire() as conn:
+        with pytest.raises(nats.js.errors.APIError, match="maximum messages exceeded"):
+            await relay.relay_once(conn)
+
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 2  # kept, to go again
+    assert (await js.stream_info(name)).state.messages == 1
 
 
 class HeldGathering(OutboxRelay):

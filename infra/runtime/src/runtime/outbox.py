@@ -102,10 +102,12 @@ class AtomicBatch:
     commit: asyncio.Future[PubAck] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-class Commits:
-    """Atomic batches' commits, their replies on an inbox of the relay's own. nats-py's
-    `publish_async` never fails its future with a refusal: its reply handler raises the error
-    (to the connection's error callback) instead, and the batch would wait out its timeout."""
+class Acknowledgements:
+    """JetStream's answers to the relay's publishes, on an inbox of the relay's own. nats-py's
+    `publish_async` never fails its future with a refusal (a full stream, a stream that takes no
+    atomic batches, a JetStream out of resources): its reply handler raises the error, to the
+    connection's error callback, and the publish would wait out its timeout, logged as NATS out of
+    reach. Here a refusal fails its publish at once, with JetStream's reason."""
 
     def __init__(self, nc: NatsClient) -> None:
         self.nc = nc
@@ -114,16 +116,20 @@ class Commits:
         self._tokens = itertools.count()
 
     async def publish(
-        self, subject: str, payload: bytes, headers: dict[str, str], answer: asyncio.Future[PubAck]
-    ) -> None:
-        """Publish the commit; `answer` gets its batch's acknowledgement, or JetStream's refusal."""
+        self, subject: str, payload: bytes, headers: dict[str, str], answer: asyncio.Future[PubAck] | None = None
+    ) -> asyncio.Future[PubAck]:
+        """Publish a message for JetStream to answer; `answer` (a new future when not given) gets
+        its acknowledgement (an atomic batch's commit: the batch's), or JetStream's refusal."""
         if self.inbox is None:
             self.inbox = self.nc.new_inbox()
             await self.nc.subscribe(f"{self.inbox}.*", cb=self._reply)
+        if answer is None:
+            answer = asyncio.get_running_loop().create_future()
         token = str(next(self._tokens))
         self.waiting[token] = answer
         answer.add_done_callback(lambda _: self.waiting.pop(token, None))  # answered, or cancelled by a timeout
         await self.nc.publish(subject, payload, reply=f"{self.inbox}.{token}", headers=headers)
+        return answer
 
     async def _reply(self, msg: Msg) -> None:
         future = self.waiting.get(msg.subject.rsplit(".", 1)[-1])
@@ -172,8 +178,8 @@ class OutboxRelay:
         self._wake = Wakeup()
         self._streams: dict[str, str] = {}  # subject -> the stream of this region that takes it
         self._one_by_one: set[str] = set()  # streams that take no atomic batches
-        self._nc: NatsClient = js._nc  # a batch's messages before its commit go without a reply
-        self._commits = Commits(self._nc)
+        self._nc: NatsClient = js._nc  # publishes answered on the relay's own inbox (`Acknowledgements`)
+        self._acks = Acknowledgements(self._nc)
 
     def wake(self) -> None:
         """Called after a commit that queued messages, so they leave without waiting for a poll."""
@@ -307,7 +313,7 @@ class OutboxRelay:
         as failed (a TimeoutError) and go again, which the duplicate window absorbs."""
         _, pending = await asyncio.wait(acks, timeout=self.ack_timeout)
         for ack in pending:
-            ack.cancel()  # releases nats-py's pending-publish slot
+            ack.cancel()  # forgotten: a late answer finds no one waiting
         unanswered = TimeoutError(f"{len(pending)} of {len(acks)} publishes not acknowledged in {self.ack_timeout}s")
         return [unanswered if ack in pending else ack.exception() or ack.result() for ack in acks]
 
@@ -334,12 +340,9 @@ class OutboxRelay:
             acks: list[asyncio.Future[Any] | AtomicBatch] = []
             for row in rows:
                 headers: dict[str, str] = {**row["headers"], **creation, "Nats-Msg-Id": str(row["message_id"])}
-                # No wait_stall: with one, nats-py runs each publish's slot wait as a task with a timer
-                # (a third of the relay's CPU per message). A batch (<= `batch`, below nats-py's 4,000
-                # pending slots) never waits for a slot, and `_settle` frees every slot it took.
                 place = atomic.get(row["id"])
                 if place is None:
-                    acks.append(await self.js.publish_async(row["subject"], row["payload"], headers=headers))
+                    acks.append(await self._acks.publish(row["subject"], row["payload"], headers))
                     continue
                 batch, seq = place
                 headers[BATCH_ID], headers[BATCH_SEQUENCE] = batch.id, str(seq)
@@ -347,7 +350,7 @@ class OutboxRelay:
                     await self._nc.publish(row["subject"], row["payload"], headers=headers)
                 else:
                     headers[BATCH_COMMIT] = "1"
-                    await self._commits.publish(row["subject"], row["payload"], headers, batch.commit)
+                    await self._acks.publish(row["subject"], row["payload"], headers, batch.commit)
                 acks.append(batch)
             return acks
 
