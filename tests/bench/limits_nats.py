@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 import nats
@@ -114,6 +115,16 @@ async def _request_reply(
     return count / elapsed, percentile(latencies, 50), percentile(latencies, 99), run
 
 
+async def _part(
+    server: int, work: Awaitable[tuple[int, float]], key: str, label: str, notes: str
+) -> tuple[int, Figure]:
+    """Run `work` (messages, seconds) with the server's CPU read around it: (messages, its figure)."""
+    before = cpu.snapshot({"nats": server})
+    count, elapsed = await work
+    run = cpu.part_run(count / elapsed, before, cpu.snapshot({"nats": server}), count)
+    return count, Figure(key, label, count / elapsed, "msg/s", "limit", notes=f"{count} messages; {notes}", extra=run)
+
+
 async def wait_responder(nc: Any, subject: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -160,51 +171,33 @@ async def measure(nats_url: str, server: int, children: Children) -> list[Figure
             )
         )
         say(f"raw: JetStream publish_async, window {WINDOW}")
-        before = cpu.snapshot({"nats": server})
-        acked, elapsed = await _publish_async(js, duration)
-        published = cpu.part_run(acked / elapsed, before, cpu.snapshot({"nats": server}), acked)
-        figures.append(
-            Figure(
-                "limit.js_publish",
-                f"raw: JetStream publish_async, {WINDOW} in flight",
-                acked / elapsed,
-                "msg/s",
-                "limit",
-                notes=f"sync_interval: always; {len(OUTBOX_PAYLOAD)}-byte payload",
-                extra=published,
-            )
+        acked, figure = await _part(
+            server,
+            _publish_async(js, duration),
+            "limit.js_publish",
+            f"raw: JetStream publish_async, {WINDOW} in flight",
+            f"sync_interval: always; {len(OUTBOX_PAYLOAD)}-byte payload",
         )
+        figures.append(figure)
         total = acked + len(latencies)
         say(f"raw: durable pull consume of {total} messages, fetch 256, ack each")
-        before = cpu.snapshot({"nats": server})
-        consumed, elapsed = await _consume(js, total, timeout=max(20.0, duration * 5))
-        delivered = cpu.part_run(consumed / elapsed, before, cpu.snapshot({"nats": server}), consumed)
-        figures.append(
-            Figure(
-                "limit.js_consume",
-                "raw: JetStream durable pull, fetch 256",
-                consumed / elapsed,
-                "msg/s",
-                "limit",
-                notes=f"{consumed} messages, explicit ack each",
-                extra=delivered,
-            )
+        _, figure = await _part(
+            server,
+            _consume(js, total, timeout=max(20.0, duration * 5)),
+            "limit.js_consume",
+            "raw: JetStream durable pull, fetch 256",
+            "explicit ack each",
         )
+        figures.append(figure)
         say(f"raw: JetStream atomic batches of {ATOMIC_BATCH}, one at a time")
-        before = cpu.snapshot({"nats": server})
-        acked, elapsed = await _publish_atomic(nc, duration)
-        batched = cpu.part_run(acked / elapsed, before, cpu.snapshot({"nats": server}), acked)
-        figures.append(
-            Figure(
-                "limit.js_publish_atomic",
-                f"raw: JetStream atomic batches of {ATOMIC_BATCH}",
-                acked / elapsed,
-                "msg/s",
-                "limit",
-                notes="the relay's way under load: one acknowledgement and one fsync a batch",
-                extra=batched,
-            )
+        _, figure = await _part(
+            server,
+            _publish_atomic(nc, duration),
+            "limit.js_publish_atomic",
+            f"raw: JetStream atomic batches of {ATOMIC_BATCH}",
+            "the relay's way under load: one acknowledgement and one fsync a batch",
         )
+        figures.append(figure)
         say(f"raw: NATS core request/reply, {REQUESTERS} concurrent requesters, responder in its own process")
         subject = "bench.rpc.echo"
         responder = children.start_python(["tests.bench.responder", nats_url, subject], name="responder")
