@@ -215,11 +215,13 @@ async def test_a_relay_killed_mid_way_loses_nothing_and_publishes_nothing_twice(
         relay = subprocess.Popen(
             [sys.executable, "-c", RELAY_SCRIPT, database_url, servers.nats_url, "50"], env=os.environ.copy()
         )
-        remaining = await pool.fetchval("SELECT count(*) FROM outbox")
-        # Kill it as soon as it has made some progress, i.e. in the middle of relaying.
-        await eventually(lambda r=remaining: _fewer(pool, r), within=30, every=0.005)
-        relay.send_signal(signal.SIGKILL)
-        relay.wait(10)
+        try:
+            remaining = await pool.fetchval("SELECT count(*) FROM outbox")
+            # Kill it as soon as it has made some progress, i.e. in the middle of relaying.
+            await eventually(lambda r=remaining: _fewer(pool, r), within=30, every=0.005)
+        finally:  # a relay that made no progress is killed too, not left running after the test
+            relay.send_signal(signal.SIGKILL)
+            relay.wait(10)
         kills += 1
 
     finisher = OutboxRelay(pool, js)
