@@ -259,11 +259,7 @@ class OutboxRelay:
     async def _truly_streamless(self, subject: str) -> bool:
         """Whether no stream captures the subject (asked of JetStream itself): "no responders" also
         answers a publish while a clustered stream elects its leader."""
-        try:
-            await self.js.find_stream_name_by_subject(subject)
-        except nats.js.errors.NotFoundError:
-            return True
-        return False
+        return await self._look_up_stream(subject) is None
 
     async def _atomic_batches(self, rows: list[asyncpg.Record]) -> dict[int, tuple[AtomicBatch, int]]:
         """Where each message goes in an atomic batch (row id -> the batch and its place, from 1):
@@ -275,7 +271,7 @@ class OutboxRelay:
             subject = row["subject"]
             if self.destination(subject) is not None:
                 continue
-            stream = self._streams.get(subject) or await self._stream_of(subject)
+            stream = self._streams.get(subject) or await self._look_up_stream(subject)
             if stream is not None and stream not in self._one_by_one:
                 of_stream.setdefault(stream, []).append(row["id"])
         places: dict[int, tuple[AtomicBatch, int]] = {}
@@ -289,17 +285,17 @@ class OutboxRelay:
                 places.update((row_id, (batch, place)) for place, row_id in enumerate(members, 1))
         return places
 
-    async def _stream_of(self, subject: str) -> str | None:
-        """The stream of this region that takes `subject` (asked of JetStream once, then kept: a
-        service's outbox holds a few dozen subjects), or None when none does."""
-        if (stream := self._streams.get(subject)) is None:
-            try:
-                stream = await self.js.find_stream_name_by_subject(subject)
-            except nats.js.errors.NotFoundError:
-                return None
-            if len(self._streams) >= 10_000:  # subjects with ids in them: keep the newest only
-                self._streams.clear()
-            self._streams[subject] = stream
+    async def _look_up_stream(self, subject: str) -> str | None:
+        """The stream of this region that takes `subject`, asked of JetStream, or None when none
+        does; kept in `_streams` for the batches to come (a service's outbox holds a few dozen
+        subjects)."""
+        try:
+            stream = await self.js.find_stream_name_by_subject(subject)
+        except nats.js.errors.NotFoundError:
+            return None
+        if len(self._streams) >= 10_000:  # subjects with ids in them: keep the newest only
+            self._streams.clear()
+        self._streams[subject] = stream
         return stream
 
     async def _send(self, rows: list[asyncpg.Record], atomic: dict[int, tuple[AtomicBatch, int]]) -> list[Any]:
