@@ -4,9 +4,9 @@ The injury service of region 36 and the gateway run as subprocesses; the gateway
 hospital's key (YIWANG_HOSPITAL_KEYS). As an operator the bench signs the hospital's agreement and
 recognises one determination per worker (a determination belongs to one citizen); then the hospital
 posts encounters of 2-4 lines from the shipped sample catalogue, each signed (HMAC, fresh message id),
-16 in flight: gateway signature check + replay guard (JetStream KV) -> NATS -> injury (pricing,
+IN_FLIGHT at a time: gateway signature check + replay guard (JetStream KV) -> NATS -> injury (pricing,
 events, outbox) -> reply. The postings are signed beforehand and sent by wrk (`settle.lua`), each
-once, as fast as 16 connections go, in RUNS runs (the figure: their median): a Python client
+once, as fast as IN_FLIGHT connections go, in RUNS runs (the figure: their median): a Python client
 signing and posting them took nearly half a core of this 2-core machine from the stack it measured
 (httpx when wrk is missing). Then the same at about half that rate (fewer connections), for its latency; then retries
 of settled numbers (new message id, same number and content) must get the first answer, and the
@@ -52,7 +52,10 @@ from tests.bench.procs import (
 from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
 from tests.seeding import young_citizen
 
-IN_FLIGHT = 16
+# Connections at full rate, as the gateway section's (a city's partner hospitals post at once): with 16
+# the cores stayed a fifth idle between round trips, and each process woke for fewer messages at a time
+# (docs/performance.md).
+IN_FLIGHT = 64
 RUNS = 3  # full-rate wrk runs; the figure is their median
 WORKERS = 32
 RETRIES = 50

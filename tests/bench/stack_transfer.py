@@ -45,7 +45,7 @@ from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
 from tests.bench.targets import MachineFactor
 from tests.seeding import seed_transfer_histories, young_citizen
 
-IN_FLIGHT = 16
+IN_FLIGHT = 64  # as the gateway section's; with 16 each process woke for fewer messages at a time (docs/performance.md)
 RUNS = 3  # full-rate runs, each of its own people; the figure is their median
 PACED_RATE = 100.0  # applications per second: the target's p99 is at this rate
 PUBLISH_CEILING = "limit.js_publish_per_transfer"
