@@ -49,13 +49,13 @@ from tests.bench.procs import (
     wait_http,
     wait_service,
 )
-from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
+from tests.bench.stack_gateway import CONNECTIONS, SECRET, UNLIMITED, trace_ratio
 from tests.seeding import young_citizen
 
-# Connections at full rate, as the gateway section's (a city's partner hospitals post at once): with 16
+# Connections at full rate, the gateway section's (a city's partner hospitals post at once): with 16
 # the cores stayed a fifth idle between round trips, and each process woke for fewer messages at a time
 # (docs/performance.md).
-IN_FLIGHT = 64
+IN_FLIGHT = CONNECTIONS
 RUNS = 3  # full-rate wrk runs; the figure is their median
 WORKERS = 32
 RETRIES = 50

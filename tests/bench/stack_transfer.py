@@ -41,11 +41,13 @@ from tests.bench.procs import (
     wait_http,
     wait_service,
 )
-from tests.bench.stack_gateway import SECRET, UNLIMITED, trace_ratio
+from tests.bench.stack_gateway import CONNECTIONS, SECRET, UNLIMITED, trace_ratio
 from tests.bench.targets import MachineFactor
 from tests.seeding import seed_transfer_histories, young_citizen
 
-IN_FLIGHT = 64  # as the gateway section's; with 16 each process woke for fewer messages at a time (docs/performance.md)
+# Connections at full rate, the gateway section's: with 16 each process woke for fewer messages at a
+# time (docs/performance.md).
+IN_FLIGHT = CONNECTIONS
 RUNS = 3  # full-rate runs, each of its own people; the figure is their median
 PACED_RATE = 100.0  # applications per second: the target's p99 is at this rate
 PUBLISH_CEILING = "limit.js_publish_per_transfer"
