@@ -19,6 +19,7 @@ import asyncpg
 from opentelemetry.trace import SpanKind
 
 from runtime.db import parameters
+from runtime.groupcommit import CommitGroup, Member
 from runtime.serialization import dumps
 from runtime.tracing import leaf_span
 
@@ -476,6 +477,22 @@ def _recorded(row: asyncpg.Record) -> RecordedEvent:
     )
 
 
+def _member(
+    sql: str,
+    arguments: list[Any],
+    held: _HeldAppend,
+    reply: tuple[UUID, Json] | None,
+    cancels: Sequence[tuple[str, str | None]],
+) -> Member:
+    """One stream's append as a member of a group commit, with the streams it writes (its events,
+    the timers it cancels) and its command (`runtime.groupcommit`)."""
+    [append] = held.appends
+    writes = {stream_id for stream_id, _ in cancels}
+    if append.events:
+        writes.add(append.stream_id)
+    return Member(sql, arguments, frozenset(writes), reply[0] if reply is not None else None)
+
+
 _REPLY = "INSERT INTO command_replies (command_id, reply) VALUES ($1, $2)"
 _LOCK_KEY = re.compile(r"[0-9A-Za-z:_.\-]{1,200}")
 
@@ -492,15 +509,18 @@ class PostgresTransaction:
     a claim, a second append, a read after a held write (it must see it), a cancel after a held
     schedule, or a statement of the caller's own (`connection()`; reads take `reader()`). Inside an
     open transaction the same holds: an append, its timers and the reply wait for the next
-    statement or the COMMIT and go as one statement with it when nothing came between.
+    statement or the COMMIT and go as one statement with it when nothing came between. A commit
+    that is that one statement goes through the store's `CommitGroup`: with others waiting, in one
+    round trip with theirs (`runtime.groupcommit`).
 
     The transaction is begun, committed and rolled back with plain statements, not asyncpg's
     `Transaction`, so that an advisory lock that opens it goes in the same round trip as the BEGIN
     (`lock`); nested blocks take `savepoint()`, not `Connection.transaction()`.
     """
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, group: CommitGroup | None = None) -> None:
         self._conn = conn
+        self._group = group  # a commit that is one statement goes through it
         self._open = False
         self._savepoints = 0
         self._append: _HeldAppend | None = None
@@ -511,6 +531,7 @@ class PostgresTransaction:
         self._unchanged: list[tuple[str, int]] = []  # streams decided on unread (`expect_unchanged`)
         self.queued_messages = 0
         self.wrote_events = False  # an append of events was sent or held: the projector has work
+        self.together = 1  # statements sent with this one's commit, its own counted (`runtime.groupcommit`)
         self._after_commit: list[Callable[[], None]] = []
         self.memo: dict[Any, Any] = {}
 
@@ -624,11 +645,11 @@ class PostgresTransaction:
         self._append, self._reply, self._cancels, self._schedules = None, None, [], []
         return held
 
-    async def _send_held(self) -> None:
+    async def _send_held(self, group: CommitGroup | None = None) -> None:
         """Whatever is held, as one statement: timers are held only behind an append."""
         held, reply, cancels, schedules = self._take_held()
         if held is not None:
-            await self._send_append(held, reply=reply, cancels=cancels, schedules=schedules)
+            await self._send_append(held, reply=reply, cancels=cancels, schedules=schedules, group=group)
         elif reply is not None:
             await self._send_reply(*reply)
 
@@ -651,7 +672,7 @@ class PostgresTransaction:
                 raise TransactionAbortedError("the transaction failed before its commit and was rolled back")
         else:
             try:
-                await self._send_held()  # one statement: atomic on its own
+                await self._send_held(self._group)  # one statement: atomic on its own
             except BaseException:
                 self._after_commit.clear()
                 raise
@@ -772,7 +793,10 @@ class PostgresTransaction:
         reply: tuple[UUID, Json] | None = None,
         cancels: Sequence[tuple[str, str | None]] = (),
         schedules: Sequence[DeadlineRow] = (),
+        group: CommitGroup | None = None,
     ) -> None:
+        """`held` as one statement; with `group`, the transaction's last and only one, sent with
+        other transactions' where they wait together (`runtime.groupcommit`)."""
         if held.many:
             await self._send_many(held, reply=reply, cancels=cancels, schedules=schedules)
             return
@@ -784,15 +808,18 @@ class PostgresTransaction:
         if schedules:
             arguments += deadline_columns(schedules)
         unchanged, self._unchanged = self._unchanged, []
+        sql = _append_statement(
+            listed, reply is not None, bool(cancels), bool(schedules), held.ride_statements(), len(unchanged)
+        )
+        arguments += held.ride_arguments()
+        arguments += [value for pair in unchanged for value in pair]
         try:
-            row = await self._conn.fetchrow(
-                _append_statement(
-                    listed, reply is not None, bool(cancels), bool(schedules), held.ride_statements(), len(unchanged)
-                ),
-                *arguments,
-                *held.ride_arguments(),
-                *[value for pair in unchanged for value in pair],
-            )
+            if group is None:
+                row = await self._conn.fetchrow(sql, *arguments)
+            else:
+                member = _member(sql, arguments, held, reply, cancels)
+                row = await group.fetchrow(self._conn, member)
+                self.together = member.together
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name == "events_pkey":
                 raise ConcurrencyError(append.stream_id, append.expected_version) from error
@@ -946,9 +973,12 @@ _DB = {"db.system.name": "postgresql"}
 class PostgresEventStore:
     """The event log of one service's database."""
 
-    def __init__(self, pool: asyncpg.Pool, *, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, on_commit: Callable[[], None] | None = None, group_commits: bool = True
+    ) -> None:
         self.pool = pool
         self._on_commit = on_commit
+        self.group = CommitGroup() if group_commits else None  # commits that are one statement go through it
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
@@ -959,9 +989,9 @@ class PostgresEventStore:
             module=__name__,
             expected=(ConcurrencyError,),
             within_trace=True,
-        ):
+        ) as span:
             async with self.pool.acquire() as conn:
-                tx = PostgresTransaction(conn)
+                tx = PostgresTransaction(conn, self.group)
                 try:
                     try:
                         yield tx
@@ -972,6 +1002,8 @@ class PostgresEventStore:
                 except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as error:
                     # Two decisions crossed (e.g. a payment and a deadline on the same stream): decide again.
                     raise ConcurrencyError("(transaction)", -1) from error
+            if tx.together > 1:
+                span.set_attribute("db.operation.batch.size", tx.together)
         # Events to project or messages to relay: wake the projector and the relay of this process
         # (events with no public message too: the projector's polls stretch to a second when idle).
         if (tx.queued_messages or tx.wrote_events) and self._on_commit is not None:
