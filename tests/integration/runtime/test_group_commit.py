@@ -74,9 +74,10 @@ async def holdup(pool: asyncpg.Pool) -> AsyncIterator[Holdup]:
 
 @pytest.fixture
 async def store(pool: asyncpg.Pool) -> PostgresEventStore:
-    """A store whose group sends one statement at a time: what commits while it is held waits."""
+    """A store whose group sends one statement at a time: what commits while it is held waits (a
+    minute before the next may go)."""
     store = PostgresEventStore(pool)
-    store.group = CommitGroup(in_flight=1)
+    store.group = CommitGroup(in_flight=1, patience=60)
     return store
 
 
@@ -293,9 +294,10 @@ async def test_members_sent_together_run_in_order_each_seeing_those_before_it(
 async def test_a_store_sends_a_second_statement_at_once_while_one_is_held_and_a_third_waits(
     pool: asyncpg.Pool, holdup: Holdup
 ) -> None:
-    store = PostgresEventStore(pool)  # as services have it
+    store = PostgresEventStore(pool)  # as services have it, but patient
     assert store.group is not None
     assert store.group.in_flight == 2
+    store.group.patience = 60
     first = await on_its_way(store, holdup)
     async with pool.acquire() as conn:
         second_holdup = Holdup(conn, "second")
@@ -318,3 +320,20 @@ async def _waits_in_the_server(pool: asyncpg.Pool, count: int) -> bool:
         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
     )
     return bool(waits == count)
+
+
+async def test_a_send_held_up_in_the_server_lets_the_next_go_after_a_while(
+    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup
+) -> None:
+    assert store.group is not None
+    store.group.patience = 0.05
+    first = await on_its_way(store, holdup)  # one send at a time, this one held up
+
+    await commit(store, "next")
+
+    assert not first.done()
+    assert store.group.overdue == 1
+    assert await versions(pool, "next") == [1]
+    await holdup.release()
+    await first
+    assert await versions(pool, holdup.stream_id) == [1]

@@ -10,7 +10,9 @@ transaction with one commit. Each runs as it would alone, seeing those before it
 fails (its stream moved) writes nothing and is refused as it would be alone, and the others are
 written. An error of any (a key two of them write, a deadlock) rolls the whole back, and each is
 sent again alone, on its own connection, where it fails or succeeds as it would have. With
-nothing on its way a statement goes at once: no wait at low load.
+nothing on its way a statement goes at once: no wait at low load. A send held up in the server (a
+row another transaction writes and has not committed) lets the next go after a while, holding up
+only those it carries.
 
 Two that would certainly break the whole do not go together: two writing one stream (the second
 finds the first's key) and two storing one command's reply.
@@ -64,23 +66,49 @@ class _Lead:
 _ALONE = object()  # the group failed as a whole: send your statement on your own
 
 
+class _Slot:
+    """A send's place among the group's `in_flight`, given back once: when the send comes back, or
+    when it has been on its way for `patience` seconds. A send held up in the server (a row
+    another transaction is writing and has not committed) then holds up only itself and those in
+    its pipeline, as that row would have held up the transaction writing it alone."""
+
+    def __init__(self, group: CommitGroup) -> None:
+        self._group = group
+        self._held = True
+        self._timer = asyncio.get_running_loop().call_later(group.patience, self._overdue)
+
+    def _overdue(self) -> None:
+        if self._held:
+            self._group.overdue += 1
+            self.give_back()
+
+    def give_back(self) -> None:
+        if self._held:
+            self._held = False
+            self._timer.cancel()
+            self._group._hand_over()
+
+
 class CommitGroup:
     """Sends members' statements, together where several wait (see the module's doc).
 
     `in_flight`: how many sends (one statement or a group's pipeline) may be on their way at once;
     more wait and are taken along by the next. Two kept the cores busier than one (the settlements
     section, three pairs in turns: 682 / 587 / 690 -> 754 / 751 / 756 a second); four sent smaller
-    groups, PostgreSQL's CPU a settlement up a tenth. `most`: statements in one pipeline."""
+    groups, PostgreSQL's CPU a settlement up a tenth. `most`: statements in one pipeline.
+    `patience`: seconds a send keeps its place before the next may go (`_Slot`)."""
 
-    def __init__(self, *, in_flight: int = 2, most: int = 32) -> None:
-        if in_flight < 1 or most < 1:
-            raise ValueError("a group sends at least one statement at a time")
+    def __init__(self, *, in_flight: int = 2, most: int = 32, patience: float = 0.25) -> None:
+        if in_flight < 1 or most < 1 or patience <= 0:
+            raise ValueError("a group sends at least one statement at a time, each for a while")
         self.in_flight = in_flight
         self.most = most
+        self.patience = patience
         self._sending = 0
         self._waiting: deque[Member] = deque()
         self.groups = 0  # pipelines of several statements sent
         self.grouped = 0  # statements sent in them
+        self.overdue = 0  # sends that gave their place back before they came back
 
     @property
     def waiting(self) -> int:
@@ -91,10 +119,11 @@ class CommitGroup:
         """The member's row, its statement sent alone or with others, on `conn` or another's."""
         if self._sending < self.in_flight:
             self._sending += 1
+            slot = _Slot(self)
             try:
                 return await conn.fetchrow(member.sql, *member.arguments)
             finally:
-                self._hand_over()
+                slot.give_back()
         member.future = asyncio.get_running_loop().create_future()
         self._waiting.append(member)
         try:
@@ -123,23 +152,23 @@ class CommitGroup:
 
     async def _lead(self, conn: asyncpg.Connection, members: list[Member]) -> Any:
         """Send `members`' statements (the first is the caller's) in one pipeline; their rows to each."""
-        mine = members[0]
+        mine, slot = members[0], _Slot(self)
         if len(members) == 1:
             try:
                 return await conn.fetchrow(mine.sql, *mine.arguments)
             finally:
-                self._hand_over()
+                slot.give_back()
         ordered = sorted(members, key=_order)  # two groups writing the same streams take them in one order
         try:
             rows = await conn.fetchmany(mine.sql, [m.arguments for m in ordered])
         except BaseException as error:
             for other in members[1:]:
                 _resolve(other, _ALONE)
-            self._hand_over()
+            slot.give_back()
             if not isinstance(error, Exception):  # cancelled: the others go on alone, this one stops
                 raise
             return await conn.fetchrow(mine.sql, *mine.arguments)
-        self._hand_over()
+        slot.give_back()
         self.groups += 1
         self.grouped += len(ordered)
         own = None
