@@ -153,6 +153,7 @@ class CommitGroup:
     async def _lead(self, conn: asyncpg.Connection, members: list[Member]) -> Any:
         """Send `members`' statements (the first is the caller's) in one pipeline; their rows to each."""
         mine, slot = members[0], _Slot(self)
+        members = [mine, *(m for m in members[1:] if m.future is not None and not m.future.done())]  # not the cancelled
         if len(members) == 1:
             try:
                 return await conn.fetchrow(mine.sql, *mine.arguments)
@@ -169,6 +170,12 @@ class CommitGroup:
                 raise
             return await conn.fetchrow(mine.sql, *mine.arguments)
         slot.give_back()
+        if len(rows) != len(ordered):  # each statement answers one row: a statement that does not is a bug
+            miscount = RuntimeError(f"{len(ordered)} statements sent together answered {len(rows)} rows")
+            for other in members[1:]:
+                if other.future is not None and not other.future.done():
+                    other.future.set_exception(miscount)
+            raise miscount
         self.groups += 1
         self.grouped += len(ordered)
         own = None
