@@ -104,6 +104,11 @@ async def versions(pool: asyncpg.Pool, stream_id: str) -> list[int]:
     return [r["version"] for r in rows]
 
 
+async def beside(pool: asyncpg.Pool, count: int) -> list[list[int]]:
+    """The versions of the streams s-0 .. s-(count - 1), the transactions beside the one a test watches."""
+    return [await versions(pool, f"s-{i}") for i in range(count)]
+
+
 async def test_transactions_committing_meanwhile_go_in_one_send_each_with_its_own_rows(
     store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup
 ) -> None:
@@ -117,8 +122,7 @@ async def test_transactions_committing_meanwhile_go_in_one_send_each_with_its_ow
 
     assert store.group is not None
     assert (store.group.groups, store.group.grouped) == (1, 4)
-    for i in range(4):
-        assert await versions(pool, f"s-{i}") == [1]
+    assert await beside(pool, 4) == [[1]] * 4
     replies = await pool.fetch("SELECT command_id, reply FROM command_replies WHERE command_id = ANY($1)", commands)
     assert {r["command_id"]: r["reply"] for r in replies} == {c: {"stream": f"s-{i}"} for i, c in enumerate(commands)}
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 5
@@ -141,8 +145,7 @@ async def test_a_member_whose_stream_moved_is_refused_and_the_others_sent_with_i
     assert store.group is not None
     assert (store.group.groups, store.group.grouped) == (1, 4)
     assert await versions(pool, "moved") == [1]
-    for i in range(3):
-        assert await versions(pool, f"s-{i}") == [1]
+    assert await beside(pool, 3) == [[1]] * 3
 
 
 async def test_a_send_failing_as_a_whole_sends_each_member_again_alone_where_it_fails_or_succeeds_on_its_own(
@@ -164,8 +167,7 @@ async def test_a_send_failing_as_a_whole_sends_each_member_again_alone_where_it_
     assert store.group.groups == 0  # the one send of four failed; each went alone
     assert sorted(type(o).__name__ for o in outcomes) == ["NoneType", "UniqueViolationError"]
     assert sorted([*await versions(pool, "claim-0"), *await versions(pool, "claim-1")]) == [1]
-    for i in range(2):
-        assert await versions(pool, f"s-{i}") == [1]
+    assert await beside(pool, 2) == [[1]] * 2
     assert await pool.fetchval("SELECT count(*) FROM claimed") == 3
 
 
@@ -220,8 +222,7 @@ async def test_a_transaction_cancelled_while_it_waits_is_not_written_and_the_oth
 
     assert cancelled.cancelled()
     assert await versions(pool, "cancelled") == []
-    for i in range(2):
-        assert await versions(pool, f"s-{i}") == [1]
+    assert await beside(pool, 2) == [[1]] * 2
 
 
 async def test_the_others_go_alone_when_the_transaction_sending_them_is_cancelled(
@@ -246,8 +247,7 @@ async def test_the_others_go_alone_when_the_transaction_sending_them_is_cancelle
     with pytest.raises(asyncio.CancelledError):
         await stopped
     assert await versions(pool, "second") == []
-    for i in range(2):
-        assert await versions(pool, f"s-{i}") == [1]
+    assert await beside(pool, 2) == [[1]] * 2
 
 
 async def test_members_sent_together_run_in_order_each_seeing_those_before_it(
