@@ -645,11 +645,11 @@ class PostgresTransaction:
         self._append, self._reply, self._cancels, self._schedules = None, None, [], []
         return held
 
-    async def _send_held(self, group: CommitGroup | None = None) -> None:
+    async def _send_held(self) -> None:
         """Whatever is held, as one statement: timers are held only behind an append."""
         held, reply, cancels, schedules = self._take_held()
         if held is not None:
-            await self._send_append(held, reply=reply, cancels=cancels, schedules=schedules, group=group)
+            await self._send_append(held, reply=reply, cancels=cancels, schedules=schedules)
         elif reply is not None:
             await self._send_reply(*reply)
 
@@ -672,7 +672,7 @@ class PostgresTransaction:
                 raise TransactionAbortedError("the transaction failed before its commit and was rolled back")
         else:
             try:
-                await self._send_held(self._group)  # one statement: atomic on its own
+                await self._send_held()  # one statement: atomic on its own
             except BaseException:
                 self._after_commit.clear()
                 raise
@@ -793,10 +793,9 @@ class PostgresTransaction:
         reply: tuple[UUID, Json] | None = None,
         cancels: Sequence[tuple[str, str | None]] = (),
         schedules: Sequence[DeadlineRow] = (),
-        group: CommitGroup | None = None,
     ) -> None:
-        """`held` as one statement; with `group`, the transaction's last and only one, sent with
-        other transactions' where they wait together (`runtime.groupcommit`)."""
+        """`held` as one statement; outside an open transaction (its commit, the only statement
+        it writes) through the store's group, with other transactions' where they wait together."""
         if held.many:
             await self._send_many(held, reply=reply, cancels=cancels, schedules=schedules)
             return
@@ -814,11 +813,11 @@ class PostgresTransaction:
         arguments += held.ride_arguments()
         arguments += [value for pair in unchanged for value in pair]
         try:
-            if group is None:
+            if self._open or self._group is None:
                 row = await self._conn.fetchrow(sql, *arguments)
             else:
                 member = _member(sql, arguments, held, reply, cancels)
-                row = await group.fetchrow(self._conn, member)
+                row = await self._group.fetchrow(self._conn, member)
                 self.together = member.together
         except asyncpg.UniqueViolationError as error:
             if error.constraint_name == "events_pkey":
@@ -973,12 +972,10 @@ _DB = {"db.system.name": "postgresql"}
 class PostgresEventStore:
     """The event log of one service's database."""
 
-    def __init__(
-        self, pool: asyncpg.Pool, *, on_commit: Callable[[], None] | None = None, group_commits: bool = True
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, on_commit: Callable[[], None] | None = None) -> None:
         self.pool = pool
         self._on_commit = on_commit
-        self.group = CommitGroup() if group_commits else None  # commits that are one statement go through it
+        self.group: CommitGroup | None = CommitGroup()  # commits that are one statement go through it; None: each alone
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTransaction]:
