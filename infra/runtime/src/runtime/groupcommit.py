@@ -173,8 +173,7 @@ class CommitGroup:
         if len(rows) != len(ordered):  # each statement answers one row: a statement that does not is a bug
             miscount = RuntimeError(f"{len(ordered)} statements sent together answered {len(rows)} rows")
             for other in members[1:]:
-                if other.future is not None and not other.future.done():
-                    other.future.set_exception(miscount)
+                _resolve(other, miscount)
             raise miscount
         self.groups += 1
         self.grouped += len(ordered)
@@ -213,7 +212,12 @@ class CommitGroup:
 
 
 def _resolve(member: Member, outcome: Any) -> None:
-    if member.future is not None and not member.future.done():
+    """A waiting member's turn, row or error (raised in it), unless it has stopped waiting."""
+    if member.future is None or member.future.done():
+        return
+    if isinstance(outcome, BaseException):
+        member.future.set_exception(outcome)
+    else:
         member.future.set_result(outcome)
 
 
