@@ -15,6 +15,7 @@ from runtime.commands import execute_once
 from runtime.deadlines import DeadlineRule, deadline_rows
 from runtime.eventstore import (
     LISTED,
+    AlreadyClaimedError,
     ConcurrencyError,
     NewEvent,
     OutboxMessage,
@@ -189,6 +190,63 @@ class TestEventStoreContract:
             other = await tx.claim_all("consumer-b", [seen])
 
         assert (claimed, again, other) == ({fresh, also}, set(), {seen})
+
+    async def test_messages_presumed_new_are_claimed_with_the_transactions_writes(self, store: Any) -> None:
+        first, second = uuid4(), uuid4()
+        async with store.transaction() as tx:
+            await tx.claim_at_commit("consumer-a", [first, second, first])  # a copy in the fetch: claimed once
+            await tx.append("s-presumed", 0, [event()])
+        async with store.transaction() as tx:
+            again = await tx.claim_all("consumer-a", [first, second])
+            other = await tx.claim_all("consumer-b", [first])
+            loaded = await tx.load("s-presumed")
+
+        assert (again, other, len(loaded)) == (set(), {first}, 1)
+
+    async def test_messages_presumed_new_with_nothing_else_written_are_claimed(self, store: Any) -> None:
+        message_id = uuid4()
+        async with store.transaction() as tx:
+            await tx.claim_at_commit("consumer-a", [message_id])
+        async with store.transaction() as tx:
+            assert await tx.claim("consumer-a", message_id) is False
+
+    async def test_a_message_presumed_new_but_claimed_before_fails_the_commit_and_nothing_is_written(
+        self, store: Any
+    ) -> None:
+        seen, fresh = uuid4(), uuid4()
+        async with store.transaction() as tx:
+            await tx.claim("consumer-a", seen)
+        with pytest.raises(AlreadyClaimedError):
+            async with store.transaction() as tx:
+                await tx.claim_at_commit("consumer-a", [fresh, seen])
+                await tx.append("s-copy", 0, [event()], [message()])
+        async with store.transaction() as tx:
+            claimed = await tx.claim_all("consumer-a", [seen, fresh])
+            loaded = await tx.load("s-copy")
+
+        assert (claimed, loaded, await outbox_size(store)) == ({fresh}, [], 0)
+
+    async def test_a_message_presumed_new_but_claimed_before_stores_no_reply_either(self, store: Any) -> None:
+        seen, command = uuid4(), uuid4()
+        async with store.transaction() as tx:
+            await tx.claim("consumer-a", seen)
+        with pytest.raises(AlreadyClaimedError):
+            async with store.transaction() as tx:
+                await tx.claim_at_commit("consumer-a", [seen])
+                await tx.record_reply(command, {"ok": True})
+        async with store.transaction() as tx:
+            assert await tx.reply_for(command) is None
+
+    async def test_a_transaction_that_fails_leaves_the_messages_it_presumed_new_unclaimed(self, store: Any) -> None:
+        message_id = uuid4()
+        async with store.transaction() as tx:
+            await tx.append("s-moved", 0, [event()])
+        with pytest.raises(ConcurrencyError):
+            async with store.transaction() as tx:
+                await tx.claim_at_commit("consumer-a", [message_id])
+                await tx.append("s-moved", 0, [event()])  # stale: the stream moved on
+        async with store.transaction() as tx:
+            assert await tx.claim("consumer-a", message_id) is True
 
     async def test_a_command_reply_is_kept_for_retries(self, store: Any) -> None:
         command_id = uuid4()
@@ -967,6 +1025,54 @@ async def test_a_ride_with_no_append_held_is_a_statement_of_the_open_transaction
         await tx.ride(_HIRE, "w-4", "91360102MA35L0XC0", date(2026, 3, 2))
 
     assert [r["person"] for r in await pool.fetch("SELECT person FROM payroll_like")] == ["w-4"]
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["one stream", "several streams"])
+async def test_messages_presumed_new_are_claimed_in_the_held_appends_statement_with_no_begin(
+    pool: asyncpg.Pool, many: bool
+) -> None:
+    async def decide(tx: PostgresTransaction, prefix: str) -> None:
+        await tx.claim_at_commit("consumer-a", [uuid4(), uuid4()])
+        if many:
+            await tx.append_many([StreamAppend(f"{prefix}-1", 0, [event()]), StreamAppend(f"{prefix}-2", 0, [event()])])
+        else:
+            await tx.append(f"{prefix}-1", 0, [event()], [message()])
+
+    async with pool.acquire() as conn:
+        sent = await _sent_by(conn, decide)
+
+    assert len(sent) == 1 and "BEGIN" not in sent[0] and "INSERT INTO inbox" in sent[0]
+    assert await pool.fetchval("SELECT count(*) FROM inbox") == 4  # the warm-up's and these
+
+
+async def test_in_an_open_transaction_messages_presumed_new_wait_for_its_append(pool: asyncpg.Pool) -> None:
+    async def decide(tx: PostgresTransaction, prefix: str) -> None:
+        await tx.claim_at_commit("consumer-a", [uuid4()])
+        await tx.lock(f"{prefix}:p1", 7)  # opens the transaction: the claim is not sent with it
+        await tx.append(f"{prefix}-1", 0, [event()])
+
+    async with pool.acquire() as conn:
+        sent = await _sent_by(conn, decide)
+
+    assert sent[0] == "BEGIN;SELECT pg_advisory_xact_lock(hashtextextended('s:p1', 7))"
+    assert "INSERT INTO inbox" in sent[1] and "INSERT INTO events" in sent[1] and sent[2:] == ["COMMIT"]
+
+
+async def test_messages_presumed_new_before_a_savepoint_stay_claimed_when_its_block_is_undone(
+    pool: asyncpg.Pool,
+) -> None:
+    store = PostgresEventStore(pool)
+    message_id = uuid4()
+    async with store.transaction() as tx:
+        await tx.append("taken", 0, [event()])
+    async with store.transaction() as tx:
+        await tx.claim_at_commit("consumer-a", [message_id])
+        with pytest.raises(ConcurrencyError):
+            async with tx.savepoint():
+                await tx.append("taken", 0, [event()])  # stale: found as the block ends, and undone
+
+    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE message_id = $1", message_id) == 1
+    assert await pool.fetchval("SELECT count(*) FROM events") == 1
 
 
 async def test_a_commit_of_events_or_messages_wakes_the_process_and_one_of_neither_does_not(

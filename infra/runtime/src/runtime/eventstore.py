@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mappi
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, NoReturn, Protocol
 from uuid import UUID
 
 import asyncpg
@@ -37,6 +37,14 @@ class ConcurrencyError(Exception):
         super().__init__(f"stream {stream_id!r} is no longer at version {expected_version}")
         self.stream_id = stream_id
         self.expected_version = expected_version
+
+
+class AlreadyClaimedError(Exception):
+    """A message presumed new (`claim_at_commit`) was claimed before, its effects committed then:
+    this transaction wrote nothing."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"a message presumed new was claimed before: {detail}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +182,12 @@ class Transaction(Protocol):
 
     async def claim_all(self, consumer: str, message_ids: Sequence[UUID]) -> set[UUID]:
         """Claim many messages at once; returns those not claimed before (one round trip)."""
+        ...
+
+    async def claim_at_commit(self, consumer: str, message_ids: Sequence[UUID]) -> None:
+        """Claim messages presumed new with the transaction's writes, without asking first: if any
+        was claimed before, the commit raises `AlreadyClaimedError` and writes nothing (the caller
+        then sorts them out with `claim_all`)."""
         ...
 
     async def reply_for(self, command_id: UUID) -> Json | None: ...
@@ -494,6 +508,9 @@ def _member(
 
 
 _REPLY = "INSERT INTO command_replies (command_id, reply) VALUES ($1, $2)"
+# Messages presumed new (`claim_at_commit`): a ride of the held append's statement, or alone.
+_CLAIM_RIDE = "INSERT INTO inbox (consumer, message_id) SELECT $1, m FROM guard, unnest($2::uuid[]) AS m"
+_CLAIM = "INSERT INTO inbox (consumer, message_id) SELECT $1, unnest($2::uuid[])"
 _LOCK_KEY = re.compile(r"[0-9A-Za-z:_.\-]{1,200}")
 
 
@@ -509,9 +526,11 @@ class PostgresTransaction:
     a claim, a second append, a read after a held write (it must see it), a cancel after a held
     schedule, or a statement of the caller's own (`connection()`; reads take `reader()`). Inside an
     open transaction the same holds: an append, its timers and the reply wait for the next
-    statement or the COMMIT and go as one statement with it when nothing came between. A commit
-    that is that one statement goes through the store's `CommitGroup`: with others waiting, in one
-    round trip with theirs (`runtime.groupcommit`).
+    statement or the COMMIT and go as one statement with it when nothing came between. The inbox
+    claims of messages presumed new (`claim_at_commit`) wait for the held append and ride in its
+    statement, so a consumer's transaction can be that one statement too. A commit that is that one
+    statement goes through the store's `CommitGroup`: with others waiting, in one round trip with
+    theirs (`runtime.groupcommit`).
 
     The transaction is begun, committed and rolled back with plain statements, not asyncpg's
     `Transaction`, so that an advisory lock that opens it goes in the same round trip as the BEGIN
@@ -529,6 +548,7 @@ class PostgresTransaction:
         self._schedules: list[DeadlineRow] = []  # cancels only before any schedule (their order)
         self._locked: set[tuple[str, int]] = set()  # advisory locks this transaction holds
         self._unchanged: list[tuple[str, int]] = []  # streams decided on unread (`expect_unchanged`)
+        self._claims: list[tuple[str, list[UUID]]] = []  # messages presumed new (`claim_at_commit`)
         self.queued_messages = 0
         self.wrote_events = False  # an append of events was sent or held: the projector has work
         self.together = 1  # statements sent with this one's commit, its own counted (`runtime.groupcommit`)
@@ -614,6 +634,7 @@ class PostgresTransaction:
     async def savepoint(self) -> AsyncIterator[None]:
         """A nested block inside the transaction: an error in it rolls back only what it did."""
         await self._begin()
+        await self._send_claims()  # the whole transaction's, not the block's: not undone with it
         self._savepoints += 1
         name = f"yiwang_savepoint_{self._savepoints}"
         await self._conn.execute(f"SAVEPOINT {name}")
@@ -645,15 +666,31 @@ class PostgresTransaction:
         self._append, self._reply, self._cancels, self._schedules = None, None, [], []
         return held
 
-    async def _send_held(self) -> None:
-        """Whatever is held, as one statement: timers are held only behind an append."""
+    async def _send_held(self, *, last: bool = False) -> None:
+        """Whatever is held, as one statement: timers are held only behind an append, and so are
+        the claims, which otherwise wait for a later append, or go on their own at the `last`."""
         held, reply, cancels, schedules = self._take_held()
         if held is not None:
+            if self._claims:
+                claims, self._claims = self._claims, []
+                held = held._replace(rides=(*held.rides, *((_CLAIM_RIDE, claim) for claim in claims)))
             await self._send_append(held, reply=reply, cancels=cancels, schedules=schedules)
         elif reply is not None:
             await self._send_reply(*reply)
+        if last:
+            await self._send_claims()
+
+    async def _send_claims(self) -> None:
+        claims, self._claims = self._claims, []
+        for consumer, message_ids in claims:
+            try:
+                await self._conn.execute(_CLAIM, consumer, message_ids)
+            except asyncpg.UniqueViolationError as error:
+                _conflict(error, None)
 
     async def commit(self) -> None:
+        if self._claims and self._append is None and self._reply is not None and not self._open:
+            await self._begin()  # the reply and the claims: two statements, one transaction
         if self._unchanged and (self._append is None or self._append.many):
             try:
                 await self._check_unchanged()
@@ -662,7 +699,7 @@ class PostgresTransaction:
                 raise
         if self._open:
             try:
-                await self._send_held()
+                await self._send_held(last=True)
             except BaseException:
                 await self.rollback()
                 raise
@@ -672,7 +709,7 @@ class PostgresTransaction:
                 raise TransactionAbortedError("the transaction failed before its commit and was rolled back")
         else:
             try:
-                await self._send_held()  # one statement: atomic on its own
+                await self._send_held(last=True)  # one statement: atomic on its own
             except BaseException:
                 self._after_commit.clear()
                 raise
@@ -682,7 +719,7 @@ class PostgresTransaction:
 
     async def rollback(self) -> None:
         self._take_held()
-        self._unchanged = []
+        self._unchanged, self._claims = [], []
         self._after_commit.clear()
         self._locked.clear()
         if self._open:
@@ -820,11 +857,7 @@ class PostgresTransaction:
                 row = await self._group.fetchrow(self._conn, member)
                 self.together = member.together
         except asyncpg.UniqueViolationError as error:
-            if error.constraint_name == "events_pkey":
-                raise ConcurrencyError(append.stream_id, append.expected_version) from error
-            if reply is not None and error.constraint_name == "command_replies_pkey":
-                raise ConcurrencyError(f"command {reply[0]}", 0) from error
-            raise
+            _conflict(error, reply, append)
         if row is None:
             raise RuntimeError("append returned no row")
         if unchanged and row["moved"] is not None:
@@ -913,11 +946,7 @@ class PostgresTransaction:
                 *held.ride_arguments(),
             )
         except asyncpg.UniqueViolationError as error:
-            if error.constraint_name == "events_pkey":
-                raise ConcurrencyError("(one of several streams)", -1) from error
-            if reply is not None and error.constraint_name == "command_replies_pkey":
-                raise ConcurrencyError(f"command {reply[0]}", 0) from error
-            raise
+            _conflict(error, reply)
         if row is None:
             raise RuntimeError("append returned no row")
         if row["stale"] is not None:
@@ -933,6 +962,13 @@ class PostgresTransaction:
             message_id,
         )
         return bool(status == "INSERT 0 1")
+
+    async def claim_at_commit(self, consumer: str, message_ids: Sequence[UUID]) -> None:
+        """Held: in the held append's statement, behind its guard, when one is sent; else alone at
+        the commit. A transaction that commits as one statement then takes no BEGIN, no claim and
+        no COMMIT of its own, and goes with others' (`runtime.groupcommit`)."""
+        if message_ids:
+            self._claims.append((consumer, list(dict.fromkeys(message_ids))))  # each once: one row each
 
     async def claim_all(self, consumer: str, message_ids: Sequence[UUID]) -> set[UUID]:
         await self._begin()
@@ -964,6 +1000,21 @@ class PostgresTransaction:
             await self._conn.execute(_REPLY, command_id, reply)
         except asyncpg.UniqueViolationError as error:
             raise ConcurrencyError(f"command {command_id}", 0) from error
+
+
+def _conflict(
+    error: asyncpg.UniqueViolationError, reply: tuple[UUID, Json] | None, append: StreamAppend | None = None
+) -> NoReturn:
+    """Raised for a key written twice, as what it means: a stream moved on (`append`'s, or one of
+    several), the command answered, a message claimed before; any other key as it came."""
+    if error.constraint_name == "events_pkey":
+        stream, version = (append.stream_id, append.expected_version) if append else ("(one of several streams)", -1)
+        raise ConcurrencyError(stream, version) from error
+    if reply is not None and error.constraint_name == "command_replies_pkey":
+        raise ConcurrencyError(f"command {reply[0]}", 0) from error
+    if error.constraint_name == "inbox_pkey":
+        raise AlreadyClaimedError(error.detail or "") from error
+    raise error
 
 
 _DB = {"db.system.name": "postgresql"}

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from runtime.eventstore import (
+    AlreadyClaimedError,
     ConcurrencyError,
     Json,
     NewEvent,
@@ -42,6 +43,7 @@ class InMemoryTransaction:
         self.committed: list[Callable[[], None]] = []
         self.memo: dict[Any, Any] = {}
         self.unchanged: list[tuple[str, int]] = []
+        self.presumed: list[tuple[str, UUID]] = []  # claimed at the commit (`claim_at_commit`)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self.committed.append(callback)
@@ -109,6 +111,9 @@ class InMemoryTransaction:
     async def claim_all(self, consumer: str, message_ids: Sequence[UUID]) -> set[UUID]:
         return {message_id for message_id in message_ids if await self.claim(consumer, message_id)}
 
+    async def claim_at_commit(self, consumer: str, message_ids: Sequence[UUID]) -> None:
+        self.presumed += [(consumer, message_id) for message_id in dict.fromkeys(message_ids)]
+
     async def reply_for(self, command_id: UUID) -> Json | None:
         return self.state.replies.get(command_id)
 
@@ -139,6 +144,10 @@ class InMemoryEventStore:
         for stream_id, version in [*tx.appended.items(), *tx.unchanged]:
             if len(self.state.streams.get(stream_id, [])) != version:
                 raise ConcurrencyError(stream_id, version)
+        for key in tx.presumed:
+            if key in draft.inbox or key in self.state.inbox:
+                raise AlreadyClaimedError(f"{key} in the inbox")
+            draft.inbox.add(key)
         if replace(draft, commits=base.commits) != base:  # one that only read changes nothing
             draft.commits = max(draft.commits, self.state.commits + 1)
             self.state = draft
