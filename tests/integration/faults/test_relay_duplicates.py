@@ -80,10 +80,13 @@ async def consume(pool: asyncpg.Pool, js: Any, root: str, stream: str, subject: 
     await pool.execute("CREATE TABLE IF NOT EXISTS effects (message_id uuid NOT NULL)")
     applied = 0
 
-    async def apply(tx: Any, delivery: Delivery) -> None:
+    def count() -> None:
         nonlocal applied
         applied += 1
+
+    async def apply(tx: Any, delivery: Delivery) -> None:
         await (await tx.connection()).execute("INSERT INTO effects VALUES ($1)", delivery.message_id)
+        tx.after_commit(count)  # a copy presumed new is handled too, and rolled back at the commit
 
     dead = DeadLetters(js, root)
     await ensure_stream(js, dead.stream, replicas=1, duplicate_window=600)

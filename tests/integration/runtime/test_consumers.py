@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
@@ -51,8 +52,9 @@ BATCH_SIZES: list[int] = []
 
 
 async def record_effects(tx: Any, deliveries: Sequence[Delivery]) -> None:
-    """The batch handler's form of `record_effect`: every message of a fetch in one call."""
-    BATCH_SIZES.append(len(deliveries))
+    """The batch handler's form of `record_effect`: every message of a fetch in one call (its size
+    noted once its transaction commits: a fetch presumed new and found a copy is applied again)."""
+    tx.after_commit(lambda: BATCH_SIZES.append(len(deliveries)))
     for delivery in deliveries:
         await record_effect(tx, delivery)
 
@@ -105,6 +107,71 @@ async def test_each_message_has_one_effect_even_when_delivered_twice(
 
 async def _processed(consumer: PullConsumer, n: int) -> bool:
     return consumer.processed + consumer.dead_lettered >= n
+
+
+class ClaimsNoted(PostgresEventStore):
+    """The real store, noting how each transaction claimed its messages and whether it committed."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__(pool)
+        self.claims: list[tuple[str, bool]] = []  # ("presumed" or "asked", committed)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        ways: list[str] = []
+        try:
+            async with super().transaction() as tx:
+                presume, ask = tx.claim_at_commit, tx.claim_all
+
+                async def claim_at_commit(consumer: str, message_ids: Sequence[Any]) -> None:
+                    ways.append("presumed")
+                    await presume(consumer, message_ids)
+
+                async def claim_all(consumer: str, message_ids: Sequence[Any]) -> set[Any]:
+                    ways.append("asked")
+                    return await ask(consumer, message_ids)
+
+                tx.claim_at_commit, tx.claim_all = claim_at_commit, claim_all  # type: ignore[method-assign]
+                yield tx
+        except BaseException:
+            self.claims += [(way, False) for way in ways]
+            raise
+        self.claims += [(way, True) for way in ways]
+
+
+@KINDS
+async def test_first_deliveries_are_claimed_with_their_writes_and_a_copy_applied_before_is_found_at_the_commit(
+    pool: asyncpg.Pool, nc: NatsClient, subject_root: str, kind: str
+) -> None:
+    js, stream, dead = await setup(pool, nc, subject_root)
+    subject = f"{subject_root}.36.svc.evt.happened.v1"
+    ids = [str(uuid4()) for _ in range(60)]
+    for message_id in ids:
+        await js.publish(subject, b"ok", headers={"Nats-Msg-Id": message_id})
+    store = ClaimsNoted(pool)
+    consumer = PullConsumer(js, store, spec_of(kind, "svc-presumed", stream, subject), dead)
+    stop, task = await run_consumer(consumer)
+    await eventually(lambda: _processed(consumer, 60))
+    first_pass = list(store.claims)
+    for message_id in ids[:10]:  # copies past broker dedup (as a relay's after the duplicate window)
+        await js.publish(
+            subject, b"ok", headers={"Nats-Msg-Id": f"again-{message_id}", "Yiwang-Original-Msg-Id": message_id}
+        )
+    await eventually(lambda: _processed(consumer, 70))
+    copies = store.claims[len(first_pass) :]
+    for wave in range(2):  # new messages again: asked about first until a fetch finds every one new
+        for _ in range(5):
+            await js.publish(subject, b"ok", headers={"Nats-Msg-Id": str(uuid4())})
+        await eventually(lambda wave=wave: _processed(consumer, 75 + 5 * wave))
+    stop.set()
+    await task
+
+    assert first_pass and set(first_pass) == {("presumed", True)}  # new messages: the inbox not asked first
+    assert ("presumed", False) in copies  # a copy presumed new: the commit found it claimed and wrote nothing
+    assert ("presumed", True) not in copies
+    assert store.claims[-1] == ("presumed", True)
+    assert await pool.fetchval("SELECT count(*) FROM effects") == 70
+    assert consumer.dead_lettered == 0
 
 
 @KINDS
@@ -249,12 +316,13 @@ async def test_a_fetch_is_handed_to_prepare_whole_before_its_new_messages_are_ap
     applied_before: list[int] = []
 
     async def prepare(tx: Any, deliveries: Sequence[Delivery]) -> None:
-        prepared.append([d.message_id for d in deliveries])
-        applied_before.append(
-            await (await tx.reader()).fetchval(
-                "SELECT count(*) FROM effects WHERE message_id = ANY($1::uuid[])", prepared[-1]
-            )
+        """Noted once the fetch's transaction commits (a fetch presumed new whose copy was applied
+        before is rolled back, then applied again, asking the inbox first)."""
+        fetch = [d.message_id for d in deliveries]
+        before = await (await tx.reader()).fetchval(
+            "SELECT count(*) FROM effects WHERE message_id = ANY($1::uuid[])", fetch
         )
+        tx.after_commit(lambda: (prepared.append(fetch), applied_before.append(before)))
 
     spec = ConsumerSpec("svc-prepare", stream, (subject,), record_effect, linger=0.5, prepare=prepare)
     consumer = PullConsumer(js, PostgresEventStore(pool), spec, dead)

@@ -129,8 +129,8 @@ async def test_a_consumer_deleted_on_the_server_is_created_again(
     await ensure_stream(js, dead.stream, replicas=1, duplicate_window=60)
     seen: list[bytes] = []
 
-    async def remember(_: Any, delivery: Delivery) -> None:
-        seen.append(delivery.data)
+    async def remember(tx: Any, delivery: Delivery) -> None:
+        tx.after_commit(lambda: seen.append(delivery.data))  # a copy may be handled, and rolled back
 
     spec = ConsumerSpec("recreated", stream, (f"{subject_root}.ahead.>",), remember)
     consumer = PullConsumer(js, PostgresEventStore(pool), spec, dead)

@@ -36,7 +36,7 @@ from nats.js.api import (
 from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
-from runtime.eventstore import EventStore, Transaction
+from runtime.eventstore import AlreadyClaimedError, EventStore, Transaction
 from runtime.tracing import extract, inject, leaf_span, messaging_attributes, subject_template, tracer
 from runtime.wakeup import Wakeup
 
@@ -186,6 +186,10 @@ class ConsumerSpec:
     (its new messages, in stream order), to read at once, in its transaction, what the messages'
     handlers will read one by one: the streams they decide on, the rows they check. It only reads
     ahead: a message applied on its own (a retry, a fetch of one) goes without it, to the same end.
+
+    A handler's effects are what it writes in its transaction (what it keeps in memory waits for
+    `Transaction.after_commit`): it may run more than once for a message, as a retry does, and for
+    a copy of one applied before, presumed new and rolled back at the commit (`PullConsumer`).
     """
 
     durable: str
@@ -463,7 +467,14 @@ def _delivery(msg: Msg, headers: Mapping[str, str] | None = None) -> Delivery:
 
 
 class PullConsumer:
-    """Takes messages in batches, applies each batch in one transaction with its inbox marks, then acks."""
+    """Takes messages in batches, applies each batch in one transaction with its inbox marks, then acks.
+
+    Messages delivered for the first time are presumed new: claimed with the transaction's writes
+    (`Transaction.claim_at_commit`), in its last statement, not asked about first. A copy of one
+    applied before (a relay's after the duplicate window, a consumer created again from the
+    stream's start) is found at the commit, which writes nothing; the fetch is then applied again,
+    asking the inbox first, and so are the fetches after it, until one finds every message new
+    (copies come in runs)."""
 
     def __init__(self, js: JetStreamContext, store: EventStore, spec: ConsumerSpec, dead_letters: DeadLetters) -> None:
         self.js = js
@@ -472,6 +483,7 @@ class PullConsumer:
         self.dead_letters = dead_letters
         self.processed = 0
         self.dead_lettered = 0
+        self.presuming = True  # first deliveries presumed new: no copy found since a fetch was all new
 
     async def _subscription(self) -> PullAhead:
         spec = self.spec
@@ -540,20 +552,15 @@ class PullConsumer:
 
     async def handle_batch(self, batch: list[Msg]) -> None:
         """Apply a whole fetch in one transaction (one commit, then the acks); if any message fails,
-        roll back and take them one by one, so only the failing one is retried or dead-lettered."""
+        roll back and take them one by one, so only the failing one is retried or dead-lettered.
+        A fetch presumed new that held a copy is applied again, asking first."""
         if len(batch) > 1:
             try:
-                async with self.store.transaction() as tx:
-                    fresh = await tx.claim_all(self.spec.durable, [message_id_of(m.headers or {}) for m in batch])
-                    if self.spec.batch_handler is None:
-                        if self.spec.prepare is not None:
-                            await self.spec.prepare(
-                                tx, [one for m in batch if (one := _delivery(m)).message_id in fresh]
-                            )
-                        for msg in batch:
-                            await self._apply(tx, msg, fresh)
-                    else:
-                        await self.spec.batch_handler(tx, [d for m in batch if (d := self._received(m, fresh))])
+                try:
+                    await self._apply_batch(batch, presume=self._presumed_new(batch))
+                except AlreadyClaimedError:
+                    self.presuming = False
+                    await self._apply_batch(batch, presume=False)
             except Exception:  # noqa: BLE001 - the one-by-one pass below sorts out which message failed
                 log.info("batch failed, applying one by one", extra={"consumer": self.spec.durable, "size": len(batch)})
             else:
@@ -563,6 +570,30 @@ class PullConsumer:
                 return
         for msg in batch:
             await self.handle(msg)
+
+    async def _apply_batch(self, batch: list[Msg], *, presume: bool) -> None:
+        async with self.store.transaction() as tx:
+            fresh = await self._claimed(tx, [message_id_of(m.headers or {}) for m in batch], presume=presume)
+            if self.spec.batch_handler is None:
+                if self.spec.prepare is not None:
+                    await self.spec.prepare(tx, [one for m in batch if (one := _delivery(m)).message_id in fresh])
+                for msg in batch:
+                    await self._apply(tx, msg, fresh)
+            else:
+                await self.spec.batch_handler(tx, [d for m in batch if (d := self._received(m, fresh))])
+
+    def _presumed_new(self, batch: list[Msg]) -> bool:
+        return self.presuming and all(msg.metadata.num_delivered == 1 for msg in batch)
+
+    async def _claimed(self, tx: Transaction, message_ids: list[UUID], *, presume: bool) -> set[UUID]:
+        """The messages to apply: all of them if `presume`d new (claimed at the commit, which fails
+        if one was not), else those the inbox did not know (all of them: presumed new again)."""
+        if presume:
+            await tx.claim_at_commit(self.spec.durable, message_ids)
+            return set(message_ids)
+        fresh = await tx.claim_all(self.spec.durable, message_ids)
+        self.presuming = len(fresh) == len(set(message_ids))
+        return fresh
 
     @contextlib.contextmanager
     def _processing(self, msg: Msg) -> Iterator[tuple[Delivery, Span]]:
@@ -586,16 +617,12 @@ class PullConsumer:
             fresh.discard(delivery.message_id)
             return delivery if new else None
 
-    async def _apply(self, tx: Transaction, msg: Msg, fresh: set[UUID] | None = None) -> None:
-        """Claim the message in the inbox (or take it from `fresh`, the batch's claimed ids: each is
-        used once) and run the handler if it was new."""
+    async def _apply(self, tx: Transaction, msg: Msg, fresh: set[UUID]) -> None:
+        """Run the handler if the message is new: in `fresh`, the claimed ids (each is used once)."""
         with self._processing(msg) as (delivery, span):
             try:
-                if fresh is None:
-                    new = await tx.claim(self.spec.durable, delivery.message_id)
-                else:
-                    new = delivery.message_id in fresh
-                    fresh.discard(delivery.message_id)
+                new = delivery.message_id in fresh
+                fresh.discard(delivery.message_id)
                 if new:
                     await self.spec.handler(tx, delivery)
             except Exception as error:
@@ -608,7 +635,11 @@ class PullConsumer:
         deliveries = msg.metadata.num_delivered
         try:
             async with self.store.transaction() as tx:
-                await self._apply(tx, msg)
+                fresh = await self._claimed(tx, [message_id_of(msg.headers or {})], presume=self._presumed_new([msg]))
+                await self._apply(tx, msg, fresh)
+        except AlreadyClaimedError:  # a copy of a message applied before: nothing to apply again
+            self.presuming = False
+            log.info("message applied before, acknowledged", extra={"consumer": spec.durable, "subject": msg.subject})
         except PoisonMessageError as error:
             await self._dead_letter(msg, f"poison: {error}")
             return
