@@ -33,9 +33,12 @@ async def commit(
     *,
     command: UUID | None = None,
     ride: tuple[str, Sequence[Any]] | None = None,
+    presumed: Sequence[UUID] = (),
 ) -> None:
-    """One transaction that commits as one statement: an event, a message and a reply."""
+    """One transaction that commits as one statement: an event, a message and a reply (and a ride,
+    and the claims of messages `presumed` new, if given)."""
     async with store.transaction() as tx:
+        await tx.claim_at_commit("consumer-a", presumed)
         await tx.append(stream_id, expected, [event()], [OutboxMessage(uuid4(), SUBJECT, b"{}", {})])
         if ride is not None:
             await tx.ride(ride[0], *ride[1])
@@ -73,11 +76,16 @@ async def holdup(pool: asyncpg.Pool) -> AsyncIterator[Holdup]:
 
 
 @pytest.fixture
-async def store(pool: asyncpg.Pool) -> PostgresEventStore:
-    """A store whose group sends one statement at a time: what commits while it is held waits (a
-    minute before the next may go)."""
+def group() -> CommitGroup:
+    """One statement sent at a time: what commits while it is held waits (a minute before the next may go)."""
+    return CommitGroup(in_flight=1, patience=60)
+
+
+@pytest.fixture
+async def store(pool: asyncpg.Pool, group: CommitGroup) -> PostgresEventStore:
+    """A store committing through `group`."""
     store = PostgresEventStore(pool)
-    store.group = CommitGroup(in_flight=1, patience=60)
+    store.group = group
     return store
 
 
@@ -89,10 +97,7 @@ async def on_its_way(store: PostgresEventStore, holdup: Holdup) -> asyncio.Task[
     return first
 
 
-async def waiting(store: PostgresEventStore, count: int) -> None:
-    assert store.group is not None
-    group = store.group
-
+async def waiting(group: CommitGroup, count: int) -> None:
     async def queued() -> bool:
         return group.waiting == count
 
@@ -110,18 +115,17 @@ async def beside(pool: asyncpg.Pool, count: int) -> list[list[int]]:
 
 
 async def test_transactions_committing_meanwhile_go_in_one_send_each_with_its_own_rows(
-    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup
+    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup, group: CommitGroup
 ) -> None:
     first = await on_its_way(store, holdup)
     commands = [uuid4() for _ in range(4)]
     others = [asyncio.create_task(commit(store, f"s-{i}", command=c)) for i, c in enumerate(commands)]
-    await waiting(store, 4)
+    await waiting(group, 4)
 
     await holdup.release()
     await asyncio.gather(first, *others)
 
-    assert store.group is not None
-    assert (store.group.groups, store.group.grouped) == (1, 4)
+    assert (group.groups, group.grouped) == (1, 4)
     assert await beside(pool, 4) == [[1]] * 4
     replies = await pool.fetch("SELECT command_id, reply FROM command_replies WHERE command_id = ANY($1)", commands)
     assert {r["command_id"]: r["reply"] for r in replies} == {c: {"stream": f"s-{i}"} for i, c in enumerate(commands)}
@@ -129,27 +133,26 @@ async def test_transactions_committing_meanwhile_go_in_one_send_each_with_its_ow
 
 
 async def test_a_member_whose_stream_moved_is_refused_and_the_others_sent_with_it_are_written(
-    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup
+    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup, group: CommitGroup
 ) -> None:
     await commit(store, "moved")  # at version 1; the late one expects 3
     first = await on_its_way(store, holdup)
     late = asyncio.create_task(commit(store, "moved", 3))
     others = [asyncio.create_task(commit(store, f"s-{i}")) for i in range(3)]
-    await waiting(store, 4)
+    await waiting(group, 4)
 
     await holdup.release()
     await asyncio.gather(first, *others)
 
     with pytest.raises(ConcurrencyError):
         await late
-    assert store.group is not None
-    assert (store.group.groups, store.group.grouped) == (1, 4)
+    assert (group.groups, group.grouped) == (1, 4)
     assert await versions(pool, "moved") == [1]
     assert await beside(pool, 3) == [[1]] * 3
 
 
 async def test_a_send_failing_as_a_whole_sends_each_member_again_alone_where_it_fails_or_succeeds_on_its_own(
-    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup
+    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup, group: CommitGroup
 ) -> None:
     await pool.execute("CREATE TABLE IF NOT EXISTS claimed (name text PRIMARY KEY)")
     insert = "INSERT INTO claimed (name) SELECT $1 FROM guard"
@@ -157,66 +160,83 @@ async def test_a_send_failing_as_a_whole_sends_each_member_again_alone_where_it_
     # Two members claim the same name: the send that carries both breaks on the primary key.
     claims = [asyncio.create_task(commit(store, f"claim-{i}", ride=(insert, ["same"]))) for i in range(2)]
     others = [asyncio.create_task(commit(store, f"s-{i}", ride=(insert, [f"own-{i}"]))) for i in range(2)]
-    await waiting(store, 4)
+    await waiting(group, 4)
 
     await holdup.release()
     await asyncio.gather(first, *others)
     outcomes = await asyncio.gather(*claims, return_exceptions=True)
 
-    assert store.group is not None
-    assert store.group.groups == 0  # the one send of four failed; each went alone
+    assert group.groups == 0  # the one send of four failed; each went alone
     assert sorted(type(o).__name__ for o in outcomes) == ["NoneType", "UniqueViolationError"]
     assert sorted([*await versions(pool, "claim-0"), *await versions(pool, "claim-1")]) == [1]
     assert await beside(pool, 2) == [[1]] * 2
     assert await pool.fetchval("SELECT count(*) FROM claimed") == 3
 
 
+async def test_two_members_presuming_one_message_new_are_sent_again_alone_and_one_finds_it_claimed(
+    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup, group: CommitGroup
+) -> None:
+    message_id = uuid4()  # a copy taken by two consumers' processes at once
+    first = await on_its_way(store, holdup)
+    copies = [asyncio.create_task(commit(store, f"copy-{i}", presumed=[message_id])) for i in range(2)]
+    others = [asyncio.create_task(commit(store, f"s-{i}", presumed=[uuid4()])) for i in range(2)]
+    await waiting(group, 4)
+
+    await holdup.release()
+    await asyncio.gather(first, *others)
+    outcomes = await asyncio.gather(*copies, return_exceptions=True)
+
+    assert group.groups == 0  # the one send of four failed; each went alone
+    assert sorted(type(o).__name__ for o in outcomes) == ["AlreadyClaimedError", "NoneType"]
+    assert sorted([*await versions(pool, "copy-0"), *await versions(pool, "copy-1")]) == [1]
+    assert await beside(pool, 2) == [[1]] * 2
+    assert await pool.fetchval("SELECT count(*) FROM inbox") == 3
+
+
 async def test_two_transactions_writing_one_stream_never_go_in_one_send(
-    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup
+    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup, group: CommitGroup
 ) -> None:
     first = await on_its_way(store, holdup)
     same = [asyncio.create_task(commit(store, "same")) for _ in range(2)]
     others = [asyncio.create_task(commit(store, f"s-{i}")) for i in range(2)]
-    await waiting(store, 4)
+    await waiting(group, 4)
 
     await holdup.release()
     await asyncio.gather(first, *others)
     outcomes = await asyncio.gather(*same, return_exceptions=True)
 
-    assert store.group is not None
-    assert (store.group.groups, store.group.grouped) == (1, 3)  # the other "same" went after them
+    assert (group.groups, group.grouped) == (1, 3)  # the other "same" went after them
     assert sorted(type(o).__name__ for o in outcomes) == ["ConcurrencyError", "NoneType"]
     assert await versions(pool, "same") == [1]
 
 
 async def test_one_command_s_two_attempts_never_go_in_one_send(
-    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup
+    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup, group: CommitGroup
 ) -> None:
     first = await on_its_way(store, holdup)
     command = uuid4()
     attempts = [asyncio.create_task(commit(store, f"attempt-{i}", command=command)) for i in range(2)]
-    await waiting(store, 2)
+    await waiting(group, 2)
 
     await holdup.release()
     await first
     outcomes = await asyncio.gather(*attempts, return_exceptions=True)
 
-    assert store.group is not None
-    assert store.group.groups == 0
+    assert group.groups == 0
     assert sorted(type(o).__name__ for o in outcomes) == ["ConcurrencyError", "NoneType"]
     assert await pool.fetchval("SELECT count(*) FROM command_replies WHERE command_id = $1", command) == 1
 
 
 async def test_a_transaction_cancelled_while_it_waits_is_not_written_and_the_others_are(
-    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup
+    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup, group: CommitGroup
 ) -> None:
     first = await on_its_way(store, holdup)
     cancelled = asyncio.create_task(commit(store, "cancelled"))
     others = [asyncio.create_task(commit(store, f"s-{i}")) for i in range(2)]
-    await waiting(store, 3)
+    await waiting(group, 3)
 
     cancelled.cancel()
-    await waiting(store, 2)
+    await waiting(group, 2)
     await holdup.release()
     await asyncio.gather(first, *others)
 
@@ -226,19 +246,19 @@ async def test_a_transaction_cancelled_while_it_waits_is_not_written_and_the_oth
 
 
 async def test_the_others_go_alone_when_the_transaction_sending_them_is_cancelled(
-    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup
+    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup, group: CommitGroup
 ) -> None:
     first = await on_its_way(store, holdup)
     async with pool.acquire() as conn:
         second = Holdup(conn, "second")
         await second.hold()
         stopped = asyncio.create_task(commit(store, "second"))  # leads the next statement: held up too
-        await waiting(store, 1)
+        await waiting(group, 1)
         others = [asyncio.create_task(commit(store, f"s-{i}")) for i in range(2)]
-        await waiting(store, 3)
+        await waiting(group, 3)
         await holdup.release()
         await first
-        await waiting(store, 0)  # the three are on their way together, held up by "second"
+        await waiting(group, 0)  # the three are on their way together, held up by "second"
 
         stopped.cancel()
         await asyncio.gather(*others)
@@ -251,7 +271,7 @@ async def test_the_others_go_alone_when_the_transaction_sending_them_is_cancelle
 
 
 async def test_members_sent_together_run_in_order_each_seeing_those_before_it(
-    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup
+    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup, group: CommitGroup
 ) -> None:
     await pool.execute("CREATE TABLE IF NOT EXISTS counted (name text PRIMARY KEY, n int NOT NULL)")
     await pool.execute("INSERT INTO counted VALUES ('a', 0) ON CONFLICT DO NOTHING")
@@ -269,14 +289,13 @@ async def test_members_sent_together_run_in_order_each_seeing_those_before_it(
 
     writer = asyncio.create_task(decide("written", 1, ("elsewhere", 0)))
     read = asyncio.create_task(decide("reader", 0, ("written", 1)))
-    await waiting(store, 2)
+    await waiting(group, 2)
 
     await holdup.release()
     await first
     outcomes = await asyncio.gather(writer, read, return_exceptions=True)
 
-    assert store.group is not None
-    assert (store.group.groups, store.group.grouped) == (1, 2)
+    assert (group.groups, group.grouped) == (1, 2)
     assert outcomes[0] is None
     positions = {
         r["stream_id"]: r["position"]
@@ -305,7 +324,7 @@ async def test_a_store_sends_a_second_statement_at_once_while_one_is_held_and_a_
         second = asyncio.create_task(commit(store, "second"))  # on its way, held up too
         await eventually(lambda: _waits_in_the_server(pool, 2))
         third = asyncio.create_task(commit(store, "third"))
-        await waiting(store, 1)
+        await waiting(store.group, 1)
         await second_holdup.release()
         await asyncio.gather(second, third)
 
@@ -323,16 +342,15 @@ async def _waits_in_the_server(pool: asyncpg.Pool, count: int) -> bool:
 
 
 async def test_a_send_held_up_in_the_server_lets_the_next_go_after_a_while(
-    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup
+    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup, group: CommitGroup
 ) -> None:
-    assert store.group is not None
-    store.group.patience = 0.05
+    group.patience = 0.05
     first = await on_its_way(store, holdup)  # one send at a time, this one held up
 
     await commit(store, "next")
 
     assert not first.done()
-    assert store.group.overdue == 1
+    assert group.overdue == 1
     assert await versions(pool, "next") == [1]
     await holdup.release()
     await first
