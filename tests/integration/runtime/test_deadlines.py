@@ -211,6 +211,27 @@ async def test_a_deadline_in_a_year_without_holiday_data_is_provisional_until_th
     assert await pool.fetchval("SELECT count(*) FROM calendar_years WHERE year = 2027") == 1
 
 
+async def test_a_year_loaded_in_a_transaction_is_in_force_once_it_commits_never_if_it_does_not(
+    pool: asyncpg.Pool,
+) -> None:
+    book, store = CalendarBook(CALENDAR), PostgresEventStore(pool)
+    notice = "test notice"
+    with pytest.raises(RuntimeError):
+        async with store.transaction() as tx:
+            await book.add_year_in(tx, CalendarYear.build(2027, [date(2027, 1, 4)], [], notice))
+            raise RuntimeError("the transaction fails after it (a copy of a message applied before)")
+    rolled_back = book.calendar.known_years
+    async with store.transaction() as tx:  # two years in one transaction (one fetch): both in force
+        await book.add_year_in(tx, CalendarYear.build(2027, [date(2027, 1, 5)], [], notice))
+        await book.add_year_in(tx, CalendarYear.build(2028, [], [], notice))
+        before_the_commit = book.calendar.known_years
+
+    assert 2027 not in rolled_back and 2027 not in before_the_commit
+    assert {2027, 2028} <= book.calendar.known_years
+    assert not book.calendar.is_working_day(date(2027, 1, 5))
+    assert book.calendar.is_working_day(date(2027, 1, 4))  # the year that did not commit is not in force
+
+
 async def test_a_cancel_riding_with_an_append_passes_over_a_deadline_being_fired_and_the_worker_then_finds_it_settled(
     pool: asyncpg.Pool,
 ) -> None:

@@ -104,20 +104,41 @@ class CalendarBook:
             self.calendar = self.calendar.with_year(CalendarYear.from_json(row["data"]))
 
     async def add_year(self, pool: asyncpg.Pool, year: CalendarYear) -> int:
-        """Store an operator-loaded year and recompute every provisional deadline; returns how many moved."""
+        """Store an operator-loaded year and recompute every provisional deadline; returns how many
+        moved. The year is in force here once it is stored."""
+        calendar = self.calendar.with_year(year)
         async with pool.acquire() as conn, conn.transaction():
-            return await self.add_year_in(conn, year)
+            moved = await _store_year(conn, year, calendar)
+        self.calendar = calendar
+        return moved
 
-    async def add_year_in(self, conn: asyncpg.Connection, year: CalendarYear) -> int:
-        """`add_year` inside the caller's transaction."""
-        await conn.execute(
-            "INSERT INTO calendar_years (year, data) VALUES ($1, $2) "
-            "ON CONFLICT (year) DO UPDATE SET data = EXCLUDED.data, loaded_at = now()",
-            year.year,
-            year.to_json(),
-        )
-        self.calendar = self.calendar.with_year(year)
-        return await recompute_provisional(conn, self.calendar)
+    async def add_year_in(self, tx: PostgresTransaction, year: CalendarYear) -> int:
+        """`add_year` inside the caller's transaction: in force here once it commits (never if it
+        does not), and for the years loaded after it in the same transaction."""
+        calendar = tx.memo.get(_LOADED, self.calendar).with_year(year)
+        tx.memo[_LOADED] = calendar
+        moved = await _store_year(await tx.connection(), year, calendar)
+
+        def in_force() -> None:
+            self.calendar = calendar
+
+        tx.after_commit(in_force)
+        return moved
+
+
+# A transaction's calendar with the years it loaded (`CalendarBook.add_year_in`): its memo's key.
+_LOADED = "runtime.deadlines.calendar"
+
+
+async def _store_year(conn: asyncpg.Connection, year: CalendarYear, calendar: WorkingDayCalendar) -> int:
+    """The year stored and every provisional deadline recomputed on `calendar`; how many moved."""
+    await conn.execute(
+        "INSERT INTO calendar_years (year, data) VALUES ($1, $2) "
+        "ON CONFLICT (year) DO UPDATE SET data = EXCLUDED.data, loaded_at = now()",
+        year.year,
+        year.to_json(),
+    )
+    return await recompute_provisional(conn, calendar)
 
 
 async def schedule(
@@ -311,7 +332,7 @@ def calendar_consumer_spec(stream: StreamSpec, book: CalendarBook, durable: str)
             raise PoisonMessageError(f"not a calendar year: {error}") from error
         if not isinstance(tx, PostgresTransaction):
             raise TypeError("calendar years are stored in PostgreSQL")
-        moved = await book.add_year_in(await tx.connection(), year)
+        moved = await book.add_year_in(tx, year)
         log.info("calendar year loaded", extra={"year": year.year, "deadlines_moved": moved})
 
     return ConsumerSpec(durable, stream.name, stream.subjects, apply)
