@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -77,20 +78,28 @@ async def count(pool: asyncpg.Pool, sql: str, expected: int) -> bool:
     return bool(await pool.fetchval(sql) == expected)
 
 
+async def publish(js: Any, subject: str, ids: Sequence[Any]) -> None:
+    for message_id in ids:
+        await js.publish(subject, b"ok", headers={"Nats-Msg-Id": str(message_id)})
+
+
+async def publish_copies(js: Any, subject: str, ids: Sequence[Any]) -> None:
+    """The same messages again, past broker dedup (as a relay's after the duplicate window, or a replay)."""
+    for message_id in ids:
+        await js.publish(
+            subject, b"ok", headers={"Nats-Msg-Id": f"again-{message_id}", "Yiwang-Original-Msg-Id": str(message_id)}
+        )
+
+
 @KINDS
 async def test_each_message_has_one_effect_even_when_delivered_twice(
     pool: asyncpg.Pool, nc: NatsClient, subject_root: str, kind: str
 ) -> None:
     js, stream, dead = await setup(pool, nc, subject_root)
     subject = f"{subject_root}.36.svc.evt.happened.v1"
-    ids = [str(uuid4()) for _ in range(200)]
-    for message_id in ids:
-        await js.publish(subject, b"ok", headers={"Nats-Msg-Id": message_id})
-    # The same messages again, past broker dedup (as after the duplicate window or a replay).
-    for message_id in ids[:50]:
-        await js.publish(
-            subject, b"ok", headers={"Nats-Msg-Id": f"again-{message_id}", "Yiwang-Original-Msg-Id": message_id}
-        )
+    ids = [uuid4() for _ in range(200)]
+    await publish(js, subject, ids)
+    await publish_copies(js, subject, ids[:50])
     BATCH_SIZES.clear()
     consumer = PullConsumer(js, PostgresEventStore(pool), spec_of(kind, "svc-effects", stream, subject), dead)
 
@@ -145,24 +154,19 @@ async def test_first_deliveries_are_claimed_with_their_writes_and_a_copy_applied
 ) -> None:
     js, stream, dead = await setup(pool, nc, subject_root)
     subject = f"{subject_root}.36.svc.evt.happened.v1"
-    ids = [str(uuid4()) for _ in range(60)]
-    for message_id in ids:
-        await js.publish(subject, b"ok", headers={"Nats-Msg-Id": message_id})
+    ids = [uuid4() for _ in range(60)]
+    await publish(js, subject, ids)
     store = ClaimsNoted(pool)
     consumer = PullConsumer(js, store, spec_of(kind, "svc-presumed", stream, subject), dead)
     stop, task = await run_consumer(consumer)
     await eventually(lambda: _processed(consumer, 60))
     first_pass = list(store.claims)
-    for message_id in ids[:10]:  # copies past broker dedup (as a relay's after the duplicate window)
-        await js.publish(
-            subject, b"ok", headers={"Nats-Msg-Id": f"again-{message_id}", "Yiwang-Original-Msg-Id": message_id}
-        )
+    await publish_copies(js, subject, ids[:10])
     await eventually(lambda: _processed(consumer, 70))
     copies = store.claims[len(first_pass) :]
-    for wave in range(2):  # new messages again: asked about first until a fetch finds every one new
-        for _ in range(5):
-            await js.publish(subject, b"ok", headers={"Nats-Msg-Id": str(uuid4())})
-        await eventually(lambda wave=wave: _processed(consumer, 75 + 5 * wave))
+    for applied in (75, 80):  # new messages again: asked about first until a fetch finds every one new
+        await publish(js, subject, [uuid4() for _ in range(5)])
+        await eventually(functools.partial(_processed, consumer, applied))
     stop.set()
     await task
 
@@ -306,12 +310,8 @@ async def test_a_fetch_is_handed_to_prepare_whole_before_its_new_messages_are_ap
     js, stream, dead = await setup(pool, nc, subject_root)
     subject = f"{subject_root}.36.svc.evt.happened.v1"
     ids = [uuid4() for _ in range(150)]
-    for message_id in ids:
-        await js.publish(subject, b"ok", headers={"Nats-Msg-Id": str(message_id)})
-    for message_id in ids[:40]:  # copies past broker dedup: already applied when they come
-        await js.publish(
-            subject, b"ok", headers={"Nats-Msg-Id": f"again-{message_id}", "Yiwang-Original-Msg-Id": str(message_id)}
-        )
+    await publish(js, subject, ids)
+    await publish_copies(js, subject, ids[:40])  # already applied when they come
     prepared: list[list[Any]] = []
     applied_before: list[int] = []
 
@@ -322,7 +322,12 @@ async def test_a_fetch_is_handed_to_prepare_whole_before_its_new_messages_are_ap
         before = await (await tx.reader()).fetchval(
             "SELECT count(*) FROM effects WHERE message_id = ANY($1::uuid[])", fetch
         )
-        tx.after_commit(lambda: (prepared.append(fetch), applied_before.append(before)))
+
+        def noted() -> None:
+            prepared.append(fetch)
+            applied_before.append(before)
+
+        tx.after_commit(noted)
 
     spec = ConsumerSpec("svc-prepare", stream, (subject,), record_effect, linger=0.5, prepare=prepare)
     consumer = PullConsumer(js, PostgresEventStore(pool), spec, dead)
