@@ -8,7 +8,7 @@ rolls back. Transactions committing meanwhile wait for their turn, as they would
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -104,6 +104,26 @@ async def waiting(group: CommitGroup, count: int) -> None:
     await eventually(queued)
 
 
+async def a_send_broken_by_two(
+    store: PostgresEventStore,
+    holdup: Holdup,
+    group: CommitGroup,
+    pair: Mapping[str, Any],
+    other: Callable[[int], Mapping[str, Any]],
+) -> list[BaseException | None]:
+    """Two transactions that cannot both be written (`commit`'s keyword arguments `pair`, on streams
+    pair-0 and pair-1) and two others (`other(i)`, on s-0 and s-1) commit while a statement is on its
+    way: the four go in its group's next send. The pair's outcomes, once all are done."""
+    first = await on_its_way(store, holdup)
+    two = [asyncio.create_task(commit(store, f"pair-{i}", **pair)) for i in range(2)]
+    others = [asyncio.create_task(commit(store, f"s-{i}", **other(i))) for i in range(2)]
+    await waiting(group, 4)
+
+    await holdup.release()
+    await asyncio.gather(first, *others)
+    return await asyncio.gather(*two, return_exceptions=True)
+
+
 async def versions(pool: asyncpg.Pool, stream_id: str) -> list[int]:
     rows = await pool.fetch("SELECT version FROM events WHERE stream_id = $1 ORDER BY version", stream_id)
     return [r["version"] for r in rows]
@@ -156,19 +176,14 @@ async def test_a_send_failing_as_a_whole_sends_each_member_again_alone_where_it_
 ) -> None:
     await pool.execute("CREATE TABLE IF NOT EXISTS claimed (name text PRIMARY KEY)")
     insert = "INSERT INTO claimed (name) SELECT $1 FROM guard"
-    first = await on_its_way(store, holdup)
     # Two members claim the same name: the send that carries both breaks on the primary key.
-    claims = [asyncio.create_task(commit(store, f"claim-{i}", ride=(insert, ["same"]))) for i in range(2)]
-    others = [asyncio.create_task(commit(store, f"s-{i}", ride=(insert, [f"own-{i}"]))) for i in range(2)]
-    await waiting(group, 4)
-
-    await holdup.release()
-    await asyncio.gather(first, *others)
-    outcomes = await asyncio.gather(*claims, return_exceptions=True)
+    outcomes = await a_send_broken_by_two(
+        store, holdup, group, {"ride": (insert, ["same"])}, lambda i: {"ride": (insert, [f"own-{i}"])}
+    )
 
     assert group.groups == 0  # the one send of four failed; each went alone
     assert sorted(type(o).__name__ for o in outcomes) == ["NoneType", "UniqueViolationError"]
-    assert sorted([*await versions(pool, "claim-0"), *await versions(pool, "claim-1")]) == [1]
+    assert sorted([*await versions(pool, "pair-0"), *await versions(pool, "pair-1")]) == [1]
     assert await beside(pool, 2) == [[1]] * 2
     assert await pool.fetchval("SELECT count(*) FROM claimed") == 3
 
@@ -176,19 +191,14 @@ async def test_a_send_failing_as_a_whole_sends_each_member_again_alone_where_it_
 async def test_two_members_presuming_one_message_new_are_sent_again_alone_and_one_finds_it_claimed(
     store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup, group: CommitGroup
 ) -> None:
-    message_id = uuid4()  # a copy taken by two consumers' processes at once
-    first = await on_its_way(store, holdup)
-    copies = [asyncio.create_task(commit(store, f"copy-{i}", presumed=[message_id])) for i in range(2)]
-    others = [asyncio.create_task(commit(store, f"s-{i}", presumed=[uuid4()])) for i in range(2)]
-    await waiting(group, 4)
-
-    await holdup.release()
-    await asyncio.gather(first, *others)
-    outcomes = await asyncio.gather(*copies, return_exceptions=True)
+    # One message presumed new by both (a copy taken by two processes of a consumer at once).
+    outcomes = await a_send_broken_by_two(
+        store, holdup, group, {"presumed": [uuid4()]}, lambda i: {"presumed": [uuid4()]}
+    )
 
     assert group.groups == 0  # the one send of four failed; each went alone
     assert sorted(type(o).__name__ for o in outcomes) == ["AlreadyClaimedError", "NoneType"]
-    assert sorted([*await versions(pool, "copy-0"), *await versions(pool, "copy-1")]) == [1]
+    assert sorted([*await versions(pool, "pair-0"), *await versions(pool, "pair-1")]) == [1]
     assert await beside(pool, 2) == [[1]] * 2
     assert await pool.fetchval("SELECT count(*) FROM inbox") == 3
 
