@@ -508,10 +508,14 @@ def _member(
 
 
 _REPLY = "INSERT INTO command_replies (command_id, reply) VALUES ($1, $2)"
-# Messages presumed new (`claim_at_commit`): a ride of the held append's statement, or alone.
+# Messages presumed new (`claim_at_commit`): a ride of the held append's statement.
 _CLAIM_RIDE = "INSERT INTO inbox (consumer, message_id) SELECT $1, m FROM guard, unnest($2::uuid[]) AS m"
-_CLAIM = "INSERT INTO inbox (consumer, message_id) SELECT $1, unnest($2::uuid[])"
 _LOCK_KEY = re.compile(r"[0-9A-Za-z:_.\-]{1,200}")
+
+
+# An append of nothing (as `enqueue`'s, with no message): the statement the claims ride in when no
+# append is held.
+_NOTHING = _HeldAppend((StreamAppend("", 0, ()),), many=False)
 
 
 class PostgresTransaction:
@@ -634,7 +638,7 @@ class PostgresTransaction:
     async def savepoint(self) -> AsyncIterator[None]:
         """A nested block inside the transaction: an error in it rolls back only what it did."""
         await self._begin()
-        await self._send_claims()  # the whole transaction's, not the block's: not undone with it
+        await self._send_held(last=True)  # the claims are the whole transaction's: not undone with the block
         self._savepoints += 1
         name = f"yiwang_savepoint_{self._savepoints}"
         await self._conn.execute(f"SAVEPOINT {name}")
@@ -668,8 +672,11 @@ class PostgresTransaction:
 
     async def _send_held(self, *, last: bool = False) -> None:
         """Whatever is held, as one statement: timers are held only behind an append, and so are
-        the claims, which otherwise wait for a later append, or go on their own at the `last`."""
+        the claims, which otherwise wait for a later append, or for a reply or the `last` send to go
+        in an append of nothing (one statement still, the reply's or the commit's)."""
         held, reply, cancels, schedules = self._take_held()
+        if held is None and self._claims and (reply is not None or last):
+            held = _NOTHING
         if held is not None:
             if self._claims:
                 claims, self._claims = self._claims, []
@@ -677,20 +684,8 @@ class PostgresTransaction:
             await self._send_append(held, reply=reply, cancels=cancels, schedules=schedules)
         elif reply is not None:
             await self._send_reply(*reply)
-        if last:
-            await self._send_claims()
-
-    async def _send_claims(self) -> None:
-        claims, self._claims = self._claims, []
-        for consumer, message_ids in claims:
-            try:
-                await self._conn.execute(_CLAIM, consumer, message_ids)
-            except asyncpg.UniqueViolationError as error:
-                _conflict(error, None)
 
     async def commit(self) -> None:
-        if self._claims and self._append is None and self._reply is not None and not self._open:
-            await self._begin()  # the reply and the claims: two statements, one transaction
         if self._unchanged and (self._append is None or self._append.many):
             try:
                 await self._check_unchanged()
@@ -964,8 +959,8 @@ class PostgresTransaction:
         return bool(status == "INSERT 0 1")
 
     async def claim_at_commit(self, consumer: str, message_ids: Sequence[UUID]) -> None:
-        """Held: in the held append's statement, behind its guard, when one is sent; else alone at
-        the commit. A transaction that commits as one statement then takes no BEGIN, no claim and
+        """Held: in the held append's statement, behind its guard, when one is sent; else in an
+        append of nothing, with the reply or at the commit. A transaction that commits as one statement then takes no BEGIN, no claim and
         no COMMIT of its own, and goes with others' (`runtime.groupcommit`)."""
         if message_ids:
             self._claims.append((consumer, list(dict.fromkeys(message_ids))))  # each once: one row each
