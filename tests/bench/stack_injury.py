@@ -4,8 +4,8 @@ The injury service of region 36 and the gateway run as subprocesses; the gateway
 hospital's key (YIWANG_HOSPITAL_KEYS). As an operator the bench signs the hospital's agreement and
 recognises one determination per worker (a determination belongs to one citizen); then the hospital
 posts encounters of 2-4 lines from the shipped sample catalogue, each signed (HMAC, fresh message id),
-IN_FLIGHT at a time: gateway signature check + replay guard (JetStream KV) -> NATS -> injury (pricing,
-events, outbox) -> reply. The postings are signed beforehand and sent by wrk (`settle.lua`), each
+IN_FLIGHT at a time: gateway signature check -> NATS -> injury (pricing, events, outbox, the message
+id taken once as the command's id) -> reply. The postings are signed beforehand and sent by wrk (`settle.lua`), each
 once, as fast as IN_FLIGHT connections go, in RUNS runs (the figure: their median): a Python client
 signing and posting them took nearly half a core of this 2-core machine from the stack it measured
 (httpx when wrk is missing). Then the same at about half that rate (fewer connections), for its latency; then retries

@@ -8,6 +8,7 @@ a determination's limit fires as a durable timer when the clock passes it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -326,6 +327,47 @@ async def test_unsigned_forged_expired_and_replayed_requests_are_refused_and_sto
     }
     assert (await stack.client.get("/v1/regions/36/injury/agreements", headers=hospital_token)).status_code == 403
     assert (await signed(stack, "GET", "/v1/regions/36/injury/agreements")).status_code == 401
+
+
+async def again(stack: Stack, sent: httpx.Response) -> httpx.Response:
+    """The very request sent before, its bytes and headers captured: a replay."""
+    return await stack.client.request(
+        sent.request.method, sent.request.url, content=sent.request.content, headers=dict(sent.request.headers)
+    )
+
+
+def replay_refused(response: httpx.Response) -> bool:
+    return response.status_code == 401 and response.json()["type"].endswith("/signature-replayed")
+
+
+async def test_every_signed_request_is_taken_once_whatever_it_asks(stack: Stack) -> None:
+    """A write's message id is its command's id, which the service takes once in the transaction that
+    decides it; a read's is kept in the gateways' shared bucket. Either way a second use is refused."""
+    await prepared(stack)
+    await determination(stack, "RD-001", WORKER, recognise=True)
+    path = SETTLEMENTS.format("H36001")
+    day = (today(stack) - timedelta(days=3)).isoformat()
+
+    at_once = await asyncio.gather(
+        *(signed(stack, "POST", path, posting(stack, "JS-O1"), message_id="m-at-once") for _ in range(2))
+    )
+    reused = await signed(stack, "POST", path, posting(stack, "JS-O2"), message_id="m-at-once")
+    refused = await signed(stack, "POST", path, posting(stack, "JS-O3", declared_total_fen=TOTAL + 1))
+    reversal = await signed(stack, "POST", f"{path}/JS-O1/reversal", {"reason": "billed twice"})
+    totals = {"day": day, "count": 1, "total_fen": TOTAL, "fund_fen": FUND}
+    reconciled = await signed(stack, "POST", "/v1/regions/36/injury/hospitals/H36001/reconciliations", totals)
+    read = await signed(stack, "GET", f"{path}/JS-O1")
+
+    assert sorted(r.status_code for r in at_once) == [200, 401]
+    assert replay_refused(next(r for r in at_once if r.status_code == 401))
+    assert replay_refused(reused)  # another body under a used id: refused too, nothing decided
+    assert await stored_events(stack, "settlement-H36001-JS-O2") == []
+    assert refused.status_code == 422, refused.text  # a refusal is an answer too: stored, and taken once
+    for first in (refused, reversal, reconciled, read):
+        assert first.status_code in (200, 422), first.text
+        assert replay_refused(await again(stack, first)), first.request.url
+    assert await stored_events(stack, "settlement-H36001-JS-O1") == ["SettlementPosted", "SettlementReversed"]
+    assert (await ok(await signed(stack, "GET", f"{path}/JS-O1")))["status"] == "reversed"
 
 
 async def test_lines_that_cannot_be_settled_are_refused_naming_the_line(stack: Stack) -> None:

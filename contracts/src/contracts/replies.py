@@ -41,6 +41,11 @@ class Reply(BaseModel):
     ok: bool
     result: dict[str, Any] | list[Any] | None = None
     problem: Problem | None = None
+    replayed: bool | None = Field(
+        default=None,
+        description="True when this is the stored reply of a command whose id came before (a retry with "
+        "the same Idempotency-Key, a replayed signed request): nothing was decided again.",
+    )
 
 
 def ok(result: dict[str, Any] | list[Any] | None = None) -> Reply:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -38,16 +39,21 @@ class ServiceBus:
         message_id: UUID | None = None,
         correlation_id: UUID | None = None,
         fingerprint: str | None = None,
+        used_before: Callable[[], ProblemError] | None = None,
     ) -> Any:
         """Send and wait for the reply; a refusal becomes a ProblemError, silence a 503/504.
         `fingerprint`: the request a command's Idempotency-Key came with (see `routes.common`).
 
         A command whose id is already in flight from this gateway is answered 409 at once: the first
         is still running, and its outcome is what a later retry with the same key gets.
+        `used_before`: the refusal when the command's id is single use and came before (in flight, or
+        answered: the service marks a stored reply `replayed`), instead of the first one's outcome.
         """
         claimed = message_id if kind == "cmd" else None
         if claimed is not None:
             if claimed in self._in_flight:
+                if used_before is not None:
+                    raise used_before()
                 raise ProblemError(
                     problem(
                         "idempotency-key-in-use",
@@ -59,12 +65,17 @@ class ServiceBus:
                 )
             self._in_flight.add(claimed)
         try:
-            return await self._send(
+            reply = await self._send(
                 region, service, name, data, actor, channel, kind, message_id, correlation_id, fingerprint
             )
         finally:
             if claimed is not None:
                 self._in_flight.discard(claimed)
+        if reply.replayed and used_before is not None:
+            raise used_before()
+        if not reply.ok:
+            raise ProblemError(reply.problem or problem("internal", "Internal error", 500))
+        return reply.result
 
     async def _send(
         self,
@@ -78,7 +89,7 @@ class ServiceBus:
         message_id: UUID | None,
         correlation_id: UUID | None,
         fingerprint: str | None,
-    ) -> Any:
+    ) -> Reply:
         envelope = envelope_for(
             data,
             service=service,
@@ -111,11 +122,8 @@ class ServiceBus:
                 )
             ) from error
         try:
-            reply = Reply.model_validate_json(raw)
+            return Reply.model_validate_json(raw)
         except ValidationError as error:
             raise ProblemError(
                 problem("bad-reply", "The service answered something unreadable", 502, f"{service} in region {region}")
             ) from error
-        if not reply.ok:
-            raise ProblemError(reply.problem or problem("internal", "Internal error", 500))
-        return reply.result

@@ -9,16 +9,22 @@ Every request of an agreement institution carries four headers:
 
 The raw body is verified before anything parses it. Keys come from `YIWANG_HOSPITAL_KEYS` (JSON,
 `{"H36001": ["new-key", "old-key"]}`: two keys are valid while a hospital rotates). A message id is
-remembered for twice the window in a JetStream key-value bucket that every gateway replica shares;
-`create` fails when the id is there, so a replayed request is refused by whichever replica gets it.
-A refused request (401 problem+json) never reaches a service: nothing is stored.
+used once, whichever gateway replica gets it again:
 
-The bucket is kept in memory (replicated like the streams, not written to disk with an fsync per
-request): a whole JetStream cluster restarting forgets the ids of the last ten minutes, and a request
-captured in them could be replayed within its five minutes. It would change nothing: a settlement
-number is settled once (a replay gets the first answer) and reversed once (a replayed reversal
-changes nothing), and a replayed read returns what the captured answer already held. A bucket made
-earlier on disk stays on disk.
+- a signed write sends a command whose id is made from the hospital and the message id
+  (`Signed.command_id`): the service stores its reply in the transaction that decides it, and
+  answers a second use with that reply marked `replayed`, which the gateway refuses
+  (`replayed`, through the bus's `used_before`). No round trip of its own: the id is the
+  command's, stored with its events. A write that failed before deciding anything (a malformed
+  body, the service unreachable) stored nothing, so nothing can be replayed of it;
+- a signed read stores nothing, so its id is remembered for twice the window in a JetStream
+  key-value bucket that every replica shares; `create` fails when the id is there. The bucket is
+  kept in memory (replicated like the streams, no fsync per request): a whole JetStream cluster
+  restarting forgets the ids of the last ten minutes, and a read captured in them could be
+  replayed within its five minutes, returning what the captured answer already held. A bucket made
+  earlier on disk stays on disk.
+
+A refused request (401 problem+json) changes nothing.
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Protocol
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.models import APIKey, APIKeyIn
@@ -88,6 +96,30 @@ async def replay_guard(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """A request a hospital's key signed: who, and its message id (used once)."""
+
+    actor: Actor
+    message_id: str
+
+    @property
+    def command_id(self) -> UUID:
+        """The id of the command a signed write sends: its service answers a second use `replayed`."""
+        return uuid5(NAMESPACE_URL, f"yiwang:signed:{self.actor.id}:{self.message_id}")
+
+
+def replayed() -> ProblemError:
+    """The answer to a message id's second use."""
+    return refused(
+        "signature-replayed",
+        "this message id was already used: every request, a retry too, is signed anew with a new message id",
+    )
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})  # a signed read: its message id is kept in the bucket
+
+
 def refused(code: str, detail: str) -> ProblemError:
     return ProblemError(
         problem(code, "Unauthorized", 401, detail), {"WWW-Authenticate": 'HMAC-SHA256 realm="hospitals"'}
@@ -118,7 +150,7 @@ class HospitalSignature(SecurityBase):
         )
         self.scheme_name = "hospital-signature"
 
-    async def __call__(self, request: Request) -> Actor:
+    async def __call__(self, request: Request) -> Signed:
         headers = request.headers
         return await signed_hospital(
             request,
@@ -131,8 +163,9 @@ class HospitalSignature(SecurityBase):
 
 async def signed_hospital(
     request: Request, *, hospital_id: str | None, timestamp: str | None, message_id: str | None, signature: str | None
-) -> Actor:
-    """The hospital whose key signed this request, from the four headers' values."""
+) -> Signed:
+    """The hospital whose key signed this request, from the four headers' values. A read's message
+    id is checked here; a write's by its command (`Signed.command_id`)."""
     keys: dict[str, list[str]] = request.app.state.settings.hospital_keys
     try:
         if not hospital_id:
@@ -151,15 +184,13 @@ async def signed_hospital(
         raise refused(error.reason, str(error)) from error
     if len(verified.message_id) > MAX_MESSAGE_ID:
         raise refused("signature-invalid", f"the message id is longer than {MAX_MESSAGE_ID} characters")
-    guard: ReplayGuard = request.app.state.replay_guard
-    if not await guard.first_use(hospital_id, verified.message_id):
-        raise refused(
-            "signature-replayed",
-            "this message id was already used: every request, a retry too, is signed anew with a new message id",
-        )
+    if request.method in SAFE_METHODS:
+        guard: ReplayGuard = request.app.state.replay_guard
+        if not await guard.first_use(hospital_id, verified.message_id):
+            raise replayed()
     actor = Actor(kind=ActorKind.HOSPITAL, id=hospital_id)
     request.state.actor = actor  # for the audit record of this request
-    return actor
+    return Signed(actor, verified.message_id)
 
 
-SignedHospital = Annotated[Actor, Depends(HospitalSignature())]
+SignedHospital = Annotated[Signed, Depends(HospitalSignature())]

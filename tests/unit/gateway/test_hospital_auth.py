@@ -35,15 +35,28 @@ class MemoryReplayGuard:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
+def guard() -> MemoryReplayGuard:
+    return MemoryReplayGuard()
+
+
+@pytest.fixture
+async def client(guard: MemoryReplayGuard) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     app.state.settings = GatewaySettings(hospital_keys={"H1": [NEW, OLD], "H2": ["h2-key-0123456789abcdefghij"]})
-    app.state.replay_guard = MemoryReplayGuard()
+    app.state.replay_guard = guard
     problems.install(app)
 
     @app.post("/hospitals/{hospital_id}/settlements")
     async def post(hospital_id: str, request: Request, hospital: SignedHospital) -> dict[str, Any]:
-        return {"hospital": hospital.model_dump(mode="json"), "body": (await request.body()).decode()}
+        return {
+            "hospital": hospital.actor.model_dump(mode="json"),
+            "body": (await request.body()).decode(),
+            "command_id": str(hospital.command_id),
+        }
+
+    @app.get("/hospitals/{hospital_id}/settlements/{number}")
+    async def get(hospital_id: str, number: str, hospital: SignedHospital) -> dict[str, Any]:
+        return {"hospital": hospital.actor.id, "number": number}
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
         yield c
@@ -56,9 +69,11 @@ def headers(
     at: datetime | None = None,
     mid: str = "m-1",
     path: str = "/hospitals/H1/settlements",
+    method: str = "POST",
 ) -> dict[str, str]:
     timestamp = int((at or datetime.now(UTC)).timestamp())
-    signature = sign(key.encode(), timestamp=timestamp, message_id=mid, method="POST", path=path, body=BODY)
+    body = BODY if method == "POST" else b""
+    signature = sign(key.encode(), timestamp=timestamp, message_id=mid, method=method, path=path, body=body)
     return {"X-Hospital-Id": hospital, "X-Timestamp": str(timestamp), "X-Message-Id": mid, "X-Signature": signature}
 
 
@@ -104,12 +119,30 @@ async def test_each_kind_of_bad_request_gets_its_own_refusal(client: httpx.Async
     assert refusal(await post(client, headers(mid="m" * 129))) == "signature-invalid"
 
 
-async def test_a_message_id_is_used_once(client: httpx.AsyncClient) -> None:
+async def test_a_reads_message_id_is_used_once(client: httpx.AsyncClient) -> None:
+    path, other_path = "/hospitals/H1/settlements/JS-1", "/hospitals/H2/settlements/JS-1"
+    sent = headers(mid="m-once", method="GET", path=path)
+    assert (await client.get(path, headers=sent)).status_code == 200
+    assert refusal(await client.get(path, headers=sent)) == "signature-replayed"
+    other = headers(mid="m-once", hospital="H2", key="h2-key-0123456789abcdefghij", method="GET", path=other_path)
+    assert (await client.get(other_path, headers=other)).status_code == 200  # ids are per hospital
+
+
+async def test_a_writes_message_id_is_its_commands_id_which_the_service_takes_once(
+    client: httpx.AsyncClient, guard: MemoryReplayGuard
+) -> None:
+    """A write is not checked in the bucket: its command carries an id made from the hospital and the
+    message id, and the service refuses its second use in the transaction that stores the first
+    (tests/e2e/test_injury.py)."""
     sent = headers(mid="m-once")
-    assert (await post(client, sent)).status_code == 200
-    assert refusal(await post(client, sent)) == "signature-replayed"
+    first, second = await post(client, sent), await post(client, sent)
     other = headers(mid="m-once", hospital="H2", key="h2-key-0123456789abcdefghij", path="/hospitals/H2/settlements")
-    assert (await post(client, other, "/hospitals/H2/settlements")).status_code == 200  # ids are per hospital
+    another = await post(client, other, "/hospitals/H2/settlements")
+    renewed = await post(client, headers(mid="m-twice"))
+
+    assert first.json()["command_id"] == second.json()["command_id"]
+    assert len({first.json()["command_id"], another.json()["command_id"], renewed.json()["command_id"]}) == 3
+    assert guard.seen == set()
 
 
 async def test_the_signed_path_includes_the_query_string(client: httpx.AsyncClient) -> None:

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from runtime.commands import Reply, execute_once
+from runtime.commands import Reply, execute_once, run_once
 from runtime.eventstore import ConcurrencyError, NewEvent, OutboxMessage, Position, Transaction
 from runtime.testing import InMemoryEventStore
 
@@ -69,6 +69,16 @@ async def test_the_same_command_id_twice_returns_the_first_reply_and_appends_onc
     assert decide.calls == 2  # the retry decided again, found its id answered, and rolled back what it did
     assert await stream_types(store) == ["EmployerRegistered"]
     assert len(store.outbox) == 1
+
+
+async def test_run_once_says_whether_the_reply_was_stored_before_this_call() -> None:
+    store, command_id, decide = InMemoryEventStore(), uuid4(), AppendOnce()
+
+    first = await run_once(store, command_id, decide)
+    second = await run_once(store, command_id, decide)
+
+    assert (first.stored_before, second.stored_before) == (False, True)
+    assert second.reply == first.reply == {"version": 1, "call": 1}
 
 
 async def test_a_different_command_id_runs_the_decision_again() -> None:

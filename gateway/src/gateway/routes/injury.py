@@ -17,7 +17,8 @@ from contracts.codec import invalid
 from contracts.envelope import Actor, ActorKind, Channel
 from contracts.injury import commands as c
 from gateway.auth import Caller, ChannelHeader, forbidden, require_operator_of
-from gateway.hospital_auth import SignedHospital, replay_guard
+from gateway.bus import ServiceBus
+from gateway.hospital_auth import Signed, SignedHospital, replay_guard, replayed
 from gateway.problems import ProblemError
 from gateway.routes.common import IdempotencyKey, Region, send
 from gateway.routing import GatedRouter
@@ -50,6 +51,21 @@ async def _ask(request: Request, region: str, name: str, data: BaseModel, actor:
     return await _send(request, region, name, data, actor, Channel.SYSTEM, kind="query")
 
 
+async def _send_signed(request: Request, region: str, name: str, data: BaseModel, signed: Signed) -> Any:
+    """A hospital's signed write: the command's id is its message id's, so a replay is refused (401)."""
+    bus: ServiceBus = request.app.state.bus
+    return await bus.send(
+        region=region,
+        service=SERVICE,
+        name=name,
+        data=data,
+        actor=signed.actor,
+        channel=Channel.PARTNER,
+        message_id=signed.command_id,
+        used_before=replayed,
+    )
+
+
 async def _signed_body(request: Request, model: type[M]) -> M:
     """The body of a signed request, parsed only after its signature held."""
     try:
@@ -58,8 +74,8 @@ async def _signed_body(request: Request, model: type[M]) -> M:
         raise ProblemError(invalid(error, prefix="body.")) from error
 
 
-def _own(hospital: Actor, hospital_id: str) -> None:
-    if hospital.id != hospital_id:
+def _own(hospital: Signed, hospital_id: str) -> None:
+    if hospital.actor.id != hospital_id:
         raise forbidden("a hospital posts and reads its own settlements only")
 
 
@@ -81,7 +97,7 @@ async def post_settlement(
     _own(hospital, hospital_id)
     body = await _signed_body(request, c.SettlementPostingV1)
     data = c.PostSettlement(**body.model_dump(), hospital_id=hospital_id)
-    result: dict[str, Any] = await _send(request, region, "post_settlement", data, hospital, Channel.PARTNER)
+    result: dict[str, Any] = await _send_signed(request, region, "post_settlement", data, hospital)
     return result
 
 
@@ -96,7 +112,7 @@ async def hospital_settlement(
     """One of the hospital's own settlements as it stands now (held, settled, re-settled or reversed)."""
     _own(hospital, hospital_id)
     data = c.GetSettlement(hospital_id=hospital_id, hospital_settlement_no=settlement_no)
-    result: dict[str, Any] = await _ask(request, region, "get_settlement", data, hospital)
+    result: dict[str, Any] = await _ask(request, region, "get_settlement", data, hospital.actor)
     return result
 
 
@@ -113,7 +129,7 @@ async def hospital_reversal(
     _own(hospital, hospital_id)
     body = await _signed_body(request, c.ReverseSettlementRequest)
     data = c.ReverseSettlement(hospital_id=hospital_id, hospital_settlement_no=settlement_no, reason=body.reason)
-    result: dict[str, Any] = await _send(request, region, "reverse_settlement", data, hospital, Channel.PARTNER)
+    result: dict[str, Any] = await _send_signed(request, region, "reverse_settlement", data, hospital)
     return result
 
 
@@ -126,7 +142,7 @@ async def declare_day_totals(
     _own(hospital, hospital_id)
     body = await _signed_body(request, c.DayTotalsV1)
     data = c.DeclareDayTotals(**body.model_dump(), hospital_id=hospital_id)
-    result: dict[str, Any] = await _send(request, region, "declare_day_totals", data, hospital, Channel.PARTNER)
+    result: dict[str, Any] = await _send_signed(request, region, "declare_day_totals", data, hospital)
     return result
 
 

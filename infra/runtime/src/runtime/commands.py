@@ -28,6 +28,14 @@ from runtime.eventstore import ConcurrencyError, EventStore, Transaction
 Reply = dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A command's reply, and whether its id had one already (this is that one: a retry, a replay)."""
+
+    reply: Reply
+    stored_before: bool
+
+
 async def execute_once(
     store: EventStore,
     command_id: UUID,
@@ -36,16 +44,28 @@ async def execute_once(
     attempts: int = 5,
 ) -> Reply:
     """Run `decide` in a transaction keyed by `command_id`; a retried id gets the stored reply."""
+    return (await run_once(store, command_id, decide, attempts=attempts)).reply
+
+
+async def run_once(
+    store: EventStore,
+    command_id: UUID,
+    decide: Callable[[Transaction], Awaitable[Reply]],
+    *,
+    attempts: int = 5,
+) -> Outcome:
+    """`execute_once`, saying whether the reply was stored before: a caller whose ids are single
+    use (a signed request's message id) refuses the second use instead of answering it."""
     for attempt in range(1, attempts + 1):
         try:
             async with store.transaction() as tx:
                 reply = await _decided(decide, tx, presuming=attempt == 1)
                 await tx.record_reply(command_id, reply)  # ConcurrencyError if the id already has one
-                return reply
+                return Outcome(reply, stored_before=False)
         except Exception as error:
             stored = await _stored_reply(store, command_id, error)
             if stored is not None:
-                return stored
+                return Outcome(stored, stored_before=True)
             if not isinstance(error, ConcurrencyError) or attempt == attempts:
                 raise
     raise AssertionError("unreachable")

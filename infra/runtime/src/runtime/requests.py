@@ -19,7 +19,7 @@ from contracts.envelope import SYSTEM_ACTOR, Channel, Envelope, envelope_for
 from contracts.replies import Problem, Reply, ok, problem, refused
 from contracts.subjects import Subjects
 from runtime.clock import Clock
-from runtime.commands import execute_once
+from runtime.commands import run_once
 from runtime.eventstore import EventStore, Transaction
 from runtime.messaging import Request, RequestHandler, request
 from runtime.recording import CommandContext
@@ -107,17 +107,21 @@ def command(
                 reply = refused(known).model_dump(mode="json", exclude_none=True)
             return {**reply, FINGERPRINT: envelope.fingerprint}
 
-        return _answered(await execute_once(store, envelope.id, decide), envelope)
+        outcome = await run_once(store, envelope.id, decide)
+        return _answered(outcome.reply, envelope, replayed=outcome.stored_before)
 
     return handle
 
 
-def _answered(stored: Mapping[str, Any], envelope: Envelope[Any]) -> bytes:
+def _answered(stored: Mapping[str, Any], envelope: Envelope[Any], *, replayed: bool) -> bytes:
     """A command's stored reply, as the answer to this request: refused if the command id (the
-    caller's Idempotency-Key) first came with another request."""
+    caller's Idempotency-Key) first came with another request; marked `replayed` if it was stored
+    before this request came (the gateway refuses a signed request's second use)."""
     reply = dict(stored)
     if reply.pop(FINGERPRINT, None) != envelope.fingerprint:
         return reply_bytes(refused(KEY_REUSED))
+    if replayed:
+        reply["replayed"] = True
     return reply_bytes(Reply.model_validate(reply))
 
 
@@ -145,7 +149,7 @@ def command_across(
         async with store.transaction() as tx:
             earlier = await tx.reply_for(envelope.id)
         if earlier is not None:
-            return _answered(earlier, envelope)
+            return _answered(earlier, envelope, replayed=True)
         try:
             result = await run(store, envelope.data, context_of(envelope, clock))
         except Exception as error:
@@ -158,7 +162,8 @@ def command_across(
         async def keep(_: Transaction) -> dict[str, Any]:
             return reply
 
-        return _answered(await execute_once(store, envelope.id, keep), envelope)  # or the one a retry kept first
+        outcome = await run_once(store, envelope.id, keep)  # or the one a retry kept first
+        return _answered(outcome.reply, envelope, replayed=outcome.stored_before)
 
     return handle
 
