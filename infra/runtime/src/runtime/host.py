@@ -171,7 +171,9 @@ async def start_service(
         )
     if spans_of is not None:  # its stream is there now; closed after the loops stop, before NATS
         stack.push_async_callback(export_spans_to_nats(spans_of, nc, settings.subject_root).close)
-    relay = OutboxRelay(pool, js, foreign=frozenset(settings.regions) - {settings.region})
+    relay = OutboxRelay(
+        pool, js, linger=settings.relay_linger_seconds, foreign=frozenset(settings.regions) - {settings.region}
+    )
     projector = Projector(store, [*parts.projections, HandledServicesProjection(parts.handled)])
     relay_holder.append(relay)
     projector_holder.append(projector)

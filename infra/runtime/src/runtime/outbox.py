@@ -28,9 +28,10 @@ import asyncio
 import itertools
 import json
 import logging
+import math
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,8 @@ ATOMIC_MAX = 1000  # the most messages JetStream takes in one atomic batch
 # cost 707 us a message against 213 alone, of 16 about the same, of 64 36 against 86, of 500 16
 # against 103 (docs/performance.md). Fewer go one by one, pipelined as before.
 ATOMIC_MIN = 32
+# The most a woken relay waits for an atomic batch's worth of messages (`OutboxRelay`'s `linger`).
+LINGER = 0.05
 # JetStream's refusals of a whole atomic batch that sending its messages one by one answers:
 ATOMIC_DUPLICATE = 10201  # it holds a message id the stream has: sent before, by a relay that died before its delete
 ATOMIC_DISABLED = 10174  # the stream takes no atomic batches (made without `allow_atomic`)
@@ -157,6 +160,7 @@ class OutboxRelay:
         batch: int = 500,
         poll_interval: float = 0.25,
         gather: float = 0.002,
+        linger: float = LINGER,
         ack_timeout: float = 10.0,
         foreign: frozenset[str] = frozenset(),
     ) -> None:
@@ -164,7 +168,13 @@ class OutboxRelay:
         the commits of those milliseconds leave as one batch (one read, one delete, acknowledgements
         that come back together) instead of one or two messages a batch under load; each message
         waits that much longer to leave (`docs/performance.md`: 2 ms took a twentieth off a settlement's
-        CPU and a quarter off an event's in the lag section)."""
+        CPU and a quarter off an event's in the lag section).
+
+        `linger`: when messages came fast enough lately (the last second or so) that `ATOMIC_MIN`
+        of them arrive within `linger`, a woken relay waits as long as they take instead, so they
+        leave as one atomic batch (one fsync, one acknowledgement) rather than one by one; each
+        message then waits up to `linger` longer to leave. 0: never. Slower traffic is not held:
+        waiting would not fill a batch."""
         self.pool = pool
         self.foreign = foreign
         self.held: dict[str, tuple[float, float]] = {}  # region -> (try again at, pause)
@@ -173,6 +183,9 @@ class OutboxRelay:
         self.batch = batch
         self.poll_interval = poll_interval
         self.gather = gather
+        self.linger = linger
+        self.arrivals = Arrivals()
+        self._read_at = time.monotonic()  # the last read: what was committed since waits for the next
         self.published = 0
         self.batches = 0  # reads that found messages: `published / batches` is the mean batch
         self._wake = Wakeup()
@@ -192,7 +205,7 @@ class OutboxRelay:
 
     async def relay_once(self, conn: asyncpg.Connection) -> int:
         """Publish one batch and delete what JetStream took; returns how many messages left."""
-        now = time.monotonic()
+        now = self._read_at = time.monotonic()
         waiting = [region for region, (until, _) in self.held.items() if until > now]
         # No row locks and no transaction while the batch is out: this relay is the only one
         # (the advisory lock), and a transaction held open across the acks would hold back every
@@ -201,6 +214,7 @@ class OutboxRelay:
         if not rows:
             return 0
         self.batches += 1
+        self.arrivals.add(len(rows))
         atomic = await self._atomic_batches(rows)
         results = await self._send(rows, atomic)
         batched = [(i, result) for i, result in enumerate(results) if rows[i]["id"] in atomic]
@@ -389,7 +403,36 @@ class OutboxRelay:
 
     async def _gather(self) -> None:
         """Woken by a commit: let the next few commits join its batch."""
-        await asyncio.sleep(self.gather)
+        rate, since = self.arrivals.per_second(), time.monotonic() - self._read_at
+        await asyncio.sleep(wait_before_read(rate, since, gather=self.gather, linger=self.linger))
+
+
+def wait_before_read(rate: float, since: float, *, gather: float, linger: float) -> float:
+    """How long a relay woken by a commit waits before it reads, messages arriving at `rate` a second
+    and `since` seconds gone by since its last read (what came meanwhile is waiting): `gather`, or
+    what is left of the time an atomic batch's worth takes to arrive when that is within `linger`."""
+    if rate * linger >= ATOMIC_MIN:
+        return max(gather, ATOMIC_MIN / rate - since)
+    return gather
+
+
+class Arrivals:
+    """Messages a second lately: a count whose every message weighs less as it ages (by e after
+    `tau` seconds), which a steady rate brings to that rate times `tau`."""
+
+    def __init__(self, tau: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.tau = tau
+        self._clock = clock
+        self._weight = 0.0
+        self._at = clock()
+
+    def add(self, count: int) -> None:
+        now = self._clock()
+        self._weight = self._weight * math.exp((self._at - now) / self.tau) + count
+        self._at = now
+
+    def per_second(self) -> float:
+        return self._weight * math.exp((self._at - self._clock()) / self.tau) / self.tau
 
 
 _RESEND = """

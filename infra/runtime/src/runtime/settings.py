@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from runtime.outbox import LINGER
+
 
 class RuntimeSettings(BaseSettings):
     """What every yiwang process needs to find its servers and name its traffic.
@@ -39,6 +41,9 @@ class RuntimeSettings(BaseSettings):
     # long it may be saturated, make no progress or be held back before an alert is raised.
     watch_interval_seconds: float = Field(default=10.0, gt=0)
     stall_after_seconds: float = Field(default=30.0, gt=0)
+    # The most the outbox relay holds messages back to send them as one atomic batch, when they come
+    # fast enough to make one in that time (runtime.outbox.OutboxRelay's `linger`); 0: never.
+    relay_linger_seconds: float = Field(default=LINGER, ge=0.0, le=1.0)
 
     @property
     def nats_servers(self) -> list[str]:
