@@ -15,8 +15,8 @@ used once, whichever gateway replica gets it again:
   (`Signed.command_id`): the service stores its reply in the transaction that decides it, and
   answers a second use with that reply marked `replayed`, which the gateway refuses
   (`replayed`, through the bus's `used_before`). No round trip of its own: the id is the
-  command's, stored with its events. A write that failed before deciding anything (a malformed
-  body, the service unreachable) stored nothing, so nothing can be replayed of it;
+  command's, stored with its events. A write that stored nothing (a malformed body, the service
+  unreachable or failing) decided nothing either: sent again under its id, it runs as a retry would;
 - a signed read stores nothing, so its id is remembered for twice the window in a JetStream
   key-value bucket that every replica shares; `create` fails when the id is there. The bucket is
   kept in memory (replicated like the streams, no fsync per request): a whole JetStream cluster
