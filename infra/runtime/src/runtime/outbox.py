@@ -171,10 +171,10 @@ class OutboxRelay:
         CPU and a quarter off an event's in the lag section).
 
         `linger`: when messages came fast enough lately (the last second or so) that `ATOMIC_MIN`
-        of them arrive within `linger`, a woken relay waits as long as they take instead, so they
-        leave as one atomic batch (one fsync, one acknowledgement) rather than one by one; each
-        message then waits up to `linger` longer to leave. 0: never. Slower traffic is not held:
-        waiting would not fill a batch."""
+        of them arrive within `linger`, a woken relay waits until that many have come since its last
+        read began, so they leave as one atomic batch (one fsync, one acknowledgement) rather than
+        one by one; each message then waits up to `linger` longer to leave. 0: never. Slower traffic
+        is not held: waiting would not fill a batch."""
         self.pool = pool
         self.foreign = foreign
         self.held: dict[str, tuple[float, float]] = {}  # region -> (try again at, pause)
