@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from pydantic import BaseModel
 
-from contracts.codec import encode
-from contracts.envelope import SYSTEM_ACTOR, Channel, envelope_for
 from contracts.replies import Reply
 from runtime.clock import FixedClock
 from runtime.eventstore import Transaction
@@ -21,6 +18,7 @@ from runtime.messaging import Request
 from runtime.recording import CommandContext
 from runtime.requests import command
 from runtime.testing import InMemoryEventStore
+from tests.requesting import command_request
 
 
 class Enrol(BaseModel):
@@ -48,19 +46,8 @@ class WatchedStore(InMemoryEventStore):
             yield tx
 
 
-def _request(person: str, command_id: Any = None) -> Request:
-    envelope = envelope_for(
-        Enrol(person=person),
-        service="enrolment",
-        message="enrol",
-        region="36",
-        actor=SYSTEM_ACTOR,
-        channel=Channel.SYSTEM,
-        time=datetime(2026, 12, 5, tzinfo=UTC),
-        correlationid=uuid4(),
-        id=command_id,
-    )
-    return Request("enrol", "t.36.enrolment.cmd.enrol", encode(envelope))
+def _request(person: str, command_id: UUID | None = None) -> Request:
+    return command_request(Enrol(person=person), service="enrolment", message="enrol", command_id=command_id)
 
 
 async def test_the_answers_are_asked_before_the_transaction_opens_and_passed_to_the_decision() -> None:

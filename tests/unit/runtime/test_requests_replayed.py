@@ -4,14 +4,12 @@ under the same id is refused, not replayed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel
 
-from contracts.codec import encode
-from contracts.envelope import SYSTEM_ACTOR, Channel, envelope_for
+from contracts.envelope import Channel
 from contracts.replies import Reply
 from runtime.clock import FixedClock
 from runtime.eventstore import EventStore, NewEvent, Transaction
@@ -19,6 +17,7 @@ from runtime.messaging import Request
 from runtime.recording import CommandContext
 from runtime.requests import command, command_across
 from runtime.testing import InMemoryEventStore
+from tests.requesting import command_request
 
 
 class Settle(BaseModel):
@@ -33,19 +32,14 @@ ERRORS = {AlreadySettledError: (409, "already-settled")}
 
 
 def _request(command_id: UUID, number: str = "JS-1", fingerprint: str | None = None) -> Request:
-    envelope = envelope_for(
+    return command_request(
         Settle(number=number),
         service="injury",
         message="settle",
-        region="36",
-        actor=SYSTEM_ACTOR,
         channel=Channel.PARTNER,
-        time=datetime(2026, 12, 7, tzinfo=UTC),
-        correlationid=uuid4(),
-        id=command_id,
+        command_id=command_id,
         fingerprint=fingerprint,
     )
-    return Request("settle", "t.36.injury.cmd.settle", encode(envelope))
 
 
 async def _events(store: InMemoryEventStore, stream: str) -> int:
