@@ -117,7 +117,10 @@ def replayed() -> ProblemError:
     )
 
 
-SAFE_METHODS = frozenset({"GET", "HEAD"})  # a signed read: its message id is kept in the bucket
+# A signed read: its message id is kept in the bucket. Any other signed request is a write, which must
+# send its command under `Signed.command_id` with `used_before=replayed` (`routes.injury._send_signed`):
+# nothing else refuses its replay.
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 def refused(code: str, detail: str) -> ProblemError:
