@@ -960,8 +960,9 @@ class PostgresTransaction:
 
     async def claim_at_commit(self, consumer: str, message_ids: Sequence[UUID]) -> None:
         """Held: in the held append's statement, behind its guard, when one is sent; else in an
-        append of nothing, with the reply or at the commit. A transaction that commits as one statement then takes no BEGIN, no claim and
-        no COMMIT of its own, and goes with others' (`runtime.groupcommit`)."""
+        append of nothing, with the reply or at the commit. A transaction that commits as one
+        statement then takes no BEGIN, no claim and no COMMIT of its own, and goes with others'
+        (`runtime.groupcommit`)."""
         if message_ids:
             self._claims.append((consumer, list(dict.fromkeys(message_ids))))  # each once: one row each
 
