@@ -1,9 +1,8 @@
 """`python -m gateway`: serve the gateway with uvicorn."""
 
-import uvicorn
-
 from gateway.app import make_app
 from gateway.config import GatewaySettings
+from gateway.serving import serve
 from runtime.heap import settle_for_serving
 from runtime.logs import setup_logging
 
@@ -13,7 +12,7 @@ def main() -> None:
     setup_logging(settings.log_level)
     app = make_app(settings)
     settle_for_serving()  # what start-up made is never walked by the collector again
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    serve(app, settings)
 
 
 if __name__ == "__main__":
