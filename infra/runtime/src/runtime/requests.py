@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from uuid import uuid4
 
+import orjson
 from nats.aio.client import Client as NatsClient
 from opentelemetry.trace import Link
 from pydantic import BaseModel, ValidationError
@@ -122,7 +123,9 @@ def _answered(stored: Mapping[str, Any], envelope: Envelope[Any], *, replayed: b
         return reply_bytes(refused(KEY_REUSED))
     if replayed:
         reply["replayed"] = True
-    return reply_bytes(Reply.model_validate(reply))
+    # Kept as a Reply's JSON form (a model dumped, by `command` and `command_across`): sent as it is,
+    # not validated into the model and dumped again.
+    return orjson.dumps(reply)
 
 
 def command_across(
