@@ -1,8 +1,19 @@
 # yiwang: the only entry point for people and CI. Needs only python3 (3.11+) and make.
-PYTHON ?= python3
+#
+# .venv is made from the system's own python3 when it is 3.11+ and can make a venv, else from python3
+# on PATH; `make PYTHON=...` picks another. A distribution builds its interpreter optimised (Debian's
+# with profile-guided optimisation, linked statically), as the official image the containers run on
+# is; a pyenv build on PATH is not by default, and ran the stack's Python code about a sixth slower
+# (docs/performance.md, "Simulator and bench"). A .venv made from another interpreter is made again.
+SYSTEM_PYTHON := /usr/bin/python3
+ifeq ($(origin PYTHON), undefined)
+PYTHON := $(shell $(SYSTEM_PYTHON) -c 'import sys, ensurepip; assert sys.version_info >= (3, 11)' 2>/dev/null \
+            && echo $(SYSTEM_PYTHON) || echo python3)
+endif
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell { cat pyproject.toml constraints.txt; echo '$(PYTHON)'; } | cksum | cut -d' ' -f1)
+REAL_EXECUTABLE := import os, sys; print(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))
 
 .PHONY: help install lock run run-apart test test-unit test-integration test-e2e browser lint fmt typecheck schemas bench simulate clean
 
@@ -11,6 +22,8 @@ help: ## list the targets
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "yiwang needs Python 3.11+"'
+	test ! -x $(BIN)/python || [ "$$($(BIN)/python -c '$(REAL_EXECUTABLE)')" = "$$($(PYTHON) -c '$(REAL_EXECUTABLE)')" ] \
+	  || rm -rf $(VENV)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]' --constraint constraints.txt
