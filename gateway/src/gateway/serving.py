@@ -18,20 +18,30 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.config import GatewaySettings
 
+# Writes waiting past this are sent at once: a large body streamed without a pause reaches the socket,
+# and uvicorn's flow control (paused while the socket's buffer is full) sees it, as without coalescing.
+MOST_WAITING_BYTES = 64 * 1024
+
 
 class CoalescingTransport:
-    """A transport whose writes are sent together at the end of the loop's turn; closing sends
-    what waits first. Everything else is the wrapped transport's."""
+    """A transport whose writes are sent together at the end of the loop's turn, or once
+    `MOST_WAITING_BYTES` wait; closing sends what waits first. Everything else is the wrapped
+    transport's."""
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
         self._waiting: list[bytes] = []
+        self._waiting_bytes = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._waiting:
             self._loop.call_soon(self.send_waiting)
-        self._waiting.append(bytes(data))
+        chunk = bytes(data)
+        self._waiting.append(chunk)
+        self._waiting_bytes += len(chunk)
+        if self._waiting_bytes >= MOST_WAITING_BYTES:
+            self.send_waiting()
 
     def writelines(self, lines: Any) -> None:
         for data in lines:
@@ -42,6 +52,7 @@ class CoalescingTransport:
             return
         data = self._waiting[0] if len(self._waiting) == 1 else b"".join(self._waiting)
         self._waiting.clear()
+        self._waiting_bytes = 0
         if not self._transport.is_closing():  # the peer has gone: nothing to send it
             self._transport.write(data)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from gateway.serving import CoalescingTransport
+from gateway.serving import MOST_WAITING_BYTES, CoalescingTransport
 
 
 class RecordingTransport:
@@ -78,3 +78,19 @@ async def test_everything_else_is_the_wrapped_transports() -> None:
 
     assert transport.get_extra_info("sockname") == ("127.0.0.1", 8000)
     assert transport.is_closing() is False
+
+
+async def test_a_large_body_is_sent_once_enough_waits_not_held_to_the_end_of_the_turn() -> None:
+    inner = RecordingTransport()
+    transport = CoalescingTransport(inner, asyncio.get_running_loop())  # type: ignore[arg-type]
+    head, part = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n", b"x" * (MOST_WAITING_BYTES // 2)
+
+    transport.write(head)
+    transport.write(part)
+    assert inner.sent == []
+    transport.write(part)
+    assert inner.sent == [head + part + part]  # at once: uvicorn's flow control sees the socket fill
+    transport.write(b"0\r\n\r\n")
+    await _next_turn()
+
+    assert inner.sent == [head + part + part, b"0\r\n\r\n"]
