@@ -3,8 +3,8 @@
 # .venv is made from the system's own python3 when it is 3.11+ and can make a venv, else from python3
 # on PATH; `make PYTHON=...` picks another. A distribution builds its interpreter optimised (Debian's
 # with profile-guided optimisation, linked statically), as the official image the containers run on
-# is; a pyenv build on PATH is not by default, and ran the stack's Python code about a sixth slower
-# (docs/performance.md, "Simulator and bench"). A .venv made from another interpreter is made again.
+# is; a pyenv build on PATH is not by default, and the stack's processes took about an eighth more
+# CPU on it (docs/performance.md, "Simulator and bench"). A .venv of another interpreter is made again.
 SYSTEM_PYTHON := /usr/bin/python3
 ifeq ($(origin PYTHON), undefined)
 PYTHON := $(shell $(SYSTEM_PYTHON) -c 'import sys, ensurepip; assert sys.version_info >= (3, 11)' 2>/dev/null \
