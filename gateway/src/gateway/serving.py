@@ -4,7 +4,7 @@ uvicorn writes an answer's head and its body with one `transport.write` each: tw
 loopback (a proxy or a load balancer on the same host, the bench's load) each send runs the
 receiver's whole TCP path in the sender's system call, and wakes the receiver twice.
 `CoalescingHttpToolsProtocol` hands uvicorn a transport whose writes within one turn of the event
-loop leave together, at the end of the turn (docs/performance.md, "Gateway").
+loop leave together, at the end of the turn (docs/performance.md, "Gateway (FastAPI)").
 """
 
 from __future__ import annotations
