@@ -50,7 +50,7 @@ class CoalescingTransport:
     def send_waiting(self) -> None:
         if not self._waiting:
             return
-        data = self._waiting[0] if len(self._waiting) == 1 else b"".join(self._waiting)
+        data = b"".join(self._waiting)  # a lone chunk is returned as it is, not copied
         self._waiting.clear()
         self._waiting_bytes = 0
         if not self._transport.is_closing():  # the peer has gone: nothing to send it
