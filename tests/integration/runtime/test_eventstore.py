@@ -583,7 +583,9 @@ async def test_a_deadlock_between_two_decisions_is_a_concurrency_error_that_a_re
 
     await asyncio.gather(crossing(1, 2), crossing(2, 1))
 
-    assert sorted(attempts) == [1, 2]
+    # Both crossed after the barrier, so PostgreSQL broke a deadlock and one decision ran again. How
+    # many times is timing: a retry can take the freed row before the waiting winner and deadlock again.
+    assert len(attempts) == 2 and max(attempts) >= 2
     assert await pool.fetchval("SELECT sum(n) FROM locks") == 4
 
 
