@@ -20,6 +20,7 @@ import tempfile
 import traceback
 import urllib.request
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -80,13 +81,18 @@ async def run_all(
         ("peer", lambda: peer.measure(pg.port, _created(pg, "bench_peer"))),
         ("stack append", lambda: stack_append.measure(pg.create_database("bench_stack"), children, _pid(pg.process))),
         ("stack growth", lambda: stack_growth.measure(pg)),
-        (  # the factor from the raw limits measured before it in this run
+        (  # the factor from the raw limits measured just before it
             "stack outbox lag",
-            lambda: stack_lag.measure(pg, nats_server, children, targets.machine_factor(figures)),
+            lambda: stack_lag.measure(pg, nats_server, children, targets.machine_factor(figures, "stack outbox lag")),
         ),
         ("stack gateway", lambda: stack_gateway.measure(children, load, pg, nats_server)),
         ("stack feed", lambda: stack_feed.measure(children, pg, nats_server)),
-        ("stack transfer", lambda: stack_transfer.measure(children, pg, nats_server, targets.machine_factor(figures))),
+        (
+            "stack transfer",
+            lambda: stack_transfer.measure(
+                children, pg, nats_server, targets.machine_factor(figures, "stack transfer")
+            ),
+        ),
         ("stack injury", lambda: stack_injury.measure(children, pg, nats_server)),
         ("stack year", lambda: stack_year.measure(children, pg, nats_server)),
     ]
@@ -98,10 +104,14 @@ async def run_all(
                 f"YIWANG_BENCH_ONLY names no section {sorted(unknown)}; the sections: {[n for n, _ in sections]}"
             )
         sections = [(name, section) for name, section in sections if name in only]
+    # The machine factor's limits again just before each section a target scales, when this run measures them.
+    again = not only or any(name.startswith("raw ") for name in only)
     overall = cpu.ForeignLoad()
     for name, section in sections:
         foreign = cpu.ForeignLoad()
         try:
+            if again and name in targets.SCALED_SECTIONS:
+                figures += await limits_beside(name, pg, nats_server, children, load)
             figures += await section()
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
@@ -112,6 +122,27 @@ async def run_all(
         meta["foreign_cpu"][name] = round(foreign.share(), 3)
     meta["foreign_cpu"]["overall"] = round(overall.share(), 3)
     return stack_transfer.publish_ceiling(figures)
+
+
+async def limits_beside(
+    section: str, pg: EmbeddedPostgres, nats_server: EmbeddedNats, children: Children, load: Load
+) -> list[Figure]:
+    """The raw limits the machine factor is made of, measured again just before `section` (a fresh
+    database, as the first ones had), keyed `<limit>@<section>`."""
+    say(f"raw limits again, just before {section!r}")
+    database = pg.create_database("bench_raw_" + section.replace(" ", "_"))
+    measured = [
+        *await limits_pg.measure(database, _pid(pg.process)),
+        *await limits_nats.measure(nats_server.url, _pid(nats_server.process), children, reference_only=True),
+        *await limits_http.measure(children, load),
+    ]
+    return [  # the rates alone: the CPU and bounds blocks are of the run's first limits
+        replace(
+            f, key=targets.beside(f.key, section), label=f"{f.label}, before {section}", kind="limit-beside", extra={}
+        )
+        for f in measured
+        if f.key in targets.REFERENCE
+    ]
 
 
 def _created(pg: EmbeddedPostgres, name: str) -> str:

@@ -137,8 +137,9 @@ async def wait_responder(nc: Any, subject: str, timeout: float = 30.0) -> None:
             await asyncio.sleep(POLL_SECONDS)
 
 
-async def measure(nats_url: str, server: int, children: Children) -> list[Figure]:
-    """`server`: nats-server's process id."""
+async def measure(nats_url: str, server: int, children: Children, *, reference_only: bool = False) -> list[Figure]:
+    """`server`: nats-server's process id. `reference_only`: only the limits the issue gives (the
+    machine factor's), not the sequential publish and the atomic batches."""
     figures: list[Figure] = []
     nc = await nats.connect(nats_url, name="bench-raw", pending_size=64 * 1024 * 1024)
     try:
@@ -149,27 +150,28 @@ async def measure(nats_url: str, server: int, children: Children) -> list[Figure
             )
         )
         duration = seconds(4.0)
-        say("raw: JetStream sequential publish-with-ack")
         latencies: list[float] = []
-        end = time.perf_counter() + duration / 2
-        started = time.perf_counter()
-        while time.perf_counter() < end:
-            before = time.perf_counter()
-            await js.publish(SUBJECT, OUTBOX_PAYLOAD)
-            latencies.append((time.perf_counter() - before) * 1000)
-        rate = len(latencies) / (time.perf_counter() - started)
-        figures.append(
-            Figure(
-                "limit.js_publish_seq",
-                "raw: JetStream publish, sequential",
-                rate,
-                "msg/s",
-                "limit",
-                p50_ms=percentile(latencies, 50),
-                p99_ms=percentile(latencies, 99),
-                notes="await js.publish one at a time; bound by the fsync per ack",
+        if not reference_only:
+            say("raw: JetStream sequential publish-with-ack")
+            end = time.perf_counter() + duration / 2
+            started = time.perf_counter()
+            while time.perf_counter() < end:
+                before = time.perf_counter()
+                await js.publish(SUBJECT, OUTBOX_PAYLOAD)
+                latencies.append((time.perf_counter() - before) * 1000)
+            rate = len(latencies) / (time.perf_counter() - started)
+            figures.append(
+                Figure(
+                    "limit.js_publish_seq",
+                    "raw: JetStream publish, sequential",
+                    rate,
+                    "msg/s",
+                    "limit",
+                    p50_ms=percentile(latencies, 50),
+                    p99_ms=percentile(latencies, 99),
+                    notes="await js.publish one at a time; bound by the fsync per ack",
+                )
             )
-        )
         say(f"raw: JetStream publish_async, window {WINDOW}")
         acked, figure = await _part(
             server,
@@ -189,15 +191,16 @@ async def measure(nats_url: str, server: int, children: Children) -> list[Figure
             "explicit ack each",
         )
         figures.append(figure)
-        say(f"raw: JetStream atomic batches of {ATOMIC_BATCH}, one at a time")
-        _, figure = await _part(
-            server,
-            _publish_atomic(nc, duration),
-            "limit.js_publish_atomic",
-            f"raw: JetStream atomic batches of {ATOMIC_BATCH}",
-            "the relay's way under load: one acknowledgement and one fsync a batch",
-        )
-        figures.append(figure)
+        if not reference_only:
+            say(f"raw: JetStream atomic batches of {ATOMIC_BATCH}, one at a time")
+            _, figure = await _part(
+                server,
+                _publish_atomic(nc, duration),
+                "limit.js_publish_atomic",
+                f"raw: JetStream atomic batches of {ATOMIC_BATCH}",
+                "the relay's way under load: one acknowledgement and one fsync a batch",
+            )
+            figures.append(figure)
         say(f"raw: NATS core request/reply, {REQUESTERS} concurrent requesters, responder in its own process")
         subject = "bench.rpc.echo"
         responder = children.start_python(["tests.bench.responder", nats_url, subject], name="responder")
