@@ -128,11 +128,17 @@ async def limits_beside(
     section: str, pg: EmbeddedPostgres, nats_server: EmbeddedNats, children: Children, load: Load
 ) -> list[Figure]:
     """The raw limits the machine factor is made of, measured again just before `section` (a fresh
-    database, as the first ones had), keyed `<limit>@<section>`."""
+    database, as the first ones had, dropped once measured: left, autovacuum took up its rows during
+    the section), keyed `<limit>@<section>`."""
     say(f"raw limits again, just before {section!r}")
-    database = pg.create_database("bench_raw_" + section.replace(" ", "_"))
-    measured = [
-        *await limits_pg.measure(database, _pid(pg.process)),
+    name = "bench_raw_" + section.replace(" ", "_")
+    measured = await limits_pg.measure(pg.create_database(name), _pid(pg.process))
+    admin = await asyncpg.connect(pg.database_url("postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE "{name}"')
+    finally:
+        await admin.close()
+    measured += [
         *await limits_nats.measure(nats_server.url, _pid(nats_server.process), children, reference_only=True),
         *await limits_http.measure(children, load),
     ]
