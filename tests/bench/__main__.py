@@ -46,7 +46,7 @@ from tests.bench import (
     stack_year,
     targets,
 )
-from tests.bench.common import Figure, say, scale
+from tests.bench.common import Figure, dropped, say, scale
 from tests.bench.loadgen import Load, find_wrk
 from tests.bench.procs import Children
 from tests.bench.report import print_summary, write_json
@@ -133,11 +133,7 @@ async def limits_beside(
     say(f"raw limits again, just before {section!r}")
     name = "bench_raw_" + section.replace(" ", "_")
     measured = await limits_pg.measure(pg.create_database(name), _pid(pg.process))
-    admin = await asyncpg.connect(pg.database_url("postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await dropped(pg.url, name)
     measured += [
         *await limits_nats.measure(nats_server.url, _pid(nats_server.process), children, reference_only=True),
         *await limits_http.measure(children, load),

@@ -32,6 +32,7 @@ from tests.bench.common import (
     EVENT_METADATA_JSON,
     Figure,
     closed_loop,
+    dropped,
     median,
     percentile,
     say,
@@ -133,18 +134,6 @@ async def _copied(admin_dsn: str, template: str, name: str) -> None:
         await conn.close()
 
 
-async def _dropped(admin_dsn: str, *names: str) -> None:
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        for name in names:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        # Leave the server as found: without this, the next sections ran while PostgreSQL still
-        # wrote out the filled log's dirty pages (the outbox lag measured right after was 2x worse).
-        await conn.execute("CHECKPOINT")
-    finally:
-        await conn.close()
-
-
 async def measure(pg: EmbeddedPostgres) -> list[Figure]:
     first = max(20_000, round(1_000_000 * scale() / CHUNK) * CHUNK or CHUNK)
     duration = seconds(0.6, minimum=0.25)
@@ -170,7 +159,7 @@ async def measure(pg: EmbeddedPostgres) -> list[Figure]:
     finally:
         for each in pools:
             await each.close()
-    await _dropped(pg.url, small_name, large_name)
+    await dropped(pg.url, small_name, large_name)
     figures = []
     for what, label, unit in (("append", "appends with outbox", "events/s"), ("load", "stream loads", "loads/s")):
         before, after, change = results[what]
