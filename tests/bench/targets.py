@@ -227,16 +227,15 @@ def lines(figures: list[Figure], ceilings: Mapping[str, float] | None = None) ->
     for v in judged:
         sign = ">=" if v.target.more_is_better else "<"
         written = f"{sign} {_amount(v.target.goal)} {v.target.unit}: {'met' if v.met else 'not met'}"
+        verdict = "met" if v.met_scaled else "not met"
         if v.scaled_goal is None or v.factor is None:
             here = "-"
         elif v.scaled_value is not None:
-            verdict = "met" if v.met_scaled else "not met"
             here = (
                 f"x{v.factor.value:.3f}: {sign} {_amount(v.scaled_goal)} at the rate x factor: "
                 f"{_amount(v.scaled_value)}, {verdict}"
             )
         else:
-            verdict = "met" if v.met_scaled else "not met"
             here = f"x{v.factor.value:.3f}: {sign} {_amount(v.scaled_goal)}: {verdict} ({v.share_of_scaled:.2f}x)"
         line = f"  {v.target.label:<36} {_amount(v.value):>9} {v.target.unit:<14} {written:<32} scaled {here}"
         if ceilings and v.target.figure in ceilings:
