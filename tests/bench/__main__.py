@@ -46,7 +46,7 @@ from tests.bench import (
     stack_year,
     targets,
 )
-from tests.bench.common import Figure, dropped, say, scale
+from tests.bench.common import Figure, dropped, say, scale, settled
 from tests.bench.loadgen import Load, find_wrk
 from tests.bench.procs import Children
 from tests.bench.report import print_summary, write_json
@@ -74,27 +74,23 @@ async def run_all(
     load = Load(children, workdir, find_wrk())
     meta["http_load"] = load.tool
     figures: list[Figure] = [Figure("target.lag_p99", "target: outbox lag p99", targets.LAG_P99_MS, "ms", "target")]
-    sections: list[tuple[str, Callable[[], Awaitable[list[Figure]]]]] = [
-        ("raw PostgreSQL", lambda: limits_pg.measure(pg.create_database("bench_raw"), _pid(pg.process))),
-        ("raw NATS", lambda: limits_nats.measure(nats_server.url, _pid(nats_server.process), children)),
-        ("raw HTTP", lambda: limits_http.measure(children, load)),
-        ("peer", lambda: peer.measure(pg.port, _created(pg, "bench_peer"))),
-        ("stack append", lambda: stack_append.measure(pg.create_database("bench_stack"), children, _pid(pg.process))),
-        ("stack growth", lambda: stack_growth.measure(pg)),
-        (  # the factor from the raw limits measured just before it
-            "stack outbox lag",
-            lambda: stack_lag.measure(pg, nats_server, children, targets.machine_factor(figures, "stack outbox lag")),
-        ),
-        ("stack gateway", lambda: stack_gateway.measure(children, load, pg, nats_server)),
-        ("stack feed", lambda: stack_feed.measure(children, pg, nats_server)),
+    # Each section is given the machine factor measured just before it (the run's first without one).
+    sections: list[tuple[str, Callable[[targets.MachineFactor | None], Awaitable[list[Figure]]]]] = [
+        ("raw PostgreSQL", lambda _: limits_pg.measure(pg.create_database("bench_raw"), _pid(pg.process))),
+        ("raw NATS", lambda _: limits_nats.measure(nats_server.url, _pid(nats_server.process), children)),
+        ("raw HTTP", lambda _: limits_http.measure(children, load)),
+        ("peer", lambda _: peer.measure(pg.port, _created(pg, "bench_peer"))),
         (
-            "stack transfer",
-            lambda: stack_transfer.measure(
-                children, pg, nats_server, targets.machine_factor(figures, "stack transfer")
-            ),
+            "stack append",
+            lambda _: stack_append.measure(pg.create_database("bench_stack"), children, _pid(pg.process)),
         ),
-        ("stack injury", lambda: stack_injury.measure(children, pg, nats_server)),
-        ("stack year", lambda: stack_year.measure(children, pg, nats_server)),
+        ("stack growth", lambda _: stack_growth.measure(pg)),
+        ("stack outbox lag", lambda factor: stack_lag.measure(pg, nats_server, children, factor)),
+        ("stack gateway", lambda _: stack_gateway.measure(children, load, pg, nats_server)),
+        ("stack feed", lambda _: stack_feed.measure(children, pg, nats_server)),
+        ("stack transfer", lambda factor: stack_transfer.measure(children, pg, nats_server, factor)),
+        ("stack injury", lambda _: stack_injury.measure(children, pg, nats_server)),
+        ("stack year", lambda _: stack_year.measure(children, pg, nats_server)),
     ]
     only = {name.strip() for name in os.environ.get("YIWANG_BENCH_ONLY", "").split(",") if name.strip()}
     if only:
@@ -107,12 +103,15 @@ async def run_all(
     # The machine factor's limits again just before each section a target scales, when this run measures them.
     again = not only or any(name.startswith("raw ") for name in only)
     overall = cpu.ForeignLoad()
-    for name, section in sections:
+    for number, (name, section) in enumerate(sections, 1):
         foreign = cpu.ForeignLoad()
         try:
             if again and name in targets.SCALED_SECTIONS:
                 figures += await limits_beside(name, pg, nats_server, children, load)
-            figures += await section()
+            figures += await section(targets.machine_factor(figures, name))
+            if number < len(sections):  # the next section, and the limits beside it, then run alone
+                took = await settled(pg.url, await _databases(pg))
+                say(f"after {name!r}: PostgreSQL's databases vacuumed and analysed, checkpointed ({took:.1f} s)")
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise
         except Exception as error:  # noqa: BLE001 - a report: note the failure, go on with the rest
@@ -145,6 +144,15 @@ async def limits_beside(
         for f in measured
         if f.key in targets.REFERENCE
     ]
+
+
+async def _databases(pg: EmbeddedPostgres) -> list[str]:
+    conn = await asyncpg.connect(pg.url)
+    try:
+        rows = await conn.fetch("SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate")
+    finally:
+        await conn.close()
+    return [pg.database_url(str(row["datname"])) for row in rows]
 
 
 def _created(pg: EmbeddedPostgres, name: str) -> str:
