@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 import urllib.request
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,7 @@ from tests.bench import (
     limits_nats,
     limits_pg,
     peer,
+    pglog,
     stack_append,
     stack_feed,
     stack_gateway,
@@ -105,10 +107,12 @@ async def run_all(
     overall = cpu.ForeignLoad()
     for number, (name, section) in enumerate(sections, 1):
         foreign = cpu.ForeignLoad()
+        started = time.time()
         try:
             if again and name in targets.SCALED_SECTIONS:
                 figures += await limits_beside(name, pg, nats_server, children, load)
             figures += await section(targets.machine_factor(figures, name))
+            meta["section_times"][name] = [started, time.time()]
             if number < len(sections):  # the next section, and the limits beside it, then run alone
                 took = await settled(pg.url, await _databases(pg))
                 say(f"after {name!r}: PostgreSQL's databases vacuumed and analysed, checkpointed ({took:.1f} s)")
@@ -155,6 +159,14 @@ async def _databases(pg: EmbeddedPostgres) -> list[str]:
     return [pg.database_url(str(row["datname"])) for row in rows]
 
 
+def _background(pg: EmbeddedPostgres, section_times: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+    log = pg.data_dir / "server.log"
+    if not log.exists():
+        return {}
+    windows = [pglog.Window(name, started, ended) for name, (started, ended) in section_times.items()]
+    return pglog.by_section(pglog.background(log.read_text(errors="replace").splitlines()), windows)
+
+
 def _created(pg: EmbeddedPostgres, name: str) -> str:
     pg.create_database(name)
     return name
@@ -176,7 +188,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="yiwang-bench-"))
     (workdir / "logs").mkdir()
     children = Children(workdir / "logs")
-    pg = EmbeddedPostgres(workdir / "pg")
+    pg = EmbeddedPostgres(workdir / "pg", settings=pglog.LOG_SETTINGS)
     nats_server = EmbeddedNats(workdir / "nats")
     meta: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -189,6 +201,7 @@ def main() -> int:
         "peer": peer.describe(),
         "errors": [],
         "foreign_cpu": {},
+        "section_times": {},
     }
     say(f"scale {meta['scale']}, {meta['cpu_count']} cores, load {meta['load_start']}; work folder {workdir}")
     clean = False
@@ -207,6 +220,7 @@ def main() -> int:
         children.stop_all()
         nats_server.stop()
         pg.stop()
+        meta["postgres_background"] = _background(pg, meta["section_times"])
         if not clean:
             children.tail_logs()
         if os.environ.get("YIWANG_BENCH_KEEP"):

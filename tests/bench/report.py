@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from tests.bench import bounds, floor, targets
+from tests.bench import bounds, floor, pglog, targets
 from tests.bench.common import REPO, Figure
 
 SHORT = {
@@ -139,6 +139,9 @@ def print_summary(figures: list[Figure], meta: dict[str, Any]) -> None:
             f"CPU used by processes outside the bench: {foreign.get('overall', 0):.0%} of all cores overall "
             f"({parts}); above a few % the figures are understated"
         )
+    background = pglog.line(meta.get("postgres_background", {}))
+    if background:
+        print(background)
     print()
     print(table(figures))
     http = http_lines(figures)
