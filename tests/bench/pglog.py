@@ -22,7 +22,7 @@ KINDS = ("autovacuum", "autoanalyze", "checkpoint")
 
 _LINE = re.compile(
     r"^(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) UTC \[\d+\] LOG:\s+"
-    r"(?:(?P<vacuum>automatic vacuum)|(?P<analyze>automatic analyze)|checkpoint starting: (?P<checkpoint>.*))"
+    r"(?:(?P<vacuum>automatic (?:aggressive )?vacuum(?: to prevent wraparound)?)|(?P<analyze>automatic analyze)|checkpoint starting: (?P<checkpoint>.*))"
     r"(?: of table \"(?P<table>[^\"]+)\")?"
 )
 

@@ -16,6 +16,8 @@ LOG = """\
 2026-12-07 17:35:20.000 UTC [101] LOG:  checkpoint starting: immediate force wait
 2026-12-07 17:37:50.900 UTC [101] LOG:  checkpoint complete: wrote 9000 buffers (27.5%); write=160.1 s
 2026-12-07 17:38:00.000 UTC [203] LOG:  automatic analyze of table "injury_36.public.settlements"
+2026-12-07 17:38:00.500 UTC [203] LOG:  automatic aggressive vacuum of table "template1.pg_catalog.pg_depend": index scans: 0
+2026-12-07 17:38:00.600 UTC [203] LOG:  automatic aggressive vacuum to prevent wraparound of table "template1.pg_catalog.pg_class": index scans: 0
 2026-12-07 17:38:01.000 UTC [204] ERROR:  canceling autovacuum task
 2026-12-07 17:39:00.000 UTC [101] LOG:  checkpoint starting: time
 2026-12-07 17:45:00.000 UTC [101] LOG:  checkpoint starting: shutdown immediate
@@ -35,6 +37,8 @@ def test_the_log_gives_each_autovacuum_run_analysis_and_checkpoint_postgresql_st
         ("autovacuum", "transfer_44.public.outbox"),
         ("checkpoint", ""),
         ("autoanalyze", "injury_36.public.settlements"),
+        ("autovacuum", "template1.pg_catalog.pg_depend"),
+        ("autovacuum", "template1.pg_catalog.pg_class"),
         ("checkpoint", ""),
     ]
     assert work[0].at == _at("17:34:57.120")
@@ -58,11 +62,16 @@ def test_each_piece_of_work_counts_in_the_section_it_started_in() -> None:
             "checkpoint": 1,
             "databases": {"transfer_36": 2, "transfer_44": 1},
         },
-        "stack year": {"autovacuum": 0, "autoanalyze": 1, "checkpoint": 1, "databases": {"injury_36": 1}},
+        "stack year": {
+            "autovacuum": 2,
+            "autoanalyze": 1,
+            "checkpoint": 1,
+            "databases": {"injury_36": 1, "template1": 2},
+        },
     }
     assert line(counted).endswith(
-        "stack transfer 0 / 0 / 0; stack injury 2 / 1 / 1 (transfer_36 2, transfer_44 1); stack year 0 / 1 / 1"
-        " (injury_36 1)"
+        "stack transfer 0 / 0 / 0; stack injury 2 / 1 / 1 (transfer_36 2, transfer_44 1); stack year 2 / 1 / 1"
+        " (injury_36 1, template1 2)"
     )
 
 
