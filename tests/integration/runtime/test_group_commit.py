@@ -8,6 +8,8 @@ rolls back. Transactions committing meanwhile wait for their turn, as they would
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID, uuid4
@@ -16,7 +18,7 @@ import asyncpg
 import pytest
 
 from runtime.eventstore import ConcurrencyError, NewEvent, OutboxMessage, PostgresEventStore
-from runtime.groupcommit import CommitGroup
+from runtime.groupcommit import CommitGroup, Member
 from tests.waiting import eventually
 
 SUBJECT = "t.36.svc.evt.happened.v1"
@@ -365,3 +367,34 @@ async def test_a_send_held_up_in_the_server_lets_the_next_go_after_a_while(
     await holdup.release()
     await first
     assert await versions(pool, holdup.stream_id) == [1]
+
+
+async def test_members_sent_together_are_freed_once_answered_with_no_cycle_collection(
+    store: PostgresEventStore, pool: asyncpg.Pool, holdup: Holdup, group: CommitGroup
+) -> None:
+    """Reference counting alone frees a group's members, their arguments with them: a reference cycle
+    through the lead's turn had kept every member of every group until the cyclic collector's next
+    pass, in the injury service thousands of events at a time, each pass a pause of 6-21 ms."""
+    members = [Member("SELECT $1::int AS n", [i], frozenset({f"s-{i}"})) for i in range(3)]
+    freed = [weakref.ref(member) for member in members]
+
+    async def send(member: Member) -> int:
+        async with pool.acquire() as conn:
+            row = await group.fetchrow(conn, member)
+        return int(row["n"])
+
+    gc.disable()
+    try:
+        first = await on_its_way(store, holdup)
+        sends = [asyncio.create_task(send(member)) for member in members]
+        del members
+        await waiting(group, 3)
+        await holdup.release()
+        await first
+        answers = await asyncio.gather(*sends)
+        del sends
+
+        assert (answers, group.groups, group.grouped) == ([0, 1, 2], 1, 3)
+        assert [ref() for ref in freed] == [None, None, None]
+    finally:
+        gc.enable()

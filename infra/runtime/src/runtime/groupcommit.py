@@ -58,9 +58,13 @@ class _Taken:
 
 @dataclass(frozen=True)
 class _Lead:
-    """A waiting member's turn to send: itself first, the others riding with it."""
+    """A waiting member's turn to send its statement, with the others riding with it. Not itself:
+    the lead's future holds this as its result, and a lead among the riders made a reference cycle
+    (member, future, lead, member) that kept every rider's arguments (events, lines, ids) alive
+    until the cyclic garbage collector's next pass: the injury service's young collections under
+    the settlements' load took 6-21 ms each, every 0.7 s, each a pause for every request in flight."""
 
-    members: list[Member]
+    riders: list[Member]
 
 
 _ALONE = object()  # the group failed as a whole: send your statement on your own
@@ -132,7 +136,7 @@ class CommitGroup:
             self._left(member)
             raise
         if isinstance(turn, _Lead):
-            return await self._lead(conn, turn.members)
+            return await self._lead(conn, member, turn.riders)
         if turn is _ALONE:
             return await conn.fetchrow(member.sql, *member.arguments)
         return turn
@@ -146,14 +150,14 @@ class CommitGroup:
             return
         turn = future.result()
         if isinstance(turn, _Lead):
-            for other in turn.members[1:]:
+            for other in turn.riders:
                 _resolve(other, _ALONE)
             self._hand_over()
 
-    async def _lead(self, conn: asyncpg.Connection, members: list[Member]) -> Any:
-        """Send `members`' statements (the first is the caller's) in one pipeline; their rows to each."""
-        mine, slot = members[0], _Slot(self)
-        members = [mine, *(m for m in members[1:] if m.future is not None and not m.future.done())]  # not the cancelled
+    async def _lead(self, conn: asyncpg.Connection, mine: Member, riders: list[Member]) -> Any:
+        """Send the caller's statement and the riders' in one pipeline; their rows to each."""
+        slot = _Slot(self)
+        members = [mine, *(m for m in riders if m.future is not None and not m.future.done())]  # not the cancelled
         if len(members) == 1:
             try:
                 return await conn.fetchrow(mine.sql, *mine.arguments)
@@ -192,21 +196,22 @@ class CommitGroup:
             first = self._waiting.popleft()
             if first.future is None or first.future.done():
                 continue
-            members, taken = [first], _Taken()
+            riders: list[Member] = []
+            taken = _Taken()
             taken.add(first)
             kept: deque[Member] = deque()
-            while self._waiting and len(members) < self.most:
+            while self._waiting and 1 + len(riders) < self.most:
                 other = self._waiting.popleft()
                 if other.future is None or other.future.done():
                     continue
                 if other.sql == first.sql and not other.meets(taken):
-                    members.append(other)
+                    riders.append(other)
                     taken.add(other)
                 else:
                     kept.append(other)
             kept.extend(self._waiting)
             self._waiting = kept
-            first.future.set_result(_Lead(members))
+            first.future.set_result(_Lead(riders))
             return
         self._sending -= 1
 
