@@ -192,10 +192,10 @@ async def dropped(admin_dsn: str, *names: str) -> None:
 
 async def settled(admin_dsn: str, database_urls: Sequence[str]) -> float:
     """Each database vacuumed and analysed (its statistics' table vacuumed after), then a checkpoint;
-    the seconds it took. Between sections:
-    left to autovacuum, a section's tables were vacuumed and analysed a minute after it, inside the
-    next (PostgreSQL's log with autovacuum logged: the transfers' databases during the limits measured
-    beside the settlements), and its dirty pages written out by a checkpoint spread over the next."""
+    the seconds it took. Run between sections: left to autovacuum, a section's tables were vacuumed
+    and analysed a minute after it, inside the next (PostgreSQL's log with autovacuum logged: the
+    transfers' databases during the limits measured beside the settlements), and its dirty pages
+    written out by a checkpoint spread over the next."""
     started = time.perf_counter()
     for url in database_urls:
         conn = await asyncpg.connect(url)
