@@ -177,17 +177,21 @@ async def closed_loop(
     return sum(counts), time.perf_counter() - started, latencies
 
 
-async def dropped(admin_dsn: str, *names: str) -> None:
-    """Drop databases `names`, then checkpoint: the next section finds the server as it was."""
-    conn = await asyncpg.connect(admin_dsn)
+async def executed(dsn: str, *statements: str) -> None:
+    """`statements` run one after the other on a connection of their own to `dsn`."""
+    conn = await asyncpg.connect(dsn)
     try:
-        for name in names:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        # Leave the server as found: without this, the sections after the growth section ran while
-        # PostgreSQL still wrote out its filled log's dirty pages (the outbox lag after it 2x worse).
-        await conn.execute("CHECKPOINT")
+        for statement in statements:
+            await conn.execute(statement)
     finally:
         await conn.close()
+
+
+async def dropped(admin_dsn: str, *names: str) -> None:
+    """Drop databases `names`, then checkpoint: the next section finds the server as it was."""
+    # Leave the server as found: without the checkpoint, the sections after the growth section ran
+    # while PostgreSQL still wrote out its filled log's dirty pages (the outbox lag after it 2x worse).
+    await executed(admin_dsn, *(f'DROP DATABASE IF EXISTS "{name}"' for name in names), "CHECKPOINT")
 
 
 async def settled(admin_dsn: str, database_urls: Sequence[str]) -> float:
@@ -198,20 +202,10 @@ async def settled(admin_dsn: str, database_urls: Sequence[str]) -> float:
     written out by a checkpoint spread over the next."""
     started = time.perf_counter()
     for url in database_urls:
-        conn = await asyncpg.connect(url)
-        try:
-            await conn.execute("VACUUM (ANALYZE)")
-            # The analysis wrote each table's statistics again, leaving pg_statistic's old rows dead:
-            # left, autovacuum vacuumed pg_statistic in every database inside the next section (the
-            # bench's log, by section). Its counts reach the server's statistics first (a session
-            # sends them at most once a second), so that the vacuum's own count is the last word.
-            await conn.execute("SELECT pg_stat_force_next_flush()")
-            await conn.execute("VACUUM pg_catalog.pg_statistic")
-        finally:
-            await conn.close()
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute("CHECKPOINT")
-    finally:
-        await conn.close()
+        # The analysis writes each table's statistics again, leaving pg_statistic's old rows dead:
+        # left, autovacuum vacuumed pg_statistic in every database inside the next section (the
+        # bench's log, by section). Its counts reach the server's statistics first (a session sends
+        # them at most once a second), so that the vacuum's own count is the last word.
+        await executed(url, "VACUUM (ANALYZE)", "SELECT pg_stat_force_next_flush()", "VACUUM pg_catalog.pg_statistic")
+    await executed(admin_dsn, "CHECKPOINT")
     return time.perf_counter() - started
