@@ -159,14 +159,6 @@ async def _databases(pg: EmbeddedPostgres) -> list[str]:
     return [pg.database_url(str(row["datname"])) for row in rows]
 
 
-def _background(pg: EmbeddedPostgres, section_times: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
-    log = pg.data_dir / "server.log"
-    if not log.exists():
-        return {}
-    windows = [pglog.Window(name, started, ended) for name, (started, ended) in section_times.items()]
-    return pglog.by_section(pglog.background(log.read_text(errors="replace").splitlines()), windows)
-
-
 def _created(pg: EmbeddedPostgres, name: str) -> str:
     pg.create_database(name)
     return name
@@ -220,7 +212,7 @@ def main() -> int:
         children.stop_all()
         nats_server.stop()
         pg.stop()
-        meta["postgres_background"] = _background(pg, meta["section_times"])
+        meta["postgres_background"] = pglog.of_log(pg.data_dir / "server.log", meta["section_times"])
         if not clean:
             children.tail_logs()
         if os.environ.get("YIWANG_BENCH_KEEP"):

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 LOG_SETTINGS = {"log_autovacuum_min_duration": "0", "log_checkpoints": "on", "log_timezone": "UTC"}
@@ -67,6 +68,14 @@ def by_section(work: Sequence[Work], windows: Sequence[Window]) -> dict[str, dic
             "databases": dict(Counter(w.table.split(".", 1)[0] for w in inside if w.table)),
         }
     return counted
+
+
+def of_log(log: Path, section_times: Mapping[str, Sequence[float]]) -> dict[str, dict[str, Any]]:
+    """`by_section` of the log file at `log` and the sections' (start, end) times; {} without a log."""
+    if not log.exists():
+        return {}
+    windows = [Window(name, started, ended) for name, (started, ended) in section_times.items()]
+    return by_section(background(log.read_text(errors="replace").splitlines()), windows)
 
 
 def line(counted: dict[str, dict[str, Any]]) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
-from tests.bench.pglog import Window, background, by_section, line
+from tests.bench.pglog import Window, background, by_section, line, of_log
 
 LOG = """\
 2026-12-07 17:30:00.001 UTC [100] LOG:  database system is ready to accept connections
@@ -77,3 +78,15 @@ def test_each_piece_of_work_counts_in_the_section_it_started_in() -> None:
 
 def test_no_sections_make_no_line() -> None:
     assert line({}) == ""
+
+
+def test_the_log_file_is_read_by_the_sections_times_and_a_missing_one_gives_nothing(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    log.write_text(LOG)
+    times = {"stack injury": [_at("17:34:57.120"), _at("17:38:00")]}
+
+    assert of_log(log, times) == by_section(
+        background(LOG.splitlines()), [Window("stack injury", *times["stack injury"])]
+    )
+    assert of_log(log, times)["stack injury"]["autovacuum"] == 2
+    assert of_log(tmp_path / "none.log", times) == {}
