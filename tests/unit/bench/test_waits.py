@@ -24,16 +24,20 @@ def _pressure(folder: Path, cpu_some: int, io_some: int, io_full: int) -> None:
 
 def test_pressure_is_the_time_waited_over_the_time_passed(tmp_path: Path) -> None:
     _pressure(tmp_path, 1_000_000, 500_000, 100_000)
+    before_creation = time.monotonic()
     meter = PressureMeter(tmp_path)
-    started = time.monotonic()
+    after_creation = time.monotonic()
     _pressure(tmp_path, 1_000_000 + 300_000, 500_000 + 100_000, 100_000 + 50_000)
-
+    before_reading = time.monotonic()
     shares = meter.shares()
-    elapsed_us = (time.monotonic() - started) * 1e6
+    after_reading = time.monotonic()
 
     assert shares is not None
-    # the waits over a time at least as long as the one passed between the two readings
-    assert shares.cpu <= 300_000 / elapsed_us + 0.001
+    # the meter's own time lies between the one from its creation's end to the reading's start
+    # and the one from its creation's start to the reading's end
+    shortest_us = (before_reading - after_creation) * 1e6
+    longest_us = (after_reading - before_creation) * 1e6
+    assert 300_000 / longest_us - 0.001 <= shares.cpu <= 300_000 / shortest_us + 0.001
     assert shares.cpu == pytest.approx(3 * shares.io, rel=0.02)
     assert shares.io == pytest.approx(2 * shares.io_full, rel=0.02)
 
