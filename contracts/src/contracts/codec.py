@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, enveloped
 from contracts.replies import FieldError, Problem, Reply, problem
 
 T = TypeVar("T", bound=BaseModel)
@@ -14,7 +14,7 @@ T = TypeVar("T", bound=BaseModel)
 
 def decode(raw: bytes, model: type[T]) -> Envelope[T]:
     """Parse an envelope whose data must be `model`; raises pydantic's ValidationError."""
-    return Envelope[model].model_validate_json(raw)  # type: ignore[valid-type]
+    return enveloped(model).model_validate_json(raw)
 
 
 def encode(message: BaseModel) -> bytes:

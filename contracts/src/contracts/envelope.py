@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
@@ -75,6 +76,18 @@ class Envelope(BaseModel, Generic[T]):
         "the same id with another request is refused, never answered with the first reply.",
     )
     data: T
+
+
+@functools.cache
+def enveloped(model: type[T]) -> type[Envelope[T]]:
+    """`Envelope[model]`: how a command or an event of `model` travels on the bus.
+
+    Held here for the process's life: pydantic keeps a parametrised model only weakly, and a model
+    class is a reference cycle, so the cyclic collector freed it between messages and the next one
+    built it again (its validator and serializer, 1.7 ms for a model of three fields). In the
+    bench's city-year, the enrolment service built 3-7 envelope models every 5 seconds that way.
+    """
+    return Envelope[model]  # type: ignore[valid-type]
 
 
 def source_of(region: str, service: str) -> str:

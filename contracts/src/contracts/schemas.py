@@ -16,12 +16,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from pydantic import BaseModel
 
 from contracts import registry
-from contracts.envelope import Envelope
+from contracts.envelope import enveloped
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "json-schemas"
 """`contracts/json-schemas/` in a source checkout.
@@ -35,18 +35,13 @@ identifier can never shadow one.
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-def enveloped(model: type[BaseModel]) -> type[BaseModel]:
-    """`Envelope[model]`: how a command or an event travels on the bus."""
-    return cast(type[BaseModel], Envelope[model])  # type: ignore[valid-type]
-
-
 def _travels_in_envelope(name: str) -> bool:
     return name in registry.COMMANDS or name in registry.EVENTS
 
 
 def schema_of(name: str, model: type[BaseModel]) -> dict[str, Any]:
     """The JSON Schema exported for the registry entry `name`."""
-    exported = enveloped(model) if _travels_in_envelope(name) else model
+    exported: type[BaseModel] = enveloped(model) if _travels_in_envelope(name) else model
     return {"$schema": JSON_SCHEMA_DIALECT, **exported.model_json_schema()}
 
 
