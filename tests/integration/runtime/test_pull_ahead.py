@@ -38,7 +38,8 @@ async def _consumer(nc: NatsClient, root: str, durable: str, **options: Any) -> 
 
 
 async def test_messages_coming_one_at_a_time_are_served_by_one_request(nc: NatsClient, subject_root: str) -> None:
-    js, _, puller = await _consumer(nc, subject_root, "one-at-a-time")
+    # one request open the whole test, however slow the machine (the default expires after 2 s)
+    js, _, puller = await _consumer(nc, subject_root, "one-at-a-time", expires=60)
     try:
         for i in range(20):
             await js.publish(f"{subject_root}.ahead.x", str(i).encode())

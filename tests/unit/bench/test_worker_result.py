@@ -23,7 +23,7 @@ writing = threading.Event()
 
 def interrupt():
     writing.wait()
-    for _ in range(20):
+    for _ in range(200):  # a second of signals: the write has begun by then, however slow the machine
         os.kill(os.getpid(), signal.SIGUSR1)
         threading.Event().wait(0.005)
     sys.stderr.write("signalled\\n")
