@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from runtime.eventstore import EventStore
     from runtime.projector import Projector
 
 T = TypeVar("T")
@@ -38,3 +39,14 @@ async def caught_up(projector: Projector, expected: int, *only: Any) -> int:
 
     await eventually(done)
     return applied
+
+
+async def final(store: EventStore, expected: int) -> None:
+    """Until the log reads `expected` events: those appended just before are final, as `caught_up`
+    says, once no older transaction runs anywhere on the server."""
+    from runtime.eventstore import Position
+
+    async def read() -> bool:
+        return len(await store.read_all(Position(), expected + 1)) >= expected
+
+    await eventually(read)

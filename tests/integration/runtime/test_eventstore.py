@@ -28,7 +28,7 @@ from runtime.eventstore import (
 )
 from runtime.testing import InMemoryEventStore
 from runtime.workdays import WorkingDayCalendar, years_from_chinese_calendar
-from tests.waiting import eventually
+from tests.waiting import eventually, final
 
 
 def event(kind: str = "Happened", **data: Any) -> NewEvent:
@@ -316,6 +316,7 @@ class TestEventStoreContract:
         own = NewEvent(uuid4(), "Happened", {"n": 3, "none": None}, {"correlation_id": "c-2"})
         async with store.transaction() as tx:
             await tx.append_many([StreamAppend("j-1", 0, events[:2]), StreamAppend("j-2", 0, [events[2], own])])
+        await final(store, 4)
 
         page = await store.read_all(Position(), 100)
         assert [(e.stream_id, e.data, e.metadata) for e in page if e.stream_id.startswith("j-")] == [
@@ -390,6 +391,7 @@ class TestEventStoreContract:
         for i in range(5):
             async with store.transaction() as tx:
                 await tx.append(f"r-{i}", 0, [event(n=i), event(n=i + 100)])
+        await final(store, 10)
 
         page_one = await store.read_all(Position(), 4)
         page_two = await store.read_all(page_one[-1].at, 100)
@@ -401,6 +403,7 @@ class TestEventStoreContract:
         for i in range(5):
             async with store.transaction() as tx:
                 await tx.append(f"r-{i}", 0, [event("Asked", n=i), event("Noted", n=i + 100), event("Done", n=i + 200)])
+        await final(store, 15)
 
         page_one = await store.read_all(Position(), 3, types=["Asked", "Done"])
         page_two = await store.read_all(page_one[-1].at, 100, types=["Asked", "Done"])
@@ -521,7 +524,7 @@ class TestPostgresUnderConcurrency:
 
     async def test_a_reader_polling_during_concurrent_writes_skips_nothing(self, pool: asyncpg.Pool) -> None:
         store = PostgresEventStore(pool)
-        writers_done = asyncio.Event()
+        done_reading = asyncio.Event()
         seen: list[Any] = []
 
         async def writer(w: int) -> None:
@@ -534,21 +537,22 @@ class TestPostgresUnderConcurrency:
 
         async def reader() -> None:
             at = Position()
-            while True:
+            while not done_reading.is_set():
                 batch = await store.read_all(at, 50)
                 seen.extend(batch)
                 if batch:
                     at = batch[-1].at
-                elif writers_done.is_set():
-                    final = await store.read_all(at, 10_000)
-                    seen.extend(final)
-                    if not final:
-                        return
                 await asyncio.sleep(0)
+
+        async def all_seen() -> bool:
+            return len(seen) >= 240
 
         reading = asyncio.create_task(reader())
         await asyncio.gather(*(writer(w) for w in range(6)))
-        writers_done.set()
+        # the last commits are final once no older transaction runs anywhere on the server: read on
+        # until they come (a reader that skipped one never sees 240)
+        await eventually(all_seen)
+        done_reading.set()
         await reading
 
         positions = [e.at for e in seen]

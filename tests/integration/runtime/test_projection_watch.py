@@ -27,7 +27,7 @@ from runtime.watch import (
 )
 from tests.conftest import Servers, create_database
 from tests.integration.runtime.test_projector import Seen, _projector, generic_plan
-from tests.waiting import caught_up
+from tests.waiting import caught_up, final
 
 CITIZEN_ID = "11010519491231002X"  # in the holder's statement: it must not reach the alert
 
@@ -102,6 +102,7 @@ async def test_a_projection_whose_projector_fails_is_stalled(
     projector = Projector(store, [Failing()])
     watch = await _watch(nc, pool, subject_root, ["failing"])
     await _append(store)
+    await final(store, 1)
     with pytest.raises(RuntimeError, match="a bug"):
         await projector.catch_up()  # its position row rolled back with the batch: at the log's start
 
