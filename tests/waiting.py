@@ -7,8 +7,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from runtime.eventstore import EventStore, Position
+
 if TYPE_CHECKING:
-    from runtime.eventstore import EventStore
     from runtime.projector import Projector
 
 T = TypeVar("T")
@@ -44,7 +45,6 @@ async def caught_up(projector: Projector, expected: int, *only: Any) -> int:
 async def final(store: EventStore, expected: int) -> None:
     """Until the log reads `expected` events: those appended just before are final, as `caught_up`
     says, once no older transaction runs anywhere on the server."""
-    from runtime.eventstore import Position
 
     async def read() -> bool:
         return len(await store.read_all(Position(), expected + 1)) >= expected
